@@ -1,0 +1,1 @@
+"""Components shipped with relay. Each registers through the ``relay.components`` entry point."""

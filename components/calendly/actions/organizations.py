@@ -1,0 +1,5 @@
+"""Placeholder until this area lands."""
+
+from runtime import Action
+
+ACTIONS: tuple[Action, ...] = ()

@@ -1,0 +1,77 @@
+"""Calendly API access shared by every action, data source and trigger.
+
+URIs or bare UUIDs are accepted everywhere (API-NOTES defect 5); unset values are never sent
+(defect 3); lists page with ``count=100`` (defect 9) until ``next_page_token`` is null.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from runtime import ConnectionHandle, Context, HttpClient
+
+PAGE_SIZE = 100
+_UUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def to_uuid(value: str) -> str:
+    """``https://api.calendly.com/users/ABC`` or ``ABC`` -> ``ABC``; anything else is refused."""
+    text = str(value).strip()
+    if "://" in text:
+        path = urlsplit(text).path.rstrip("/")
+        text = path.rsplit("/", 1)[-1] if path else ""
+    if not _UUID.match(text):
+        raise ValueError(f"is not a Calendly URI or UUID: {value!r}")
+    return text
+
+
+def clean_uuid(value: Any) -> str:
+    """Input cleaner: accepts a URI or a bare UUID, returns the UUID."""
+    return to_uuid(str(value))
+
+
+def drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what the user set: ``None`` and empty strings are not sent."""
+    return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+class CalendlyClient:
+    """One connection's view of the Calendly API."""
+
+    def __init__(self, ctx: Context, connection: ConnectionHandle) -> None:
+        self.base_url = connection.endpoints.api_base_url.rstrip("/")
+        self.http: HttpClient = ctx.http(connection)
+
+    def uri(self, collection: str, value: str) -> str:
+        """A full resource URI (what Calendly's query filters take) from a URI or a UUID."""
+        return f"{self.base_url}/{collection}/{to_uuid(value)}"
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = await self.http.request("GET", path, params=drop_unset(params or {}))
+        return response.json()
+
+    async def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        response = await self.http.request("POST", path, json=drop_unset(body or {}))
+        return response.json()
+
+    async def delete(self, path: str) -> None:
+        await self.http.request("DELETE", path)
+
+    async def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
+    ) -> list[Any]:
+        """Every item of a paginated collection (or the first ``limit``), 100 per request."""
+        query = drop_unset(params or {})
+        query["count"] = min(PAGE_SIZE, limit) if limit else PAGE_SIZE
+        items: list[Any] = []
+        while True:
+            body = await self.get(path, query)
+            items.extend(body.get("collection", []))
+            token = (body.get("pagination") or {}).get("next_page_token")
+            if not token or (limit is not None and len(items) >= limit):
+                break
+            query["page_token"] = token
+        return items[:limit] if limit is not None else items

@@ -1,0 +1,100 @@
+"""The Calendly connections: OAuth 2.0 (the reference's ``calendlyOauth2Connection``) and a
+personal access token. "Use live server: false" points both at the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from runtime import Connection, Input, OAuth2Endpoints
+
+LIVE_API = "https://api.calendly.com"
+#: The in-process sandbox answers for this host (see ``in_process_hosts`` in the plugin).
+SANDBOX_URL = "http://calendly.sandbox.invalid"
+
+_LIVE = Input(
+    "useLiveServer",
+    "Use Live Server",
+    "boolean",
+    required=True,
+    default=False,
+    comments="Use the live Calendly API, or (false) relay's Calendly sandbox.",
+)
+_SANDBOX = Input(
+    "sandboxUrl",
+    "Sandbox URL",
+    default=SANDBOX_URL,
+    comments="Where the sandbox runs when not live (`relay sandbox`); the default is in-process.",
+    example="http://127.0.0.1:8765",
+    schema={"pattern": "^https?://"},
+)
+
+
+def oauth_endpoints(fields: Mapping[str, Any]) -> OAuth2Endpoints:
+    if fields.get("useLiveServer"):
+        return OAuth2Endpoints(
+            authorize_url=str(fields["authorizeUrl"]),
+            token_url=str(fields["tokenUrl"]),
+            api_base_url=LIVE_API,
+        )
+    base = str(fields.get("sandboxUrl") or SANDBOX_URL).rstrip("/")
+    return OAuth2Endpoints(
+        authorize_url=f"{base}/oauth/authorize",
+        token_url=f"{base}/oauth/token",
+        api_base_url=base,
+        headless_consent=True,
+        introspect_url=f"{base}/oauth/introspect",
+        revoke_url=f"{base}/oauth/revoke",
+    )
+
+
+OAUTH2 = Connection(
+    key="calendlyOauth2Connection",
+    label="OAuth 2.0 Connection",
+    kind="oauth2",
+    description="Calendly OAuth 2.0 (authorization code with PKCE; refresh tokens rotate).",
+    endpoints=oauth_endpoints,
+    inputs=(
+        Input(
+            "authorizeUrl",
+            "Authorize URL",
+            required=True,
+            default="https://auth.calendly.com/oauth/authorize",
+            comments="The OAuth 2.0 Authorization URL for the Calendly API",
+        ),
+        Input("clientId", "Client ID", required=True, comments="Client Identifier of your app for the Calendly API"),
+        Input(
+            "clientSecret",
+            "Client Secret",
+            "password",
+            required=True,
+            comments="Client Secret of your app for the Calendly API",
+        ),
+        Input("scopes", "Scopes", default="default", example="default", comments="Set the desired scopes."),
+        Input(
+            "tokenUrl",
+            "Token URL",
+            required=True,
+            default="https://auth.calendly.com/oauth/token",
+            comments="The OAuth 2.0 Token URL for the Calendly API",
+        ),
+        _LIVE,
+        _SANDBOX,
+    ),
+)
+
+PERSONAL_TOKEN = Connection(
+    key="calendlyPersonalAccessToken",
+    label="Personal Access Token",
+    kind="api_key",
+    description="A Calendly personal access token (Integrations > API & Webhooks).",
+    endpoints=oauth_endpoints,
+    token_input="apiKey",
+    inputs=(
+        Input("apiKey", "Personal Access Token", "password", required=True),
+        _LIVE,
+        _SANDBOX,
+    ),
+)
+
+CONNECTIONS = (OAUTH2, PERSONAL_TOKEN)

@@ -1,0 +1,5 @@
+"""Calendly data sources (picklists)."""
+
+from runtime import DataSource
+
+DATA_SOURCES: tuple[DataSource, ...] = ()

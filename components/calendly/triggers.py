@@ -1,0 +1,5 @@
+"""Calendly triggers."""
+
+from runtime import Trigger
+
+TRIGGERS: tuple[Trigger, ...] = ()

@@ -1,0 +1,99 @@
+"""What a component function sees: identifiers, a logger, state scopes, time and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from attrs import define, field
+
+from runtime.clock import Clock
+from runtime.connections import ConnectionHandle
+from runtime.http import ErrorParser, HttpClient, default_error
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+T = TypeVar("T")
+
+
+@define
+class State:
+    """The state scopes an action may read and write; persisted with the execution.
+
+    ``execution``: this run only. ``flow``: this instance of the flow, across runs.
+    ``cross_flow``: every flow of the same instance/customer. ``integration``: every instance.
+    """
+
+    execution: dict[str, Any] = field(factory=dict)
+    flow: dict[str, Any] = field(factory=dict)
+    cross_flow: dict[str, Any] = field(factory=dict)
+    integration: dict[str, Any] = field(factory=dict)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            "execution": self.execution,
+            "flow": self.flow,
+            "cross_flow": self.cross_flow,
+            "integration": self.integration,
+        }
+
+
+@define
+class Context:
+    """Passed as the first argument to every action, data source and trigger function."""
+
+    execution_id: str
+    flow: str
+    step: str
+    logger: FilteringBoundLogger
+    clock: Clock
+    http_client: httpx.AsyncClient = field(repr=False)
+    state: State = field(factory=State)
+    instance: str | None = None
+    #: For webhook triggers: the URL deliveries for this instance arrive at.
+    webhook_url: str | None = None
+    #: For webhook triggers: what ``on_deploy`` returned (e.g. the subscription URI).
+    deploy_state: dict[str, Any] = field(factory=dict)
+    loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+
+    def http(
+        self,
+        connection: ConnectionHandle | None = None,
+        *,
+        base_url: str | None = None,
+        error_parser: ErrorParser = default_error,
+        retries: int = 3,
+        timeout: float | None = None,
+    ) -> HttpClient:
+        """An HTTP client for ``connection``'s API (its token sent only to that host)."""
+        url = base_url or (connection.endpoints.api_base_url if connection else None)
+        if url is None:
+            raise ValueError("http() needs a connection or a base_url")
+        return HttpClient(
+            url,
+            client=self.http_client,
+            clock=self.clock,
+            auth=connection,
+            error_parser=error_parser,
+            retries=retries,
+            timeout=timeout,
+        )
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+
+    def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """From a plain (non-async) function running in a worker thread, run async code
+        on the execution's event loop and wait for its result."""
+        if self.loop is None:
+            raise RuntimeError("call() is only for plain functions run by the engine")
+        async def runner() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(runner(), self.loop).result()

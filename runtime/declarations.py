@@ -1,0 +1,216 @@
+"""What a component declares: frozen attrs values, checked when the component registers.
+
+A component is data plus functions. Functions receive a context object (see ``runtime.context``)
+and the cleaned input values as a plain ``dict`` keyed by input key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+InputType = Literal[
+    "string",
+    "password",
+    "boolean",
+    "number",
+    "integer",
+    "code",
+    "date",
+    "timestamp",
+    "connection",
+]
+INPUT_TYPES: tuple[str, ...] = (
+    "string",
+    "password",
+    "boolean",
+    "number",
+    "integer",
+    "code",
+    "date",
+    "timestamp",
+    "connection",
+)
+Collection = Literal["valuelist", "keyvaluelist"]
+
+#: Marks an input with no default (``None`` is a legitimate default).
+NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
+
+
+@frozen
+class Choice:
+    """One allowed value of an input, with its label."""
+
+    value: str
+    label: str = ""
+
+
+@frozen
+class Input:
+    """One input of an action, trigger, data source or connection.
+
+    ``collection`` turns the input into a list of values (``valuelist``) or a list of
+    ``{"key": ..., "value": ...}`` pairs (``keyvaluelist``). ``schema`` adds JSON Schema keywords
+    (``pattern``, ``minimum``...) to the generated schema. ``clean`` runs after validation and
+    returns the value the function receives (e.g. a URI reduced to its UUID).
+    """
+
+    key: str
+    label: str
+    type: InputType = "string"
+    required: bool = False
+    collection: Collection | None = None
+    default: Any = NO_DEFAULT
+    example: Any = None
+    comments: str = ""
+    choices: tuple[Choice, ...] = ()
+    data_source: str | None = None
+    schema: Mapping[str, Any] = field(factory=dict)
+    clean: Callable[[Any], Any] | None = field(default=None, eq=False)
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+
+@frozen
+class OAuth2Endpoints:
+    """Where a connection's OAuth 2.0 server and API live for one set of field values."""
+
+    authorize_url: str
+    token_url: str
+    api_base_url: str
+    #: True when the authorization server grants consent to a plain GET (a sandbox), so relay
+    #: can connect without a browser.
+    headless_consent: bool = False
+    introspect_url: str | None = None
+    revoke_url: str | None = None
+
+
+@frozen
+class Connection:
+    """How a component authenticates.
+
+    ``kind="oauth2"``: authorization code grant. The standard inputs ``clientId``,
+    ``clientSecret`` and ``scopes`` are read by key; ``endpoints`` maps the field values to the
+    URLs to use (so e.g. a "use live server" flag can point at a sandbox).
+    ``kind="api_key"``: a static token in the input named by ``token_input``.
+    """
+
+    key: str
+    label: str
+    kind: Literal["oauth2", "api_key"]
+    inputs: tuple[Input, ...]
+    endpoints: Callable[[Mapping[str, Any]], OAuth2Endpoints] = field(eq=False)
+    description: str = ""
+    token_input: str = "apiKey"
+    #: Seconds before expiry at which a token is refreshed proactively.
+    refresh_margin: float = 60.0
+
+
+@frozen
+class Action:
+    """A keyed operation a flow step can call. ``perform(ctx, params)`` returns its output."""
+
+    key: str
+    label: str
+    description: str
+    inputs: tuple[Input, ...]
+    perform: Callable[..., Any] = field(eq=False)
+    output_schema: Mapping[str, Any] | None = None
+    examples: tuple[Mapping[str, Any], ...] = ()
+
+
+@frozen
+class DataSource:
+    """A picklist: ``perform(ctx, params)`` returns ``[{"key": ..., "label": ...}, ...]``."""
+
+    key: str
+    label: str
+    description: str
+    inputs: tuple[Input, ...]
+    perform: Callable[..., Any] = field(eq=False)
+
+
+@frozen
+class WebhookRequest:
+    """A webhook delivery exactly as received: the raw body is what signatures cover."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: float
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+@frozen
+class TriggerEvent:
+    """What a trigger hands to the flow: the payload plus an optional branch name."""
+
+    payload: Mapping[str, Any]
+    branch: str | None = None
+
+
+@frozen
+class PollResult:
+    """A poll's outcome: the new items (empty: no run) and the cursor to persist."""
+
+    items: tuple[Mapping[str, Any], ...]
+    cursor: Any
+
+
+@frozen
+class Trigger:
+    """Starts a flow.
+
+    Webhook triggers: ``perform(ctx, request, params) -> TriggerEvent | None`` verifies and
+    shapes a delivery (raise ``WebhookRejected`` to refuse it; ``None`` to accept and ignore it);
+    ``on_deploy(ctx, params) -> dict`` and ``on_undeploy(ctx, params, deploy_state)`` manage
+    the remote subscription for ``ctx.webhook_url``.
+    Polling triggers: ``poll(ctx, params, cursor) -> PollResult``.
+    """
+
+    key: str
+    label: str
+    description: str
+    kind: Literal["webhook", "polling"]
+    inputs: tuple[Input, ...]
+    perform: Callable[..., Any] | None = field(default=None, eq=False)
+    on_deploy: Callable[..., Any] | None = field(default=None, eq=False)
+    on_undeploy: Callable[..., Any] | None = field(default=None, eq=False)
+    poll: Callable[..., Any] | None = field(default=None, eq=False)
+    branches: tuple[str, ...] = ()
+    poll_interval: float = 300.0
+
+
+@frozen
+class Component:
+    """A named bundle of connections, actions, triggers and data sources."""
+
+    key: str
+    label: str
+    description: str
+    connections: tuple[Connection, ...] = ()
+    actions: tuple[Action, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+    data_sources: tuple[DataSource, ...] = ()
+    version: str = "0.0.0"
+
+    def action(self, key: str) -> Action | None:
+        return next((a for a in self.actions if a.key == key), None)
+
+    def trigger(self, key: str) -> Trigger | None:
+        return next((t for t in self.triggers if t.key == key), None)
+
+    def data_source(self, key: str) -> DataSource | None:
+        return next((d for d in self.data_sources if d.key == key), None)
+
+    def connection(self, key: str) -> Connection | None:
+        return next((c for c in self.connections if c.key == key), None)

@@ -1,0 +1,445 @@
+"""One execution of a flow: steps in order, branches, loops, retries, error policy, records.
+
+The engine evaluates each step's inputs against ``{config, trigger, steps, loop, state}``,
+validates them against the action's schema (every error at once), calls the action with a
+``Context``, and records what happened (inputs redacted). Connection handles are shared by all
+steps of the execution: a refreshed token is seen by every later step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import random
+import traceback
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+from attrs import define, field
+
+from runtime.connections import ConnectionHandle
+from runtime.context import Context, State
+from runtime.errors import (
+    ApiError,
+    ExpressionError,
+    InputValidationError,
+    RelayError,
+    StepFailed,
+)
+from runtime.expressions import render_value
+from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
+from runtime.inputs import CONNECTION_MARKER
+from runtime.redaction import Redactor
+
+if TYPE_CHECKING:
+    from runtime.api import Runtime
+
+Status = Literal["completed", "failed", "canceled"]
+StepStatus = Literal["completed", "failed", "skipped"]
+
+
+@define
+class StepRecord:
+    """What one step did. ``inputs`` are redacted; ``error`` is ``{type, message, ...}``."""
+
+    id: str
+    path: str
+    kind: str
+    action: str | None
+    status: StepStatus
+    started_at: float
+    finished_at: float
+    attempts: int = 0
+    inputs: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "kind": self.kind,
+            "action": self.action,
+            "status": self.status,
+            "started_at": self.started_at,
+            "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
+            "attempts": self.attempts,
+            "inputs": self.inputs,
+            "output": self.output,
+            "error": self.error,
+        }
+
+
+@define
+class ExecutionResult:
+    """The outcome of one execution. ``connections`` hold the (possibly refreshed) tokens;
+    ``as_dict`` leaves them out and is what gets stored or printed."""
+
+    id: str
+    flow: str
+    status: Status
+    started_at: float
+    finished_at: float
+    steps: list[StepRecord]
+    outputs: dict[str, Any]
+    state: State
+    error: dict[str, Any] | None = None
+    connections: dict[str, ConnectionHandle] = field(factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+    def step(self, path: str) -> StepRecord:
+        return next(s for s in self.steps if s.path == path)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "flow": self.flow,
+            "status": self.status,
+            "started_at": self.started_at,
+            "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
+            "error": self.error,
+            "steps": [s.as_dict() for s in self.steps],
+            "outputs": self.outputs,
+            "connections": {
+                name: {"component": h.component, "refreshes": h.refreshes}
+                for name, h in self.connections.items()
+            },
+        }
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """An exception as recorded: relay errors keep their fields; others their type only."""
+    cause = exc.cause if isinstance(exc, StepFailed) else exc
+    out: dict[str, Any] = {"type": type(cause).__name__, "message": str(cause)}
+    if isinstance(cause, ApiError):
+        out.update(cause.as_dict())
+    if isinstance(cause, InputValidationError):
+        out["problems"] = [{"path": p.path, "message": p.message} for p in cause.problems]
+    return out
+
+
+class _Halt(Exception):
+    """Internal: a step failed with on_error=fail; unwinds to the execution."""
+
+    def __init__(self, error: StepFailed) -> None:
+        self.error = error
+
+
+@define
+class Execution:
+    """Runs one flow once. Build with ``Runtime.execution`` or call ``Runtime.run``."""
+
+    runtime: Runtime
+    flow: Flow
+    config: dict[str, Any]
+    connections: dict[str, ConnectionHandle]
+    trigger: Any
+    state: State = field(factory=State)
+    id: str = field(factory=lambda: uuid.uuid4().hex)
+    instance: str | None = None
+    records: list[StepRecord] = field(factory=list)
+    redactor: Redactor = field(factory=Redactor)
+
+    def __attrs_post_init__(self) -> None:
+        for handle in self.connections.values():
+            self.redactor.add(handle.secrets)
+
+    async def run(self) -> ExecutionResult:
+        clock = self.runtime.clock
+        started = clock.time()
+        outputs: dict[str, Any] = {}
+        status: Status = "completed"
+        error: dict[str, Any] | None = None
+        try:
+            await self._steps(self.flow.steps, outputs, None, "")
+        except _Halt as halt:
+            status = "failed"
+            error = self.redactor.value({"step": halt.error.step, **error_dict(halt.error)})
+        except asyncio.CancelledError:
+            status = "canceled"
+            error = {"type": "Canceled", "message": "the execution was canceled"}
+        return ExecutionResult(
+            id=self.id,
+            flow=self.flow.name,
+            status=status,
+            started_at=started,
+            finished_at=clock.time(),
+            steps=self.records,
+            outputs=self.redactor.value(outputs),
+            state=self.state,
+            error=error,
+            connections=self.connections,
+        )
+
+    def _scope(self, outputs: Mapping[str, Any], loop: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "trigger": self.trigger,
+            "steps": outputs,
+            "item": (loop or {}).get("item"),
+            "index": (loop or {}).get("index"),
+            "state": self.state.as_dict(),
+        }
+
+    async def _steps(
+        self,
+        steps: tuple[Step, ...],
+        outputs: dict[str, Any],
+        loop: dict[str, Any] | None,
+        prefix: str,
+    ) -> None:
+        for step in steps:
+            path = f"{prefix}{step.id}"
+            if isinstance(step, ActionStep):
+                await self._action(step, outputs, loop, path)
+            elif isinstance(step, BranchStep):
+                await self._branch(step, outputs, loop, path)
+            else:
+                await self._loop(step, outputs, loop, path)
+
+    async def _branch(
+        self, step: BranchStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
+    ) -> None:
+        started = self.runtime.clock.time()
+        chosen: tuple[str, tuple[Step, ...]] | None = None
+        try:
+            for case in step.cases:
+                if _truthy(case.when.render(self._scope(outputs, loop))):
+                    chosen = (case.name, case.steps)
+                    break
+        except ExpressionError as exc:
+            self._fail(step.id, path, "branch", started, exc, step.on_error, outputs)
+            return
+        if chosen is None:
+            chosen = ("else", step.otherwise)
+        outputs[step.id] = {"branch": chosen[0]}
+        self._record(step.id, path, "branch", None, "completed", started, output=outputs[step.id])
+        await self._steps(chosen[1], outputs, loop, f"{path}.{chosen[0]}.")
+
+    async def _loop(
+        self, step: LoopStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
+    ) -> None:
+        started = self.runtime.clock.time()
+        try:
+            items = step.items.render(self._scope(outputs, loop))
+            if not isinstance(items, list):
+                raise ExpressionError(f"for_each needs a list, got {type(items).__name__}")
+        except ExpressionError as exc:
+            self._fail(step.id, path, "loop", started, exc, step.on_error, outputs)
+            return
+        results: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            inner = dict(outputs)
+            await self._steps(
+                step.steps, inner, {"item": item, "index": index}, f"{path}[{index}]."
+            )
+            results.append({s.id: inner[s.id] for s in step.steps if s.id in inner})
+        outputs[step.id] = {"results": results, "count": len(results)}
+        self._record(step.id, path, "loop", None, "completed", started, output={"count": len(results)})
+
+    async def _action(
+        self, step: ActionStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
+    ) -> None:
+        clock = self.runtime.clock
+        started = clock.time()
+        log = self.runtime.logger.bind(
+            flow=self.flow.name, execution_id=self.id, step=path, instance=self.instance
+        )
+        if step.when is not None:
+            try:
+                run_it = _truthy(step.when.render(self._scope(outputs, loop)))
+            except ExpressionError as exc:
+                self._fail(step.id, path, "action", started, exc, step.on_error, outputs, step.ref)
+                return
+            if not run_it:
+                self._record(step.id, path, "action", step.ref, "skipped", started)
+                return
+        registered = self.runtime.registry.require(step.component)
+        action = registered.component.action(step.action)
+        assert action is not None  # checked when the flow loaded
+        schema = registered.schema("action", step.action)
+        rendered: dict[str, Any] = {}
+        attempts = 0
+        try:
+            rendered = render_value(step.inputs, self._scope(outputs, loop))
+            params = self._bind_connections(schema.validate(rendered))
+            context = Context(
+                execution_id=self.id,
+                flow=self.flow.name,
+                step=path,
+                logger=log,
+                clock=clock,
+                http_client=self.runtime.http_client(),
+                state=self.state,
+                instance=self.instance,
+                loop=asyncio.get_running_loop(),
+            )
+            output, attempts = await self._attempt(step, action.perform, context, params, log)
+        except (RelayError, Exception) as exc:  # any failure of a step is recorded, never raised raw
+            attempts = max(attempts, getattr(exc, "attempts", 1))
+            if not isinstance(exc, RelayError):
+                log.error("step raised", error=type(exc).__name__, where=_origin(exc))
+            inputs = self._redacted_inputs(schema, rendered)
+            self._fail(
+                step.id, path, "action", started, exc, step.on_error, outputs, step.ref, inputs, attempts
+            )
+            return
+        outputs[step.id] = output
+        self._record(
+            step.id,
+            path,
+            "action",
+            step.ref,
+            "completed",
+            started,
+            attempts=attempts,
+            inputs=self._redacted_inputs(schema, rendered),
+            output=self.redactor.value(output),
+        )
+
+    async def _attempt(
+        self,
+        step: ActionStep,
+        perform: Any,
+        context: Context,
+        params: dict[str, Any],
+        log: Any,
+    ) -> tuple[Any, int]:
+        policy = step.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout(step.timeout):
+                    return await call_function(perform, context, params), attempt
+            except InputValidationError:
+                raise
+            except (Exception, TimeoutError) as exc:
+                if attempt >= policy.attempts or not _should_retry(policy, exc):
+                    exc.attempts = attempt  # type: ignore[attr-defined]
+                    raise
+                delay = policy.delay(attempt, random.random())
+                if isinstance(exc, ApiError) and exc.retry_after:
+                    delay = max(delay, exc.retry_after)
+                log.info("retrying step", attempt=attempt, delay=round(delay, 3), error=str(exc))
+                await self.runtime.clock.sleep(delay)
+
+    def _bind_connections(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in params.items():
+            if isinstance(value, dict) and CONNECTION_MARKER in value:
+                name = value[CONNECTION_MARKER]
+                if name not in self.connections:
+                    raise InputValidationError(
+                        "unknown connection", []
+                    ) from None
+                out[key] = self.connections[name]
+            else:
+                out[key] = value
+        return out
+
+    def _redacted_inputs(self, schema: Any, rendered: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in rendered.items():
+            spec = schema.by_key.get(key)
+            if spec is not None and spec.type == "password":
+                out[key] = "[password]"
+            elif isinstance(value, dict) and CONNECTION_MARKER in value:
+                out[key] = f"[connection {value[CONNECTION_MARKER]}]"
+            else:
+                out[key] = self.redactor.value(value)
+        return out
+
+    def _fail(
+        self,
+        step_id: str,
+        path: str,
+        kind: str,
+        started: float,
+        exc: BaseException,
+        on_error: str,
+        outputs: dict[str, Any],
+        action: str | None = None,
+        inputs: Any = None,
+        attempts: int = 1,
+    ) -> None:
+        failure = StepFailed(path, exc)
+        error = self.redactor.value(error_dict(failure))
+        self._record(
+            step_id, path, kind, action, "failed", started, attempts=attempts, inputs=inputs, error=error
+        )
+        if on_error == "continue":
+            outputs[step_id] = {"error": error}
+            return
+        raise _Halt(failure)
+
+    def _record(
+        self,
+        step_id: str,
+        path: str,
+        kind: str,
+        action: str | None,
+        status: StepStatus,
+        started: float,
+        **extra: Any,
+    ) -> None:
+        self.records.append(
+            StepRecord(
+                id=step_id,
+                path=path,
+                kind=kind,
+                action=action,
+                status=status,
+                started_at=started,
+                finished_at=self.runtime.clock.time(),
+                **extra,
+            )
+        )
+
+
+async def call_function(function: Any, context: Context, *args: Any) -> Any:
+    """Await an ``async def`` component function, or run a plain one in a worker thread."""
+    if inspect.iscoroutinefunction(function):
+        return await function(context, *args)
+    ctx = contextvars.copy_context()
+    call = functools.partial(ctx.run, function, context, *args)
+    result = await asyncio.to_thread(call)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _should_retry(policy: RetryPolicy, exc: BaseException) -> bool:
+    if "all" in policy.on:
+        return True
+    if isinstance(exc, TimeoutError):
+        return "timeout" in policy.on or "retriable" in policy.on
+    if not isinstance(exc, ApiError):
+        return False
+    if "rate_limit" in policy.on and exc.status == 429:
+        return True
+    if "server_error" in policy.on and exc.status >= 500:
+        return True
+    return "retriable" in policy.on and exc.retriable
+
+
+def _truthy(value: Any) -> bool:
+    return bool(value)
+
+
+def _origin(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+
+
+logger = structlog.get_logger("relay")

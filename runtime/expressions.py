@@ -1,0 +1,193 @@
+"""``${{ CEL }}`` expressions in flow values: compile once, evaluate, list references.
+
+A scalar that is exactly one ``${{ expr }}`` evaluates to the expression's value with its type;
+``${{ }}`` inside a longer string interpolates (values rendered as JSON unless strings).
+Expressions are CEL: no side effects and no access to anything but the variables relay passes
+(``config``, ``trigger``, ``steps``, ``state``, and in a loop ``item`` and ``index``). Nesting is capped at compile time so a
+hostile flow cannot exhaust the parser.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import cel
+from attrs import frozen
+
+from runtime.errors import ExpressionError
+
+#: Deepest bracket nesting and deepest macro (map/filter/all/exists) nesting accepted.
+MAX_NESTING = 24
+MAX_MACRO_NESTING = 3
+MAX_LENGTH = 4096
+
+ROOTS = frozenset({"config", "trigger", "steps", "item", "index", "state"})
+
+_TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+_WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
+_STRING_LITERAL = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
+_STEP_REF = re.compile(r"(?<![\w.])steps\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
+_MACROS = re.compile(r"\.\s*(?:map|filter|all|exists|exists_one)\s*\(")
+
+
+@frozen
+class Expression:
+    """One compiled CEL expression and what it refers to."""
+
+    source: str
+    program: Any
+    variables: frozenset[str]
+    steps: frozenset[str]
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        try:
+            return _from_cel(self.program.execute(dict(scope)))
+        except KeyError as exc:
+            raise ExpressionError(f"${{{{ {self.source} }}}}: no such key {exc}") from None
+        except (ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError) as exc:
+            raise ExpressionError(f"${{{{ {self.source} }}}}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _from_cel(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {str(k): _from_cel(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_from_cel(v) for v in value]
+    return value
+
+
+def _check_nesting(source: str) -> None:
+    bare = _STRING_LITERAL.sub('""', source)
+    depth = deepest = 0
+    for char in bare:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise ExpressionError(f"nesting {deepest} exceeds the limit of {MAX_NESTING}")
+    macro_depth = _macro_depth(bare)
+    if macro_depth > MAX_MACRO_NESTING:
+        raise ExpressionError(
+            f"macro nesting {macro_depth} exceeds the limit of {MAX_MACRO_NESTING}"
+        )
+
+
+def _macro_depth(bare: str) -> int:
+    """How deeply map/filter/all/exists calls nest inside each other's arguments."""
+    opened: list[bool] = []  # per open paren: did a macro open it?
+    deepest = 0
+    index = 0
+    while index < len(bare):
+        match = _MACROS.match(bare, index)
+        if match:
+            opened.append(True)
+            deepest = max(deepest, sum(opened))
+            index = match.end()
+            continue
+        char = bare[index]
+        if char == "(":
+            opened.append(False)
+        elif char == ")" and opened:
+            opened.pop()
+        index += 1
+    return deepest
+
+
+def compile_expression(source: str) -> Expression:
+    """Compile ``source`` (the text between ``${{`` and ``}}``); raise ``ExpressionError``."""
+    text = source.strip()
+    if not text:
+        raise ExpressionError("empty expression")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
+    _check_nesting(text)
+    try:
+        program = cel.compile(text)
+        variables = frozenset(program.variables())
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise ExpressionError(_syntax_message(exc)) from None
+    bare = _STRING_LITERAL.sub('""', text)
+    steps = frozenset(a or b for a, b in _STEP_REF.findall(bare))
+    return Expression(text, program, variables, steps)
+
+
+def _syntax_message(exc: BaseException) -> str:
+    text = str(exc)
+    marker = "Syntax error:"
+    if marker in text:
+        return "syntax error: " + text.split(marker, 1)[1].splitlines()[0].strip()
+    return _first_line(exc)
+
+
+@frozen
+class Template:
+    """A flow value with expressions: whole (typed) or interpolated (string)."""
+
+    raw: str
+    parts: tuple[str | Expression, ...]
+    whole: bool
+
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Expression))
+
+    def render(self, scope: Mapping[str, Any]) -> Any:
+        if self.whole:
+            expr = self.parts[0]
+            assert isinstance(expr, Expression)
+            return expr.evaluate(scope)
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                value = part.evaluate(scope)
+                out.append(value if isinstance(value, str) else json.dumps(value))
+        return "".join(out)
+
+
+def has_template(value: str) -> bool:
+    return "${{" in value
+
+
+def compile_template(raw: str) -> Template:
+    """Compile a string holding ``${{ }}`` expressions."""
+    whole = _WHOLE.match(raw)
+    if whole and "${{" not in whole.group(1) and "}}" not in whole.group(1):
+        return Template(raw, (compile_expression(whole.group(1)),), whole=True)
+    parts: list[str | Expression] = []
+    last = 0
+    for match in _TEMPLATE.finditer(raw):
+        if match.start() > last:
+            parts.append(raw[last : match.start()])
+        parts.append(compile_expression(match.group(1)))
+        last = match.end()
+    tail = raw[last:]
+    if "${{" in tail:
+        raise ExpressionError("unterminated ${{ (missing }})")
+    if tail:
+        parts.append(tail)
+    return Template(raw, tuple(parts), whole=False)
+
+
+def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Evaluate every template inside a compiled value (dicts and lists walked)."""
+    if isinstance(value, Template):
+        return value.render(scope)
+    if isinstance(value, dict):
+        return {k: render_value(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, scope) for v in value]
+    return value

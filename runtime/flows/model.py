@@ -1,0 +1,143 @@
+"""The validated, compiled form of a flow: frozen values the engine trusts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from attrs import frozen
+
+from runtime.expressions import Template
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """``"500ms"``, ``"2s"``, ``"5m"``, ``"1h"`` or a number of seconds -> seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 2s, 5m, 1h)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@frozen
+class RetryPolicy:
+    """How a step is retried: attempts in all, backoff between them, which errors count."""
+
+    attempts: int = 1
+    backoff: Literal["fixed", "exponential"] = "exponential"
+    initial: float = 1.0
+    max: float = 30.0
+    jitter: bool = True
+    on: tuple[str, ...] = ("retriable",)
+
+    def delay(self, attempt: int, random_fraction: float) -> float:
+        """The pause after failed attempt number ``attempt`` (1-based)."""
+        base = self.initial if self.backoff == "fixed" else self.initial * 2 ** (attempt - 1)
+        base = min(base, self.max)
+        if self.jitter:
+            # "equal jitter": keep half, randomise half, so retries spread but never collapse to 0
+            return base / 2 + base / 2 * random_fraction
+        return base
+
+
+@frozen
+class ConfigVariable:
+    name: str
+    type: str
+    component: str | None = None
+    connection: str | None = None
+    default: Any = None
+    required: bool = True
+    secret: bool = False
+    description: str = ""
+
+
+@frozen
+class ActionStep:
+    id: str
+    component: str
+    action: str
+    inputs: dict[str, Any]
+    retry: RetryPolicy
+    on_error: Literal["fail", "continue"] = "fail"
+    when: Template | None = None
+    timeout: float | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.component}.{self.action}"
+
+
+@frozen
+class BranchCase:
+    name: str
+    when: Template
+    steps: tuple[Step, ...]
+
+
+@frozen
+class BranchStep:
+    id: str
+    cases: tuple[BranchCase, ...]
+    otherwise: tuple[Step, ...]
+    on_error: Literal["fail", "continue"] = "fail"
+
+
+@frozen
+class LoopStep:
+    id: str
+    items: Template
+    steps: tuple[Step, ...]
+    on_error: Literal["fail", "continue"] = "fail"
+
+
+Step = ActionStep | BranchStep | LoopStep
+
+
+@frozen
+class TriggerSpec:
+    """``kind`` is ``component``, ``webhook``, ``schedule`` or ``manual``."""
+
+    kind: Literal["component", "webhook", "schedule", "manual"]
+    component: str | None = None
+    trigger: str | None = None
+    inputs: dict[str, Any] | None = None
+    every: float | None = None
+    secret: str | None = None
+
+
+@frozen
+class Flow:
+    name: str
+    description: str
+    config: tuple[ConfigVariable, ...]
+    trigger: TriggerSpec
+    steps: tuple[Step, ...]
+    source: str
+    text: str
+    concurrency: int = 10
+    version: str = ""
+
+    def config_variable(self, name: str) -> ConfigVariable | None:
+        return next((c for c in self.config if c.name == name), None)
+
+    def walk(self) -> list[Step]:
+        """Every step in document order, nested ones included."""
+        found: list[Step] = []
+
+        def visit(steps: tuple[Step, ...]) -> None:
+            for step in steps:
+                found.append(step)
+                if isinstance(step, BranchStep):
+                    for case in step.cases:
+                        visit(case.steps)
+                    visit(step.otherwise)
+                elif isinstance(step, LoopStep):
+                    visit(step.steps)
+
+        visit(self.steps)
+        return found

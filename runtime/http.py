@@ -1,0 +1,237 @@
+"""The one place relay talks HTTP (httpx is imported nowhere else in runtime or components).
+
+``HttpClient`` is bound to one API base URL. It sends a connection's token only to that host,
+refreshes once on a 401, waits out rate limits (``Retry-After`` or ``X-RateLimit-Reset``:
+seconds until the window resets), retries network errors and 5xx for idempotent requests, and
+turns error responses into relay's ``ApiError`` family. Transports are injected: hosts offered
+in-process (a sandbox) are served through ``httpx.ASGITransport`` with no socket.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import random
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from attrs import frozen
+
+from runtime.clock import Clock
+from runtime.errors import ApiError, ConfigurationError, FatalApiError, RetriableApiError
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@frozen
+class Response:
+    """A finished response, fully read."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+
+    def json(self) -> Any:
+        if not self.content:
+            return None
+        try:
+            return jsonlib.loads(self.content)
+        except ValueError as exc:
+            raise FatalApiError(self.status, "Invalid Response", "the body is not JSON") from exc
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class TokenSource(Protocol):
+    """What ``HttpClient`` needs from a connection: the current token, and a fresh one."""
+
+    async def access_token(self) -> str: ...
+
+    async def refreshed(self, stale: str) -> str: ...
+
+
+ErrorParser = Callable[[Response], ApiError]
+
+
+def default_error(response: Response) -> ApiError:
+    """``{title, message, details}`` bodies (Calendly and many REST APIs) or the status alone."""
+    title, message, details = "", response.text[:500], []
+    try:
+        body = jsonlib.loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        title = str(body.get("title") or body.get("error") or "")
+        message = str(body.get("message") or body.get("error_description") or title)
+        raw_details = body.get("details")
+        if isinstance(raw_details, list):
+            details = [d if isinstance(d, dict) else {"message": str(d)} for d in raw_details]
+    if not message:
+        message = httpx.codes.get_reason_phrase(response.status) or "error"
+    kind = RetriableApiError if response.status == 429 or response.status >= 500 else FatalApiError
+    return kind(response.status, title, message, details)
+
+
+class HostRouter(httpx.AsyncBaseTransport):
+    """Serves some hosts from in-process ASGI apps and everything else over the network."""
+
+    def __init__(self, hosts: Mapping[str, Any] | None = None) -> None:
+        self._asgi = {host: httpx.ASGITransport(app=app) for host, app in (hosts or {}).items()}
+        self._network = httpx.AsyncHTTPTransport()
+
+    def serves_in_process(self, host: str) -> bool:
+        return host in self._asgi
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self._asgi.get(request.url.host, self._network)
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
+
+
+def shared_client(router: HostRouter, timeout: float = 30.0) -> httpx.AsyncClient:
+    """One pooled client per runtime; every ``HttpClient`` borrows it."""
+    return httpx.AsyncClient(
+        transport=router,
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+class HttpClient:
+    """Requests against one base URL, authenticated by an optional ``TokenSource``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        auth: TokenSource | None = None,
+        error_parser: ErrorParser = default_error,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_wait: float = 120.0,
+        timeout: float | None = None,
+        on_request: Callable[[str, str, int], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._host = _host(base_url)
+        self._client = client
+        self._clock = clock
+        self._auth = auth
+        self._error = error_parser
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.timeout = timeout
+        self._on_request = on_request
+
+    def url(self, path: str) -> str:
+        """The absolute URL for ``path``; an absolute URL must be on this client's host."""
+        if path.startswith(("http://", "https://")):
+            if _host(path) != self._host:
+                raise ConfigurationError(
+                    f"refusing to send a request for {self._host} to another host "
+                    f"({_host(path) or 'none'}): credentials stay with their API"
+                )
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_all: bool = False,
+        raise_for_status: bool = True,
+    ) -> Response:
+        """Send a request, with refresh-on-401, rate-limit waits and retries; see module doc."""
+        method = method.upper()
+        url = self.url(path)
+        idempotent = method in IDEMPOTENT or retry_all
+        budget = self.retries if retries is None else retries
+        attempt = 0
+        refreshed = False
+        token = await self._auth.access_token() if self._auth else None
+        while True:
+            attempt += 1
+            sent_headers = dict(headers or {})
+            if token is not None:
+                sent_headers["Authorization"] = f"Bearer {token}"
+            try:
+                raw = await self._client.request(
+                    method,
+                    url,
+                    params=_query(params),
+                    json=json,
+                    data=data,
+                    files=files,
+                    headers=sent_headers,
+                    timeout=timeout or self.timeout or httpx.USE_CLIENT_DEFAULT,
+                )
+            except httpx.TransportError as exc:
+                if (idempotent or isinstance(exc, httpx.ConnectError)) and attempt <= budget:
+                    await self._clock.sleep(self._backoff(attempt))
+                    continue
+                kind = type(exc).__name__
+                raise RetriableApiError(0, "Network Error", f"{kind} calling {method} {url}") from exc
+            response = Response(raw.status_code, dict(raw.headers), raw.content, str(raw.url))
+            if self._on_request is not None:
+                self._on_request(method, url, response.status)
+            if response.status == 401 and self._auth and token is not None and not refreshed:
+                refreshed = True
+                token = await self._auth.refreshed(token)
+                continue
+            retry_same = response.status == 429 or (response.status >= 500 and idempotent)
+            if retry_same and attempt <= budget:
+                await self._clock.sleep(self._wait(response, attempt))
+                continue
+            if response.status >= 400 and raise_for_status:
+                error = self._error(response)
+                if response.status == 429:
+                    error.retry_after = self._wait(response, attempt)
+                raise error
+            return response
+
+    def _backoff(self, attempt: int) -> float:
+        base: float = self.backoff * 2 ** (attempt - 1)
+        return min(self.max_wait, base / 2 + random.random() * base / 2)
+
+    def _wait(self, response: Response, attempt: int) -> float:
+        for header in ("retry-after", "x-ratelimit-reset"):
+            value = response.headers.get(header)
+            if value is not None:
+                try:
+                    return min(self.max_wait, max(0.0, float(value)))
+                except ValueError:
+                    continue
+        return self._backoff(attempt)
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Drop unset values; booleans as ``true``/``false`` (not Python's ``True``)."""
+    if params is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out

@@ -1,0 +1,123 @@
+"""The registry of loaded components: every declaration checked once, schemas compiled once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from attrs import frozen
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from runtime.declarations import INPUT_TYPES, Action, Component, DataSource, Input, Trigger
+from runtime.errors import ConfigurationError, PluginError
+from runtime.inputs import InputSchema, input_schema
+
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+@frozen
+class Registered:
+    """A component with the plugin that registered it and its compiled input schemas."""
+
+    component: Component
+    plugin: str
+    schemas: dict[str, InputSchema]
+
+    def schema(self, kind: str, key: str) -> InputSchema:
+        return self.schemas[f"{kind}:{key}"]
+
+
+class Registry:
+    """Components by key. ``add`` checks a declaration and fails naming the plugin."""
+
+    def __init__(self) -> None:
+        self._components: dict[str, Registered] = {}
+
+    def __iter__(self) -> Iterator[Registered]:
+        return iter(sorted(self._components.values(), key=lambda r: r.component.key))
+
+    def __len__(self) -> int:
+        return len(self._components)
+
+    def get(self, key: str) -> Registered | None:
+        return self._components.get(key)
+
+    def require(self, key: str) -> Registered:
+        found = self._components.get(key)
+        if found is None:
+            known = ", ".join(sorted(self._components)) or "none"
+            raise ConfigurationError(f"unknown component {key!r} (installed: {known})")
+        return found
+
+    def add(self, component: Component, *, plugin: str) -> None:
+        problems = list(_check_component(component))
+        if component.key in self._components:
+            other = self._components[component.key].plugin
+            problems.append(f"component key {component.key!r} is already registered by {other!r}")
+        if problems:
+            raise PluginError(plugin, "; ".join(problems))
+        schemas: dict[str, InputSchema] = {}
+        for kind, items in _parts(component):
+            for item in items:
+                owner = f"{component.key}.{item.key}"
+                schemas[f"{kind}:{item.key}"] = InputSchema(owner, item.inputs)
+        self._components[component.key] = Registered(component, plugin, schemas)
+
+
+def _parts(component: Component) -> list[tuple[str, Iterable[Any]]]:
+    return [
+        ("connection", component.connections),
+        ("action", component.actions),
+        ("trigger", component.triggers),
+        ("data_source", component.data_sources),
+    ]
+
+
+def _check_component(component: Component) -> Iterator[str]:
+    if not _KEY.match(component.key):
+        yield f"component key {component.key!r} is not a valid key"
+    data_sources = {d.key for d in component.data_sources}
+    for kind, items in _parts(component):
+        seen: set[str] = set()
+        for item in items:
+            where = f"{kind} {item.key!r}"
+            if not _KEY.match(item.key):
+                yield f"{where}: key is not valid"
+            if item.key in seen:
+                yield f"duplicate {kind} key {item.key!r}"
+            seen.add(item.key)
+            yield from _check_inputs(where, item.inputs, data_sources, bool(component.connections))
+            yield from _check_callables(where, item)
+
+
+def _check_callables(where: str, item: Any) -> Iterator[str]:
+    if isinstance(item, Action | DataSource) and not callable(item.perform):
+        yield f"{where}: perform is not callable"
+    if isinstance(item, Trigger):
+        if item.kind == "webhook" and not callable(item.perform):
+            yield f"{where}: a webhook trigger needs perform"
+        if item.kind == "polling" and not callable(item.poll):
+            yield f"{where}: a polling trigger needs poll"
+
+
+def _check_inputs(
+    where: str, inputs: Iterable[Input], data_sources: set[str], has_connections: bool
+) -> Iterator[str]:
+    seen: set[str] = set()
+    for spec in inputs:
+        if spec.key in seen:
+            yield f"{where}: duplicate input key {spec.key!r}"
+        seen.add(spec.key)
+        if spec.type not in INPUT_TYPES:
+            yield f"{where}: input {spec.key!r} has unknown type {spec.type!r}"
+            continue
+        if spec.data_source is not None and spec.data_source not in data_sources:
+            yield f"{where}: input {spec.key!r} names unknown data source {spec.data_source!r}"
+        if spec.type == "connection" and not has_connections:
+            yield f"{where}: input {spec.key!r} is a connection but the component declares none"
+        try:
+            Draft202012Validator.check_schema(input_schema(spec))
+        except SchemaError as exc:
+            yield f"{where}: input {spec.key!r} has an invalid schema: {exc.message}"

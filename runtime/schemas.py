@@ -1,0 +1,38 @@
+"""The JSON Schemas relay ships (``schemas/`` in the source tree, inside the wheel too)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+#: In the wheel the top-level ``schemas/`` directory is installed as this package.
+_PACKAGE = "runtime.bundled_schemas"
+
+
+def _schema_text(name: str) -> str:
+    filename = f"{name}.schema.json"
+    try:
+        return (resources.files(_PACKAGE) / filename).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        # running from a source checkout without installation
+        return (Path(__file__).resolve().parent.parent / "schemas" / filename).read_text("utf-8")
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The schema ``schemas/<name>.schema.json`` as a dict (cached; do not mutate)."""
+    data: dict[str, Any] = json.loads(_schema_text(name))
+    return data
+
+
+def schema_names() -> list[str]:
+    """Names of every shipped schema."""
+    root = Path(__file__).resolve().parent.parent / "schemas"
+    try:
+        files = [p.name for p in resources.files(_PACKAGE).iterdir()]
+    except ModuleNotFoundError:
+        files = [p.name for p in root.iterdir()]
+    return sorted(f.removesuffix(".schema.json") for f in files if f.endswith(".schema.json"))
