@@ -42,8 +42,7 @@ from runtime.hookspecs import hookimpl
 from runtime.http import HttpClient, Response
 from runtime.oauth import Token
 
-__all__ = [
-    "NO_DEFAULT",
+__all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "Action",
     "ApiError",
     "Choice",
@@ -64,6 +63,7 @@ __all__ = [
     "Input",
     "InputValidationError",
     "ManualClock",
+    "NO_DEFAULT",
     "OAuth2Endpoints",
     "PluginError",
     "PollResult",

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import structlog
 from structlog.typing import FilteringBoundLogger
 
@@ -26,8 +25,9 @@ from runtime.declarations import Connection, TriggerEvent, WebhookRequest
 from runtime.engine import Execution, ExecutionResult, call_function
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
 from runtime.flows import Flow, load_flow_file, load_flow_text
-from runtime.http import HostRouter, shared_client
+from runtime.http import AsyncClient, HostRouter, shared_client
 from runtime.inputs import CONNECTION_MARKER, json_path
+from runtime.logs import SECRETS
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
 from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
 from runtime.registry import Registry
@@ -61,7 +61,7 @@ class Runtime:
         self.token_store: TokenStore = token_store or InMemoryTokenStore()
         self.clock = clock or Clock()
         self.logger: FilteringBoundLogger = logger or structlog.get_logger("relay")
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._clients: dict[int, AsyncClient] = {}
 
     # -- flows ---------------------------------------------------------------------------
 
@@ -74,7 +74,7 @@ class Runtime:
 
     # -- http ----------------------------------------------------------------------------
 
-    def http_client(self) -> httpx.AsyncClient:
+    def http_client(self) -> AsyncClient:
         """The pooled client of the running event loop (clients cannot cross loops)."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(id(loop))
@@ -119,7 +119,7 @@ class Runtime:
         try:
             cleaned = schema.validate(fields)
         except InputValidationError as exc:
-            problems = [Problem(p.message, f"$.config.{name}{p.path[1:]}") for p in exc.problems]
+            problems = [Problem(p.message, f"$.{name}{p.path[1:]}") for p in exc.problems]
             raise InputValidationError(f"invalid connection {name!r}", problems) from None
         endpoints = declaration.endpoints(cleaned)
         handle = ConnectionHandle(
@@ -133,13 +133,15 @@ class Runtime:
             clock=self.clock,
             http=self.http_client(),
         )
+        SECRETS.add(handle.secrets)
         if declaration.kind == "oauth2":
             raw_token = values.get("token")
             if isinstance(raw_token, Mapping):
                 await self.token_store.save(
-                    handle.store_key, Token.from_response(raw_token, self.clock.time())
+                    handle.store_key,
+                    Token.from_response(raw_token, self.clock.time())
                     if "expires_at" not in raw_token
-                    else Token.from_dict(raw_token)
+                    else Token.from_dict(raw_token),
                 )
             if await self.token_store.load(handle.store_key) is None:
                 if not endpoints.headless_consent:
@@ -184,6 +186,7 @@ class Runtime:
         )
         await self.token_store.save(handle.store_key, token)
         handle.token = token
+        SECRETS.add(handle.secrets)
         return token
 
     async def resolve_config(
@@ -211,14 +214,18 @@ class Runtime:
                     continue
                 assert var.component and var.connection
                 store_key = f"{key_prefix}{var.component}:{var.connection}:{var.name}"
-                connections[var.name] = await self.open_connection(
-                    var.name, var.component, var.connection, value, store_key=store_key
-                )
+                try:
+                    connections[var.name] = await self.open_connection(
+                        var.name, var.component, var.connection, value, store_key=store_key
+                    )
+                except InputValidationError as exc:
+                    problems.extend(exc.problems)
                 scope[var.name] = {CONNECTION_MARKER: var.name}
                 continue
             expected = _CONFIG_TYPES.get(var.type)
             if expected is not None and (
-                not isinstance(value, expected) or (var.type != "boolean" and isinstance(value, bool))
+                not isinstance(value, expected)
+                or (var.type != "boolean" and isinstance(value, bool))
             ):
                 problems.append(Problem(f"must be a {var.type}", path))
             scope[var.name] = value
@@ -301,7 +308,9 @@ class Runtime:
         }[kind]
         item = finder(key)
         if item is None:
-            raise ConfigurationError(f"component {component!r} has no {kind.replace('_', ' ')} {key!r}")
+            raise ConfigurationError(
+                f"component {component!r} has no {kind.replace('_', ' ')} {key!r}"
+            )
         schema = registered.schema(kind, key)
         handles = {k: v for k, v in inputs.items() if isinstance(v, ConnectionHandle)}
         plain = {k: v for k, v in inputs.items() if k not in handles}

@@ -14,12 +14,13 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-import httpx
 from attrs import define, field
 
 from runtime.clock import Clock
 from runtime.declarations import Connection, OAuth2Endpoints
 from runtime.errors import ReconnectRequired
+from runtime.http import AsyncClient
+from runtime.logs import SECRETS
 from runtime.oauth import Token, token_request
 
 
@@ -66,7 +67,7 @@ class ConnectionHandle:
     store: TokenStore = field(repr=False)
     store_key: str
     clock: Clock = field(repr=False)
-    http: httpx.AsyncClient = field(repr=False)
+    http: AsyncClient = field(repr=False)
     token: Token | None = field(default=None, repr=False)
     refreshes: int = 0
     _lock: asyncio.Lock = field(factory=asyncio.Lock, repr=False)
@@ -95,6 +96,7 @@ class ConnectionHandle:
             if token is None:
                 raise ReconnectRequired(self.name, "no token: connect this connection first")
             self.token = token
+            SECRETS.add(self.secrets)
         if token.expires_within(self.clock.time(), self.declaration.refresh_margin):
             return await self.refreshed(token.access_token)
         return token.access_token
@@ -140,5 +142,6 @@ class ConnectionHandle:
                     )
                 await self.store.save(self.store_key, new)
                 self.token = new
+                SECRETS.add(self.secrets)
                 self.refreshes += 1
                 return new.access_token

@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from attrs import define, field
 
 from runtime.clock import Clock
 from runtime.connections import ConnectionHandle
-from runtime.http import ErrorParser, HttpClient, default_error
+from runtime.http import AsyncClient, ErrorParser, HttpClient, default_error
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -50,7 +49,7 @@ class Context:
     step: str
     logger: FilteringBoundLogger
     clock: Clock
-    http_client: httpx.AsyncClient = field(repr=False)
+    http_client: AsyncClient = field(repr=False)
     state: State = field(factory=State)
     instance: str | None = None
     #: For webhook triggers: the URL deliveries for this instance arrive at.
@@ -93,6 +92,7 @@ class Context:
         on the execution's event loop and wait for its result."""
         if self.loop is None:
             raise RuntimeError("call() is only for plain functions run by the engine")
+
         async def runner() -> T:
             return await make()
 

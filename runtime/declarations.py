@@ -105,7 +105,7 @@ class Connection:
     inputs: tuple[Input, ...]
     endpoints: Callable[[Mapping[str, Any]], OAuth2Endpoints] = field(eq=False)
     description: str = ""
-    token_input: str = "apiKey"
+    token_input: str = "apiKey"  # noqa: S105 - an input key, not a secret
     #: Seconds before expiry at which a token is refreshed proactively.
     refresh_margin: float = 60.0
 

@@ -33,6 +33,7 @@ from runtime.errors import (
 from runtime.expressions import render_value
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
 from runtime.inputs import CONNECTION_MARKER
+from runtime.logs import SECRETS
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -145,11 +146,18 @@ class Execution:
     id: str = field(factory=lambda: uuid.uuid4().hex)
     instance: str | None = None
     records: list[StepRecord] = field(factory=list)
-    redactor: Redactor = field(factory=Redactor)
+    #: Records are scrubbed of every secret the process knows, including tokens refreshed mid-run.
+    redactor: Redactor = field(factory=lambda: SECRETS)
 
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
             self.redactor.add(handle.secrets)
+        secret_config = [
+            str(self.config[v.name])
+            for v in self.flow.config
+            if v.secret and self.config.get(v.name)
+        ]
+        self.redactor.add(secret_config)
 
     async def run(self) -> ExecutionResult:
         clock = self.runtime.clock
@@ -242,7 +250,9 @@ class Execution:
             )
             results.append({s.id: inner[s.id] for s in step.steps if s.id in inner})
         outputs[step.id] = {"results": results, "count": len(results)}
-        self._record(step.id, path, "loop", None, "completed", started, output={"count": len(results)})
+        self._record(
+            step.id, path, "loop", None, "completed", started, output={"count": len(results)}
+        )
 
     async def _action(
         self, step: ActionStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
@@ -282,13 +292,25 @@ class Execution:
                 loop=asyncio.get_running_loop(),
             )
             output, attempts = await self._attempt(step, action.perform, context, params, log)
-        except (RelayError, Exception) as exc:  # any failure of a step is recorded, never raised raw
+        except (
+            RelayError,
+            Exception,
+        ) as exc:  # any failure of a step is recorded, never raised raw
             attempts = max(attempts, getattr(exc, "attempts", 1))
             if not isinstance(exc, RelayError):
                 log.error("step raised", error=type(exc).__name__, where=_origin(exc))
             inputs = self._redacted_inputs(schema, rendered)
             self._fail(
-                step.id, path, "action", started, exc, step.on_error, outputs, step.ref, inputs, attempts
+                step.id,
+                path,
+                "action",
+                started,
+                exc,
+                step.on_error,
+                outputs,
+                step.ref,
+                inputs,
+                attempts,
             )
             return
         outputs[step.id] = output
@@ -337,9 +359,7 @@ class Execution:
             if isinstance(value, dict) and CONNECTION_MARKER in value:
                 name = value[CONNECTION_MARKER]
                 if name not in self.connections:
-                    raise InputValidationError(
-                        "unknown connection", []
-                    ) from None
+                    raise InputValidationError("unknown connection", []) from None
                 out[key] = self.connections[name]
             else:
                 out[key] = value
@@ -373,7 +393,15 @@ class Execution:
         failure = StepFailed(path, exc)
         error = self.redactor.value(error_dict(failure))
         self._record(
-            step_id, path, kind, action, "failed", started, attempts=attempts, inputs=inputs, error=error
+            step_id,
+            path,
+            kind,
+            action,
+            "failed",
+            started,
+            attempts=attempts,
+            inputs=inputs,
+            error=error,
         )
         if on_error == "continue":
             outputs[step_id] = {"error": error}

@@ -9,7 +9,7 @@
     ├── InputValidationError        values do not match a schema; carries every Problem (JSON path)
     ├── ExpressionError             a ${{ }} expression failed to compile or evaluate
     ├── ReconnectRequired           the connection's grant is gone; the user must connect again
-    ├── ApiError                    a remote API answered with an error (status, title, message, details)
+    ├── ApiError                    a remote API answered with an error (status, title, message...)
     │   ├── RetriableApiError       429, 5xx or network: trying again later may succeed
     │   └── FatalApiError           any other 4xx: trying again will not help
     ├── WebhookRejected             a webhook delivery failed verification (status to answer)

@@ -3,8 +3,8 @@
 A scalar that is exactly one ``${{ expr }}`` evaluates to the expression's value with its type;
 ``${{ }}`` inside a longer string interpolates (values rendered as JSON unless strings).
 Expressions are CEL: no side effects and no access to anything but the variables relay passes
-(``config``, ``trigger``, ``steps``, ``state``, and in a loop ``item`` and ``index``). Nesting is capped at compile time so a
-hostile flow cannot exhaust the parser.
+(``config``, ``trigger``, ``steps``, ``state``, and in a loop ``item`` and ``index``).
+Nesting is capped at compile time so a hostile flow cannot exhaust the parser.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ROOTS = frozenset({"config", "trigger", "steps", "item", "index", "state"})
 _TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 _STRING_LITERAL = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
-_STEP_REF = re.compile(r"(?<![\w.])steps\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
+_STEP_REF = re.compile(r"(?<![\w.])steps\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*\"@(\d+)@\"\s*\])")
 _MACROS = re.compile(r"\.\s*(?:map|filter|all|exists|exists_one)\s*\(")
 
 
@@ -118,8 +118,14 @@ def compile_expression(source: str) -> Expression:
         variables = frozenset(program.variables())
     except (ValueError, RuntimeError, TypeError) as exc:
         raise ExpressionError(_syntax_message(exc)) from None
-    bare = _STRING_LITERAL.sub('""', text)
-    steps = frozenset(a or b for a, b in _STEP_REF.findall(bare))
+    literals: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        literals.append(match.group(0)[1:-1])
+        return f'"@{len(literals) - 1}@"'
+
+    bare = _STRING_LITERAL.sub(placeholder, text)
+    steps = frozenset(name or literals[int(index)] for name, index in _STEP_REF.findall(bare))
     return Expression(text, program, variables, steps)
 
 

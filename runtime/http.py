@@ -21,6 +21,9 @@ from attrs import frozen
 from runtime.clock import Clock
 from runtime.errors import ApiError, ConfigurationError, FatalApiError, RetriableApiError
 
+#: The pooled client type, re-exported so no other module imports httpx for annotations.
+AsyncClient = httpx.AsyncClient
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -191,7 +194,9 @@ class HttpClient:
                     await self._clock.sleep(self._backoff(attempt))
                     continue
                 kind = type(exc).__name__
-                raise RetriableApiError(0, "Network Error", f"{kind} calling {method} {url}") from exc
+                raise RetriableApiError(
+                    0, "Network Error", f"{kind} calling {method} {url}"
+                ) from exc
             response = Response(raw.status_code, dict(raw.headers), raw.content, str(raw.url))
             if self._on_request is not None:
                 self._on_request(method, url, response.status)

@@ -26,7 +26,7 @@ class Token:
     access_token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a token kind, not a secret
     scope: str = ""
     extra: Mapping[str, Any] = field(factory=dict)
 
@@ -104,7 +104,9 @@ def authorization_request(
     if scope:
         query["scope"] = scope
     sep = "&" if urlsplit(authorize_url).query else "?"
-    return AuthorizationRequest(f"{authorize_url}{sep}{urlencode(query)}", state, verifier, redirect_uri)
+    return AuthorizationRequest(
+        f"{authorize_url}{sep}{urlencode(query)}", state, verifier, redirect_uri
+    )
 
 
 def code_from_redirect(location: str, expected_state: str) -> str:
@@ -142,7 +144,9 @@ async def token_request(
             headers={"Accept": "application/json"},
         )
     except httpx.TransportError as exc:
-        raise ApiError(0, "Network Error", f"token endpoint unreachable ({type(exc).__name__})") from exc
+        raise ApiError(
+            0, "Network Error", f"token endpoint unreachable ({type(exc).__name__})"
+        ) from exc
     try:
         body = response.json()
     except ValueError:
@@ -152,5 +156,7 @@ async def token_request(
         description = body.get("error_description", "") if isinstance(body, dict) else ""
         if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise ReconnectRequired(connection, f"{error}: {description}".rstrip(": "))
-        raise ApiError(response.status_code, error or "Token Error", description or "token request failed")
+        raise ApiError(
+            response.status_code, error or "Token Error", description or "token request failed"
+        )
     return Token.from_response(body, now)

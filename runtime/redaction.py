@@ -34,6 +34,10 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(self._secrets)
+
     def text(self, value: str) -> str:
         return self._pattern.sub(REDACTED, value) if self._pattern else value
 

@@ -150,7 +150,8 @@ def describe_command(ref: str, as_json: bool) -> None:
             out.print(f"[bold]{summary['key']}[/bold]: {summary['description']}")
             for kind in ("connections", "triggers", "data_sources", "actions"):
                 for item in summary[kind]:
-                    out.print(f"  {kind[:-1].replace('_', ' ')}: {component_key}.{item['key']}  {item['label']}")
+                    noun = kind[:-1].replace("_", " ")
+                    out.print(f"  {noun}: {component_key}.{item['key']}  {item['label']}")
         return
     c = registered.component
     found: list[tuple[str, Any]] = [
@@ -219,8 +220,15 @@ def validate_command(flows: tuple[str, ...]) -> None:
 
 @cli.command("run")
 @click.argument("flow_path", metavar="FLOW", type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config values (YAML/JSON).")
-@click.option("--payload", "payload_path", type=click.Path(dir_okay=False), help="Trigger payload (YAML/JSON).")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Config values (YAML/JSON)."
+)
+@click.option(
+    "--payload",
+    "payload_path",
+    type=click.Path(dir_okay=False),
+    help="Trigger payload (YAML/JSON).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the execution result as JSON.")
 @handle_errors
 def run_command(
@@ -241,8 +249,64 @@ def run_command(
         sys.exit(1)
 
 
+@cli.command("picklist")
+@click.argument("ref")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Input values (YAML/JSON)."
+)
+@click.option("--input", "pairs", multiple=True, metavar="KEY=VALUE", help="An input value.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def picklist_command(
+    ref: str, config_path: str | None, pairs: tuple[str, ...], as_json: bool
+) -> None:
+    """Run the data source COMPONENT.KEY and list its {key, label} items.
+
+    Connection inputs take a mapping of connection fields in the config file (``connection:``
+    inside it picks the connection by key; the component's first is the default).
+    """
+    values: dict[str, Any] = dict(read_data_file(config_path, "config") or {})
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--input")
+        values[key] = raw
+    items = run_async(_picklist(ref, values))
+    if as_json:
+        emit_json(items)
+        return
+    table = Table("key", "label")
+    for item in items:
+        table.add_row(str(item.get("key")), str(item.get("label")))
+    out.print(table)
+
+
+async def _picklist(ref: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    runtime = Runtime()
+    try:
+        component, _, _key = ref.partition(".")
+        registered = runtime.registry.require(component)
+        source = registered.component.data_source(_key)
+        if source is None:
+            raise RelayError(f"component {component!r} has no data source {_key!r}")
+        for spec in source.inputs:
+            raw = values.get(spec.key)
+            if spec.type == "connection" and isinstance(raw, dict):
+                fields = dict(raw)
+                default = registered.component.connections[0].key
+                chosen = str(fields.pop("connection", default))
+                values[spec.key] = await runtime.open_connection(
+                    spec.key, component, chosen, fields
+                )
+        return await runtime.picklist(ref, values)
+    finally:
+        await runtime.aclose()
+
+
 def render_result(data: dict[str, Any]) -> None:
-    table = Table("step", "action", "status", "attempts", "ms", title=f"{data['flow']}: {data['status']}")
+    table = Table(
+        "step", "action", "status", "attempts", "ms", title=f"{data['flow']}: {data['status']}"
+    )
     for step in data["steps"]:
         style = {"completed": "green", "failed": "red", "skipped": "dim"}[step["status"]]
         table.add_row(
@@ -254,7 +318,9 @@ def render_result(data: dict[str, Any]) -> None:
         )
     out.print(table)
     if data["error"]:
-        err.print(f"error in step {data['error'].get('step')}: {data['error']['message']}", markup=False)
+        err.print(
+            f"error in step {data['error'].get('step')}: {data['error']['message']}", markup=False
+        )
 
 
 def main() -> None:

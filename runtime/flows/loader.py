@@ -136,8 +136,7 @@ class _Compiler:
                 elif registered.component.connection(spec["connection"]) is None:
                     self._error(
                         (*path, "connection"),
-                        f"component {spec['component']!r} has no connection "
-                        f"{spec['connection']!r}",
+                        f"component {spec['component']!r} has no connection {spec['connection']!r}",
                     )
             out.append(
                 ConfigVariable(
@@ -167,7 +166,8 @@ class _Compiler:
             self._error((*path, "component"), f"unknown component {raw['component']!r}")
         elif registered.component.trigger(raw["trigger"]) is None:
             self._error(
-                (*path, "trigger"), f"component {raw['component']!r} has no trigger {raw['trigger']!r}"
+                (*path, "trigger"),
+                f"component {raw['component']!r} has no trigger {raw['trigger']!r}",
             )
         else:
             schema = registered.schema("trigger", raw["trigger"])

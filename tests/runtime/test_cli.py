@@ -1,0 +1,107 @@
+"""The CLI: thin over the API, JSON when asked, one clear line per error, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from relay_widgets import API_HOST, WidgetApi, WidgetsPlugin
+
+from runtime import ManualClock, Runtime
+from runtime.cli import cli
+
+FLOW = """\
+name: cli flow
+config:
+  who: {type: string}
+steps:
+  - id: a
+    action: widgets.echo
+    inputs: {text: "${{ config.who }} ${{ trigger.n }}"}
+"""
+
+
+@pytest.fixture(autouse=True)
+def widgets_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    api = WidgetApi(ManualClock())
+    monkeypatch.setattr(
+        "runtime.cli.Runtime",
+        lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False, hosts={API_HOST: api.app}),
+    )
+    yield
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_components_json() -> None:
+    code, out, _ = invoke("components", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data[0]["key"] == "widgets"
+    assert [a["key"] for a in data[0]["actions"]] == ["echo", "add", "whoami", "flaky", "fail"]
+
+
+def test_describe_action_json_has_inputs_and_schema() -> None:
+    code, out, _ = invoke("describe", "widgets.echo", "--json")
+    assert code == 0
+    data = json.loads(out)
+    text = next(i for i in data["inputs"] if i["key"] == "text")
+    assert text["required"] is True
+    assert data["schema"]["required"] == ["text"]
+    count = next(i for i in data["inputs"] if i["key"] == "count")
+    assert count["default"] == 1
+
+
+def test_describe_unknown_is_one_line_error() -> None:
+    code, _, err = invoke("describe", "widgets.nope")
+    assert code == 1
+    assert err.strip() == "error: component 'widgets' has nothing with key 'nope'"
+
+
+def test_run_with_config_and_payload(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(FLOW)
+    (tmp_path / "c.yaml").write_text("who: ada\n")
+    (tmp_path / "p.json").write_text('{"n": 3}')
+    code, out, _ = invoke(
+        "run", str(tmp_path / "f.yaml"), "--config", str(tmp_path / "c.yaml"),
+        "--payload", str(tmp_path / "p.json"), "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["status"] == "completed"
+    assert data["outputs"]["a"]["data"]["text"] == "ada 3"
+
+
+def test_run_reports_config_errors_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(FLOW)
+    (tmp_path / "c.yaml").write_text("who: [1\n")
+    code, _, err = invoke("run", str(tmp_path / "f.yaml"), "--config", str(tmp_path / "c.yaml"))
+    assert code == 1
+    assert "c.yaml:2:1: YAML syntax error" in err
+    assert "Traceback" not in err
+    (tmp_path / "c.yaml").write_text("who: 5\n")
+    code, _, err = invoke("run", str(tmp_path / "f.yaml"), "--config", str(tmp_path / "c.yaml"))
+    assert code == 1
+    assert "$.who: must be a string" in err
+
+
+def test_missing_file_is_a_clear_error() -> None:
+    code, _, err = invoke("validate", "/nonexistent/flow.yaml")
+    assert code == 1
+    assert "cannot read" in err
+    assert "Traceback" not in err
+
+
+def test_picklist_json_and_bad_input_pair(tmp_path: Path) -> None:
+    code, out, _ = invoke("picklist", "widgets.colors", "--json")
+    assert code == 0
+    assert json.loads(out) == [{"key": "red", "label": "Red"}, {"key": "green", "label": "Green"}]
+    code, _, err = invoke("picklist", "widgets.colors", "--input", "novalue")
+    assert code == 2
+    assert "expected KEY=VALUE" in err

@@ -1,0 +1,61 @@
+"""``${{ CEL }}`` templates: typed whole values, interpolation, limits, references."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime import ExpressionError
+from runtime.expressions import MAX_MACRO_NESTING, compile_template
+
+SCOPE = {
+    "config": {"n": 2, "name": "ada"},
+    "steps": {"a": {"data": [1, 2, 3]}},
+    "trigger": {},
+    "state": {},
+    "item": None,
+    "index": None,
+}
+
+
+def test_whole_value_keeps_its_type() -> None:
+    assert compile_template("${{ steps.a.data }}").render(SCOPE) == [1, 2, 3]
+    assert compile_template("  ${{ config.n * 2 }} ").render(SCOPE) == 4
+
+
+def test_interpolation_renders_strings_and_json() -> None:
+    template = compile_template("hi ${{ config.name }}: ${{ steps.a.data }}")
+    assert template.render(SCOPE) == "hi ada: [1, 2, 3]"
+
+
+def test_step_references_are_listed_statically() -> None:
+    template = compile_template("${{ steps.a.data.size() + steps['b'].x + size('steps.c') }}")
+    assert template.expressions[0].steps == {"a", "b"}
+
+
+def test_syntax_errors_and_missing_keys_are_relay_errors() -> None:
+    with pytest.raises(ExpressionError, match="syntax error"):
+        compile_template("${{ config. }}")
+    with pytest.raises(ExpressionError, match="no such key"):
+        compile_template("${{ config.missing }}").render(SCOPE)
+    with pytest.raises(ExpressionError):
+        compile_template("${{ 1 / 0 }}").render(SCOPE)
+
+
+def test_nesting_is_capped_at_compile_time() -> None:
+    deep = "[" * 40 + "1" + "]" * 40
+    with pytest.raises(ExpressionError, match="nesting"):
+        compile_template("${{ " + deep + " }}")
+    macros = "[1]" + ".map(x, [1]" * (MAX_MACRO_NESTING + 1) + ")" * (MAX_MACRO_NESTING + 1)
+    with pytest.raises(ExpressionError, match="macro nesting"):
+        compile_template("${{ " + macros + " }}")
+
+
+@given(st.text(max_size=60))
+def test_random_expressions_only_raise_relay_errors(source: str) -> None:
+    try:
+        template = compile_template("${{ " + source.replace("}}", "") + " }}")
+        template.render(SCOPE)
+    except ExpressionError:
+        pass

@@ -1,0 +1,193 @@
+"""Flow files: static checks report every problem with file:line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from relay_widgets import WidgetsPlugin
+
+from runtime import FlowError, Runtime
+from runtime.cli import cli
+
+FIVE_PROBLEMS = """\
+name: five problems
+steps:
+  - id: first
+    action: widgets.echo
+    inputs:
+      text: hello
+      text: again
+  - id: second
+    action: widgets.nope
+  - id: third
+    action: widgets.add
+    inputs: {}
+  - id: fourth
+    action: widgets.echo
+    inputs:
+      text: ${{ steps.ghost.data }}
+  - id: fifth
+    action: widgets.echo
+    inputs:
+      text: ${{ steps.first.data + }}
+"""
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    return Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+
+
+def problems_of(runtime: Runtime, text: str) -> list[str]:
+    with pytest.raises(FlowError) as info:
+        runtime.load_flow_text(text, "f.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_five_problems_all_reported_with_positions(runtime: Runtime) -> None:
+    found = problems_of(runtime, FIVE_PROBLEMS)
+    where = [f.split(": ", 1)[0] for f in found]
+    assert where == ["f.yaml:7:7", "f.yaml:9:13", "f.yaml:12:13", "f.yaml:16:13", "f.yaml:20:13"]
+    messages = [f.split(": ", 1)[1] for f in found]
+    assert messages[:4] == [
+        "duplicate key 'text'",
+        "component 'widgets' has no action 'nope'",
+        "missing required input 'values' for widgets.add",
+        "reference to unknown step 'ghost'",
+    ]
+    # the rest of the wording is the CEL library's; the position is ours
+    assert messages[4].startswith("expression error: syntax error:")
+
+
+def test_relay_validate_prints_all_five_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(FIVE_PROBLEMS)
+    # the CLI builds its own Runtime: give it the widgets plugin through a real entry-point-free path
+    monkeypatch.setattr(
+        "runtime.cli.Runtime", lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+    )
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith(str(path))]
+    assert len(lines) == 5
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: '${{ steps.b.data }}'}\n  - id: b\n    action: widgets.echo\n    inputs: {text: x}\n",
+            "5:20: reference to step 'b' before it runs",
+        ),
+        (
+            "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: 1, count: many}\n",
+            "input $.count: 'many' is not of type 'integer'",
+        ),
+        (
+            "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: x, bogus: 1}\n",
+            "unknown input 'bogus'",
+        ),
+        ("name: x\nsteps:\n  - id: a\n    action: nope.echo\n", "unknown component 'nope'"),
+        (
+            "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: x}\n  - id: a\n    action: widgets.echo\n    inputs: {text: x}\n",
+            "duplicate step id 'a'",
+        ),
+        (
+            "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: '${{ config.nope }}'}\n",
+            "unknown config variable 'nope'",
+        ),
+        ("name: x\nsteps: [\n", "YAML syntax error"),
+        ("name: x\nstep: []\n", "unknown key 'step'"),
+        ("- 1\n", "a flow must be a mapping"),
+        ("", "the file is empty"),
+    ],
+)
+def test_each_check(runtime: Runtime, text: str, expected: str) -> None:
+    found = problems_of(runtime, text)
+    assert any(expected in p for p in found), found
+
+
+def test_yaml_12_keeps_no_as_a_string(runtime: Runtime) -> None:
+    flow = runtime.load_flow_text(
+        "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: no}\n"
+    )
+    step = flow.steps[0]
+    assert step.inputs == {"text": "no"}  # type: ignore[union-attr]
+
+
+def test_alias_bombs_are_bounded(runtime: Runtime) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    found = problems_of(runtime, "\n".join(lines) + "\nname: x\nsteps: []\n")
+    assert any("exceeds" in p for p in found)
+
+
+yaml_text = st.text(
+    alphabet=st.sampled_from(list("ab:-[]{}\n &*!|>'\"#$%{}.,?0123456789 ")), max_size=120
+)
+
+
+@given(yaml_text)
+def test_random_text_only_raises_flow_errors(text: str) -> None:
+    runtime = Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+    try:
+        runtime.load_flow_text(text, "r.yaml")
+    except FlowError as exc:
+        assert all(p.file == "r.yaml" and p.line >= 1 for p in exc.problems)
+
+
+json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.just("${{ steps.a.data }}"),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "action",
+                    "inputs",
+                    "steps",
+                    "branch",
+                    "when",
+                    "for_each",
+                    "name",
+                    "text",
+                    "else",
+                    "retry",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "steps", "config", "trigger", "extra"]), json_like, max_size=4
+    )
+)
+def test_random_documents_only_raise_flow_errors(document: dict[str, Any]) -> None:
+    import json
+
+    runtime = Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+    try:
+        runtime.load_flow_text(json.dumps(document), "d.yaml")
+    except FlowError as exc:
+        assert exc.problems

@@ -1,0 +1,107 @@
+"""Meta-tests that keep the code, docs and shipped files honest."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+import runtime
+from runtime import hookspecs
+from runtime.schemas import load_schema, schema_names
+
+ROOT = Path(__file__).resolve().parent.parent
+HTTPX_MODULES = {"runtime/http.py", "runtime/oauth.py"}
+#: The sandbox is a separate server (a fake Calendly), not component code: it may send webhooks.
+HTTPX_FREE_EXCEPT = "components/calendly/sandbox/"
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert runtime.__all__ == sorted(runtime.__all__)
+    for name in runtime.__all__:
+        assert hasattr(runtime, name), name
+
+
+def test_components_import_only_the_public_runtime_api() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _python_files("components")
+        for name in _imports(path)
+        if name.startswith("runtime.")
+    ]
+    assert offenders == []
+
+
+def test_httpx_is_imported_in_one_place() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _python_files("runtime", "components")
+        if "httpx" in _imports(path)
+        and str(path.relative_to(ROOT)) not in HTTPX_MODULES
+        and not str(path.relative_to(ROOT)).startswith(HTTPX_FREE_EXCEPT)
+    ]
+    assert offenders == []
+
+
+def test_every_hook_is_documented() -> None:
+    hooks = [
+        fn for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "relay_spec")
+    ]
+    assert {h.__name__ for h in hooks} == {"register_components", "in_process_hosts", "register_commands"}
+    for hook in hooks:
+        doc = inspect.getdoc(hook) or ""
+        assert "Called" in doc, hook.__name__
+        assert "Return" in doc, hook.__name__
+
+
+@pytest.mark.parametrize("name", schema_names())
+def test_shipped_schemas_are_valid(name: str) -> None:
+    Draft202012Validator.check_schema(load_schema(name))
+
+
+def test_schemas_ship_as_files_in_schemas_dir() -> None:
+    names = sorted(p.name for p in (ROOT / "schemas").glob("*.schema.json"))
+    assert "flow.schema.json" in names
+    for path in (ROOT / "schemas").glob("*.json"):
+        json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("flow", sorted((ROOT / "flows").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_flow_validates(flow: Path) -> None:
+    if flow.name.endswith(".config.yaml"):
+        pytest.skip("config values, not a flow")
+    runtime.Runtime().load_flow(flow)
+
+
+def test_readme_quick_start_is_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^\s*(make \w+)\s*$", quick, re.M)
+    assert commands == ["make demo", "make test"]
+
+
+def test_makefile_targets_exist() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("test:", "demo:", "bench:"):
+        assert re.search(rf"^{target}", makefile, re.M), target
