@@ -1,0 +1,141 @@
+"""Plain HTTP over loopback: the OAuth dance, /users/me, rotation; a signed webhook."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from components.calendly.sandbox import Sandbox, SandboxConfig
+
+CLIENT, SECRET = "sandbox-client-id", "sandbox-client-secret"
+
+
+def test_oauth_flow_over_http(serve: Any) -> None:
+    from .conftest import free_port
+
+    port = free_port()
+    sb = Sandbox(SandboxConfig(seed=4, events=30, base_url=f"http://127.0.0.1:{port}"))
+    with serve(sb.app, port) as server, httpx.Client(base_url=server.url) as http:
+        verifier = "loopback-verifier-" * 3
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .decode()
+            .rstrip("=")
+        )
+        redirect = "http://127.0.0.1:1/cb"
+        r = http.get(
+            "/oauth/authorize",
+            params={
+                "client_id": CLIENT,
+                "response_type": "code",
+                "redirect_uri": redirect,
+                "state": "st8",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+        )
+        assert r.status_code == 302
+        query = parse_qs(urlsplit(r.headers["location"]).query)
+        assert query["state"] == ["st8"]
+        tok = http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": redirect,
+                "code_verifier": verifier,
+            },
+            auth=(CLIENT, SECRET),
+        ).json()
+        me = http.get("/users/me", headers={"Authorization": f"Bearer {tok['access_token']}"})
+        assert me.status_code == 200
+        assert me.json()["resource"]["uri"] == f"{server.url}/users/{sb.owner.uuid}"
+        assert me.headers["x-ratelimit-limit"] == "500"
+        refreshed = http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tok["refresh_token"]},
+            auth=(CLIENT, SECRET),
+        )
+        assert refreshed.status_code == 200
+        old = http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tok["refresh_token"]},
+            auth=(CLIENT, SECRET),
+        )
+        assert old.status_code == 400 and old.json()["error"] == "invalid_grant"
+        new_access = refreshed.json()["access_token"]
+        assert (
+            http.get("/users/me", headers={"Authorization": f"Bearer {new_access}"}).status_code
+            == 200
+        )
+
+
+def test_booking_webhook_reaches_loopback_receiver_signed(serve: Any) -> None:
+    from .conftest import free_port
+
+    got = threading.Event()
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append((dict(request.headers), await request.body()))
+        got.set()
+        return Response(status_code=200)
+
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    rx_port, sb_port = free_port(), free_port()
+    sb = Sandbox(
+        SandboxConfig(
+            seed=4,
+            events=30,
+            base_url=f"http://127.0.0.1:{sb_port}",
+            webhook_signing_key="loop-key",
+        )
+    )
+    with (
+        serve(receiver, rx_port) as rx,
+        serve(sb.app, sb_port) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        token = http.post("/_sandbox/tokens", json={"kind": "pat"}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        r = http.post(
+            "/webhook_subscriptions",
+            headers=auth,
+            json={
+                "url": f"{rx.url}/hook",
+                "events": ["invitee.created"],
+                "organization": sb.organization.uri.replace(sb.config.base_url, server.url),
+                "scope": "organization",
+            },
+        )
+        assert r.status_code == 201, r.text
+        started = time.monotonic()
+        booked = http.post("/_sandbox/book", json={"email": "loop@example.org"})
+        assert booked.status_code == 201
+        assert got.wait(timeout=1.0), "webhook not delivered within a second"
+        elapsed = time.monotonic() - started
+        headers, body = received[0]
+        t, v1 = (p.split("=", 1)[1] for p in headers["calendly-webhook-signature"].split(","))
+        expected = hmac.new(b"loop-key", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(v1, expected)
+        assert abs(int(t) - time.time()) < 60
+        assert elapsed < 1.0
+        # The receiver has answered; the sandbox records the outcome a moment later.
+        deadline = time.monotonic() + 2.0
+        status = None
+        while time.monotonic() < deadline:
+            status = http.get("/_sandbox/deliveries").json()["collection"][0]["status"]
+            if status == "delivered":
+                break
+        assert status == "delivered"
