@@ -1,5 +1,151 @@
-"""Placeholder until this area lands."""
+"""Sharing actions: a customised share of an event type, and single-use scheduling links."""
 
-from runtime import Action
+from __future__ import annotations
 
-ACTIONS: tuple[Action, ...] = ()
+from typing import Any
+
+import attrs
+
+from components.calendly.actions._common import (
+    BOOL,
+    INT,
+    STR,
+    STR_OR_NULL,
+    Schema,
+    obj,
+    ref_input,
+    resource_output,
+)
+from components.calendly.client import CalendlyClient
+from components.calendly.inputs import CONNECTION
+from runtime import Action, Choice, Context, Input
+
+#: The reference types these numbers as strings; flows may pass real integers too.
+_WHOLE_NUMBER: dict[str, Any] = {"type": ["string", "integer"], "pattern": "^[0-9]+$",
+                                 "minimum": 0}
+_DATE: dict[str, Any] = {"format": "date"}
+_FIXED_NOTE = "is required when period_type is 'fixed' Format: YYYY-MM-DD"
+
+
+def _whole_number(value: Any) -> int:
+    return int(value)
+
+
+def _event_type_ref(key: str, label: str, *, comments: str, example: str | None = None
+                    ) -> Input:
+    """A required event type (URI or UUID), offered from the ``eventTypes`` picklist."""
+    spec = ref_input(key, label, required=True, comments=comments, example=example)
+    return attrs.evolve(spec, data_source="eventTypes")
+
+
+SCHEDULING_LINK: Schema = obj(
+    ("booking_url", "owner", "owner_type"),
+    booking_url=STR, owner=STR, owner_type=STR,
+)
+SHARE: Schema = obj(
+    ("scheduling_links", "share_override"),
+    scheduling_links={"type": "array", "items": SCHEDULING_LINK},
+    share_override=obj(
+        (),
+        name=STR, duration=INT, period_type=STR, start_date=STR_OR_NULL, end_date=STR_OR_NULL,
+        max_booking_time={"type": ["integer", "null"]}, hide_location=BOOL,
+        location_configurations={"type": "array", "items": {"type": "object"}},
+        availability_rule={"type": ["object", "null"]},
+    ),
+)
+
+# Input key -> Calendly body field, for the share overrides sent as given.
+_SHARE_FIELDS = {
+    "name": "name",
+    "duration": "duration",
+    "periodType": "period_type",
+    "startDate": "start_date",
+    "endDate": "end_date",
+    "maxBookingTime": "max_booking_time",
+    "hideLocation": "hide_location",
+    "locationConfigurations": "location_configurations",
+    "availabilityRule": "availability_rule",
+}
+
+
+async def create_share(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """``POST /shares`` with the event type's URI and only the overrides that were set."""
+    client = CalendlyClient(ctx, params["connection"])
+    body: dict[str, Any] = {"event_type": client.uri("event_types", params["eventType"])}
+    body.update({field: params.get(key) for key, field in _SHARE_FIELDS.items()})
+    return {"data": await client.post("/shares", body)}
+
+
+async def create_scheduling_link(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """``POST /scheduling_links`` for an event type (``max_event_count`` is always 1)."""
+    client = CalendlyClient(ctx, params["connection"])
+    body = {
+        "max_event_count": params["maxEventCount"],
+        "owner": client.uri("event_types", params["owner"]),
+        "owner_type": params["ownerType"],
+    }
+    return {"data": await client.post("/scheduling_links", body)}
+
+
+CREATE_SHARE = Action(
+    key="createShare",
+    label="Create Share",
+    description="Allows you to create an endpoint for the Customize Once and Share feature.",
+    inputs=(
+        Input("availabilityRule", "Availability Rule", "code",
+              comments="The availability rules and timezone (JSON object).",
+              schema={"type": ["object", "string"]}),
+        CONNECTION,
+        Input("duration", "Duration", example="60", comments="Duration in minutes.",
+              schema=_WHOLE_NUMBER, clean=_whole_number),
+        Input("endDate", "End Date", comments=_FIXED_NOTE, example="2019-01-03", schema=_DATE),
+        _event_type_ref("eventType", "Event Type",
+                        comments="The uri associated with the event type"),
+        Input("hideLocation", "Hide Location", "boolean", default=False,
+              comments=("Determines if a location is hidden until invitee books a spot, only "
+                        "respected when there is a single custom location configured.")),
+        Input("locationConfigurations", "Location Configurations", "code",
+              comments="The locations offered (JSON array).",
+              schema={"type": ["array", "string"]}),
+        Input("maxBookingTime", "Max Booking Time", example="300",
+              comments=("is required when period_type is 'moving' or 'available_moving'"
+                        "Required when period_type is 'moving' or 'available_moving'."),
+              schema=_WHOLE_NUMBER, clean=_whole_number),
+        Input("name", "Name", example="15 Minute Meeting", comments="The shared event's name.",
+              schema={"maxLength": 55}),
+        Input("periodType", "Period Type", comments="How far ahead invitees can book.",
+              choices=(Choice("available_moving", "Available moving"),
+                       Choice("moving", "Moving"), Choice("fixed", "Fixed"),
+                       Choice("unlimited", "Unlimited"))),
+        Input("startDate", "Start Date", comments=_FIXED_NOTE, example="2019-01-02",
+              schema=_DATE),
+    ),
+    perform=create_share,
+    output_schema=resource_output(SHARE),
+)
+
+CREATE_SCHEDULING_LINK = Action(
+    key="createSingleUseSchedulingLink",
+    label="Create Single-Use Scheduling Link",
+    description="Creates a single-use scheduling link.",
+    inputs=(
+        CONNECTION,
+        Input("maxEventCount", "Max Event Count", required=True, example="1",
+              comments="The max number of events that can be scheduled using this scheduling "
+                       "link.",
+              # Calendly only accepts 1: refuse anything else before sending a request.
+              schema={"type": ["string", "integer"], "enum": ["1", 1]},
+              clean=_whole_number),
+        _event_type_ref("owner", "Owner",
+                        comments=("A link to the resource that owns this Scheduling Link "
+                                  "(currently, this is always an Event Type)."),
+                        example="https://api.calendly.com/event_types/012345678901234567890"),
+        Input("ownerType", "Owner Type", required=True, example="EventType",
+              comments="Resource type (currently, this is always EventType).",
+              choices=(Choice("EventType", "Event Type"),)),
+    ),
+    perform=create_scheduling_link,
+    output_schema=resource_output(SCHEDULING_LINK),
+)
+
+ACTIONS: tuple[Action, ...] = (CREATE_SHARE, CREATE_SCHEDULING_LINK)
