@@ -133,18 +133,18 @@ class InputSchema:
         """Apply defaults, validate (raising every problem at once), clean; return the params."""
         present = self.with_defaults(values)
         problems = self.problems(present)
-        if problems:
-            raise InputValidationError(f"invalid inputs for {self.owner}", problems)
+        failed = {p.path.removeprefix("$.").split(".")[0].split("[")[0] for p in problems}
         cleaned: dict[str, Any] = {}
-        clean_problems: list[Problem] = []
         for key, value in present.items():
-            spec = self.by_key[key]
+            spec = self.by_key.get(key)
+            if spec is None or key in failed:
+                continue  # already reported by the schema
             try:
                 cleaned[key] = _clean(spec, value)
             except (ValueError, TypeError) as exc:
-                clean_problems.append(Problem(message=str(exc), path=json_path([key])))
-        if clean_problems:
-            raise InputValidationError(f"invalid inputs for {self.owner}", clean_problems)
+                problems.append(Problem(message=str(exc), path=json_path([key])))
+        if problems:
+            raise InputValidationError(f"invalid inputs for {self.owner}", problems)
         return cleaned
 
 

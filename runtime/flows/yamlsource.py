@@ -139,7 +139,8 @@ class _Builder:
 
 def _scalar(node: ScalarNode) -> Any:
     tag = node.tag or ""
-    value: str = node.value
+    # ruamel's composer keeps fold points of ">" scalars as BEL characters; folding drops them
+    value: str = node.value.replace("\a", "") if node.style == ">" else node.value
     if tag == _TAG + "null":
         return None
     if tag == _TAG + "bool":

@@ -191,3 +191,14 @@ def test_random_documents_only_raise_flow_errors(document: dict[str, Any]) -> No
         runtime.load_flow_text(json.dumps(document), "d.yaml")
     except FlowError as exc:
         assert exc.problems
+
+
+def test_block_scalars_fold_and_keep_lines(runtime: Runtime) -> None:
+    flow = runtime.load_flow_text(
+        "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    when: >-\n      ${{ 1 +\n      1 == 2 }}\n"
+        "    inputs:\n      text: |\n        line one\n        line two\n"
+    )
+    step = flow.steps[0]
+    assert step.inputs == {"text": "line one\nline two\n"}  # type: ignore[union-attr]
+    assert step.when is not None  # type: ignore[union-attr]
+    assert step.when.raw == "${{ 1 + 1 == 2 }}"  # type: ignore[union-attr]

@@ -81,3 +81,18 @@ def test_random_values_only_raise_relay_errors(values: dict[str, Any]) -> None:
     except InputValidationError as exc:
         assert exc.problems
         assert all(p.path.startswith("$") for p in exc.problems)
+
+
+def test_schema_and_clean_problems_are_reported_together() -> None:
+    def must_be_upper(value: str) -> str:
+        if value != value.upper():
+            raise ValueError("must be upper case")
+        return value
+
+    schema = InputSchema("t", (Input("u", "U", clean=must_be_upper), Input("n", "N", "integer")))
+    with pytest.raises(InputValidationError) as info:
+        schema.validate({"u": "lower", "n": "x"})
+    assert {p.path: p.message for p in info.value.problems} == {
+        "$.n": "'x' is not of type 'integer'",
+        "$.u": "must be upper case",
+    }
