@@ -3,6 +3,8 @@
 Components import from here only (never from submodules).
 """
 
+from typing import TYPE_CHECKING
+
 from runtime.api import Runtime
 from runtime.clock import Clock, ManualClock
 from runtime.connections import ConnectionHandle, InMemoryTokenStore, TokenStore
@@ -42,6 +44,12 @@ from runtime.hookspecs import hookimpl
 from runtime.http import HttpClient, Response
 from runtime.oauth import Token
 
+if TYPE_CHECKING:
+    from runtime.executors.inprocess import InProcessExecutor
+    from runtime.server import create_app
+    from runtime.service import Relay
+    from runtime.store import Store, open_store
+
 __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "Action",
     "ApiError",
@@ -60,6 +68,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "FlowError",
     "HttpClient",
     "InMemoryTokenStore",
+    "InProcessExecutor",
     "Input",
     "InputValidationError",
     "ManualClock",
@@ -69,6 +78,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "PollResult",
     "Problem",
     "ReconnectRequired",
+    "Relay",
     "RelayError",
     "Response",
     "RetriableApiError",
@@ -76,11 +86,33 @@ __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "State",
     "StepFailed",
     "StepRecord",
+    "Store",
     "Token",
     "TokenStore",
     "Trigger",
     "TriggerEvent",
     "WebhookRejected",
     "WebhookRequest",
+    "create_app",
     "hookimpl",
+    "open_store",
 ]
+
+#: Service-side names are imported on first use: they pull in SQLAlchemy and the server, which
+#: commands like ``relay validate`` never need.
+_LAZY = {
+    "InProcessExecutor": "runtime.executors.inprocess",
+    "Relay": "runtime.service",
+    "Store": "runtime.store",
+    "create_app": "runtime.server",
+    "open_store": "runtime.store",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -39,6 +39,16 @@ _CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "boolean": bool,
 }
 REDIRECT_URI = "http://127.0.0.1:8976/relay/oauth/callback"
+#: ``consent(authorize_url, redirect_uri) -> callback URL``: how a user approves a connection.
+Consent = Callable[[str, str], Awaitable[str]]
+
+
+class ConnectionSource(Protocol):
+    """Named, stored connections (``{use: NAME}`` in a flow's config)."""
+
+    async def get_connection(self, name: str) -> tuple[str, str, dict[str, Any]] | None:
+        """``(component, connection key, fields)`` of the stored connection ``name``."""
+        ...
 
 
 class Runtime:
@@ -62,6 +72,8 @@ class Runtime:
         self.clock = clock or Clock()
         self.logger: FilteringBoundLogger = logger or structlog.get_logger("relay")
         self._clients: dict[int, AsyncClient] = {}
+        #: Where ``{use: NAME}`` connections are looked up (set by the service to its store).
+        self.connection_source: ConnectionSource | None = None
 
     # -- flows ---------------------------------------------------------------------------
 
@@ -105,6 +117,7 @@ class Runtime:
         values: Mapping[str, Any],
         *,
         store_key: str | None = None,
+        authorize: bool = True,
     ) -> ConnectionHandle:
         """Validate a connection's field values and return its handle.
 
@@ -115,6 +128,7 @@ class Runtime:
         declaration = self.connection_declaration(component, key)
         registered = self.registry.require(component)
         fields = {k: v for k, v in values.items() if k != "token"}
+        raw_token = values.get("token")
         schema = registered.schema("connection", key)
         try:
             cleaned = schema.validate(fields)
@@ -134,8 +148,7 @@ class Runtime:
             http=self.http_client(),
         )
         SECRETS.add(handle.secrets)
-        if declaration.kind == "oauth2":
-            raw_token = values.get("token")
+        if declaration.kind == "oauth2" and authorize:
             if isinstance(raw_token, Mapping):
                 await self.token_store.save(
                     handle.store_key,
@@ -146,12 +159,15 @@ class Runtime:
             if await self.token_store.load(handle.store_key) is None:
                 if not endpoints.headless_consent:
                     raise ReconnectRequired(name, "no token: run `relay connect` first")
-                await self.connect_headless(handle)
+                await self.authorize(handle)
         return handle
 
-    async def connect_headless(self, handle: ConnectionHandle) -> Token:
-        """Run the authorization-code flow (state + PKCE) against a server that consents to
-        a plain GET, and store the token."""
+    async def authorize(self, handle: ConnectionHandle, consent: Consent | None = None) -> Token:
+        """Run the authorization-code flow (state + PKCE) and store the token.
+
+        ``consent(authorize_url, redirect_uri)`` returns the URL the user's browser was
+        redirected to; without it, the server must consent to a plain GET (a sandbox).
+        """
         fields = handle.fields
         request = authorization_request(
             handle.endpoints.authorize_url,
@@ -159,10 +175,15 @@ class Runtime:
             REDIRECT_URI,
             str(fields.get("scopes", "") or ""),
         )
-        answer = await handle.http.get(request.url, follow_redirects=False)
-        location = answer.headers.get("location")
-        if answer.status_code not in (301, 302, 303, 307) or not location:
-            raise ReconnectRequired(handle.name, f"authorization failed ({answer.status_code})")
+        if consent is not None:
+            location = await consent(request.url, request.redirect_uri)
+        elif handle.endpoints.headless_consent:
+            answer = await handle.http.get(request.url, follow_redirects=False)
+            location = answer.headers.get("location", "")
+            if answer.status_code not in (301, 302, 303, 307) or not location:
+                raise ReconnectRequired(handle.name, f"authorization failed ({answer.status_code})")
+        else:
+            raise ReconnectRequired(handle.name, "this server needs a browser to consent")
         code = code_from_redirect(location, request.state)
         return await self.exchange_code(handle, code, request.code_verifier, request.redirect_uri)
 
@@ -214,6 +235,13 @@ class Runtime:
                     continue
                 assert var.component and var.connection
                 store_key = f"{key_prefix}{var.component}:{var.connection}:{var.name}"
+                if "use" in value:
+                    used = str(value["use"])
+                    found = await self._named(used, var.component, var.connection)
+                    if isinstance(found, str):
+                        problems.append(Problem(found, path))
+                        continue
+                    value, store_key = found, f"connection:{used}"
                 try:
                     connections[var.name] = await self.open_connection(
                         var.name, var.component, var.connection, value, store_key=store_key
@@ -233,6 +261,17 @@ class Runtime:
             raise InputValidationError(f"invalid config for flow {flow.name!r}", problems)
         return scope, connections
 
+    async def _named(self, name: str, component: str, key: str) -> dict[str, Any] | str:
+        """The stored fields of connection ``name``, or why they cannot be used."""
+        found = (
+            await self.connection_source.get_connection(name) if self.connection_source else None
+        )
+        if found is None:
+            return f"no stored connection {name!r} (run `relay connect`)"
+        if (found[0], found[1]) != (component, key):
+            return f"connection {name!r} is a {found[0]}.{found[1]}, not {component}.{key}"
+        return found[2]
+
     # -- running -------------------------------------------------------------------------
 
     async def run(
@@ -245,6 +284,7 @@ class Runtime:
         execution_id: str | None = None,
         instance: str | None = None,
         connections: Mapping[str, ConnectionHandle] | None = None,
+        reuse_outputs: Mapping[str, Any] | None = None,
     ) -> ExecutionResult:
         """Run ``flow`` once with ``payload`` as ``trigger``; never raises for step failures
         (they are in the result), only for invalid config."""
@@ -260,6 +300,7 @@ class Runtime:
             trigger=payload if payload is not None else {},
             state=state or State(),
             instance=instance,
+            reuse_outputs=dict(reuse_outputs or {}),
         )
         if execution_id:
             execution.id = execution_id

@@ -34,13 +34,13 @@ from runtime.expressions import render_value
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
 from runtime.inputs import CONNECTION_MARKER
 from runtime.logs import SECRETS
-from runtime.redaction import Redactor
+from runtime.redaction import REDACTED, SECRET_KEYS, Redactor
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
 
 Status = Literal["completed", "failed", "canceled"]
-StepStatus = Literal["completed", "failed", "skipped"]
+StepStatus = Literal["completed", "failed", "skipped", "reused"]
 
 
 @define
@@ -146,8 +146,13 @@ class Execution:
     id: str = field(factory=lambda: uuid.uuid4().hex)
     instance: str | None = None
     records: list[StepRecord] = field(factory=list)
+    #: For replays from a step: recorded outputs of the top-level steps before it.
+    reuse_outputs: dict[str, Any] = field(factory=dict)
     #: Records are scrubbed of every secret the process knows, including tokens refreshed mid-run.
     redactor: Redactor = field(factory=lambda: SECRETS)
+    #: step id -> (output, secrets known, redacted output): what ``run`` reuses for the result
+    #: instead of walking (and copying) every output a second time.
+    _redacted: dict[str, tuple[Any, int, Any]] = field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
@@ -180,7 +185,7 @@ class Execution:
             started_at=started,
             finished_at=clock.time(),
             steps=self.records,
-            outputs=self.redactor.value(outputs),
+            outputs=self._redacted_outputs(outputs),
             state=self.state,
             error=error,
             connections=self.connections,
@@ -205,6 +210,11 @@ class Execution:
     ) -> None:
         for step in steps:
             path = f"{prefix}{step.id}"
+            if not prefix and step.id in self.reuse_outputs:
+                outputs[step.id] = self.reuse_outputs[step.id]
+                now = self.runtime.clock.time()
+                self._record(step.id, path, "reused", None, "reused", now, output=outputs[step.id])
+                continue
             if isinstance(step, ActionStep):
                 await self._action(step, outputs, loop, path)
             elif isinstance(step, BranchStep):
@@ -314,6 +324,8 @@ class Execution:
             )
             return
         outputs[step.id] = output
+        redacted = self.redactor.value(output)
+        self._redacted[step.id] = (output, len(self.redactor.secrets), redacted)
         self._record(
             step.id,
             path,
@@ -323,8 +335,24 @@ class Execution:
             started,
             attempts=attempts,
             inputs=self._redacted_inputs(schema, rendered),
-            output=self.redactor.value(output),
+            output=redacted,
         )
+
+    def _redacted_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """``self.redactor.value(outputs)``, reusing a step's redacted output when it was made
+        from the same object with the same secrets known (secrets are only ever added), so a
+        large output is walked and copied once, not twice."""
+        known = len(self.redactor.secrets)
+        out: dict[str, Any] = {}
+        for key, value in outputs.items():
+            cached = self._redacted.get(key)
+            if isinstance(key, str) and SECRET_KEYS.match(key) and value:
+                out[key] = REDACTED
+            elif cached is not None and cached[0] is value and cached[1] == known:
+                out[key] = cached[2]
+            else:
+                out[key] = self.redactor.value(value)
+        return out
 
     async def _attempt(
         self,

@@ -30,6 +30,7 @@ _TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 _STRING_LITERAL = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
 _STEP_REF = re.compile(r"(?<![\w.])steps\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*\"@(\d+)@\"\s*\])")
+_STEPS_ROOT = re.compile(r"(?<![\w.])steps\b")
 _MACROS = re.compile(r"\.\s*(?:map|filter|all|exists|exists_one)\s*\(")
 
 
@@ -41,14 +42,30 @@ class Expression:
     program: Any
     variables: frozenset[str]
     steps: frozenset[str]
+    #: Every use of ``steps`` is ``steps.NAME`` / ``steps["NAME"]``: only those outputs are needed.
+    static_steps: bool = False
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         try:
-            return _from_cel(self.program.execute(dict(scope)))
+            return _from_cel(self.program.execute(self.bindings(scope)))
         except KeyError as exc:
             raise ExpressionError(f"${{{{ {self.source} }}}}: no such key {exc}") from None
         except (ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError) as exc:
             raise ExpressionError(f"${{{{ {self.source} }}}}: {_first_line(exc)}") from None
+
+    def bindings(self, scope: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of ``scope`` this expression reads. The CEL binding converts every value
+        it is given on each call, so passing the whole scope (every earlier step's output)
+        made each evaluation cost in proportion to everything the execution had fetched."""
+        out: dict[str, Any] = {}
+        for name in self.variables:
+            if name not in scope:
+                continue
+            value = scope[name]
+            if name == "steps" and self.static_steps and isinstance(value, Mapping):
+                value = {key: value[key] for key in self.steps if key in value}
+            out[name] = value
+        return out
 
 
 def _first_line(exc: BaseException) -> str:
@@ -125,8 +142,10 @@ def compile_expression(source: str) -> Expression:
         return f'"@{len(literals) - 1}@"'
 
     bare = _STRING_LITERAL.sub(placeholder, text)
-    steps = frozenset(name or literals[int(index)] for name, index in _STEP_REF.findall(bare))
-    return Expression(text, program, variables, steps)
+    references = _STEP_REF.findall(bare)
+    steps = frozenset(name or literals[int(index)] for name, index in references)
+    static_steps = len(references) == len(_STEPS_ROOT.findall(bare))
+    return Expression(text, program, variables, steps, static_steps)
 
 
 def _syntax_message(exc: BaseException) -> str:

@@ -182,7 +182,7 @@ class HttpClient:
                 raw = await self._client.request(
                     method,
                     url,
-                    params=_query(params),
+                    params=_query(params) or None,
                     json=json,
                     data=data,
                     files=files,

@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-#: In the wheel the top-level ``schemas/`` directory is installed as this package.
+#: The schemas live in this package (so wheels carry them); top-level ``schemas/`` links here.
 _PACKAGE = "runtime.bundled_schemas"
 
 
 def _schema_text(name: str) -> str:
     filename = f"{name}.schema.json"
-    try:
-        return (resources.files(_PACKAGE) / filename).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # running from a source checkout without installation
-        return (Path(__file__).resolve().parent.parent / "schemas" / filename).read_text("utf-8")
+    return (resources.files(_PACKAGE) / filename).read_text(encoding="utf-8")
 
 
 @cache
@@ -30,9 +25,5 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def schema_names() -> list[str]:
     """Names of every shipped schema."""
-    root = Path(__file__).resolve().parent.parent / "schemas"
-    try:
-        files = [p.name for p in resources.files(_PACKAGE).iterdir()]
-    except ModuleNotFoundError:
-        files = [p.name for p in root.iterdir()]
+    files = [p.name for p in resources.files(_PACKAGE).iterdir()]
     return sorted(f.removesuffix(".schema.json") for f in files if f.endswith(".schema.json"))

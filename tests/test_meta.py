@@ -65,10 +65,15 @@ def test_httpx_is_imported_in_one_place() -> None:
 
 def test_every_hook_is_documented() -> None:
     hooks = [
-        fn for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        fn
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
         if hasattr(fn, "relay_spec")
     ]
-    assert {h.__name__ for h in hooks} == {"register_components", "in_process_hosts", "register_commands"}
+    assert {h.__name__ for h in hooks} == {
+        "register_components",
+        "in_process_hosts",
+        "register_commands",
+    }
     for hook in hooks:
         doc = inspect.getdoc(hook) or ""
         assert "Called" in doc, hook.__name__

@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from runtime import hookimpl
-
 from components.calendly.component import build_component
 from components.calendly.connection import SANDBOX_URL
+from runtime import hookimpl
 
 
 @hookimpl
@@ -40,6 +39,8 @@ class _LazySandbox:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    from components.calendly.demo import demo_command
     from components.calendly.sandbox.cli import sandbox_command
 
     cli.add_command(sandbox_command, "sandbox")
+    cli.add_command(demo_command, "demo")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from runtime import Component
-
 from components.calendly.actions import ACTIONS
 from components.calendly.connection import CONNECTIONS
 from components.calendly.data_sources import DATA_SOURCES
 from components.calendly.triggers import TRIGGERS
+from runtime import Component
 
 
 def build_component() -> Component:

@@ -62,7 +62,12 @@ OAUTH2 = Connection(
             default="https://auth.calendly.com/oauth/authorize",
             comments="The OAuth 2.0 Authorization URL for the Calendly API",
         ),
-        Input("clientId", "Client ID", required=True, comments="Client Identifier of your app for the Calendly API"),
+        Input(
+            "clientId",
+            "Client ID",
+            required=True,
+            comments="Client Identifier of your app for the Calendly API",
+        ),
         Input(
             "clientSecret",
             "Client Secret",
@@ -70,7 +75,13 @@ OAUTH2 = Connection(
             required=True,
             comments="Client Secret of your app for the Calendly API",
         ),
-        Input("scopes", "Scopes", default="default", example="default", comments="Set the desired scopes."),
+        Input(
+            "scopes",
+            "Scopes",
+            default="default",
+            example="default",
+            comments="Set the desired scopes.",
+        ),
         Input(
             "tokenUrl",
             "Token URL",
@@ -89,7 +100,7 @@ PERSONAL_TOKEN = Connection(
     kind="api_key",
     description="A Calendly personal access token (Integrations > API & Webhooks).",
     endpoints=oauth_endpoints,
-    token_input="apiKey",
+    token_input="apiKey",  # noqa: S106 - the input's key, not a secret
     inputs=(
         Input("apiKey", "Personal Access Token", "password", required=True),
         _LIVE,

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from runtime import Input
-
 from components.calendly.client import clean_uuid
+from runtime import Input
 
 CONNECTION = Input("connection", "Connection", "connection", required=True)
 
 
-def uuid_input(key: str = "uuid", label: str = "UUID", *, required: bool = True, example: str = "", comments: str = "", data_source: str | None = None) -> Input:
+def uuid_input(
+    key: str = "uuid",
+    label: str = "UUID",
+    *,
+    required: bool = True,
+    example: str = "",
+    comments: str = "",
+    data_source: str | None = None,
+) -> Input:
     """A resource reference: a full Calendly URI or a bare UUID (cleaned to the UUID)."""
     return Input(
         key,
@@ -32,7 +39,9 @@ def organization_input(*, required: bool = False, comments: str = "") -> Input:
     )
 
 
-def user_input(*, required: bool = False, comments: str = "", key: str = "user", label: str = "User") -> Input:
+def user_input(
+    *, required: bool = False, comments: str = "", key: str = "user", label: str = "User"
+) -> Input:
     return Input(
         key,
         label,

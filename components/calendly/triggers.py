@@ -79,14 +79,20 @@ def _envelope(body: bytes) -> dict[str, Any]:
     return parsed
 
 
-async def on_webhook(ctx: Context, request: WebhookRequest, params: dict[str, Any]
-                     ) -> TriggerEvent | None:
+async def on_webhook(
+    ctx: Context, request: WebhookRequest, params: dict[str, Any]
+) -> TriggerEvent | None:
     """Verify, parse and route one delivery; unselected events are accepted and ignored."""
     headers = _lower_headers(request.headers)
     key = _signing_key(ctx, params, ctx.webhook_url or request.url)
     try:
-        verify(key, headers.get(SIGNATURE_HEADER.lower()), request.body,
-               now=request.received_at, tolerance=params.get("tolerance", DEFAULT_TOLERANCE))
+        verify(
+            key,
+            headers.get(SIGNATURE_HEADER.lower()),
+            request.body,
+            now=request.received_at,
+            tolerance=params.get("tolerance", DEFAULT_TOLERANCE),
+        )
     except SignatureError as exc:
         raise WebhookRejected(exc.reason, status=401) from None
     envelope = _envelope(request.body)
@@ -103,8 +109,9 @@ async def on_deploy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         raise ConfigurationError("calendlyTrigger needs the flow's webhook URL to deploy")
     client = CalendlyClient(ctx, params["connection"])
     key = params.get("signingKey") or derive_signing_key(params["connection"], ctx.webhook_url)
-    spec = spec_from_params(client, params, url=ctx.webhook_url,
-                            events=params["eventNamesInput"], signing_key=key)
+    spec = spec_from_params(
+        client, params, url=ctx.webhook_url, events=params["eventNamesInput"], signing_key=key
+    )
     resource, reused = await create_or_reuse(client, spec)
     return {"subscription": resource["uri"], "signingKey": key, "reused": reused}
 
@@ -119,8 +126,11 @@ async def on_undeploy(ctx: Context, params: dict[str, Any]) -> None:
     if ctx.webhook_url:  # deployed by an older version that kept no state: find it by URL
         user = params.get("user")
         await delete_matching(
-            client, client.uri("organizations", params["organization"]), params["scope"],
-            client.uri("users", user) if user else None, {ctx.webhook_url},
+            client,
+            client.uri("organizations", params["organization"]),
+            params["scope"],
+            client.uri("users", user) if user else None,
+            {ctx.webhook_url},
         )
 
 
@@ -131,20 +141,37 @@ CALENDLY_TRIGGER = Trigger(
     kind="webhook",
     inputs=(
         CONNECTION,
-        Input("eventNamesInput", "Webhook Event Name", required=True, collection="valuelist",
-              choices=tuple(Choice(name, name) for name in WEBHOOK_EVENTS),
-              comments="The events that start the flow (one branch per event)."),
-        org_ref(required=True, comments=(
-            "The unique reference to the organization that the webhook will be tied to.")),
-        scope_input("Indicates if the webhook subscription scope will be 'organization' or "
-                    "'user'."),
+        Input(
+            "eventNamesInput",
+            "Webhook Event Name",
+            required=True,
+            collection="valuelist",
+            choices=tuple(Choice(name, name) for name in WEBHOOK_EVENTS),
+            comments="The events that start the flow (one branch per event).",
+        ),
+        org_ref(
+            required=True,
+            comments=("The unique reference to the organization that the webhook will be tied to."),
+        ),
+        scope_input(
+            "Indicates if the webhook subscription scope will be 'organization' or 'user'."
+        ),
         signing_key_input(),
-        user_ref(comments="The unique reference to the user that the webhook will be tied to.",
-                 example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"),
-        Input("tolerance", "Signature Tolerance", "integer", default=DEFAULT_TOLERANCE,
-              comments=("Seconds a delivery's signed timestamp may differ from the time it "
-                        "arrives; older deliveries are rejected as replays."),
-              schema={"minimum": 1, "maximum": 86400}),
+        user_ref(
+            comments="The unique reference to the user that the webhook will be tied to.",
+            example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ",
+        ),
+        Input(
+            "tolerance",
+            "Signature Tolerance",
+            "integer",
+            default=DEFAULT_TOLERANCE,
+            comments=(
+                "Seconds a delivery's signed timestamp may differ from the time it "
+                "arrives; older deliveries are rejected as replays."
+            ),
+            schema={"minimum": 1, "maximum": 86400},
+        ),
     ),
     perform=on_webhook,
     on_deploy=on_deploy,
@@ -193,8 +220,9 @@ def _load_cursor(cursor: Any) -> dict[str, Any] | None:
     return None
 
 
-async def _owner_filter(client: CalendlyClient, params: Mapping[str, Any],
-                        cursor: Mapping[str, Any] | None) -> dict[str, str]:
+async def _owner_filter(
+    client: CalendlyClient, params: Mapping[str, Any], cursor: Mapping[str, Any] | None
+) -> dict[str, str]:
     """Whose events to watch: the inputs, else the connected user (looked up once)."""
     query: dict[str, str] = {}
     if params.get("organization"):
@@ -203,8 +231,9 @@ async def _owner_filter(client: CalendlyClient, params: Mapping[str, Any],
         query["user"] = client.uri("users", params["user"])
     if not query:
         remembered = (cursor or {}).get("user")
-        query["user"] = remembered if isinstance(remembered, str) else str(
-            (await current_user(client))["uri"])
+        query["user"] = (
+            remembered if isinstance(remembered, str) else str((await current_user(client))["uri"])
+        )
     return query
 
 
@@ -236,9 +265,12 @@ async def poll_changes(ctx: Context, params: dict[str, Any], cursor: Any) -> Pol
     client = CalendlyClient(ctx, params["connection"])
     owner = await _owner_filter(client, params, state)
     events = await client.paginate(
-        "/scheduled_events", {**owner, "min_start_time": _iso(lower), "sort": "start_time:asc"})
-    wanted = {"created": params.get("showNewEvents", True),
-              "updated": params.get("showUpdatedEvents", True)}
+        "/scheduled_events", {**owner, "min_start_time": _iso(lower), "sort": "start_time:asc"}
+    )
+    wanted = {
+        "created": params.get("showNewEvents", True),
+        "updated": params.get("showUpdatedEvents", True),
+    }
     items: list[dict[str, Any]] = []
     recent: list[str] = []
     for event in events:
@@ -269,20 +301,42 @@ POLL_CHANGES_TRIGGER = Trigger(
     kind="polling",
     inputs=(
         CONNECTION,
-        org_ref(comments=("Watch the events of this organization (needs an admin or owner). "
-                          "Without organization or user, the connected user's events.")),
-        user_ref(comments="Watch the events of this user.",
-                 example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"),
-        Input("showNewEvents", "Show New Events", "boolean", default=True,
-              comments="Include events created since the last run."),
-        Input("showUpdatedEvents", "Show Updated Events", "boolean", default=True,
-              comments="Include events updated (e.g. canceled) since the last run."),
-        Input("lookBackDate", "Look-Back Date", example="2024-01-01",
-              comments=("Backfill on the first run: every event created or updated on or after "
-                        "this date is returned once. Empty: start from the first run with no "
-                        "backfill."),
-              schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]},
-              clean=_clean_look_back),
+        org_ref(
+            comments=(
+                "Watch the events of this organization (needs an admin or owner). "
+                "Without organization or user, the connected user's events."
+            )
+        ),
+        user_ref(
+            comments="Watch the events of this user.",
+            example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ",
+        ),
+        Input(
+            "showNewEvents",
+            "Show New Events",
+            "boolean",
+            default=True,
+            comments="Include events created since the last run.",
+        ),
+        Input(
+            "showUpdatedEvents",
+            "Show Updated Events",
+            "boolean",
+            default=True,
+            comments="Include events updated (e.g. canceled) since the last run.",
+        ),
+        Input(
+            "lookBackDate",
+            "Look-Back Date",
+            example="2024-01-01",
+            comments=(
+                "Backfill on the first run: every event created or updated on or after "
+                "this date is returned once. Empty: start from the first run with no "
+                "backfill."
+            ),
+            schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]},
+            clean=_clean_look_back,
+        ),
     ),
     poll=poll_changes,
     poll_interval=300.0,

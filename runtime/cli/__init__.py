@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from runtime.api import Runtime
@@ -308,9 +309,11 @@ def render_result(data: dict[str, Any]) -> None:
         "step", "action", "status", "attempts", "ms", title=f"{data['flow']}: {data['status']}"
     )
     for step in data["steps"]:
-        style = {"completed": "green", "failed": "red", "skipped": "dim"}[step["status"]]
+        style = {"completed": "green", "failed": "red", "skipped": "dim", "reused": "cyan"}[
+            step["status"]
+        ]
         table.add_row(
-            step["path"],
+            escape(step["path"]),
             step["action"] or step["kind"],
             f"[{style}]{step['status']}[/{style}]",
             str(step["attempts"] or ""),
@@ -323,10 +326,16 @@ def render_result(data: dict[str, Any]) -> None:
         )
 
 
+def _load_commands() -> None:
+    # the service commands live in their own module; importing it registers them
+    from runtime.cli import ops  # noqa: F401
+
+
 def main() -> None:
     """Console-script entry point: add plugin commands, then run."""
     try:
         pm = make_plugin_manager()
+        _load_commands()
         pm.hook.register_commands(cli=cli)
     except RelayError as exc:
         err.print(f"error: {exc}", markup=False)

@@ -27,16 +27,19 @@ async def test_activity_log_array_filters_are_sent_comma_separated(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     owner = sandbox.owner
-    out = await runtime.invoke_action("calendly.listActivityLogEntries", {
-        "connection": connection,
-        "organization": sandbox.org_uri(),
-        "actionInput": ["Created", "Updated"],
-        "namespace": ["EventType", "Webhook"],
-        "actor": [owner.uuid, f"https://api.calendly.com/users/{owner.uuid}"],
-        "sortList": ["namespace:asc", "occurred_at:desc"],
-        "minOccurredAt": "2000-01-01T00:00:00Z",
-        "searchTerm": "e",
-    })
+    out = await runtime.invoke_action(
+        "calendly.listActivityLogEntries",
+        {
+            "connection": connection,
+            "organization": sandbox.org_uri(),
+            "actionInput": ["Created", "Updated"],
+            "namespace": ["EventType", "Webhook"],
+            "actor": [owner.uuid, f"https://api.calendly.com/users/{owner.uuid}"],
+            "sortList": ["namespace:asc", "occurred_at:desc"],
+            "minOccurredAt": "2000-01-01T00:00:00Z",
+            "searchTerm": "e",
+        },
+    )
     check_output(compliance.LIST_ACTIVITY, out)
     (call,) = api_calls(sandbox)
     assert call["path"] == "/activity_log_entries"
@@ -66,8 +69,10 @@ async def test_activity_log_array_filters_are_sent_comma_separated(
 async def test_activity_log_unset_filters_are_not_sent(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    out = await runtime.invoke_action("calendly.listActivityLogEntries", {
-        "connection": connection, "organization": sandbox.organization.uuid, "limit": 5})
+    out = await runtime.invoke_action(
+        "calendly.listActivityLogEntries",
+        {"connection": connection, "organization": sandbox.organization.uuid, "limit": 5},
+    )
     check_output(compliance.LIST_ACTIVITY, out)
     assert len(out["data"]) == 5
     (call,) = api_calls(sandbox)
@@ -80,8 +85,10 @@ async def test_activity_log_needs_enterprise(
 ) -> None:
     sandbox.set_plan("standard")
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.listActivityLogEntries",
-                                    {"connection": connection, "organization": sandbox.org_uri()})
+        await runtime.invoke_action(
+            "calendly.listActivityLogEntries",
+            {"connection": connection, "organization": sandbox.org_uri()},
+        )
     assert info.value.status == 403
     assert "Enterprise" in info.value.message
 
@@ -91,9 +98,14 @@ async def test_activity_log_bad_sort_is_400(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.listActivityLogEntries", {
-            "connection": connection, "organization": sandbox.org_uri(),
-            "sortList": ["colour:asc"]})
+        await runtime.invoke_action(
+            "calendly.listActivityLogEntries",
+            {
+                "connection": connection,
+                "organization": sandbox.org_uri(),
+                "sortList": ["colour:asc"],
+            },
+        )
     assert info.value.status == 400
 
 
@@ -102,8 +114,10 @@ async def test_activity_log_unknown_organization_is_404(
     runtime: Runtime, connection: ConnectionHandle
 ) -> None:
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.listActivityLogEntries",
-                                    {"connection": connection, "organization": "NOSUCHORG"})
+        await runtime.invoke_action(
+            "calendly.listActivityLogEntries",
+            {"connection": connection, "organization": "NOSUCHORG"},
+        )
     assert info.value.status == 404
 
 
@@ -111,12 +125,13 @@ async def test_activity_log_unknown_organization_is_404(
 async def test_activity_log_checks_inputs_first(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    bad_inputs: list[tuple[str, Any]] = [("minOccurredAt", "yesterday"),
-                                         ("actor", ["not a user!"])]
+    bad_inputs: list[tuple[str, Any]] = [("minOccurredAt", "yesterday"), ("actor", ["not a user!"])]
     for key, value in bad_inputs:
         with pytest.raises(InputValidationError) as info:
-            await runtime.invoke_action("calendly.listActivityLogEntries", {
-                "connection": connection, "organization": sandbox.org_uri(), key: value})
+            await runtime.invoke_action(
+                "calendly.listActivityLogEntries",
+                {"connection": connection, "organization": sandbox.org_uri(), key: value},
+            )
         assert [p.path for p in info.value.problems] == [f"$.{key}"]
     assert api_calls(sandbox) == []
 
@@ -125,10 +140,14 @@ async def test_activity_log_checks_inputs_first(
 async def test_delete_invitee_data(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    invitee = next(i for i in sandbox.state.invitees.values()
-                   if sandbox.state.events[i.event_uuid].org_uuid == sandbox.organization.uuid)
-    out = await runtime.invoke_action("calendly.deleteInviteeData",
-                                      {"connection": connection, "emails": [invitee.email]})
+    invitee = next(
+        i
+        for i in sandbox.state.invitees.values()
+        if sandbox.state.events[i.event_uuid].org_uuid == sandbox.organization.uuid
+    )
+    out = await runtime.invoke_action(
+        "calendly.deleteInviteeData", {"connection": connection, "emails": [invitee.email]}
+    )
     check_output(compliance.DELETE_INVITEE_DATA, out)
     assert out == {"data": {}}
     (call,) = api_calls(sandbox)
@@ -142,8 +161,9 @@ async def test_delete_invitee_data_checks_emails_first(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     with pytest.raises(InputValidationError):
-        await runtime.invoke_action("calendly.deleteInviteeData",
-                                    {"connection": connection, "emails": ["not-an-email"]})
+        await runtime.invoke_action(
+            "calendly.deleteInviteeData", {"connection": connection, "emails": ["not-an-email"]}
+        )
     assert api_calls(sandbox) == []
 
 
@@ -153,8 +173,9 @@ async def test_delete_invitee_data_needs_enterprise(
 ) -> None:
     sandbox.set_plan("free")
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.deleteInviteeData",
-                                    {"connection": connection, "emails": ["a@example.org"]})
+        await runtime.invoke_action(
+            "calendly.deleteInviteeData", {"connection": connection, "emails": ["a@example.org"]}
+        )
     assert info.value.status == 403
 
 
@@ -164,15 +185,22 @@ async def test_delete_scheduled_event_data(
 ) -> None:
     org = sandbox.organization.uuid
     before = {e.uuid for e in sandbox.state.events.values() if e.org_uuid == org}
-    out = await runtime.invoke_action("calendly.deleteScheduledEventData", {
-        "connection": connection, "startTime": "2000-01-01T00:00:00Z",
-        "endTime": "2100-01-01T00:00:00.000000Z"})
+    out = await runtime.invoke_action(
+        "calendly.deleteScheduledEventData",
+        {
+            "connection": connection,
+            "startTime": "2000-01-01T00:00:00Z",
+            "endTime": "2100-01-01T00:00:00.000000Z",
+        },
+    )
     check_output(compliance.DELETE_EVENT_DATA, out)
     assert out == {"data": {}}
     (call,) = api_calls(sandbox)
     assert (call["method"], call["path"]) == ("POST", "/data_compliance/deletion/events")
-    assert call["json"] == {"start_time": "2000-01-01T00:00:00Z",
-                            "end_time": "2100-01-01T00:00:00.000000Z"}
+    assert call["json"] == {
+        "start_time": "2000-01-01T00:00:00Z",
+        "end_time": "2100-01-01T00:00:00.000000Z",
+    }
     assert before and not before & set(sandbox.state.events)
 
 
@@ -181,8 +209,13 @@ async def test_delete_scheduled_event_data_end_before_start_is_400(
     runtime: Runtime, connection: ConnectionHandle
 ) -> None:
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.deleteScheduledEventData", {
-            "connection": connection, "startTime": "2021-01-01T00:00:00Z",
-            "endTime": "2020-01-01T00:00:00Z"})
+        await runtime.invoke_action(
+            "calendly.deleteScheduledEventData",
+            {
+                "connection": connection,
+                "startTime": "2021-01-01T00:00:00Z",
+                "endTime": "2020-01-01T00:00:00Z",
+            },
+        )
     assert info.value.status == 400
     assert info.value.details[0]["parameter"] == "end_time"

@@ -17,8 +17,11 @@ SANDBOX_HOST = "calendly.test"
 
 def api_calls(sandbox: Sandbox, path: str = "") -> list[dict[str, Any]]:
     """Recorded Calendly API requests under ``path`` (OAuth traffic left out)."""
-    return [r for r in sandbox.requests
-            if not r["path"].startswith("/oauth") and r["path"].startswith(path)]
+    return [
+        r
+        for r in sandbox.requests
+        if not r["path"].startswith("/oauth") and r["path"].startswith(path)
+    ]
 
 
 def check_output(action: Action, out: Any) -> None:
@@ -43,15 +46,23 @@ async def test_events_read_every_page() -> None:
     client_id, secret = sandbox.register_client()
     try:
         connection = await runtime.open_connection(
-            "calendly", "calendly", "calendlyOauth2Connection",
-            {"clientId": client_id, "clientSecret": secret, "useLiveServer": False,
-             "sandboxUrl": f"http://{SANDBOX_HOST}"})
+            "calendly",
+            "calendly",
+            "calendlyOauth2Connection",
+            {
+                "clientId": client_id,
+                "clientSecret": secret,
+                "useLiveServer": False,
+                "sandboxUrl": f"http://{SANDBOX_HOST}",
+            },
+        )
         items = await runtime.picklist("calendly.events", {"connection": connection})
     finally:
         await runtime.aclose()
     assert_uuid_keys(items)
-    expected = {e.uuid for e in sandbox.state.events.values()
-                if e.org_uuid == sandbox.organization.uuid}
+    expected = {
+        e.uuid for e in sandbox.state.events.values() if e.org_uuid == sandbox.organization.uuid
+    }
     assert {i["key"] for i in items} == expected
     pages = api_calls(sandbox, "/scheduled_events")
     assert len(pages) == 3
@@ -59,14 +70,18 @@ async def test_events_read_every_page() -> None:
 
 
 @pytest.mark.asyncio
-async def test_event_keys_feed_get_event(runtime: Runtime, connection: ConnectionHandle,
-                                         sandbox: Sandbox) -> None:
-    items = await runtime.picklist("calendly.events", {
-        "connection": connection, "status": "canceled", "user": sandbox.owner.uuid})
+async def test_event_keys_feed_get_event(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    items = await runtime.picklist(
+        "calendly.events",
+        {"connection": connection, "status": "canceled", "user": sandbox.owner.uuid},
+    )
     assert_uuid_keys(items)
     assert all(i["label"].endswith("(canceled)") for i in items)
-    out = await runtime.invoke_action("calendly.getEvent",
-                                      {"connection": connection, "uuid": items[0]["key"]})
+    out = await runtime.invoke_action(
+        "calendly.getEvent", {"connection": connection, "uuid": items[0]["key"]}
+    )
     assert out["data"]["resource"]["status"] == "canceled"
 
 
@@ -76,74 +91,93 @@ async def test_event_types_list_all_and_feed_get_event_type(
 ) -> None:
     items = await runtime.picklist("calendly.eventTypes", {"connection": connection})
     assert_uuid_keys(items)
-    org_types = [e for e in sandbox.state.event_types.values()
-                 if e.org_uuid == sandbox.organization.uuid]
+    org_types = [
+        e for e in sandbox.state.event_types.values() if e.org_uuid == sandbox.organization.uuid
+    ]
     assert {i["key"] for i in items} == {e.uuid for e in org_types}
     assert any(i["label"].endswith("(inactive)") for i in items)
     query = api_calls(sandbox, "/event_types")[0]["query"]
     assert "active" not in query and "admin_managed" not in query  # defect 3
-    out = await runtime.invoke_action("calendly.getEventType",
-                                      {"connection": connection, "uuid": items[0]["key"]})
+    out = await runtime.invoke_action(
+        "calendly.getEventType", {"connection": connection, "uuid": items[0]["key"]}
+    )
     check_output(GET_EVENT_TYPE, out)
 
 
 @pytest.mark.asyncio
-async def test_membership_keys_are_membership_uuids(runtime: Runtime,
-                                                    connection: ConnectionHandle,
-                                                    sandbox: Sandbox) -> None:
+async def test_membership_keys_are_membership_uuids(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     """Defect 6: keys name memberships (not users), so removal works with them."""
-    items = await runtime.picklist("calendly.organizationMemberships",
-                                   {"connection": connection})
+    items = await runtime.picklist("calendly.organizationMemberships", {"connection": connection})
     assert_uuid_keys(items)
-    memberships = {m.uuid: m for m in sandbox.state.memberships.values()
-                   if m.org_uuid == sandbox.organization.uuid}
+    memberships = {
+        m.uuid: m
+        for m in sandbox.state.memberships.values()
+        if m.org_uuid == sandbox.organization.uuid
+    }
     assert {i["key"] for i in items} == set(memberships)
     target = next(i for i in items if memberships[i["key"]].role == "user")
     assert "<" in target["label"] and "(user)" in target["label"]
-    await runtime.invoke_action("calendly.removeUserFromOrganization",
-                                {"connection": connection, "uuid": target["key"]})
+    await runtime.invoke_action(
+        "calendly.removeUserFromOrganization", {"connection": connection, "uuid": target["key"]}
+    )
     assert target["key"] not in sandbox.state.memberships
 
 
 @pytest.mark.asyncio
-async def test_routing_forms(runtime: Runtime, connection: ConnectionHandle,
-                             sandbox: Sandbox) -> None:
-    items = await runtime.picklist("calendly.routingForms", {
-        "connection": connection, "organization": sandbox.org_uri(), "sort": "created_at:desc"})
+async def test_routing_forms(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    items = await runtime.picklist(
+        "calendly.routingForms",
+        {"connection": connection, "organization": sandbox.org_uri(), "sort": "created_at:desc"},
+    )
     assert_uuid_keys(items)
-    forms = {f.uuid: f.name for f in sandbox.state.routing_forms.values()
-             if f.org_uuid == sandbox.organization.uuid}
+    forms = {
+        f.uuid: f.name
+        for f in sandbox.state.routing_forms.values()
+        if f.org_uuid == sandbox.organization.uuid
+    }
     assert {i["key"]: i["label"] for i in items} == forms
     (call,) = api_calls(sandbox)
-    assert call["query"] == {"organization": sandbox.org_uri(), "sort": "created_at:desc",
-                             "count": "100"}
+    assert call["query"] == {
+        "organization": sandbox.org_uri(),
+        "sort": "created_at:desc",
+        "count": "100",
+    }
 
 
 @pytest.mark.asyncio
-async def test_organizations_feed_invitation_actions(runtime: Runtime,
-                                                     connection: ConnectionHandle,
-                                                     sandbox: Sandbox) -> None:
+async def test_organizations_feed_invitation_actions(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     items = await runtime.picklist("calendly.organizations", {"connection": connection})
     assert_uuid_keys(items)
     assert items[0]["key"] == sandbox.organization.uuid
     assert "(owner)" in items[0]["label"]
-    out = await runtime.invoke_action("calendly.listOrganizationInvitations",
-                                      {"connection": connection, "uuid": items[0]["key"]})
+    out = await runtime.invoke_action(
+        "calendly.listOrganizationInvitations", {"connection": connection, "uuid": items[0]["key"]}
+    )
     assert out["data"]
 
 
 @pytest.mark.asyncio
-async def test_event_invitees_feed_get_event_invitee(runtime: Runtime,
-                                                     connection: ConnectionHandle,
-                                                     sandbox: Sandbox) -> None:
+async def test_event_invitees_feed_get_event_invitee(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     booked = sandbox.book(email="picked@example.org", name="Pia Picked")
-    items = await runtime.picklist("calendly.selectEventInvitee",
-                                   {"connection": connection, "eventUuid": booked["event"]})
+    items = await runtime.picklist(
+        "calendly.selectEventInvitee", {"connection": connection, "eventUuid": booked["event"]}
+    )
     assert_uuid_keys(items)
-    assert items == [{"key": booked["uri"].rsplit("/", 1)[1],
-                      "label": "Pia Picked <picked@example.org>"}]
+    assert items == [
+        {"key": booked["uri"].rsplit("/", 1)[1], "label": "Pia Picked <picked@example.org>"}
+    ]
     event_uuid = booked["event"].rsplit("/", 1)[1]
     assert api_calls(sandbox)[0]["path"] == f"/scheduled_events/{event_uuid}/invitees"
-    out = await runtime.invoke_action("calendly.getEventInvitee", {
-        "connection": connection, "eventUuid": event_uuid, "inviteeUuid": items[0]["key"]})
+    out = await runtime.invoke_action(
+        "calendly.getEventInvitee",
+        {"connection": connection, "eventUuid": event_uuid, "inviteeUuid": items[0]["key"]},
+    )
     assert out["data"]["resource"]["email"] == "picked@example.org"

@@ -24,20 +24,25 @@ def check_output(action: Action, out: Any) -> None:
 
 
 def org_event_types(sandbox: Sandbox) -> list[Any]:
-    return [e for e in sandbox.state.event_types.values()
-            if e.org_uuid == sandbox.organization.uuid]
+    return [
+        e for e in sandbox.state.event_types.values() if e.org_uuid == sandbox.organization.uuid
+    ]
 
 
 @pytest.mark.asyncio
-async def test_unset_booleans_are_not_sent(runtime: Runtime, connection: ConnectionHandle,
-                                           sandbox: Sandbox) -> None:
+async def test_unset_booleans_are_not_sent(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     """Defect 3: unset active/adminManaged are left out, so every type is listed."""
     out = await runtime.invoke_action("calendly.listUserEventTypes", {"connection": connection})
     check_output(LIST_USER_EVENT_TYPES, out)
     calls = api_calls(sandbox)
     assert [r["path"] for r in calls] == ["/users/me", "/event_types"]
     assert calls[1]["query"] == {
-        "organization": sandbox.org_uri(), "sort": "name:asc", "count": "100"}
+        "organization": sandbox.org_uri(),
+        "sort": "name:asc",
+        "count": "100",
+    }
     assert {e["active"] for e in out["data"]} == {True, False}
     assert len(out["data"]) == len(org_event_types(sandbox))
     names = [e["name"].lower() for e in out["data"]]
@@ -45,11 +50,18 @@ async def test_unset_booleans_are_not_sent(runtime: Runtime, connection: Connect
 
 
 @pytest.mark.asyncio
-async def test_explicit_false_is_sent(runtime: Runtime, connection: ConnectionHandle,
-                                      sandbox: Sandbox) -> None:
-    out = await runtime.invoke_action("calendly.listUserEventTypes", {
-        "connection": connection, "active": False, "adminManaged": True,
-        "organization": sandbox.organization.uuid})
+async def test_explicit_false_is_sent(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    out = await runtime.invoke_action(
+        "calendly.listUserEventTypes",
+        {
+            "connection": connection,
+            "active": False,
+            "adminManaged": True,
+            "organization": sandbox.organization.uuid,
+        },
+    )
     (call,) = api_calls(sandbox)
     assert call["query"]["active"] == "false"
     assert call["query"]["admin_managed"] == "true"
@@ -58,22 +70,29 @@ async def test_explicit_false_is_sent(runtime: Runtime, connection: ConnectionHa
 
 
 @pytest.mark.asyncio
-async def test_user_and_schedule_filters_become_uris(runtime: Runtime,
-                                                     connection: ConnectionHandle,
-                                                     sandbox: Sandbox) -> None:
+async def test_user_and_schedule_filters_become_uris(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     owner = sandbox.owner
-    schedule = next(s for s in sandbox.state.schedules.values()
-                    if s.user_uuid == owner.uuid and s.default)
-    out = await runtime.invoke_action("calendly.listUserEventTypes", {
-        "connection": connection, "user": owner.uuid,
-        "userAvailabilitySchedule": f"https://api.calendly.com/user_availability_schedules/"
-                                    f"{schedule.uuid}",
-        "sort": "name:desc", "limit": 2})
+    schedule = next(
+        s for s in sandbox.state.schedules.values() if s.user_uuid == owner.uuid and s.default
+    )
+    out = await runtime.invoke_action(
+        "calendly.listUserEventTypes",
+        {
+            "connection": connection,
+            "user": owner.uuid,
+            "userAvailabilitySchedule": f"https://api.calendly.com/user_availability_schedules/"
+            f"{schedule.uuid}",
+            "sort": "name:desc",
+            "limit": 2,
+        },
+    )
     (call,) = api_calls(sandbox)
     assert call["query"] == {
         "user": sandbox.user_uri(owner),
         "user_availability_schedule": f"{sandbox.config.base_url}/user_availability_schedules/"
-                                      f"{schedule.uuid}",
+        f"{schedule.uuid}",
         "sort": "name:desc",
         "count": "2",
     }
@@ -83,12 +102,14 @@ async def test_user_and_schedule_filters_become_uris(runtime: Runtime,
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("as_uri", [False, True])
-async def test_get_event_type(runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox,
-                              as_uri: bool) -> None:
+async def test_get_event_type(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox, as_uri: bool
+) -> None:
     et = org_event_types(sandbox)[0]
     ref = f"https://api.calendly.com/event_types/{et.uuid}" if as_uri else et.uuid
-    out = await runtime.invoke_action("calendly.getEventType",
-                                      {"connection": connection, "uuid": ref})
+    out = await runtime.invoke_action(
+        "calendly.getEventType", {"connection": connection, "uuid": ref}
+    )
     check_output(GET_EVENT_TYPE, out)
     assert out["data"]["resource"]["name"] == et.name
     assert [r["path"] for r in api_calls(sandbox)] == [f"/event_types/{et.uuid}"]
@@ -97,6 +118,7 @@ async def test_get_event_type(runtime: Runtime, connection: ConnectionHandle, sa
 @pytest.mark.asyncio
 async def test_unknown_event_type_is_404(runtime: Runtime, connection: ConnectionHandle) -> None:
     with pytest.raises(FatalApiError) as caught:
-        await runtime.invoke_action("calendly.getEventType",
-                                    {"connection": connection, "uuid": "UNKNOWN000000000"})
+        await runtime.invoke_action(
+            "calendly.getEventType", {"connection": connection, "uuid": "UNKNOWN000000000"}
+        )
     assert caught.value.status == 404

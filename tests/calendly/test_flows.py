@@ -51,9 +51,18 @@ def test_booking_follow_up_uses_eight_actions_a_branch_and_a_loop() -> None:
 
 def relay_run(name: str) -> dict[str, Any]:
     """`relay run` with the flow's sample config and payload (in-process default sandbox)."""
-    result = CliRunner().invoke(cli, [
-        "run", str(FLOWS / f"{name}.yaml"), "--config", str(SAMPLES / f"{name}.config.yaml"),
-        "--payload", str(SAMPLES / f"{name}.payload.json"), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(FLOWS / f"{name}.yaml"),
+            "--config",
+            str(SAMPLES / f"{name}.config.yaml"),
+            "--payload",
+            str(SAMPLES / f"{name}.payload.json"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.output)
     assert data["status"] == "completed", data["error"]
@@ -69,7 +78,8 @@ def test_relay_run_booking_follow_up() -> None:
     assert link["owner"].endswith("/event_types/HDWNG6N3G3J7OPUS")
     assert link["booking_url"].startswith("http://calendly.sandbox.invalid/")
     assert out["followUpShare"]["data"]["resource"]["share_override"]["name"] == (
-        "Follow-up with Omar Costa")
+        "Follow-up with Omar Costa"
+    )
     assert out["pastMeetings"]["count"] == len(out["history"]["data"]) >= 1
     ran = {s["action"] for s in data["steps"] if s["status"] == "completed" and s["action"]}
     assert len(ran) >= 8
@@ -78,8 +88,10 @@ def test_relay_run_booking_follow_up() -> None:
 def test_relay_run_cancellation_cleanup() -> None:
     out = relay_run("cancellation-cleanup")["outputs"]
     assert out["meeting"]["data"]["resource"]["status"] == "canceled"
-    assert out["rebookLink"]["data"]["resource"]["owner"] == (
-        out["meeting"]["data"]["resource"]["event_type"])
+    assert (
+        out["rebookLink"]["data"]["resource"]["owner"]
+        == (out["meeting"]["data"]["resource"]["event_type"])
+    )
     assert out["cancelOthers"]["count"] == 0  # the reason asks for nothing more
     assert "eraseInvitee" not in out
 
@@ -109,33 +121,52 @@ class Live:
     connection: ConnectionHandle
 
     def config(self, **extra: Any) -> dict[str, Any]:
-        return {"calendly": {"$connection": "calendly"}, "organization": self.sandbox.org_uri(),
-                **extra}
+        return {
+            "calendly": {"$connection": "calendly"},
+            "organization": self.sandbox.org_uri(),
+            **extra,
+        }
 
     async def deploy(self, name: str, events: list[str]) -> tuple[str, dict[str, Any]]:
         url = HOOK + name
-        inputs = {"connection": self.connection, "eventNamesInput": events,
-                  "organization": self.sandbox.org_uri(), "scope": "organization"}
-        return url, await self.runtime.deploy_trigger("calendly.calendlyTrigger", inputs,
-                                                      webhook_url=url)
+        inputs = {
+            "connection": self.connection,
+            "eventNamesInput": events,
+            "organization": self.sandbox.org_uri(),
+            "scope": "organization",
+        }
+        return url, await self.runtime.deploy_trigger(
+            "calendly.calendlyTrigger", inputs, webhook_url=url
+        )
 
-    async def payloads(self, name: str, events: list[str], state: dict[str, Any]
-                       ) -> list[dict[str, Any]]:
+    async def payloads(
+        self, name: str, events: list[str], state: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """Every delivery so far for the flow, through the trigger, as flow payloads."""
         await self.sandbox.drain_webhooks()
-        inputs = {"connection": self.connection, "eventNamesInput": events,
-                  "organization": self.sandbox.org_uri(), "scope": "organization"}
+        inputs = {
+            "connection": self.connection,
+            "eventNamesInput": events,
+            "organization": self.sandbox.org_uri(),
+            "scope": "organization",
+        }
         out = []
         for delivery in self.sandbox.deliveries:
             if delivery.url != HOOK + name:
                 continue
             request = WebhookRequest(
-                "POST", delivery.url,
-                {"Content-Type": "application/json",
-                 "Calendly-Webhook-Signature": delivery.signatures[-1]},
-                delivery.body.encode(), self.sandbox.clock())
-            event = await self.runtime.webhook_event("calendly.calendlyTrigger", inputs,
-                                                     request, deploy_state=state)
+                "POST",
+                delivery.url,
+                {
+                    "Content-Type": "application/json",
+                    "Calendly-Webhook-Signature": delivery.signatures[-1],
+                },
+                delivery.body.encode(),
+                self.sandbox.clock(),
+            )
+            event = await self.runtime.webhook_event(
+                "calendly.calendlyTrigger", inputs, request, deploy_state=state
+            )
             assert event is not None
             out.append(dict(event.payload))
         return out
@@ -144,30 +175,40 @@ class Live:
         flow = self.runtime.load_flow(FLOWS / f"{name}.yaml")
         # with explicit connections the config is taken as is: fill in the defaults here
         defaults = {var.name: var.default for var in flow.config if var.default is not None}
-        result = await self.runtime.run(flow, config={**defaults, **self.config(**config)},
-                                        payload=payload,
-                                        connections={"calendly": self.connection})
+        result = await self.runtime.run(
+            flow,
+            config={**defaults, **self.config(**config)},
+            payload=payload,
+            connections={"calendly": self.connection},
+        )
         assert result.status == "completed", result.error
         return result
 
 
 @pytest_asyncio.fixture
 async def live() -> AsyncIterator[Live]:
-    sandbox = Sandbox(SandboxConfig(seed=7, events=40, base_url=BASE),
-                      webhook_transport=httpx.ASGITransport(app=_accept))
+    sandbox = Sandbox(
+        SandboxConfig(seed=7, events=40, base_url=BASE),
+        webhook_transport=httpx.ASGITransport(app=_accept),
+    )
     runtime = Runtime(hosts={HOST: sandbox.app}, clock=ManualClock(now=sandbox.clock()))
     client_id, secret = sandbox.register_client()
     connection = await runtime.open_connection(
-        "calendly", "calendly", "calendlyOauth2Connection",
-        {"clientId": client_id, "clientSecret": secret, "useLiveServer": False,
-         "sandboxUrl": BASE})
+        "calendly",
+        "calendly",
+        "calendlyOauth2Connection",
+        {"clientId": client_id, "clientSecret": secret, "useLiveServer": False, "sandboxUrl": BASE},
+    )
     yield Live(sandbox, runtime, connection)
     await runtime.aclose()
 
 
 def owner_event_type(sandbox: Sandbox) -> str:
-    return next(et.uuid for et in sandbox.state.event_types.values()
-                if et.active and et.host_uuids == [sandbox.owner.uuid])
+    return next(
+        et.uuid
+        for et in sandbox.state.event_types.values()
+        if et.active and et.host_uuids == [sandbox.owner.uuid]
+    )
 
 
 @pytest.mark.asyncio
@@ -176,8 +217,9 @@ async def test_booking_follow_up_on_a_new_booking_and_a_cancellation(live: Live)
     _, state = await live.deploy("booking", events)
     follow_up = owner_event_type(live.sandbox)
     booked = live.sandbox.book(email="pat@example.org", name="Pat Lee")
-    live.sandbox.book(email="pat@example.org", name="Pat Lee",
-                      start_time=live.sandbox.clock() + 3 * 86400)
+    live.sandbox.book(
+        email="pat@example.org", name="Pat Lee", start_time=live.sandbox.clock() + 3 * 86400
+    )
     live.sandbox.cancel(booked["uri"], "Out sick")
     created, _second, canceled = await live.payloads("booking", events, state)
 
@@ -186,8 +228,10 @@ async def test_booking_follow_up_on_a_new_booking_and_a_cancellation(live: Live)
     assert out["route"] == {"branch": "booked"}
     assert out["invitee"]["data"]["resource"]["email"] == "pat@example.org"
     assert out["history"]["data"] and out["pastMeetings"]["count"] == len(out["history"]["data"])
-    assert all(r["attendees"]["data"][0]["email"] == "pat@example.org"
-               for r in out["pastMeetings"]["results"])
+    assert all(
+        r["attendees"]["data"][0]["email"] == "pat@example.org"
+        for r in out["pastMeetings"]["results"]
+    )
     assert out["followUpLink"]["data"]["resource"]["owner"].endswith(follow_up)
     assert out["followUpShare"]["data"]["resource"]["share_override"]["max_booking_time"] == 14
     ran = {s.action for s in result.steps if s.status == "completed" and s.action}
@@ -205,8 +249,10 @@ async def test_cancellation_cleanup_cancels_the_rest_and_erases_on_request(live:
     _, state = await live.deploy("cleanup", events)
     now = live.sandbox.clock()
     first = live.sandbox.book(email="sam@example.org", name="Sam Roe")
-    later = [live.sandbox.book(email="sam@example.org", name="Sam Roe",
-                               start_time=now + days * 86400) for days in (3, 5)]
+    later = [
+        live.sandbox.book(email="sam@example.org", name="Sam Roe", start_time=now + days * 86400)
+        for days in (3, 5)
+    ]
     bystander = live.sandbox.book(email="kim@example.org", name="Kim Poe")
     live.sandbox.cancel(first["uri"], "Moving abroad: cancel all, and delete my data")
     (payload,) = await live.payloads("cleanup", events, state)
@@ -234,23 +280,32 @@ async def test_cancellation_cleanup_leaves_reschedules_alone(live: Live) -> None
     assert payload["body"]["payload"]["rescheduled"] is True
     result = await live.run("cancellation-cleanup", payload)
     assert {s.id: s.status for s in result.steps} == {
-        "meeting": "skipped", "upcoming": "skipped", "cancelOthers": "completed",
-        "rebookLink": "skipped", "eraseInvitee": "skipped"}
+        "meeting": "skipped",
+        "upcoming": "skipped",
+        "cancelOthers": "completed",
+        "rebookLink": "skipped",
+        "eraseInvitee": "skipped",
+    }
 
 
 @pytest.mark.asyncio
 async def test_routing_form_sync_on_a_new_submission(live: Live) -> None:
     events = ["routing_form_submission.created"]
     _, state = await live.deploy("routing", events)
-    form = next(f for f in live.sandbox.state.routing_forms.values()
-                if f.status == "published" and f.org_uuid == live.sandbox.organization.uuid)
+    form = next(
+        f
+        for f in live.sandbox.state.routing_forms.values()
+        if f.status == "published" and f.org_uuid == live.sandbox.organization.uuid
+    )
     live.sandbox.submit_routing_form(form.uuid, {"Email": "lead@example.org"})
     (payload,) = await live.payloads("routing", events, state)
 
     result = await live.run("routing-form-sync", payload, backlog=3)
     out = result.outputs
-    answers = {qa["question"]: qa["answer"]
-               for qa in out["submission"]["data"]["resource"]["questions_and_answers"]}
+    answers = {
+        qa["question"]: qa["answer"]
+        for qa in out["submission"]["data"]["resource"]["questions_and_answers"]
+    }
     assert answers["Email"] == "lead@example.org"
     assert out["form"]["data"]["resource"]["uri"].endswith(form.uuid)
     routed = out["submission"]["data"]["resource"]["result"]["value"]

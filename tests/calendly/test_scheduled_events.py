@@ -26,8 +26,11 @@ SANDBOX_HOST = "calendly.test"
 
 def api_calls(sandbox: Sandbox, path: str = "") -> list[dict[str, Any]]:
     """Recorded Calendly API requests under ``path`` (OAuth traffic left out)."""
-    return [r for r in sandbox.requests
-            if not r["path"].startswith("/oauth") and r["path"].startswith(path)]
+    return [
+        r
+        for r in sandbox.requests
+        if not r["path"].startswith("/oauth") and r["path"].startswith(path)
+    ]
 
 
 def check_output(action: Action, out: Any) -> None:
@@ -44,9 +47,16 @@ async def big_sandbox(n_events: int) -> AsyncIterator[tuple[Sandbox, Runtime, Co
     client_id, secret = sandbox.register_client()
     try:
         connection = await runtime.open_connection(
-            "calendly", "calendly", "calendlyOauth2Connection",
-            {"clientId": client_id, "clientSecret": secret, "useLiveServer": False,
-             "sandboxUrl": f"http://{SANDBOX_HOST}"})
+            "calendly",
+            "calendly",
+            "calendlyOauth2Connection",
+            {
+                "clientId": client_id,
+                "clientSecret": secret,
+                "useLiveServer": False,
+                "sandboxUrl": f"http://{SANDBOX_HOST}",
+            },
+        )
         yield sandbox, runtime, connection
     finally:
         await runtime.aclose()
@@ -58,8 +68,9 @@ def org_events(sandbox: Sandbox) -> list[Any]:
 
 def future_event(sandbox: Sandbox) -> Any:
     now = time.time()
-    return next(e for e in org_events(sandbox)
-                if e.status == "active" and e.start > now and e.invitee_uuids)
+    return next(
+        e for e in org_events(sandbox) if e.status == "active" and e.start > now and e.invitee_uuids
+    )
 
 
 @pytest.mark.asyncio
@@ -81,25 +92,30 @@ async def test_list_events_reads_every_page_100_at_a_time() -> None:
 @pytest.mark.asyncio
 async def test_list_events_limit_stops_early() -> None:
     async with big_sandbox(250) as (sandbox, runtime, connection):
-        out = await runtime.invoke_action("calendly.listEvents",
-                                          {"connection": connection, "limit": 150})
+        out = await runtime.invoke_action(
+            "calendly.listEvents", {"connection": connection, "limit": 150}
+        )
         assert len(out["data"]) == 150
         assert len(api_calls(sandbox, "/scheduled_events")) == 2
 
 
 @pytest.mark.asyncio
-async def test_list_events_filters(runtime: Runtime, connection: ConnectionHandle,
-                                   sandbox: Sandbox) -> None:
+async def test_list_events_filters(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     owner = sandbox.owner
-    out = await runtime.invoke_action("calendly.listEvents", {
-        "connection": connection,
-        "organization": sandbox.organization.uuid,
-        "user": f"https://api.calendly.com/users/{owner.uuid}",
-        "status": "active",
-        "minStartTime": "2000-01-01T00:00:00.000000Z",
-        "maxStartTime": "2100-01-01T00:00:00.000000Z",
-        "sort": "start_time:desc",
-    })
+    out = await runtime.invoke_action(
+        "calendly.listEvents",
+        {
+            "connection": connection,
+            "organization": sandbox.organization.uuid,
+            "user": f"https://api.calendly.com/users/{owner.uuid}",
+            "status": "active",
+            "minStartTime": "2000-01-01T00:00:00.000000Z",
+            "maxStartTime": "2100-01-01T00:00:00.000000Z",
+            "sort": "start_time:desc",
+        },
+    )
     (call,) = api_calls(sandbox)
     assert call["query"] == {
         "organization": sandbox.org_uri(),
@@ -110,28 +126,34 @@ async def test_list_events_filters(runtime: Runtime, connection: ConnectionHandl
         "sort": "start_time:desc",
         "count": "100",
     }
-    expected = [e for e in org_events(sandbox) if e.status == "active" and owner.uuid in
-                e.host_uuids]
+    expected = [
+        e for e in org_events(sandbox) if e.status == "active" and owner.uuid in e.host_uuids
+    ]
     assert len(out["data"]) == len(expected)
     starts = [e["start_time"] for e in out["data"]]
     assert starts == sorted(starts, reverse=True)
 
 
 @pytest.mark.asyncio
-async def test_list_events_by_invitee_email(runtime: Runtime, connection: ConnectionHandle,
-                                            sandbox: Sandbox) -> None:
+async def test_list_events_by_invitee_email(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     booked = sandbox.book(email="someone.special@example.org")
-    out = await runtime.invoke_action("calendly.listEvents", {
-        "connection": connection, "inviteeEmail": "someone.special@example.org"})
+    out = await runtime.invoke_action(
+        "calendly.listEvents",
+        {"connection": connection, "inviteeEmail": "someone.special@example.org"},
+    )
     assert [e["uri"] for e in out["data"]] == [booked["event"]]
     assert api_calls(sandbox, "/scheduled_events")[0]["query"]["invitee_email"] == (
-        "someone.special@example.org")
+        "someone.special@example.org"
+    )
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("as_uri", [False, True])
-async def test_get_event(runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox,
-                         as_uri: bool) -> None:
+async def test_get_event(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox, as_uri: bool
+) -> None:
     ev = future_event(sandbox)
     ref = f"https://api.calendly.com/scheduled_events/{ev.uuid}" if as_uri else ev.uuid
     out = await runtime.invoke_action("calendly.getEvent", {"connection": connection, "uuid": ref})
@@ -141,18 +163,27 @@ async def test_get_event(runtime: Runtime, connection: ConnectionHandle, sandbox
 
 
 @pytest.mark.asyncio
-async def test_cancel_event_with_reason(runtime: Runtime, connection: ConnectionHandle,
-                                        sandbox: Sandbox) -> None:
+async def test_cancel_event_with_reason(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     ev = future_event(sandbox)
-    out = await runtime.invoke_action("calendly.cancelEvent", {
-        "connection": connection, "uuid": sandbox.render.event_uri(ev.uuid),
-        "reason": "Double booked"})
+    out = await runtime.invoke_action(
+        "calendly.cancelEvent",
+        {
+            "connection": connection,
+            "uuid": sandbox.render.event_uri(ev.uuid),
+            "reason": "Double booked",
+        },
+    )
     check_output(events.CANCEL_EVENT, out)
     assert out["data"]["resource"]["reason"] == "Double booked"
     assert out["data"]["resource"]["canceler_type"] == "host"
     (call,) = api_calls(sandbox)
     assert (call["method"], call["path"], call["json"]) == (
-        "POST", f"/scheduled_events/{ev.uuid}/cancellation", {"reason": "Double booked"})
+        "POST",
+        f"/scheduled_events/{ev.uuid}/cancellation",
+        {"reason": "Double booked"},
+    )
     assert sandbox.state.events[ev.uuid].status == "canceled"
 
 
@@ -167,40 +198,52 @@ async def test_cancel_event_without_reason_sends_no_reason(
 
 
 @pytest.mark.asyncio
-async def test_cancelling_a_past_event_is_403(runtime: Runtime, connection: ConnectionHandle,
-                                              sandbox: Sandbox) -> None:
+async def test_cancelling_a_past_event_is_403(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     past = next(e for e in org_events(sandbox) if e.status == "active" and e.end < time.time())
     with pytest.raises(FatalApiError) as caught:
-        await runtime.invoke_action("calendly.cancelEvent",
-                                    {"connection": connection, "uuid": past.uuid})
+        await runtime.invoke_action(
+            "calendly.cancelEvent", {"connection": connection, "uuid": past.uuid}
+        )
     assert caught.value.status == 403
 
 
 @pytest.mark.asyncio
-async def test_list_and_get_invitees(runtime: Runtime, connection: ConnectionHandle,
-                                     sandbox: Sandbox) -> None:
+async def test_list_and_get_invitees(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     ev = future_event(sandbox)
-    out = await runtime.invoke_action("calendly.listEventInvitees", {
-        "connection": connection, "uuid": sandbox.render.event_uri(ev.uuid),
-        "status": "active", "sort": "created_at:asc"})
+    out = await runtime.invoke_action(
+        "calendly.listEventInvitees",
+        {
+            "connection": connection,
+            "uuid": sandbox.render.event_uri(ev.uuid),
+            "status": "active",
+            "sort": "created_at:asc",
+        },
+    )
     check_output(events.LIST_INVITEES, out)
     assert out["data"]
     (call,) = api_calls(sandbox)
     assert call["path"] == f"/scheduled_events/{ev.uuid}/invitees"
     assert call["query"] == {"status": "active", "sort": "created_at:asc", "count": "100"}
     invitee_uri = out["data"][0]["uri"]
-    got = await runtime.invoke_action("calendly.getEventInvitee", {
-        "connection": connection, "eventUuid": ev.uuid, "inviteeUuid": invitee_uri})
+    got = await runtime.invoke_action(
+        "calendly.getEventInvitee",
+        {"connection": connection, "eventUuid": ev.uuid, "inviteeUuid": invitee_uri},
+    )
     check_output(events.GET_INVITEE, got)
     assert got["data"]["resource"]["uri"] == invitee_uri
     assert api_calls(sandbox)[-1]["path"] == (
-        f"/scheduled_events/{ev.uuid}/invitees/{invitee_uri.rsplit('/', 1)[1]}")
+        f"/scheduled_events/{ev.uuid}/invitees/{invitee_uri.rsplit('/', 1)[1]}"
+    )
 
 
 @pytest.mark.asyncio
-async def test_rate_limited_requests_wait_then_succeed(runtime: Runtime,
-                                                       connection: ConnectionHandle,
-                                                       sandbox: Sandbox) -> None:
+async def test_rate_limited_requests_wait_then_succeed(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     expected = await runtime.invoke_action("calendly.listEvents", {"connection": connection})
     before = runtime.clock.time()
     sandbox.set_faults(error_rate_429=0.5, seed=3)
@@ -213,28 +256,33 @@ async def test_rate_limited_requests_wait_then_succeed(runtime: Runtime,
 
 
 @pytest.mark.asyncio
-async def test_server_errors_are_retried_then_reported(runtime: Runtime,
-                                                       connection: ConnectionHandle,
-                                                       sandbox: Sandbox) -> None:
+async def test_server_errors_are_retried_then_reported(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     ev = future_event(sandbox)
     sandbox.set_faults(error_rate_5xx=1.0)
     with pytest.raises(RetriableApiError) as caught:
-        await runtime.invoke_action("calendly.getEvent", {"connection": connection, "uuid": ev.uuid})
+        await runtime.invoke_action(
+            "calendly.getEvent", {"connection": connection, "uuid": ev.uuid}
+        )
     assert caught.value.status == 500
     assert len(api_calls(sandbox)) == 4  # first try + 3 retries
     sandbox.set_faults(error_rate_5xx=0.5, seed=1)
-    out = await runtime.invoke_action("calendly.getEvent", {"connection": connection,
-                                                            "uuid": ev.uuid})
+    out = await runtime.invoke_action(
+        "calendly.getEvent", {"connection": connection, "uuid": ev.uuid}
+    )
     assert out["data"]["resource"]["uri"].endswith(ev.uuid)
 
 
 @pytest.mark.asyncio
-async def test_cancellation_is_not_retried_on_500(runtime: Runtime, connection: ConnectionHandle,
-                                                  sandbox: Sandbox) -> None:
+async def test_cancellation_is_not_retried_on_500(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     """A POST is not idempotent: one attempt, then the error."""
     ev = future_event(sandbox)
     sandbox.set_faults(error_rate_5xx=1.0)
     with pytest.raises(RetriableApiError):
-        await runtime.invoke_action("calendly.cancelEvent", {"connection": connection,
-                                                             "uuid": ev.uuid})
+        await runtime.invoke_action(
+            "calendly.cancelEvent", {"connection": connection, "uuid": ev.uuid}
+        )
     assert len(api_calls(sandbox)) == 1

@@ -59,8 +59,15 @@ class Receiver:
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         url = f"{scope['scheme']}://{headers['host']}{scope['path']}"
-        self.requests.append(WebhookRequest(method=scope["method"], url=url, headers=headers,
-                                            body=body, received_at=self.clock.time()))
+        self.requests.append(
+            WebhookRequest(
+                method=scope["method"],
+                url=url,
+                headers=headers,
+                body=body,
+                received_at=self.clock.time(),
+            )
+        )
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -74,16 +81,23 @@ class Env:
     receiver: Receiver
     deploy_state: dict[str, Any] = attrs.field(factory=dict)
 
-    def api_calls(self, method: str | None = None, path: str | None = None
-                  ) -> list[dict[str, Any]]:
-        return [r for r in self.sandbox.requests if not r["path"].startswith("/oauth")
-                and (method is None or r["method"] == method)
-                and (path is None or r["path"] == path)]
+    def api_calls(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.sandbox.requests
+            if not r["path"].startswith("/oauth")
+            and (method is None or r["method"] == method)
+            and (path is None or r["path"] == path)
+        ]
 
     def inputs(self, **extra: Any) -> dict[str, Any]:
-        return {"connection": self.connection,
-                "eventNamesInput": ["invitee.created", "invitee.canceled"],
-                "organization": self.sandbox.org_uri(), "scope": "organization", **extra}
+        return {
+            "connection": self.connection,
+            "eventNamesInput": ["invitee.created", "invitee.canceled"],
+            "organization": self.sandbox.org_uri(),
+            "scope": "organization",
+            **extra,
+        }
 
 
 def settle_seed(sandbox: Sandbox, now: float) -> None:
@@ -98,15 +112,21 @@ def settle_seed(sandbox: Sandbox, now: float) -> None:
 async def env() -> AsyncIterator[Env]:
     clock = ManualClock(now=float(int(time.time())))
     receiver = Receiver(clock)
-    sandbox = Sandbox(SandboxConfig(seed=7, events=40, base_url=BASE), clock=clock.time,
-                      webhook_transport=httpx.ASGITransport(app=receiver), sleep=clock.sleep)
+    sandbox = Sandbox(
+        SandboxConfig(seed=7, events=40, base_url=BASE),
+        clock=clock.time,
+        webhook_transport=httpx.ASGITransport(app=receiver),
+        sleep=clock.sleep,
+    )
     settle_seed(sandbox, clock.time())
     runtime = Runtime(hosts={HOST: sandbox.app}, clock=clock)
     client_id, secret = sandbox.register_client()
     connection = await runtime.open_connection(
-        "calendly", "calendly", "calendlyOauth2Connection",
-        {"clientId": client_id, "clientSecret": secret, "useLiveServer": False,
-         "sandboxUrl": BASE})
+        "calendly",
+        "calendly",
+        "calendlyOauth2Connection",
+        {"clientId": client_id, "clientSecret": secret, "useLiveServer": False, "sandboxUrl": BASE},
+    )
     yield Env(sandbox, runtime, clock, connection, receiver)
     await runtime.aclose()
 
@@ -114,9 +134,12 @@ async def env() -> AsyncIterator[Env]:
 async def deliveries(env: Env) -> list[TriggerEvent | None]:
     """Every delivery the sandbox sent so far, through the trigger."""
     await env.sandbox.drain_webhooks()
-    return [await env.runtime.webhook_event(TRIGGER, env.inputs(), request,
-                                            deploy_state=env.deploy_state)
-            for request in env.receiver.requests]
+    return [
+        await env.runtime.webhook_event(
+            TRIGGER, env.inputs(), request, deploy_state=env.deploy_state
+        )
+        for request in env.receiver.requests
+    ]
 
 
 # --- deploy / undeploy (defect 7) ---------------------------------------------------------
@@ -130,9 +153,13 @@ async def test_deploy_creates_a_subscription_with_a_signing_key(env: Env) -> Non
     assert isinstance(key, str) and len(key) >= 32
     (post,) = env.api_calls("POST")
     assert post["path"] == "/webhook_subscriptions"
-    assert post["json"] == {"url": HOOK, "events": ["invitee.created", "invitee.canceled"],
-                            "organization": env.sandbox.org_uri(), "scope": "organization",
-                            "signing_key": key}
+    assert post["json"] == {
+        "url": HOOK,
+        "events": ["invitee.created", "invitee.canceled"],
+        "organization": env.sandbox.org_uri(),
+        "scope": "organization",
+        "signing_key": key,
+    }
     hook = env.sandbox.state.webhooks[state["subscription"].rsplit("/", 1)[1]]
     assert (hook.url, hook.signing_key, hook.state) == (HOOK, key, "active")
 
@@ -153,18 +180,21 @@ async def test_redeploy_reuses_the_identical_subscription(env: Env) -> None:
 async def test_redeploy_with_other_events_replaces_the_subscription(env: Env) -> None:
     first = await env.runtime.deploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK)
     second = await env.runtime.deploy_trigger(
-        TRIGGER, env.inputs(eventNamesInput=["invitee_no_show.created"]), webhook_url=HOOK)
+        TRIGGER, env.inputs(eventNamesInput=["invitee_no_show.created"]), webhook_url=HOOK
+    )
     assert second["reused"] is False and second["subscription"] != first["subscription"]
     (hook,) = [h for h in env.sandbox.state.webhooks.values() if h.url == HOOK]
     assert hook.events == ["invitee_no_show.created"]
     assert [d["path"].rsplit("/", 1)[1] for d in env.api_calls("DELETE")] == [
-        first["subscription"].rsplit("/", 1)[1]]
+        first["subscription"].rsplit("/", 1)[1]
+    ]
 
 
 @pytest.mark.asyncio
 async def test_deploy_frees_the_url_taken_in_the_other_scope(env: Env) -> None:
     await env.runtime.deploy_trigger(
-        TRIGGER, env.inputs(scope="user", user=env.sandbox.owner.uuid), webhook_url=HOOK)
+        TRIGGER, env.inputs(scope="user", user=env.sandbox.owner.uuid), webhook_url=HOOK
+    )
     state = await env.runtime.deploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK)
     (hook,) = [h for h in env.sandbox.state.webhooks.values() if h.url == HOOK]
     assert hook.scope == "organization" and state["reused"] is False
@@ -175,8 +205,9 @@ async def test_undeploy_twice_is_fine(env: Env) -> None:
     """Defect 7: a subscription already gone counts as deleted."""
     state = await env.runtime.deploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK)
     for _ in range(2):
-        await env.runtime.undeploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK,
-                                           deploy_state=state)
+        await env.runtime.undeploy_trigger(
+            TRIGGER, env.inputs(), webhook_url=HOOK, deploy_state=state
+        )
     assert not any(h.url == HOOK for h in env.sandbox.state.webhooks.values())
     assert len(env.api_calls("DELETE")) == 2
 
@@ -213,8 +244,11 @@ async def test_real_deliveries_verify_and_branch_by_event(env: Env) -> None:
     moved = env.sandbox.reschedule(booked["uri"])
     events = await deliveries(env)
     assert all(isinstance(e, TriggerEvent) for e in events)
-    assert [e.branch for e in events if e] == ["invitee.created", "invitee.canceled",
-                                               "invitee.created"]
+    assert [e.branch for e in events if e] == [
+        "invitee.created",
+        "invitee.canceled",
+        "invitee.created",
+    ]
     created, canceled, recreated = (e for e in events if e)
     assert created.payload["body"]["payload"]["uri"] == booked["uri"]
     assert canceled.payload["body"]["payload"]["rescheduled"] is True
@@ -235,15 +269,27 @@ async def test_a_user_supplied_signing_key_is_used(env: Env) -> None:
     assert event is not None and event.branch == "invitee.created"
 
 
-def signed_request(body: bytes, key: str, t: int, received_at: float,
-                   url: str = HOOK, **headers: str) -> WebhookRequest:
-    return WebhookRequest("POST", url, {"Content-Type": "application/json",
-                                        SIG: sign(key, t, body), **headers}, body, received_at)
+def signed_request(
+    body: bytes, key: str, t: int, received_at: float, url: str = HOOK, **headers: str
+) -> WebhookRequest:
+    return WebhookRequest(
+        "POST",
+        url,
+        {"Content-Type": "application/json", SIG: sign(key, t, body), **headers},
+        body,
+        received_at,
+    )
 
 
 def envelope(event: str = "invitee.created") -> bytes:
-    return json.dumps({"event": event, "created_at": "2024-01-01T00:00:00.000000Z",
-                       "created_by": f"{BASE}/users/X", "payload": {"uri": "u"}}).encode()
+    return json.dumps(
+        {
+            "event": event,
+            "created_at": "2024-01-01T00:00:00.000000Z",
+            "created_by": f"{BASE}/users/X",
+            "payload": {"uri": "u"},
+        }
+    ).encode()
 
 
 @pytest.mark.asyncio
@@ -273,8 +319,7 @@ async def test_tolerance_is_configurable(env: Env) -> None:
     late = signed_request(envelope(), state["signingKey"], now, now + 100)
     assert await env.runtime.webhook_event(TRIGGER, env.inputs(), late, deploy_state=state)
     with pytest.raises(WebhookRejected, match="tolerance 60 s"):
-        await env.runtime.webhook_event(TRIGGER, env.inputs(tolerance=60), late,
-                                        deploy_state=state)
+        await env.runtime.webhook_event(TRIGGER, env.inputs(tolerance=60), late, deploy_state=state)
 
 
 @pytest.mark.asyncio
@@ -283,13 +328,14 @@ async def test_signed_junk_is_a_400_and_unselected_events_are_ignored(env: Env) 
     key, now = state["signingKey"], int(env.clock.time())
     for body in (b"not json", b"[1, 2]", b'{"no": "event"}', b"\xff\xfe"):
         with pytest.raises(WebhookRejected) as info:
-            await env.runtime.webhook_event(TRIGGER, env.inputs(),
-                                            signed_request(body, key, now, now),
-                                            deploy_state=state)
+            await env.runtime.webhook_event(
+                TRIGGER, env.inputs(), signed_request(body, key, now, now), deploy_state=state
+            )
         assert info.value.status == 400
     ignored = signed_request(envelope("invitee_no_show.created"), key, now, now)
-    assert await env.runtime.webhook_event(TRIGGER, env.inputs(), ignored,
-                                           deploy_state=state) is None
+    assert (
+        await env.runtime.webhook_event(TRIGGER, env.inputs(), ignored, deploy_state=state) is None
+    )
 
 
 @pytest.mark.asyncio
@@ -303,12 +349,23 @@ async def test_without_deploy_state_the_key_is_derived_again(env: Env) -> None:
 
 def test_trigger_declares_a_branch_per_event() -> None:
     trigger = triggers.CALENDLY_TRIGGER
-    assert trigger.branches == ("invitee.created", "invitee.canceled",
-                                "invitee_no_show.created", "invitee_no_show.deleted",
-                                "routing_form_submission.created")
+    assert trigger.branches == (
+        "invitee.created",
+        "invitee.canceled",
+        "invitee_no_show.created",
+        "invitee_no_show.deleted",
+        "routing_form_submission.created",
+    )
     keys = [i.key for i in trigger.inputs]
-    assert keys == ["connection", "eventNamesInput", "organization", "scope", "signingKey",
-                    "user", "tolerance"]
+    assert keys == [
+        "connection",
+        "eventNamesInput",
+        "organization",
+        "scope",
+        "signingKey",
+        "user",
+        "tolerance",
+    ]
     tolerance = next(i for i in trigger.inputs if i.key == "tolerance")
     assert tolerance.default == 180
 
@@ -326,9 +383,11 @@ json_values = st.recursive(
 )
 bodies = st.one_of(
     st.binary(max_size=200),
-    st.builds(lambda event, payload: json.dumps({"event": event, "payload": payload}).encode(),
-              st.sampled_from(["invitee.created", "invitee.canceled", "other"]) | st.text(),
-              json_values),
+    st.builds(
+        lambda event, payload: json.dumps({"event": event, "payload": payload}).encode(),
+        st.sampled_from(["invitee.created", "invitee.canceled", "other"]) | st.text(),
+        json_values,
+    ),
     json_values.map(lambda v: json.dumps(v).encode()),
 )
 
@@ -337,25 +396,34 @@ bodies = st.one_of(
 def deliveries_strategy(draw: st.DrawFn) -> WebhookRequest:
     body = draw(bodies)
     t = draw(st.integers(PROPERTY_NOW - 400, PROPERTY_NOW + 400) | st.integers(-5, 10**13))
-    signature = draw(st.one_of(
-        st.just(sign(PROPERTY_KEY, t, body)),
-        st.text(max_size=120),
-        st.builds(lambda digest: f"t={t},v1={digest}", st.text(max_size=70)),
-        st.none(),
-    ))
+    signature = draw(
+        st.one_of(
+            st.just(sign(PROPERTY_KEY, t, body)),
+            st.text(max_size=120),
+            st.builds(lambda digest: f"t={t},v1={digest}", st.text(max_size=70)),
+            st.none(),
+        )
+    )
     headers = draw(st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=4))
     if signature is not None:
         headers[draw(st.sampled_from([SIG, SIG.lower(), SIG.upper()]))] = signature
-    received_at = draw(st.floats(allow_nan=True, allow_infinity=True)
-                       | st.just(float(PROPERTY_NOW)))
+    received_at = draw(
+        st.floats(allow_nan=True, allow_infinity=True) | st.just(float(PROPERTY_NOW))
+    )
     return WebhookRequest("POST", HOOK, headers, body, received_at)
 
 
 def _context() -> Context:
-    return Context(execution_id="property", flow="property", step="trigger",
-                   logger=structlog.get_logger("test"), clock=ManualClock(now=PROPERTY_NOW),
-                   http_client=None, webhook_url=HOOK,  # type: ignore[arg-type]
-                   deploy_state={"signingKey": PROPERTY_KEY})
+    return Context(
+        execution_id="property",
+        flow="property",
+        step="trigger",
+        logger=structlog.get_logger("test"),
+        clock=ManualClock(now=PROPERTY_NOW),
+        http_client=None,
+        webhook_url=HOOK,  # type: ignore[arg-type]
+        deploy_state={"signingKey": PROPERTY_KEY},
+    )
 
 
 @given(request=deliveries_strategy())
@@ -375,8 +443,9 @@ def test_any_delivery_yields_an_event_none_or_a_rejection(request: WebhookReques
 
 
 async def poll(env: Env, cursor: Any, **extra: Any) -> PollResult:
-    result: PollResult = await env.runtime.poll(POLL, {"connection": env.connection, **extra},
-                                                cursor)
+    result: PollResult = await env.runtime.poll(
+        POLL, {"connection": env.connection, **extra}, cursor
+    )
     json.dumps(result.cursor)  # the cursor must persist as JSON
     return result
 
@@ -438,7 +507,9 @@ async def test_polls_only_read_events_that_can_have_changed(env: Env) -> None:
     calls = env.api_calls("GET", "/scheduled_events")
     # never before the trigger started; then from the last poll (less the skew overlap)
     assert [c["query"]["min_start_time"] for c in calls] == [
-        triggers._iso(started), triggers._iso(started + 600 - triggers.OVERLAP)]
+        triggers._iso(started),
+        triggers._iso(started + 600 - triggers.OVERLAP),
+    ]
     assert all(c["query"]["count"] == "100" for c in calls)
     assert all(c["query"]["sort"] == "start_time:asc" for c in calls)
     since = started
@@ -456,8 +527,7 @@ async def test_the_connected_user_is_looked_up_once(env: Env) -> None:
         cursor = (await poll(env, cursor)).cursor
     assert len(env.api_calls("GET", "/users/me")) == 1
     events_calls = env.api_calls("GET", "/scheduled_events")
-    assert {c["query"]["user"] for c in events_calls} == {env.sandbox.user_uri(
-        env.sandbox.owner)}
+    assert {c["query"]["user"] for c in events_calls} == {env.sandbox.user_uri(env.sandbox.owner)}
 
 
 @pytest.mark.asyncio
@@ -486,7 +556,8 @@ async def test_show_toggles(env: Env) -> None:
     env.clock.advance(5)
     assert (await poll(env, after_new.cursor, showUpdatedEvents=False)).items == ()
     assert changes(await poll(env, after_new.cursor, showNewEvents=False)) == [
-        ("updated", booked["event"])]
+        ("updated", booked["event"])
+    ]
 
 
 @pytest.mark.asyncio
@@ -496,10 +567,11 @@ async def test_look_back_date_backfills_once(env: Env) -> None:
     result = await poll(env, None, lookBackDate=triggers._iso(look_back)[:10])
     day_start = triggers._epoch(triggers._iso(look_back)[:10])
     owner = env.sandbox.owner.uuid
-    expected = {f"{BASE}/scheduled_events/{e.uuid}"
-                for e in env.sandbox.state.events.values()
-                if owner in e.host_uuids and day_start <= e.updated_at <= now
-                and e.start >= day_start}
+    expected = {
+        f"{BASE}/scheduled_events/{e.uuid}"
+        for e in env.sandbox.state.events.values()
+        if owner in e.host_uuids and day_start <= e.updated_at <= now and e.start >= day_start
+    }
     assert expected, "the seed has recent changes"
     assert {uri for _, uri in changes(result)} == expected
     assert {change for change, _ in changes(result)} <= {"created", "updated"}
@@ -508,9 +580,7 @@ async def test_look_back_date_backfills_once(env: Env) -> None:
 
 
 @pytest.mark.asyncio
-async def test_reschedule_reports_the_old_event_updated_and_the_new_one_created(
-    env: Env
-) -> None:
+async def test_reschedule_reports_the_old_event_updated_and_the_new_one_created(env: Env) -> None:
     env.clock.advance(5)
     booked = env.sandbox.book()
     env.clock.advance(5)
@@ -519,14 +589,23 @@ async def test_reschedule_reports_the_old_event_updated_and_the_new_one_created(
     moved = env.sandbox.reschedule(booked["uri"])
     env.clock.advance(5)
     result = await poll(env, cursor)
-    assert sorted(changes(result)) == sorted([("updated", booked["event"]),
-                                              ("created", moved["event"])])
+    assert sorted(changes(result)) == sorted(
+        [("updated", booked["event"]), ("created", moved["event"])]
+    )
 
 
 def test_poll_trigger_declaration() -> None:
     trigger = triggers.POLL_CHANGES_TRIGGER
     assert (trigger.key, trigger.label, trigger.kind) == (
-        "pollChangesTrigger", "New and Updated Events", "polling")
-    assert [i.key for i in trigger.inputs] == ["connection", "organization", "user",
-                                               "showNewEvents", "showUpdatedEvents",
-                                               "lookBackDate"]
+        "pollChangesTrigger",
+        "New and Updated Events",
+        "polling",
+    )
+    assert [i.key for i in trigger.inputs] == [
+        "connection",
+        "organization",
+        "user",
+        "showNewEvents",
+        "showUpdatedEvents",
+        "lookBackDate",
+    ]

@@ -35,8 +35,9 @@ def check_output(action: Action, out: Any) -> None:
 
 
 @pytest.mark.asyncio
-async def test_get_current_user(runtime: Runtime, connection: ConnectionHandle,
-                                sandbox: Sandbox) -> None:
+async def test_get_current_user(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     out = await runtime.invoke_action("calendly.getCurrentUser", {"connection": connection})
     check_output(GET_CURRENT_USER, out)
     assert out["data"]["resource"]["uri"].endswith(f"/users/{sandbox.owner.uuid}")
@@ -48,10 +49,14 @@ async def test_get_current_user(runtime: Runtime, connection: ConnectionHandle,
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("as_uri", [False, True])
-async def test_get_user_by_uuid_or_uri(runtime: Runtime, connection: ConnectionHandle,
-                                       sandbox: Sandbox, as_uri: bool) -> None:
-    member = next(u for u in sandbox.state.users.values()
-                  if u.org_uuid == sandbox.organization.uuid and u.uuid != sandbox.owner.uuid)
+async def test_get_user_by_uuid_or_uri(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox, as_uri: bool
+) -> None:
+    member = next(
+        u
+        for u in sandbox.state.users.values()
+        if u.org_uuid == sandbox.organization.uuid and u.uuid != sandbox.owner.uuid
+    )
     ref = f"https://api.calendly.com/users/{member.uuid}" if as_uri else member.uuid
     out = await runtime.invoke_action("calendly.getUser", {"connection": connection, "uuid": ref})
     check_output(GET_USER, out)
@@ -62,20 +67,24 @@ async def test_get_user_by_uuid_or_uri(runtime: Runtime, connection: ConnectionH
 @pytest.mark.asyncio
 async def test_unknown_user_is_404(runtime: Runtime, connection: ConnectionHandle) -> None:
     with pytest.raises(FatalApiError) as caught:
-        await runtime.invoke_action("calendly.getUser",
-                                    {"connection": connection, "uuid": "NOSUCHUSER0000"})
+        await runtime.invoke_action(
+            "calendly.getUser", {"connection": connection, "uuid": "NOSUCHUSER0000"}
+        )
     assert caught.value.status == 404
     assert caught.value.title == "Resource Not Found"
 
 
 @pytest.mark.asyncio
-async def test_user_of_another_organization_is_403(runtime: Runtime, connection: ConnectionHandle,
-                                                   sandbox: Sandbox) -> None:
-    outsider = next(u for u in sandbox.state.users.values()
-                    if u.org_uuid != sandbox.organization.uuid)
+async def test_user_of_another_organization_is_403(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    outsider = next(
+        u for u in sandbox.state.users.values() if u.org_uuid != sandbox.organization.uuid
+    )
     with pytest.raises(FatalApiError) as caught:
-        await runtime.invoke_action("calendly.getUser",
-                                    {"connection": connection, "uuid": outsider.uuid})
+        await runtime.invoke_action(
+            "calendly.getUser", {"connection": connection, "uuid": outsider.uuid}
+        )
     assert caught.value.status == 403
     assert caught.value.title == "Permission Denied"
 
@@ -91,9 +100,9 @@ def _refresh_calls(sandbox: Sandbox) -> int:
 
 
 @pytest.mark.asyncio
-async def test_expired_access_token_is_refreshed_once(runtime: Runtime,
-                                                      connection: ConnectionHandle,
-                                                      sandbox: Sandbox) -> None:
+async def test_expired_access_token_is_refreshed_once(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
     token = await _stored_token(runtime, connection)
     sandbox.tokens.revoke(token.access_token)
     out = await runtime.invoke_action("calendly.getCurrentUser", {"connection": connection})
@@ -124,12 +133,13 @@ _REFS = st.one_of(
 
 
 @pytest.mark.asyncio
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ref=_REFS, other=_REFS)
-async def test_uuid_inputs_only_raise_relay_errors(runtime: Runtime,
-                                                   connection: ConnectionHandle,
-                                                   ref: str, other: str) -> None:
+async def test_uuid_inputs_only_raise_relay_errors(
+    runtime: Runtime, connection: ConnectionHandle, ref: str, other: str
+) -> None:
     """Whatever the string, UUID inputs end in success, an input error or an API error."""
     calls: list[tuple[str, dict[str, Any]]] = [
         ("calendly.getUser", {"uuid": ref}),

@@ -23,8 +23,11 @@ HOOK_URL = "https://relay.example.com/webhooks/instance-1/flow-a"
 
 def api_calls(sandbox: Sandbox, method: str | None = None) -> list[dict[str, Any]]:
     """Recorded Calendly API requests (OAuth traffic left out), optionally of one method."""
-    return [r for r in sandbox.requests
-            if not r["path"].startswith("/oauth") and (method is None or r["method"] == method)]
+    return [
+        r
+        for r in sandbox.requests
+        if not r["path"].startswith("/oauth") and (method is None or r["method"] == method)
+    ]
 
 
 def check_output(action: Action, out: Any) -> None:
@@ -32,12 +35,24 @@ def check_output(action: Action, out: Any) -> None:
     Draft202012Validator(action.output_schema).validate(out)
 
 
-async def create(runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox,
-                 url: str = HOOK_URL, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = await runtime.invoke_action("calendly.createWebhookSubscription", {
-        "connection": connection, "url": url, "event": ["invitee.created", "invitee.canceled"],
-        "organization": sandbox.org_uri(), "scope": "organization", **extra,
-    })
+async def create(
+    runtime: Runtime,
+    connection: ConnectionHandle,
+    sandbox: Sandbox,
+    url: str = HOOK_URL,
+    **extra: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = await runtime.invoke_action(
+        "calendly.createWebhookSubscription",
+        {
+            "connection": connection,
+            "url": url,
+            "event": ["invitee.created", "invitee.canceled"],
+            "organization": sandbox.org_uri(),
+            "scope": "organization",
+            **extra,
+        },
+    )
     return out
 
 
@@ -45,14 +60,18 @@ async def create(runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbo
 async def test_create_sends_uris_and_the_signing_key(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    out = await create(runtime, connection, sandbox, signingKey="s3cret",
-                       organization=sandbox.organization.uuid)  # a bare UUID is fine
+    out = await create(
+        runtime, connection, sandbox, signingKey="s3cret", organization=sandbox.organization.uuid
+    )  # a bare UUID is fine
     check_output(webhooks.CREATE_WEBHOOK, out)
     (call,) = api_calls(sandbox)
     assert (call["method"], call["path"]) == ("POST", "/webhook_subscriptions")
     assert call["json"] == {
-        "url": HOOK_URL, "events": ["invitee.created", "invitee.canceled"],
-        "organization": sandbox.org_uri(), "scope": "organization", "signing_key": "s3cret",
+        "url": HOOK_URL,
+        "events": ["invitee.created", "invitee.canceled"],
+        "organization": sandbox.org_uri(),
+        "scope": "organization",
+        "signing_key": "s3cret",
     }
     resource = out["data"]["resource"]
     assert resource["callback_url"] == HOOK_URL and resource["state"] == "active"
@@ -102,8 +121,9 @@ async def test_create_user_scope_without_user_is_400(
     with pytest.raises(FatalApiError) as info:
         await create(runtime, connection, sandbox, scope="user")
     assert info.value.status == 400
-    assert info.value.details == [{"parameter": "user",
-                                   "message": "is required when scope is user"}]
+    assert info.value.details == [
+        {"parameter": "user", "message": "is required when scope is user"}
+    ]
 
 
 @pytest.mark.asyncio
@@ -111,8 +131,9 @@ async def test_create_validates_inputs_before_any_request(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     with pytest.raises(InputValidationError) as info:
-        await create(runtime, connection, sandbox, scope="team", url="ftp://x",
-                     organization="not a uri!")
+        await create(
+            runtime, connection, sandbox, scope="team", url="ftp://x", organization="not a uri!"
+        )
     paths = {p.path for p in info.value.problems}
     assert {"$.scope", "$.url"} <= paths
     assert api_calls(sandbox) == []
@@ -123,8 +144,9 @@ async def test_get_takes_a_uri_or_uuid(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     uri = (await create(runtime, connection, sandbox))["data"]["resource"]["uri"]
-    out = await runtime.invoke_action("calendly.getWebhookSubscription",
-                                      {"connection": connection, "webhookUuid": uri})
+    out = await runtime.invoke_action(
+        "calendly.getWebhookSubscription", {"connection": connection, "webhookUuid": uri}
+    )
     check_output(webhooks.GET_WEBHOOK, out)
     assert out["data"]["resource"]["uri"] == uri
     assert api_calls(sandbox, "GET")[-1]["path"] == "/webhook_subscriptions/" + uri.rsplit("/")[-1]
@@ -133,8 +155,9 @@ async def test_get_takes_a_uri_or_uuid(
 @pytest.mark.asyncio
 async def test_get_unknown_is_404(runtime: Runtime, connection: ConnectionHandle) -> None:
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.getWebhookSubscription",
-                                    {"connection": connection, "webhookUuid": "NOPE"})
+        await runtime.invoke_action(
+            "calendly.getWebhookSubscription", {"connection": connection, "webhookUuid": "NOPE"}
+        )
     assert info.value.status == 404
 
 
@@ -144,14 +167,24 @@ async def test_list_follows_pages_with_count_100(
 ) -> None:
     for i in range(3):
         await create(runtime, connection, sandbox, url=f"{HOOK_URL}/{i}")
-    out = await runtime.invoke_action("calendly.listWebhookSubscription", {
-        "connection": connection, "organization": sandbox.org_uri(), "scope": "organization",
-        "sort": "created_at:desc"})
+    out = await runtime.invoke_action(
+        "calendly.listWebhookSubscription",
+        {
+            "connection": connection,
+            "organization": sandbox.org_uri(),
+            "scope": "organization",
+            "sort": "created_at:desc",
+        },
+    )
     check_output(webhooks.LIST_WEBHOOKS, out)
     call = api_calls(sandbox, "GET")[-1]
     assert call["path"] == "/webhook_subscriptions"
-    assert call["query"] == {"organization": sandbox.org_uri(), "scope": "organization",
-                             "sort": "created_at:desc", "count": "100"}
+    assert call["query"] == {
+        "organization": sandbox.org_uri(),
+        "scope": "organization",
+        "sort": "created_at:desc",
+        "count": "100",
+    }
     urls = [h["callback_url"] for h in out["data"]]
     assert {f"{HOOK_URL}/{i}" for i in range(3)} <= set(urls)
     # the seeded, disabled subscription is listed too
@@ -163,11 +196,24 @@ async def test_list_user_scope_and_limit(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     for i in range(2):
-        await create(runtime, connection, sandbox, url=f"{HOOK_URL}/{i}", scope="user",
-                     user=sandbox.user_uri(sandbox.owner))
-    out = await runtime.invoke_action("calendly.listWebhookSubscription", {
-        "connection": connection, "organization": sandbox.org_uri(), "scope": "user",
-        "user": sandbox.owner.uuid, "limit": 1})
+        await create(
+            runtime,
+            connection,
+            sandbox,
+            url=f"{HOOK_URL}/{i}",
+            scope="user",
+            user=sandbox.user_uri(sandbox.owner),
+        )
+    out = await runtime.invoke_action(
+        "calendly.listWebhookSubscription",
+        {
+            "connection": connection,
+            "organization": sandbox.org_uri(),
+            "scope": "user",
+            "user": sandbox.owner.uuid,
+            "limit": 1,
+        },
+    )
     assert len(out["data"]) == 1 and out["data"][0]["scope"] == "user"
     call = api_calls(sandbox, "GET")[-1]
     assert call["query"]["user"] == sandbox.user_uri(sandbox.owner)
@@ -180,9 +226,10 @@ async def test_list_on_the_free_plan_is_403(
 ) -> None:
     sandbox.set_plan("free")
     with pytest.raises(FatalApiError) as info:
-        await runtime.invoke_action("calendly.listWebhookSubscription", {
-            "connection": connection, "organization": sandbox.org_uri(),
-            "scope": "organization"})
+        await runtime.invoke_action(
+            "calendly.listWebhookSubscription",
+            {"connection": connection, "organization": sandbox.org_uri(), "scope": "organization"},
+        )
     assert info.value.status == 403
 
 
@@ -193,8 +240,9 @@ async def test_delete_and_delete_again_both_succeed(
     """Defect 7: deleting a subscription that is already gone is success, not an error."""
     uri = (await create(runtime, connection, sandbox))["data"]["resource"]["uri"]
     for _ in range(2):
-        out = await runtime.invoke_action("calendly.deleteWebhookSubscription",
-                                          {"connection": connection, "webhookUuid": uri})
+        out = await runtime.invoke_action(
+            "calendly.deleteWebhookSubscription", {"connection": connection, "webhookUuid": uri}
+        )
         check_output(webhooks.DELETE_WEBHOOK, out)
         assert out == {"data": None}
     deletes = api_calls(sandbox, "DELETE")
@@ -209,8 +257,9 @@ async def test_delete_other_errors_still_raise(
     uri = (await create(runtime, connection, sandbox))["data"]["resource"]["uri"]
     sandbox.set_faults(error_rate_5xx=1.0)
     with pytest.raises(RetriableApiError) as info:
-        await runtime.invoke_action("calendly.deleteWebhookSubscription",
-                                    {"connection": connection, "webhookUuid": uri})
+        await runtime.invoke_action(
+            "calendly.deleteWebhookSubscription", {"connection": connection, "webhookUuid": uri}
+        )
     assert info.value.status == 500
 
 
@@ -224,8 +273,12 @@ async def test_delete_instanced_webhooks_deletes_every_match(
         await create(runtime, connection, sandbox, url=url)
     out = await runtime.invoke_action(
         "calendly.deleteInstancedWebhooks",
-        {"connection": connection, "organization": sandbox.org_uri(), "scope": "organization",
-         "webhookUrls": mine[1:]},
+        {
+            "connection": connection,
+            "organization": sandbox.org_uri(),
+            "scope": "organization",
+            "webhookUrls": mine[1:],
+        },
         webhook_url=mine[0],  # run for a deployed trigger: its own URL counts too
     )
     check_output(webhooks.DELETE_INSTANCED, out)
@@ -241,8 +294,9 @@ async def test_delete_instanced_webhooks_needs_a_url(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     with pytest.raises(InputValidationError) as info:
-        await runtime.invoke_action("calendly.deleteInstancedWebhooks", {
-            "connection": connection, "organization": sandbox.org_uri(),
-            "scope": "organization"})
+        await runtime.invoke_action(
+            "calendly.deleteInstancedWebhooks",
+            {"connection": connection, "organization": sandbox.org_uri(), "scope": "organization"},
+        )
     assert info.value.problems[0].path == "$.webhookUrls"
     assert api_calls(sandbox) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,13 @@ steps:
 
 
 @pytest.fixture(autouse=True)
-def widgets_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def widgets_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     api = WidgetApi(ManualClock())
     monkeypatch.setattr(
         "runtime.cli.Runtime",
-        lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False, hosts={API_HOST: api.app}),
+        lambda: Runtime(
+            plugins=[WidgetsPlugin()], load_entry_points=False, hosts={API_HOST: api.app}
+        ),
     )
     yield
 
@@ -69,8 +70,13 @@ def test_run_with_config_and_payload(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("who: ada\n")
     (tmp_path / "p.json").write_text('{"n": 3}')
     code, out, _ = invoke(
-        "run", str(tmp_path / "f.yaml"), "--config", str(tmp_path / "c.yaml"),
-        "--payload", str(tmp_path / "p.json"), "--json",
+        "run",
+        str(tmp_path / "f.yaml"),
+        "--config",
+        str(tmp_path / "c.yaml"),
+        "--payload",
+        str(tmp_path / "p.json"),
+        "--json",
     )
     assert code == 0
     data = json.loads(out)

@@ -172,3 +172,20 @@ def test_run_sync(sync_rt: Runtime) -> None:
     )
     result = sync_rt.run_sync(flow)
     assert result.ok and result.outputs["a"] == {"data": 3}
+
+
+@pytest.mark.asyncio
+async def test_reused_outputs_skip_earlier_steps(rt: Runtime) -> None:
+    flow = rt.load_flow_text(
+        flow_text("""\
+  - id: a
+    action: widgets.fail
+  - id: b
+    action: widgets.echo
+    inputs: {text: "${{ steps.a.data }}"}
+""")
+    )
+    result = await rt.run(flow, reuse_outputs={"a": {"data": "from before"}})
+    assert result.status == "completed"
+    assert [s.status for s in result.steps] == ["reused", "completed"]
+    assert result.outputs["b"]["data"]["text"] == "from before"

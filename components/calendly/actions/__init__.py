@@ -1,7 +1,5 @@
 """Every Calendly action, gathered from one module per area."""
 
-from runtime import Action
-
 from components.calendly.actions import (
     availability,
     compliance,
@@ -14,6 +12,7 @@ from components.calendly.actions import (
     users,
     webhooks,
 )
+from runtime import Action
 
 ACTIONS: tuple[Action, ...] = (
     *users.ACTIONS,

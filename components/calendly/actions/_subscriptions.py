@@ -113,8 +113,13 @@ def spec_from_params(
 
 
 async def list_subscriptions(
-    client: CalendlyClient, organization: str, scope: str, user: str | None = None,
-    *, sort: str | None = None, limit: int | None = None,
+    client: CalendlyClient,
+    organization: str,
+    scope: str,
+    user: str | None = None,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every subscription of an organization or a user (all pages)."""
     query = {"organization": organization, "scope": scope, "user": user, "sort": sort}
@@ -144,7 +149,8 @@ async def create_or_reuse(
     """The subscription for ``spec``: an identical active one is reused (``True``), a stale one
     for the same URL (other events, disabled) is replaced, otherwise one is created."""
     same_url = [
-        s for s in await list_subscriptions(client, spec.organization, spec.scope, spec.user)
+        s
+        for s in await list_subscriptions(client, spec.organization, spec.scope, spec.user)
         if s.get("callback_url") == spec.url
     ]
     for existing in same_url:

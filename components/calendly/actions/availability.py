@@ -29,10 +29,20 @@ from runtime import Action, Context, Input
 def _range_inputs(suffix: str) -> tuple[Input, Input]:
     """``endTime``/``startTime`` as the reference declares them (wording differs by action)."""
     return (
-        time_input("endTime", "End Time", required=True, example=TIME_EXAMPLE_END,
-                   comments=f"End time of the requested availability range{suffix}"),
-        time_input("startTime", "Start Time", required=True, example=TIME_EXAMPLE_START,
-                   comments=f"Start time of the requested availability range{suffix}"),
+        time_input(
+            "endTime",
+            "End Time",
+            required=True,
+            example=TIME_EXAMPLE_END,
+            comments=f"End time of the requested availability range{suffix}",
+        ),
+        time_input(
+            "startTime",
+            "Start Time",
+            required=True,
+            example=TIME_EXAMPLE_START,
+            comments=f"Start time of the requested availability range{suffix}",
+        ),
     )
 
 
@@ -79,8 +89,12 @@ LIST_AVAILABLE_TIMES = Action(
     inputs=(
         CONNECTION,
         _SLOTS_END,
-        ref_input("eventType", "Event Type", required=True,
-                  comments="The uri associated with the event type"),
+        ref_input(
+            "eventType",
+            "Event Type",
+            required=True,
+            comments="The uri associated with the event type",
+        ),
         _SLOTS_START,
     ),
     perform=list_available_times,
@@ -91,8 +105,10 @@ GET_SCHEDULE = Action(
     key="getUserAvailabilitySchedule",
     label="Get User Availability Schedule",
     description="This will return the availability schedule of the given UUID.",
-    inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE,
-                                   comments="The UUID of the availability schedule.")),
+    inputs=(
+        CONNECTION,
+        uuid_input(example=UUID_EXAMPLE, comments="The UUID of the availability schedule."),
+    ),
     perform=get_schedule,
     output_schema=resource_output(SCHEDULE),
 )

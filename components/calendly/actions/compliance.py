@@ -20,10 +20,21 @@ from runtime import Action, Context, Input
 
 ACTIVITY_ENTRY: Schema = obj(
     ("uri", "occurred_at", "namespace", "action", "organization"),
-    uri=STR, occurred_at=STR, namespace=STR, action=STR, organization=STR,
+    uri=STR,
+    occurred_at=STR,
+    namespace=STR,
+    action=STR,
+    organization=STR,
     fully_qualified_name=STR,
-    actor=obj((), uri=STR, type=STR, display_name=STR, alternative_identifier=STR,
-              organization={"type": "object"}, group={"type": "object"}),
+    actor=obj(
+        (),
+        uri=STR,
+        type=STR,
+        display_name=STR,
+        alternative_identifier=STR,
+        organization={"type": "object"},
+        group={"type": "object"},
+    ),
     details={"type": ["object", "null"]},
 )
 ACCEPTED_OUTPUT: Schema = obj(("data",), data={"type": "object", "maxProperties": 0})
@@ -64,16 +75,19 @@ async def list_activity(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 async def delete_invitee_data(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Ask Calendly to remove these invitees' data from every past booking (202)."""
     client = CalendlyClient(ctx, params["connection"])
-    body = await client.post("/data_compliance/deletion/invitees",
-                             {"emails": list(params["emails"])})
+    body = await client.post(
+        "/data_compliance/deletion/invitees", {"emails": list(params["emails"])}
+    )
     return {"data": body or {}}
 
 
 async def delete_event_data(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Ask Calendly to remove the events scheduled in a time range (202)."""
     client = CalendlyClient(ctx, params["connection"])
-    body = await client.post("/data_compliance/deletion/events",
-                             {"start_time": params["startTime"], "end_time": params["endTime"]})
+    body = await client.post(
+        "/data_compliance/deletion/events",
+        {"start_time": params["startTime"], "end_time": params["endTime"]},
+    )
     return {"data": body or {}}
 
 
@@ -88,24 +102,53 @@ LIST_ACTIVITY = Action(
     label="List Activity Log Entries",
     description="Returns a list of activity log entries.",
     inputs=(
-        Input("actionInput", "Action", collection="valuelist",
-              comments="The action associated with the entries"),
-        Input("actor", "Actor", collection="valuelist", clean=_actor,
-              comments="Return entries from the user associated with the provided URI."),
+        Input(
+            "actionInput",
+            "Action",
+            collection="valuelist",
+            comments="The action associated with the entries",
+        ),
+        Input(
+            "actor",
+            "Actor",
+            collection="valuelist",
+            clean=_actor,
+            comments="Return entries from the user associated with the provided URI.",
+        ),
         CONNECTION,
-        time_input("maxOccurredAt", "Max Occurred At", example="2020-01-02T03:04:05.678Z",
-                   comments=f"Include entries that occurred prior to this time {_OCCURRED_NOTE}"),
-        time_input("minOccurredAt", "Min Occurred At", example="2020-01-02T03:04:05.678Z",
-                   comments=f"Include entries that occurred after this time {_OCCURRED_NOTE}"),
-        Input("namespace", "Namespace", collection="valuelist",
-              comments="The category of the entry."),
-        org_ref(required=True, comments=(
-            "Return activity log entries from the organization associated with this URI")),
-        Input("searchTerm", "Search Term", example="compliance",
-              comments="Filters entries based on the search term.", schema={"maxLength": 300}),
-        Input("sortList", "Sort", collection="valuelist",
-              comments="Order results by the specified field and direction. "
-                       "{field}:{direction} value."),
+        time_input(
+            "maxOccurredAt",
+            "Max Occurred At",
+            example="2020-01-02T03:04:05.678Z",
+            comments=f"Include entries that occurred prior to this time {_OCCURRED_NOTE}",
+        ),
+        time_input(
+            "minOccurredAt",
+            "Min Occurred At",
+            example="2020-01-02T03:04:05.678Z",
+            comments=f"Include entries that occurred after this time {_OCCURRED_NOTE}",
+        ),
+        Input(
+            "namespace", "Namespace", collection="valuelist", comments="The category of the entry."
+        ),
+        org_ref(
+            required=True,
+            comments=("Return activity log entries from the organization associated with this URI"),
+        ),
+        Input(
+            "searchTerm",
+            "Search Term",
+            example="compliance",
+            comments="Filters entries based on the search term.",
+            schema={"maxLength": 300},
+        ),
+        Input(
+            "sortList",
+            "Sort",
+            collection="valuelist",
+            comments="Order results by the specified field and direction. "
+            "{field}:{direction} value.",
+        ),
         LIMIT,
     ),
     perform=list_activity,
@@ -121,8 +164,14 @@ DELETE_INVITEE_DATA = Action(
     ),
     inputs=(
         CONNECTION,
-        Input("emails", "Email", required=True, collection="valuelist",
-              comments="Invitee email to delete.", schema={"format": "email"}),
+        Input(
+            "emails",
+            "Email",
+            required=True,
+            collection="valuelist",
+            comments="Invitee email to delete.",
+            schema={"format": "email"},
+        ),
     ),
     perform=delete_invitee_data,
     output_schema=ACCEPTED_OUTPUT,
@@ -137,13 +186,20 @@ DELETE_EVENT_DATA = Action(
     ),
     inputs=(
         CONNECTION,
-        time_input("endTime", "End Time", required=True, example="2021-01-01T02:04:05.678123Z",
-                   comments="The scheduled events UTC timestamp at which data deletion should "
-                            "end."),
-        time_input("startTime", "Start Time", required=True,
-                   example="2019-01-02T03:04:05.678123Z",
-                   comments="The scheduled events UTC timestamp at which data deletion should "
-                            "begin."),
+        time_input(
+            "endTime",
+            "End Time",
+            required=True,
+            example="2021-01-01T02:04:05.678123Z",
+            comments="The scheduled events UTC timestamp at which data deletion should end.",
+        ),
+        time_input(
+            "startTime",
+            "Start Time",
+            required=True,
+            example="2019-01-02T03:04:05.678123Z",
+            comments="The scheduled events UTC timestamp at which data deletion should begin.",
+        ),
     ),
     perform=delete_event_data,
     output_schema=ACCEPTED_OUTPUT,

@@ -24,25 +24,54 @@ from runtime import Action, Context, Input
 #: ``active``/``adminManaged`` deliberately have no default: the reference defaulted them to
 #: false and sent them, so lists held only inactive types (defect 3). Unset means "all".
 EVENT_TYPE_FILTERS: tuple[Input, ...] = (
-    Input("active", "Active", "boolean", comments=(
-        "Return only active event types if true, only inactive if false, or all event types "
-        "if this parameter is omitted.")),
-    Input("adminManaged", "Admin Managed", "boolean", comments=(
-        "Return only admin managed event types if true, exclude admin managed event types if "
-        "false, or include all event types if this parameter is omitted.")),
-    org_ref(comments=(
-        "View available personal, team, and organization event types associated with the "
-        "organization's URI.")),
-    Input("sort", "Sort", default="name:asc", comments=(
-        "Order results by the specified field and direction. Accepts comma-separated list of "
-        "{field}:{direction} values. Supported fields are: name. Sort direction is specified "
-        "as: asc, desc.")),
-    user_ref(comments=(
-        "View available personal, team, and organization event types associated with the "
-        "user's URI.")),
-    ref_input("userAvailabilitySchedule", "User Availability Schedule", comments=(
-        "Used in conjunction with user parameter, returns a filtered list of Event Types that "
-        "use the given primary availability schedule.")),
+    Input(
+        "active",
+        "Active",
+        "boolean",
+        comments=(
+            "Return only active event types if true, only inactive if false, or all event types "
+            "if this parameter is omitted."
+        ),
+    ),
+    Input(
+        "adminManaged",
+        "Admin Managed",
+        "boolean",
+        comments=(
+            "Return only admin managed event types if true, exclude admin managed event types if "
+            "false, or include all event types if this parameter is omitted."
+        ),
+    ),
+    org_ref(
+        comments=(
+            "View available personal, team, and organization event types associated with the "
+            "organization's URI."
+        )
+    ),
+    Input(
+        "sort",
+        "Sort",
+        default="name:asc",
+        comments=(
+            "Order results by the specified field and direction. Accepts comma-separated list of "
+            "{field}:{direction} values. Supported fields are: name. Sort direction is specified "
+            "as: asc, desc."
+        ),
+    ),
+    user_ref(
+        comments=(
+            "View available personal, team, and organization event types associated with the "
+            "user's URI."
+        )
+    ),
+    ref_input(
+        "userAvailabilitySchedule",
+        "User Availability Schedule",
+        comments=(
+            "Used in conjunction with user parameter, returns a filtered list of Event Types that "
+            "use the given primary availability schedule."
+        ),
+    ),
 )
 
 _QUERY = {

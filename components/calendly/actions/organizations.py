@@ -24,17 +24,25 @@ from runtime import Action, Choice, Context, Input
 
 MEMBERSHIP_ID_COMMENTS = "The organization membership's unique identifier"
 INVITATION_ID_COMMENTS = "The organization invitation's unique identifier."
-ORG_UUID = uuid_input("orgUuid", "Organization UUID", data_source="organizations",
-                      comments="The organization's unique identifier.")
+ORG_UUID = uuid_input(
+    "orgUuid",
+    "Organization UUID",
+    data_source="organizations",
+    comments="The organization's unique identifier.",
+)
 INVITATION_UUID = uuid_input(example=UUID_EXAMPLE, comments=INVITATION_ID_COMMENTS)
 
 #: Filters shared by listOrganizationMemberships and the organizationMemberships data source.
 MEMBERSHIP_FILTERS: tuple[Input, ...] = (
-    email_input(comments="Indicates if the results should be filtered by email address",
-                example="user@example.com"),
+    email_input(
+        comments="Indicates if the results should be filtered by email address",
+        example="user@example.com",
+    ),
     org_ref(comments="Indicates if the results should be filtered by organization"),
-    user_ref(comments="Indicates if the results should be filtered by user",
-             example="https://api.calendly.com/users/UR1234567890"),
+    user_ref(
+        comments="Indicates if the results should be filtered by user",
+        example="https://api.calendly.com/users/UR1234567890",
+    ),
 )
 
 
@@ -43,9 +51,12 @@ async def fetch_memberships(
 ) -> list[Any]:
     """Memberships matching the filters; Calendly needs an organization or a user, so with
     neither the current user's organization is used (defect 4)."""
-    query = filters(client, params, {"email": "email", "organization": "organization",
-                                     "user": "user"},
-                    {"organization": "organizations", "user": "users"})
+    query = filters(
+        client,
+        params,
+        {"email": "email", "organization": "organization", "user": "user"},
+        {"organization": "organizations", "user": "users"},
+    )
     if "organization" not in query and "user" not in query:
         query["organization"] = await current_organization(client)
     return await client.paginate("/organization_memberships", query, limit=limit)
@@ -104,8 +115,7 @@ LIST_MEMBERSHIPS = Action(
     key="listOrganizationMemberships",
     label="List Organization Memberships",
     description=(
-        "Use this to list the Organization Memberships for all users belonging to an "
-        "organization."
+        "Use this to list the Organization Memberships for all users belonging to an organization."
     ),
     inputs=(CONNECTION, *MEMBERSHIP_FILTERS, LIMIT),
     perform=list_memberships,
@@ -127,8 +137,11 @@ REMOVE_USER = Action(
     description="Removes a user from an organization.",
     inputs=(
         CONNECTION,
-        uuid_input(example=UUID_EXAMPLE, comments=MEMBERSHIP_ID_COMMENTS,
-                   data_source="organizationMemberships"),
+        uuid_input(
+            example=UUID_EXAMPLE,
+            comments=MEMBERSHIP_ID_COMMENTS,
+            data_source="organizationMemberships",
+        ),
     ),
     perform=remove_membership,
     output_schema=NO_CONTENT_OUTPUT,
@@ -138,21 +151,36 @@ LIST_INVITATIONS = Action(
     key="listOrganizationInvitations",
     label="List Organization Invitations",
     description=(
-        "Returns a list of Organization Invitations that were sent to the organization's "
-        "members."
+        "Returns a list of Organization Invitations that were sent to the organization's members."
     ),
     inputs=(
         CONNECTION,
-        email_input(comments="Indicates if the results should be filtered by email address",
-                    example="bob@example.com"),
-        Input("sort", "Sort", comments=(
-            "Order results by the created_at field and direction specified: ascending ('asc') "
-            "or descending ('desc')")),
-        Input("status", "Status", example="active or canceled",
-              comments=('Indicates if the results should be filtered by status ("pending", '
-                        '"accepted", or "declined")'),
-              choices=(Choice("pending", "Pending"), Choice("accepted", "Accepted"),
-                       Choice("declined", "Declined"))),
+        email_input(
+            comments="Indicates if the results should be filtered by email address",
+            example="bob@example.com",
+        ),
+        Input(
+            "sort",
+            "Sort",
+            comments=(
+                "Order results by the created_at field and direction specified: ascending ('asc') "
+                "or descending ('desc')"
+            ),
+        ),
+        Input(
+            "status",
+            "Status",
+            example="active or canceled",
+            comments=(
+                'Indicates if the results should be filtered by status ("pending", '
+                '"accepted", or "declined")'
+            ),
+            choices=(
+                Choice("pending", "Pending"),
+                Choice("accepted", "Accepted"),
+                Choice("declined", "Declined"),
+            ),
+        ),
         uuid_input(example=UUID_EXAMPLE, data_source="organizations"),
         LIMIT,
     ),
@@ -175,10 +203,16 @@ INVITE_USER = Action(
     description="Invites a user to an organization.",
     inputs=(
         CONNECTION,
-        email_input(required=True, comments="The email address of the user to invite.",
-                    example="bob@example.com"),
-        uuid_input(example=UUID_EXAMPLE, comments="The UUID of the organization.",
-                   data_source="organizations"),
+        email_input(
+            required=True,
+            comments="The email address of the user to invite.",
+            example="bob@example.com",
+        ),
+        uuid_input(
+            example=UUID_EXAMPLE,
+            comments="The UUID of the organization.",
+            data_source="organizations",
+        ),
     ),
     perform=invite_user,
     output_schema=resource_output(INVITATION),

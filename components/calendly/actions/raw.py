@@ -40,57 +40,144 @@ def _json_body(value: Any) -> Any:
 
 
 # The reference types these as strings; flows may pass numbers too, so both are accepted.
-_NUMBER_TEXT: dict[str, Any] = {"type": ["string", "integer"], "pattern": r"^\s*\d+\s*$",
-                                "minimum": 0}
+_NUMBER_TEXT: dict[str, Any] = {
+    "type": ["string", "integer"],
+    "pattern": r"^\s*\d+\s*$",
+    "minimum": 0,
+}
 
 INPUTS: tuple[Input, ...] = (
     CONNECTION,
-    Input("data", "Data", comments="The HTTP body payload to send to the URL.",
-          example='{"exampleKey": "Example Data"}',
-          schema={"type": ["string", "object", "array"]}, clean=_json_body),
-    Input("debugRequest", "Debug Request", "boolean", default=False,
-          comments="Enabling this flag will log out the current request."),
-    Input("fileData", "File Data", collection="keyvaluelist",
-          comments="File Data to be sent as a multipart form upload.",
-          example='[{key: "example.txt", value: "My File Contents"}]'),
-    Input("fileDataFileNames", "File Data File Names", collection="keyvaluelist",
-          comments=("File names to apply to the file data inputs. Keys must match the file "
-                    "data keys above.")),
-    Input("formData", "Form Data", collection="keyvaluelist",
-          comments="The Form Data to be sent as a multipart form upload.",
-          example='[{"key": "Example Key", "value": new Buffer("Hello World")}]'),
-    Input("headers", "Header", collection="keyvaluelist",
-          comments="A list of headers to send with the request.",
-          example="User-Agent: curl/7.64.1"),
-    Input("maxRetries", "Max Retry Count", default="0", schema=_NUMBER_TEXT,
-          clean=_whole_number,
-          comments="The maximum number of retries to attempt. Specify 0 for no retries."),
-    Input("method", "Method", required=True, comments="The HTTP method to use.",
-          choices=tuple(Choice(m, m) for m in _METHODS)),
-    Input("queryParams", "Query Parameter", collection="keyvaluelist", comments=(
-        "A list of query parameters to send with the request. This is the portion at the end "
-        "of the URL similar to ?key1=value1&key2=value2.")),
-    Input("responseType", "Response Type", required=True, default="json",
-          comments=("The type of data you expect in the response. You can request json, text, "
-                    "or binary data."),
-          choices=(Choice("json", "JSON"), Choice("text", "Text"), Choice("binary", "Binary"))),
-    Input("retryAllErrors", "Retry On All Errors", "boolean", default=False, comments=(
-        "If true, retries on all erroneous responses regardless of type. This is helpful when "
-        "retrying after HTTP 429 or other 3xx or 4xx errors. Otherwise, only retries on HTTP "
-        "5xx and network errors.")),
-    Input("retryDelayMS", "Retry Delay (ms)", default="0", schema=_NUMBER_TEXT,
-          clean=_whole_number, comments=(
-              "The delay in milliseconds between retries. This is used when 'Use Exponential "
-              "Backoff' is disabled.")),
-    Input("timeout", "Timeout", example="2000", schema=_NUMBER_TEXT, clean=_whole_number,
-          comments="The maximum time that a client will await a response to its request"),
-    Input("url", "URL", required=True, example="/users/me", comments=(
-        "Input the path only (/users/me), The base URL is already included "
-        "(https://api.calendly.com). For example, to connect to "
-        "https://api.calendly.com/users/me, only /users/me is entered in this field.")),
-    Input("useExponentialBackoff", "Use Exponential Backoff", "boolean", default=False,
-          comments=("Specifies whether to use a pre-defined exponential backoff strategy for "
-                    "retries. When enabled, 'Retry Delay (ms)' is ignored.")),
+    Input(
+        "data",
+        "Data",
+        comments="The HTTP body payload to send to the URL.",
+        example='{"exampleKey": "Example Data"}',
+        schema={"type": ["string", "object", "array"]},
+        clean=_json_body,
+    ),
+    Input(
+        "debugRequest",
+        "Debug Request",
+        "boolean",
+        default=False,
+        comments="Enabling this flag will log out the current request.",
+    ),
+    Input(
+        "fileData",
+        "File Data",
+        collection="keyvaluelist",
+        comments="File Data to be sent as a multipart form upload.",
+        example='[{key: "example.txt", value: "My File Contents"}]',
+    ),
+    Input(
+        "fileDataFileNames",
+        "File Data File Names",
+        collection="keyvaluelist",
+        comments=(
+            "File names to apply to the file data inputs. Keys must match the file data keys above."
+        ),
+    ),
+    Input(
+        "formData",
+        "Form Data",
+        collection="keyvaluelist",
+        comments="The Form Data to be sent as a multipart form upload.",
+        example='[{"key": "Example Key", "value": new Buffer("Hello World")}]',
+    ),
+    Input(
+        "headers",
+        "Header",
+        collection="keyvaluelist",
+        comments="A list of headers to send with the request.",
+        example="User-Agent: curl/7.64.1",
+    ),
+    Input(
+        "maxRetries",
+        "Max Retry Count",
+        default="0",
+        schema=_NUMBER_TEXT,
+        clean=_whole_number,
+        comments="The maximum number of retries to attempt. Specify 0 for no retries.",
+    ),
+    Input(
+        "method",
+        "Method",
+        required=True,
+        comments="The HTTP method to use.",
+        choices=tuple(Choice(m, m) for m in _METHODS),
+    ),
+    Input(
+        "queryParams",
+        "Query Parameter",
+        collection="keyvaluelist",
+        comments=(
+            "A list of query parameters to send with the request. This is the portion at the end "
+            "of the URL similar to ?key1=value1&key2=value2."
+        ),
+    ),
+    Input(
+        "responseType",
+        "Response Type",
+        required=True,
+        default="json",
+        comments=(
+            "The type of data you expect in the response. You can request json, text, "
+            "or binary data."
+        ),
+        choices=(Choice("json", "JSON"), Choice("text", "Text"), Choice("binary", "Binary")),
+    ),
+    Input(
+        "retryAllErrors",
+        "Retry On All Errors",
+        "boolean",
+        default=False,
+        comments=(
+            "If true, retries on all erroneous responses regardless of type. This is helpful when "
+            "retrying after HTTP 429 or other 3xx or 4xx errors. Otherwise, only retries on HTTP "
+            "5xx and network errors."
+        ),
+    ),
+    Input(
+        "retryDelayMS",
+        "Retry Delay (ms)",
+        default="0",
+        schema=_NUMBER_TEXT,
+        clean=_whole_number,
+        comments=(
+            "The delay in milliseconds between retries. This is used when 'Use Exponential "
+            "Backoff' is disabled."
+        ),
+    ),
+    Input(
+        "timeout",
+        "Timeout",
+        example="2000",
+        schema=_NUMBER_TEXT,
+        clean=_whole_number,
+        comments="The maximum time that a client will await a response to its request",
+    ),
+    Input(
+        "url",
+        "URL",
+        required=True,
+        example="/users/me",
+        comments=(
+            "Input the path only (/users/me), The base URL is already included "
+            "(https://api.calendly.com). For example, to connect to "
+            "https://api.calendly.com/users/me, only /users/me is entered in this field."
+        ),
+    ),
+    Input(
+        "useExponentialBackoff",
+        "Use Exponential Backoff",
+        "boolean",
+        default=False,
+        comments=(
+            "Specifies whether to use a pre-defined exponential backoff strategy for "
+            "retries. When enabled, 'Retry Delay (ms)' is ignored."
+        ),
+    ),
 )
 
 
@@ -115,8 +202,9 @@ def _query(params: Mapping[str, Any]) -> dict[str, str | list[str]] | None:
 def _files(params: Mapping[str, Any]) -> dict[str, tuple[str, bytes]] | None:
     """``fileData`` as multipart files, named by ``fileDataFileNames`` (default: the key)."""
     names = dict(_pairs(params, "fileDataFileNames"))
-    files = {key: (names.get(key, key), value.encode()) for key, value in
-             _pairs(params, "fileData")}
+    files = {
+        key: (names.get(key, key), value.encode()) for key, value in _pairs(params, "fileData")
+    }
     return files or None
 
 
@@ -139,15 +227,23 @@ def retry_delay(params: Mapping[str, Any], attempt: int, error: ApiError) -> flo
 
 def _debug_log(ctx: Context, method: str, url: str, request: Mapping[str, Any]) -> None:
     """Log the request as sent, with the bearer token and other secret headers redacted."""
-    headers = {k: (_REDACTED if k.lower() in _SECRET_HEADERS else v)
-               for k, v in (request.get("headers") or {}).items()}
+    headers = {
+        k: (_REDACTED if k.lower() in _SECRET_HEADERS else v)
+        for k, v in (request.get("headers") or {}).items()
+    }
     headers["Authorization"] = f"Bearer {_REDACTED}"
     # Warning level: the user asked for this log explicitly, and relay's default log level
     # (warning) would hide an info line.
     ctx.logger.warning(
-        "calendly raw request", method=method, url=url, headers=headers,
-        query=request.get("params"), json=request.get("json"), form=request.get("data"),
-        files=sorted(request.get("files") or ()), timeout=request.get("timeout"),
+        "calendly raw request",
+        method=method,
+        url=url,
+        headers=headers,
+        query=request.get("params"),
+        json=request.get("json"),
+        form=request.get("data"),
+        files=sorted(request.get("files") or ()),
+        timeout=request.get("timeout"),
     )
 
 
@@ -188,8 +284,7 @@ async def raw_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             break
         except ApiError as error:
             attempt += 1
-            if attempt > params["maxRetries"] or not should_retry(
-                    error, params["retryAllErrors"]):
+            if attempt > params["maxRetries"] or not should_retry(error, params["retryAllErrors"]):
                 raise
             await ctx.sleep(retry_delay(params, attempt, error))
     return {

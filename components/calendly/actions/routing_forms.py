@@ -24,30 +24,49 @@ from runtime import Action, Context, Input
 
 _QUESTION: Schema = obj(
     ("uuid", "name", "type"),
-    uuid=STR, name=STR, type=STR, required={"type": "boolean"},
+    uuid=STR,
+    name=STR,
+    type=STR,
+    required={"type": "boolean"},
     answer_choices={"type": ["array", "null"], "items": STR},
 )
 ROUTING_FORM: Schema = obj(
     ("uri", "organization", "name", "status", "questions"),
-    uri=STR, organization=STR, name=STR, status=STR,
+    uri=STR,
+    organization=STR,
+    name=STR,
+    status=STR,
     questions={"type": "array", "items": _QUESTION},
-    created_at=STR, updated_at=STR,
+    created_at=STR,
+    updated_at=STR,
 )
 SUBMISSION: Schema = obj(
     ("uri", "routing_form", "questions_and_answers"),
-    uri=STR, routing_form=STR,
-    questions_and_answers={"type": "array", "items": obj(
-        ("question",), question_uuid=STR, question=STR, answer=STR_OR_NULL)},
+    uri=STR,
+    routing_form=STR,
+    questions_and_answers={
+        "type": "array",
+        "items": obj(("question",), question_uuid=STR, question=STR, answer=STR_OR_NULL),
+    },
     tracking={"type": ["object", "null"]},
     result={"type": ["object", "null"]},
-    submitter=STR_OR_NULL, submitter_type=STR_OR_NULL, created_at=STR, updated_at=STR,
+    submitter=STR_OR_NULL,
+    submitter_type=STR_OR_NULL,
+    created_at=STR,
+    updated_at=STR,
 )
 
 
 def _sort(fields: str, example: str | None = None) -> Input:
-    return Input("sort", "Sort", example=example, comments=(
-        f"Order results by the specified field and direction. {fields}Supported fields are: "
-        "created_at. Sort direction is specified as: asc, desc."))
+    return Input(
+        "sort",
+        "Sort",
+        example=example,
+        comments=(
+            f"Order results by the specified field and direction. {fields}Supported fields are: "
+            "created_at. Sort direction is specified as: asc, desc."
+        ),
+    )
 
 
 async def get_form(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +78,10 @@ async def get_form(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 async def list_forms(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Every routing form of the organization, all pages."""
     client = CalendlyClient(ctx, params["connection"])
-    query = {"organization": client.uri("organizations", params["organization"]),
-             "sort": params.get("sort")}
+    query = {
+        "organization": client.uri("organizations", params["organization"]),
+        "sort": params.get("sort"),
+    }
     return {"data": await client.paginate("/routing_forms", query, limit=limit_of(params))}
 
 
@@ -74,8 +95,9 @@ async def list_submissions(ctx: Context, params: dict[str, Any]) -> dict[str, An
     """Every submission of one routing form, all pages."""
     client = CalendlyClient(ctx, params["connection"])
     query = {"form": client.uri("routing_forms", params["form"]), "sort": params.get("sort")}
-    return {"data": await client.paginate("/routing_form_submissions", query,
-                                           limit=limit_of(params))}
+    return {
+        "data": await client.paginate("/routing_form_submissions", query, limit=limit_of(params))
+    }
 
 
 GET_FORM = Action(
@@ -93,10 +115,14 @@ LIST_FORMS = Action(
     description="Get a list of Routing Forms for a specified Organization.",
     inputs=(
         CONNECTION,
-        org_ref(required=True, comments=(
-            "View organization routing forms associated with the organization's URI.")),
-        _sort("Accepts comma-separated list of {field}:{direction} values. ",
-              example="created_at:desc"),
+        org_ref(
+            required=True,
+            comments=("View organization routing forms associated with the organization's URI."),
+        ),
+        _sort(
+            "Accepts comma-separated list of {field}:{direction} values. ",
+            example="created_at:desc",
+        ),
         LIMIT,
     ),
     perform=list_forms,
@@ -119,10 +145,13 @@ LIST_SUBMISSIONS = Action(
     inputs=(
         CONNECTION,
         attrs.evolve(
-            ref_input("form", "Form", required=True,
-                      comments=("View routing form submissions associated with the routing "
-                                "form's URI."),
-                      example="https://api.calendly.com/routing_forms/AAAAAAAAAAAAAAAA"),
+            ref_input(
+                "form",
+                "Form",
+                required=True,
+                comments=("View routing form submissions associated with the routing form's URI."),
+                example="https://api.calendly.com/routing_forms/AAAAAAAAAAAAAAAA",
+            ),
             data_source="routingForms",
         ),
         _sort(""),

@@ -32,19 +32,35 @@ _START_EXAMPLE = "2020-01-02T12:30:00.000000Z"
 
 def status_input() -> Input:
     """Event and invitee status: Calendly knows only these two."""
-    return Input("status", "Status", example="active or canceled",
-                 comments="Indicates if the invitee 'canceled' or still 'active'",
-                 choices=(Choice("active", "Active"), Choice("canceled", "Canceled")))
+    return Input(
+        "status",
+        "Status",
+        example="active or canceled",
+        comments="Indicates if the invitee 'canceled' or still 'active'",
+        choices=(Choice("active", "Active"), Choice("canceled", "Canceled")),
+    )
 
 
 #: Filters shared by listEvents and the events data source.
 EVENT_FILTERS: tuple[Input, ...] = (
-    email_input("inviteeEmail", "Invitee Email", example="alice@example.com", comments=(
-        "Return events scheduled with the invitee associated with this email address")),
-    time_input("maxStartTime", "Max Start Time", example=_START_EXAMPLE,
-               comments="Include events with start times prior to this time"),
-    time_input("minStartTime", "Min Start Time", example=_START_EXAMPLE,
-               comments="Include events with start times after this time"),
+    email_input(
+        "inviteeEmail",
+        "Invitee Email",
+        example="alice@example.com",
+        comments=("Return events scheduled with the invitee associated with this email address"),
+    ),
+    time_input(
+        "maxStartTime",
+        "Max Start Time",
+        example=_START_EXAMPLE,
+        comments="Include events with start times prior to this time",
+    ),
+    time_input(
+        "minStartTime",
+        "Min Start Time",
+        example=_START_EXAMPLE,
+        comments="Include events with start times after this time",
+    ),
     org_ref(comments="Return events scheduled with the organization associated with this URI"),
     Input("sort", "Sort", comments=_BY_CREATED),
     status_input(),
@@ -67,8 +83,9 @@ async def fetch_events(
 ) -> list[Any]:
     """Events matching the filters; with neither user nor organization, the current user's
     organization's (Calendly needs one; the reference sent a bogus URI, defect 4)."""
-    query = filters(client, params, _EVENT_QUERY,
-                    {"organization": "organizations", "user": "users"})
+    query = filters(
+        client, params, _EVENT_QUERY, {"organization": "organizations", "user": "users"}
+    )
     if "organization" not in query and "user" not in query:
         query["organization"] = await current_organization(client)
     return await client.paginate("/scheduled_events", query, limit=limit)
@@ -138,8 +155,12 @@ CANCEL_EVENT = Action(
     description="Cancels specified event.",
     inputs=(
         CONNECTION,
-        Input("reason", "Reason", comments="The reason for canceling the event",
-              schema={"maxLength": 10000}),
+        Input(
+            "reason",
+            "Reason",
+            comments="The reason for canceling the event",
+            schema={"maxLength": 10000},
+        ),
         uuid_input(example=UUID_EXAMPLE, data_source="events"),
     ),
     perform=cancel_event,
@@ -152,8 +173,10 @@ LIST_INVITEES = Action(
     description="Returns a list of Invitees for an event.",
     inputs=(
         CONNECTION,
-        email_input(comments="Indicates if the results should be filtered by email address",
-                    example="bob@example.com"),
+        email_input(
+            comments="Indicates if the results should be filtered by email address",
+            example="bob@example.com",
+        ),
         Input("sort", "Sort", comments=_BY_CREATED),
         status_input(),
         uuid_input(example=UUID_EXAMPLE, data_source="events"),
@@ -169,10 +192,18 @@ GET_INVITEE = Action(
     description="Returns information about a specified Invitee (person invited to an event).",
     inputs=(
         CONNECTION,
-        uuid_input("eventUuid", "Event UUID", comments="The event's unique identifier",
-                   data_source="events"),
-        uuid_input("inviteeUuid", "Invitee UUID", comments="The invitee's unique identifier",
-                   data_source="selectEventInvitee"),
+        uuid_input(
+            "eventUuid",
+            "Event UUID",
+            comments="The event's unique identifier",
+            data_source="events",
+        ),
+        uuid_input(
+            "inviteeUuid",
+            "Invitee UUID",
+            comments="The invitee's unique identifier",
+            data_source="selectEventInvitee",
+        ),
     ),
     perform=get_invitee,
     output_schema=resource_output(INVITEE),

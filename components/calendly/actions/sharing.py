@@ -21,8 +21,7 @@ from components.calendly.inputs import CONNECTION
 from runtime import Action, Choice, Context, Input
 
 #: The reference types these numbers as strings; flows may pass real integers too.
-_WHOLE_NUMBER: dict[str, Any] = {"type": ["string", "integer"], "pattern": "^[0-9]+$",
-                                 "minimum": 0}
+_WHOLE_NUMBER: dict[str, Any] = {"type": ["string", "integer"], "pattern": "^[0-9]+$", "minimum": 0}
 _DATE: dict[str, Any] = {"format": "date"}
 _FIXED_NOTE = "is required when period_type is 'fixed' Format: YYYY-MM-DD"
 
@@ -31,8 +30,7 @@ def _whole_number(value: Any) -> int:
     return int(value)
 
 
-def _event_type_ref(key: str, label: str, *, comments: str, example: str | None = None
-                    ) -> Input:
+def _event_type_ref(key: str, label: str, *, comments: str, example: str | None = None) -> Input:
     """A required event type (URI or UUID), offered from the ``eventTypes`` picklist."""
     spec = ref_input(key, label, required=True, comments=comments, example=example)
     return attrs.evolve(spec, data_source="eventTypes")
@@ -40,15 +38,22 @@ def _event_type_ref(key: str, label: str, *, comments: str, example: str | None 
 
 SCHEDULING_LINK: Schema = obj(
     ("booking_url", "owner", "owner_type"),
-    booking_url=STR, owner=STR, owner_type=STR,
+    booking_url=STR,
+    owner=STR,
+    owner_type=STR,
 )
 SHARE: Schema = obj(
     ("scheduling_links", "share_override"),
     scheduling_links={"type": "array", "items": SCHEDULING_LINK},
     share_override=obj(
         (),
-        name=STR, duration=INT, period_type=STR, start_date=STR_OR_NULL, end_date=STR_OR_NULL,
-        max_booking_time={"type": ["integer", "null"]}, hide_location=BOOL,
+        name=STR,
+        duration=INT,
+        period_type=STR,
+        start_date=STR_OR_NULL,
+        end_date=STR_OR_NULL,
+        max_booking_time={"type": ["integer", "null"]},
+        hide_location=BOOL,
         location_configurations={"type": "array", "items": {"type": "object"}},
         availability_rule={"type": ["object", "null"]},
     ),
@@ -92,33 +97,73 @@ CREATE_SHARE = Action(
     label="Create Share",
     description="Allows you to create an endpoint for the Customize Once and Share feature.",
     inputs=(
-        Input("availabilityRule", "Availability Rule", "code",
-              comments="The availability rules and timezone (JSON object).",
-              schema={"type": ["object", "string"]}),
+        Input(
+            "availabilityRule",
+            "Availability Rule",
+            "code",
+            comments="The availability rules and timezone (JSON object).",
+            schema={"type": ["object", "string"]},
+        ),
         CONNECTION,
-        Input("duration", "Duration", example="60", comments="Duration in minutes.",
-              schema=_WHOLE_NUMBER, clean=_whole_number),
+        Input(
+            "duration",
+            "Duration",
+            example="60",
+            comments="Duration in minutes.",
+            schema=_WHOLE_NUMBER,
+            clean=_whole_number,
+        ),
         Input("endDate", "End Date", comments=_FIXED_NOTE, example="2019-01-03", schema=_DATE),
-        _event_type_ref("eventType", "Event Type",
-                        comments="The uri associated with the event type"),
-        Input("hideLocation", "Hide Location", "boolean", default=False,
-              comments=("Determines if a location is hidden until invitee books a spot, only "
-                        "respected when there is a single custom location configured.")),
-        Input("locationConfigurations", "Location Configurations", "code",
-              comments="The locations offered (JSON array).",
-              schema={"type": ["array", "string"]}),
-        Input("maxBookingTime", "Max Booking Time", example="300",
-              comments=("is required when period_type is 'moving' or 'available_moving'"
-                        "Required when period_type is 'moving' or 'available_moving'."),
-              schema=_WHOLE_NUMBER, clean=_whole_number),
-        Input("name", "Name", example="15 Minute Meeting", comments="The shared event's name.",
-              schema={"maxLength": 55}),
-        Input("periodType", "Period Type", comments="How far ahead invitees can book.",
-              choices=(Choice("available_moving", "Available moving"),
-                       Choice("moving", "Moving"), Choice("fixed", "Fixed"),
-                       Choice("unlimited", "Unlimited"))),
-        Input("startDate", "Start Date", comments=_FIXED_NOTE, example="2019-01-02",
-              schema=_DATE),
+        _event_type_ref(
+            "eventType", "Event Type", comments="The uri associated with the event type"
+        ),
+        Input(
+            "hideLocation",
+            "Hide Location",
+            "boolean",
+            default=False,
+            comments=(
+                "Determines if a location is hidden until invitee books a spot, only "
+                "respected when there is a single custom location configured."
+            ),
+        ),
+        Input(
+            "locationConfigurations",
+            "Location Configurations",
+            "code",
+            comments="The locations offered (JSON array).",
+            schema={"type": ["array", "string"]},
+        ),
+        Input(
+            "maxBookingTime",
+            "Max Booking Time",
+            example="300",
+            comments=(
+                "is required when period_type is 'moving' or 'available_moving'"
+                "Required when period_type is 'moving' or 'available_moving'."
+            ),
+            schema=_WHOLE_NUMBER,
+            clean=_whole_number,
+        ),
+        Input(
+            "name",
+            "Name",
+            example="15 Minute Meeting",
+            comments="The shared event's name.",
+            schema={"maxLength": 55},
+        ),
+        Input(
+            "periodType",
+            "Period Type",
+            comments="How far ahead invitees can book.",
+            choices=(
+                Choice("available_moving", "Available moving"),
+                Choice("moving", "Moving"),
+                Choice("fixed", "Fixed"),
+                Choice("unlimited", "Unlimited"),
+            ),
+        ),
+        Input("startDate", "Start Date", comments=_FIXED_NOTE, example="2019-01-02", schema=_DATE),
     ),
     perform=create_share,
     output_schema=resource_output(SHARE),
@@ -130,19 +175,33 @@ CREATE_SCHEDULING_LINK = Action(
     description="Creates a single-use scheduling link.",
     inputs=(
         CONNECTION,
-        Input("maxEventCount", "Max Event Count", required=True, example="1",
-              comments="The max number of events that can be scheduled using this scheduling "
-                       "link.",
-              # Calendly only accepts 1: refuse anything else before sending a request.
-              schema={"type": ["string", "integer"], "enum": ["1", 1]},
-              clean=_whole_number),
-        _event_type_ref("owner", "Owner",
-                        comments=("A link to the resource that owns this Scheduling Link "
-                                  "(currently, this is always an Event Type)."),
-                        example="https://api.calendly.com/event_types/012345678901234567890"),
-        Input("ownerType", "Owner Type", required=True, example="EventType",
-              comments="Resource type (currently, this is always EventType).",
-              choices=(Choice("EventType", "Event Type"),)),
+        Input(
+            "maxEventCount",
+            "Max Event Count",
+            required=True,
+            example="1",
+            comments="The max number of events that can be scheduled using this scheduling link.",
+            # Calendly only accepts 1: refuse anything else before sending a request.
+            schema={"type": ["string", "integer"], "enum": ["1", 1]},
+            clean=_whole_number,
+        ),
+        _event_type_ref(
+            "owner",
+            "Owner",
+            comments=(
+                "A link to the resource that owns this Scheduling Link "
+                "(currently, this is always an Event Type)."
+            ),
+            example="https://api.calendly.com/event_types/012345678901234567890",
+        ),
+        Input(
+            "ownerType",
+            "Owner Type",
+            required=True,
+            example="EventType",
+            comments="Resource type (currently, this is always EventType).",
+            choices=(Choice("EventType", "Event Type"),),
+        ),
     ),
     perform=create_scheduling_link,
     output_schema=resource_output(SCHEDULING_LINK),

@@ -45,8 +45,9 @@ def signing_key_input() -> Input:
     return Input("signingKey", "Signing Key", comments=_SIGNING_KEY_COMMENTS)
 
 
-def subscription_owner_inputs(org_comments: str, user_comments: str, scope_comments: str
-                              ) -> tuple[Input, Input, Input]:
+def subscription_owner_inputs(
+    org_comments: str, user_comments: str, scope_comments: str
+) -> tuple[Input, Input, Input]:
     """``organization``, ``scope`` and ``user``, as every webhook input set declares them."""
     return (
         org_ref(required=True, comments=org_comments),
@@ -71,7 +72,10 @@ async def create_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
     """Create a subscription as asked (a duplicate URL is Calendly's 409, surfaced as is)."""
     client = _client(ctx, params)
     spec = spec_from_params(
-        client, params, url=params["url"], events=params["event"],
+        client,
+        params,
+        url=params["url"],
+        events=params["event"],
         signing_key=params.get("signingKey"),
     )
     return {"data": await create_subscription(client, spec)}
@@ -111,8 +115,12 @@ async def delete_instanced_webhooks(ctx: Context, params: dict[str, Any]) -> dic
     if not urls:
         raise InputValidationError(
             "invalid inputs for calendly.deleteInstancedWebhooks",
-            [Problem("is required when the step does not run for a deployed webhook trigger",
-                     "$.webhookUrls")],
+            [
+                Problem(
+                    "is required when the step does not run for a deployed webhook trigger",
+                    "$.webhookUrls",
+                )
+            ],
         )
     client = _client(ctx, params)
     deleted = await delete_matching(
@@ -135,20 +143,30 @@ CREATE_WEBHOOK = Action(
     inputs=(
         CONNECTION,
         Input(
-            "event", "Event", required=True, collection="valuelist",
+            "event",
+            "Event",
+            required=True,
+            collection="valuelist",
             comments="Event to subscribe to.",
-            example=("invitee.canceled, invitee.created, invitee_no_show.created, "
-                     "routing_form_submission.created"),
+            example=(
+                "invitee.canceled, invitee.created, invitee_no_show.created, "
+                "routing_form_submission.created"
+            ),
             schema={"minLength": 1},
         ),
         org_ref(required=True, comments=_ORG_COMMENTS),
-        scope_input("Indicates if the webhook subscription scope will be 'organization' or "
-                    "'user'."),
+        scope_input(
+            "Indicates if the webhook subscription scope will be 'organization' or 'user'."
+        ),
         signing_key_input(),
-        Input("url", "URL", required=True,
-              comments="The URL where you want to receive POST requests for events you are "
-                       "subscribed to.",
-              schema={"pattern": "^https?://"}),
+        Input(
+            "url",
+            "URL",
+            required=True,
+            comments="The URL where you want to receive POST requests for events you are "
+            "subscribed to.",
+            schema={"pattern": "^https?://"},
+        ),
         user_ref(comments=_USER_COMMENTS, example=_USER_EXAMPLE),
     ),
     perform=create_webhook,
@@ -170,16 +188,26 @@ LIST_WEBHOOKS = Action(
     description="Get a list of Webhook Subscriptions for a specified Organization or User.",
     inputs=(
         CONNECTION,
-        org_ref(required=True,
-                comments="Indicates if the results should be filtered by organization"),
+        org_ref(
+            required=True, comments="Indicates if the results should be filtered by organization"
+        ),
         scope_input("Filter the list by organization or user"),
-        Input("sort", "Sort", comments=(
-            "Order results by the specified field and direction. Accepts comma-separated list "
-            "of {field}:{direction} values. Supported fields are: created_at. Sort direction "
-            "is specified as: asc, desc.")),
-        user_ref(comments=("Indicates if the results should be filtered by user. This "
-                           "parameter is only required if the scope parameter is set to user."),
-                 example=_USER_EXAMPLE),
+        Input(
+            "sort",
+            "Sort",
+            comments=(
+                "Order results by the specified field and direction. Accepts comma-separated list "
+                "of {field}:{direction} values. Supported fields are: created_at. Sort direction "
+                "is specified as: asc, desc."
+            ),
+        ),
+        user_ref(
+            comments=(
+                "Indicates if the results should be filtered by user. This "
+                "parameter is only required if the scope parameter is set to user."
+            ),
+            example=_USER_EXAMPLE,
+        ),
         LIMIT,
     ),
     perform=list_webhooks,
@@ -203,18 +231,25 @@ DELETE_INSTANCED = Action(
         CONNECTION,
         org_ref(required=True, comments="Organization to delete webhooks from"),
         scope_input("Organization or user webhooks to delete"),
-        user_ref(comments="User to delete webhooks from. Required if scope is set to user.",
-                 example=_USER_EXAMPLE),
+        user_ref(
+            comments="User to delete webhooks from. Required if scope is set to user.",
+            example=_USER_EXAMPLE,
+        ),
         Input(
-            "webhookUrls", "Webhook URLs", collection="valuelist",
-            comments=("The webhook URLs of this instance's flows. A step run for a deployed "
-                      "webhook trigger adds that trigger's URL itself."),
+            "webhookUrls",
+            "Webhook URLs",
+            collection="valuelist",
+            comments=(
+                "The webhook URLs of this instance's flows. A step run for a deployed "
+                "webhook trigger adds that trigger's URL itself."
+            ),
             example="https://relay.example.com/webhooks/INSTANCE/FLOW",
         ),
     ),
     perform=delete_instanced_webhooks,
-    output_schema=obj(("data",), data=obj(("deleted",), deleted={
-        "type": "array", "items": {"type": "string"}})),
+    output_schema=obj(
+        ("data",), data=obj(("deleted",), deleted={"type": "array", "items": {"type": "string"}})
+    ),
 )
 
 ACTIONS: tuple[Action, ...] = (

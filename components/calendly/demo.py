@@ -1,0 +1,205 @@
+"""``relay demo``: the whole story on the embedded defaults, in one process, over real HTTP.
+
+The Calendly sandbox and relay's server each listen on a loopback port. relay connects to the
+sandbox (OAuth authorization code with PKCE), deploys a flow (which creates the sandbox's
+webhook subscription), then simulated invitees book, cancel and reschedule; the sandbox
+delivers signed webhooks to relay, which records and runs each execution. A live table shows
+them; a summary says where to look next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from runtime import InProcessExecutor, Relay, RelayError, Runtime, create_app, open_store
+
+DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "booking-follow-up.yaml"
+console = Console(highlight=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def _serve(app: Any, port: int) -> AsyncIterator[None]:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, access_log=False, log_level="warning", lifespan="auto"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # surfaces the startup error
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _table(rows: list[Any]) -> Table:
+    table = Table("execution", "event", "status", "steps", "ms", title="executions")
+    for row in rows[:15]:
+        result = row.result or {}
+        event = (row.payload or {}).get("branch") or "-"
+        style = {"completed": "green", "failed": "red"}.get(row.status, "yellow")
+        table.add_row(
+            row.id[:12],
+            str(event),
+            f"[{style}]{row.status}[/{style}]",
+            str(len(result.get("steps", []))),
+            f"{result.get('duration_ms', 0):.0f}" if result else "-",
+        )
+    return table
+
+
+async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]:
+    from components.calendly.sandbox import Sandbox, SandboxConfig
+
+    sandbox_port, relay_port = _free_port(), _free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    relay_url = f"http://127.0.0.1:{relay_port}"
+    sandbox = Sandbox(SandboxConfig(seed=42, events=60, base_url=sandbox_url))
+    runtime = Runtime()
+    store = await open_store(f"sqlite+aiosqlite:///{home / 'relay.db'}", data_dir=home)
+    relay = Relay(runtime, store, base_url=relay_url)
+    executor = InProcessExecutor(relay)
+    started = time.perf_counter()
+    try:
+        async with (
+            _serve(sandbox.app, sandbox_port),
+            _serve(create_app(relay, executor), relay_port),
+        ):
+            console.print(f"sandbox   {sandbox_url}  (Calendly API, OAuth server, webhook sender)")
+            console.print(f"relay     {relay_url}  (webhooks, in-process executor)")
+            console.print(f"store     {store.url}")
+            client_id, client_secret = sandbox.register_client()
+            fields = {
+                "clientId": client_id,
+                "clientSecret": client_secret,
+                "useLiveServer": False,
+                "sandboxUrl": sandbox_url,
+            }
+            handle = await relay.connect("sandbox", "calendly", "calendlyOauth2Connection", fields)
+            console.print(
+                "connected calendly as 'sandbox' (authorization code + PKCE; token encrypted)"
+            )
+            types = await runtime.picklist(
+                "calendly.eventTypes", {"connection": handle, "active": True}
+            )
+            console.print(
+                f"picked    follow-up event type {types[0]['label']!r} (eventTypes picklist)"
+            )
+            config = {
+                "calendly": {"use": "sandbox"},
+                "organization": sandbox.organization.uri,
+                "followUpEventType": types[0]["key"],
+            }
+            instance = await relay.deploy(flow_path, config, "demo")
+            console.print(f"deployed  {instance.name}: {instance.flow_name}")
+            console.print(f"          webhook {relay.webhook_url(instance).rsplit('/', 1)[0]}/…")
+            expected = await _simulate(sandbox, bookings)
+            console.print(f"simulated {bookings} bookings, 2 cancellations, 1 reschedule")
+            rows = await _watch(relay, expected, sandbox)
+        elapsed = time.perf_counter() - started
+    finally:
+        await runtime.aclose()
+        await store.close()
+    statuses = Counter(r.status for r in rows)
+    events = Counter(str((r.payload or {}).get("branch")) for r in rows)
+    return {
+        "statuses": dict(statuses),
+        "events": dict(events),
+        "deliveries": len(sandbox.deliveries),
+        "api_requests": len(sandbox.requests),
+        "seconds": round(elapsed, 2),
+        "first": rows[-1].id if rows else None,
+    }
+
+
+async def _simulate(sandbox: Any, bookings: int) -> int:
+    invitees = [sandbox.book() for _ in range(bookings)]
+    for invitee in invitees[:2]:
+        sandbox.cancel(invitee["uri"], reason="demo: plans changed")
+    sandbox.reschedule(invitees[2]["uri"])
+    # booking: 1 delivery; cancel: 1; reschedule: canceled + created
+    return bookings + 2 + 2
+
+
+async def _watch(relay: Relay, expected: int, sandbox: Any) -> list[Any]:
+    deadline = time.monotonic() + 60
+    rows: list[Any] = []
+    with Live(_table(rows), console=console, refresh_per_second=8) as live:
+        while time.monotonic() < deadline:
+            rows = await relay.store.list_executions(instance="demo", limit=200)
+            live.update(_table(rows))
+            finished = [r for r in rows if r.status in ("completed", "failed", "canceled")]
+            if len(finished) >= expected:
+                break
+            await asyncio.sleep(0.1)
+    await sandbox.drain_webhooks()
+    return rows
+
+
+@click.command("demo")
+@click.option(
+    "--flow",
+    "flow_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_FLOW,
+    show_default=True,
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".relay/demo"),
+    show_default=True,
+    help="Where the demo keeps its database and key (wiped first).",
+)
+@click.option("--bookings", default=5, show_default=True, type=click.IntRange(3, 500))
+def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
+    """Run relay end to end against the Calendly sandbox, on the embedded defaults."""
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ.setdefault("RELAY_HOME", str(home))
+    try:
+        summary = asyncio.run(run_demo(flow_path, home, bookings))
+    except RelayError as exc:
+        console.print(f"error: {exc}", markup=False)
+        raise SystemExit(1) from None
+    console.print()
+    console.print(f"[bold]done in {summary['seconds']} s[/bold]: executions {summary['statuses']}")
+    console.print(f"  by event: {summary['events']}")
+    sent, served = summary["deliveries"], summary["api_requests"]
+    console.print(
+        f"  webhook deliveries sent by the sandbox: {sent}; API requests it served: {served}"
+    )
+    console.print("next:")
+    console.print(f"  RELAY_HOME={home} relay executions")
+    if summary["first"]:
+        console.print(f"  RELAY_HOME={home} relay execution {summary['first']}")
+    console.print(f"  RELAY_HOME={home} relay replay {summary["first"] or "ID"} --from-step route")
+    failed = summary["statuses"].get("failed", 0)
+    if failed or not summary["statuses"].get("completed"):
+        raise SystemExit(1)

@@ -1,0 +1,43 @@
+"""The local end of the OAuth redirect: a one-request server on the redirect URI's port."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+from runtime.errors import ReconnectRequired
+
+
+async def wait_for_redirect(redirect_uri: str, timeout: float) -> str:
+    """Serve ``redirect_uri`` until the browser comes back; return the full callback URL."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    parts = urlsplit(redirect_uri)
+    arrived: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def callback(request: Request) -> PlainTextResponse:
+        if not arrived.done():
+            arrived.set_result(str(request.url))
+        return PlainTextResponse("relay is connected; you can close this tab.")
+
+    app = Starlette(routes=[Route(parts.path or "/", callback)])
+    config = uvicorn.Config(
+        app,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 80,
+        access_log=False,
+        log_level="warning",  # the access log would record the code
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        return await asyncio.wait_for(arrived, timeout)
+    except TimeoutError:
+        raise ReconnectRequired("authorization", f"no answer within {timeout:.0f} s") from None
+    finally:
+        server.should_exit = True
+        await task

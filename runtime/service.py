@@ -1,0 +1,336 @@
+"""relay as a service: instances deployed from flows, webhooks received, executions run durably.
+
+``Relay`` ties a ``Runtime`` (components, HTTP, engine) to a ``Store`` (instances, encrypted
+connections and tokens, deliveries, executions, state). It is used by ``relay serve``, the
+workers, the CLI commands that change instances, and ``relay demo``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+from attrs import frozen
+
+from runtime.api import Consent, Runtime
+from runtime.connections import ConnectionHandle
+from runtime.context import State
+from runtime.declarations import WebhookRequest
+from runtime.errors import ConfigurationError, RelayError, WebhookRejected
+from runtime.expressions import render_value
+from runtime.flows import Flow
+from runtime.logs import SECRETS
+from runtime.redaction import SECRET_KEYS, Redactor
+from runtime.store import Instance, Store
+
+log = structlog.get_logger("relay.service")
+
+#: Headers kept with a delivery record (the rest may carry credentials or noise).
+_KEPT_HEADERS = ("content-type", "user-agent", "calendly-webhook-signature", "x-relay-signature")
+
+
+@frozen
+class WebhookOutcome:
+    """How a delivery was answered: ``status`` and, when accepted, its execution."""
+
+    status: int
+    execution_id: str | None = None
+    duplicate: bool = False
+    reason: str = ""
+    instance: str | None = None
+
+
+def public_url() -> str:
+    import os
+
+    return os.environ.get("RELAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+class Relay:
+    """One runtime + one store; safe to share across tasks in one event loop."""
+
+    def __init__(self, runtime: Runtime, store: Store, *, base_url: str | None = None) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.base_url = (base_url or public_url()).rstrip("/")
+        self._flows: dict[tuple[str, int], Flow] = {}
+        runtime.connection_source = store
+
+    # -- instances -----------------------------------------------------------------------
+
+    def webhook_url(self, instance: Instance) -> str:
+        return f"{self.base_url}/webhooks/{instance.webhook_token}"
+
+    def flow_of(self, instance: Instance) -> Flow:
+        # whatever process deployed it, this one must know the instance's secrets to scrub them
+        SECRETS.add(str(v) for k, v in instance.deploy_state.items() if SECRET_KEYS.match(k) and v)
+        key = (instance.name, instance.flow_version)
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self.runtime.load_flow_text(instance.flow_text, instance.flow_path)
+            self._flows[key] = flow
+        return flow
+
+    async def connections(
+        self, instance: Instance, flow: Flow
+    ) -> tuple[dict[str, Any], dict[str, ConnectionHandle]]:
+        """The instance's config scope and connection handles (tokens from the store)."""
+        return await self.runtime.resolve_config(
+            flow, instance.config, key_prefix=f"instance:{instance.name}:"
+        )
+
+    async def trigger_inputs(self, instance: Instance, flow: Flow) -> dict[str, Any]:
+        scope, handles = await self.connections(instance, flow)
+        raw = flow.trigger.inputs or {}
+        rendered: dict[str, Any] = render_value(
+            raw, {"config": scope, "trigger": {}, "steps": {}, "state": {}}
+        )
+        for key, value in list(rendered.items()):
+            if isinstance(value, dict) and "$connection" in value:
+                rendered[key] = handles[value["$connection"]]
+        return rendered
+
+    async def deploy(
+        self, flow_path: str | Path, config: Mapping[str, Any], name: str | None = None
+    ) -> Instance:
+        """Check the flow and config, store the instance, run its trigger's deploy hook."""
+        flow = self.runtime.load_flow(flow_path)
+        name = name or Path(flow_path).stem
+        if await self.store.get_instance(name) is not None:
+            raise ConfigurationError(f"an instance named {name!r} exists; undeploy it first")
+        await self.runtime.resolve_config(flow, config, key_prefix=f"instance:{name}:")
+        instance = await self.store.create_instance(
+            name,
+            flow.name,
+            str(flow_path),
+            flow.text,
+            dict(config),
+            secrets.token_urlsafe(24),
+        )
+        if flow.trigger.kind == "component":
+            try:
+                state = await self.runtime.deploy_trigger(
+                    f"{flow.trigger.component}.{flow.trigger.trigger}",
+                    await self.trigger_inputs(instance, flow),
+                    webhook_url=self.webhook_url(instance),
+                )
+            except RelayError:
+                await self.store.delete_instance(name)
+                raise
+            SECRETS.add(str(v) for k, v in state.items() if SECRET_KEYS.match(k) and v)
+            await self.store.set_deploy_state(name, state)
+            instance = await self._instance(name)
+        log.info("deployed", instance=name, flow=flow.name)
+        return instance
+
+    async def undeploy(self, name: str) -> None:
+        """Run the trigger's undeploy hook (e.g. delete the webhook subscription), then forget."""
+        instance = await self._instance(name)
+        flow = self.flow_of(instance)
+        if flow.trigger.kind == "component":
+            await self.runtime.undeploy_trigger(
+                f"{flow.trigger.component}.{flow.trigger.trigger}",
+                await self.trigger_inputs(instance, flow),
+                webhook_url=self.webhook_url(instance),
+                deploy_state=instance.deploy_state,
+            )
+        await self.store.delete_instance(name)
+        log.info("undeployed", instance=name)
+
+    async def _instance(self, name: str) -> Instance:
+        instance = await self.store.get_instance(name)
+        if instance is None:
+            raise ConfigurationError(f"no instance named {name!r}")
+        return instance
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def connect(
+        self,
+        name: str,
+        component: str,
+        key: str,
+        fields: Mapping[str, Any],
+        consent: Consent | None = None,
+    ) -> ConnectionHandle:
+        """Authorize a connection and store it (fields and token encrypted) as ``name``."""
+        handle = await self.runtime.open_connection(
+            name,
+            component,
+            key,
+            {**fields, "token": None},
+            store_key=f"connection:{name}",
+            authorize=False,
+        )
+        if handle.declaration.kind == "oauth2":
+            await self.runtime.authorize(handle, consent)
+        await self.store.save_connection(name, component, key, dict(handle.fields))
+        return handle
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    async def receive_webhook(self, token: str, request: WebhookRequest) -> WebhookOutcome:
+        """Verify a delivery and record it (durably) with its execution; does not run it."""
+        instance = await self.store.instance_by_token(token)
+        if instance is None:
+            return WebhookOutcome(404, reason="unknown webhook")
+        flow = self.flow_of(instance)
+        try:
+            payload = await self._shape(instance, flow, request)
+        except WebhookRejected as exc:
+            log.warning("webhook rejected", instance=instance.name, reason=exc.reason)
+            return WebhookOutcome(exc.status, reason=exc.reason)
+        if payload is None:
+            return WebhookOutcome(200, reason="ignored: event not selected")
+        headers = {k: v for k, v in request.headers.items() if k.lower() in _KEPT_HEADERS}
+        dedupe = hashlib.sha256(request.body).hexdigest()
+        execution_id, new = await self.store.record_delivery(
+            instance.name, dedupe, headers, request.body, request.received_at, payload
+        )
+        return WebhookOutcome(202, execution_id, duplicate=not new, instance=instance.name)
+
+    async def _shape(
+        self, instance: Instance, flow: Flow, request: WebhookRequest
+    ) -> dict[str, Any] | None:
+        trigger = flow.trigger
+        if trigger.kind == "component":
+            event = await self.runtime.webhook_event(
+                f"{trigger.component}.{trigger.trigger}",
+                await self.trigger_inputs(instance, flow),
+                request,
+                deploy_state=instance.deploy_state,
+            )
+            if event is None:
+                return None
+            return {**dict(event.payload), "branch": event.branch}
+        if trigger.kind == "webhook":
+            if trigger.secret:
+                _verify_plain_signature(trigger.secret, request)
+            return {"headers": _safe_headers(request.headers), "body": _parse_body(request.body)}
+        raise WebhookRejected("this flow is not triggered by webhooks", status=405)
+
+    # -- executions ----------------------------------------------------------------------
+
+    async def start_manual(self, name: str, payload: Any) -> str:
+        """Record a manual or scheduled execution of an instance."""
+        instance = await self._instance(name)
+        return await self.store.create_execution(
+            instance.name, instance.flow_text, instance.flow_version, payload
+        )
+
+    async def execute(self, execution_id: str, worker: str, lease: float = 300.0) -> str | None:
+        """Claim and run one execution; returns its final status, or None if not claimed."""
+        row = await self.store.claim_execution(execution_id, worker, lease)
+        if row is None:
+            return None
+        bound = log.bind(execution_id=execution_id, instance=row.instance)
+        instance = await self.store.get_instance(row.instance) if row.instance else None
+        if instance is None:
+            await self.store.finish_execution(
+                execution_id,
+                "failed",
+                {"error": {"type": "ConfigurationError", "message": "the instance is gone"}},
+                {},
+            )
+            return "failed"
+        flow = self.runtime.load_flow_text(row.flow_text, instance.flow_path)
+        stored = await self.store.load_state(instance.name, flow.name)
+        state = State(
+            flow=stored.get("flow", {}),
+            cross_flow=stored.get("cross_flow", {}),
+            integration=stored.get("integration", {}),
+        )
+        try:
+            scope, handles = await self.connections(instance, flow)
+        except RelayError as exc:
+            error = {"type": type(exc).__name__, "message": Redactor().text(str(exc))}
+            await self.store.finish_execution(execution_id, "failed", {"error": error}, {})
+            bound.warning("execution failed before its first step", error=str(exc))
+            return "failed"
+        replay = row.replay_outputs if hasattr(row, "replay_outputs") else None
+        result = await self.runtime.run(
+            flow,
+            config=scope,
+            connections=handles,
+            payload=row.payload,
+            state=state,
+            execution_id=execution_id,
+            instance=instance.name,
+            reuse_outputs=replay,
+        )
+        await self.store.finish_execution(
+            execution_id, result.status, result.as_dict(), state.as_dict()
+        )
+        await self.store.save_state(
+            instance.name, flow.name, state.flow, state.cross_flow, state.integration
+        )
+        bound.info("execution finished", status=result.status)
+        return result.status
+
+    async def replay(
+        self, execution_id: str, *, from_step: str | None = None, flow_version: str = "original"
+    ) -> str:
+        """A new execution with the same trigger payload; with ``from_step``, the outputs of
+        the top-level steps before it are reused instead of run again."""
+        row = await self.store.get_execution(execution_id)
+        if row is None:
+            raise ConfigurationError(f"no execution {execution_id!r}")
+        instance = await self._instance(row.instance) if row.instance else None
+        if flow_version == "current":
+            if instance is None:
+                raise ConfigurationError("the execution's instance is gone")
+            flow_text, version = instance.flow_text, instance.flow_version
+        else:
+            flow_text, version = row.flow_text, row.flow_version
+        reuse: dict[str, Any] | None = None
+        if from_step is not None:
+            flow = self.runtime.load_flow_text(flow_text, instance.flow_path if instance else "")
+            reuse = _outputs_before(flow, from_step, row.result or {})
+        return await self.store.create_execution(
+            row.instance,
+            flow_text,
+            version,
+            row.payload,
+            replay_of=execution_id,
+            reuse_outputs=reuse,
+        )
+
+
+def _outputs_before(flow: Flow, step: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    ids = [s.id for s in flow.steps]
+    if step not in ids:
+        raise ConfigurationError(f"no top-level step {step!r} (steps: {', '.join(ids)})")
+    outputs = result.get("outputs") or {}
+    reuse = {}
+    for earlier in ids[: ids.index(step)]:
+        if earlier not in outputs:
+            raise ConfigurationError(f"step {earlier!r} has no recorded output to reuse")
+        reuse[earlier] = outputs[earlier]
+    return reuse
+
+
+def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
+
+
+def _parse_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def _verify_plain_signature(secret: str, request: WebhookRequest) -> None:
+    """Plain webhooks with a secret: ``X-Relay-Signature: sha256=<hex hmac of the body>``."""
+    given = next((v for k, v in request.headers.items() if k.lower() == "x-relay-signature"), "")
+    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    if not given:
+        raise WebhookRejected("missing X-Relay-Signature", 401)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise WebhookRejected("bad signature", 401)

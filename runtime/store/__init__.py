@@ -1,0 +1,25 @@
+"""relay's durable store: SQLAlchemy Core on SQLite (default) or PostgreSQL, with Alembic
+migrations, secrets encrypted at rest and cross-process locks.
+
+``store = await open_store()`` gives a ``Store``; ``store.tokens`` is the ``TokenStore`` that
+``runtime.connections`` refreshes tokens through.
+"""
+
+from runtime.store.crypto import DecryptionError, Keyring
+from runtime.store.locks import LeaseLocks, LockTimeout
+from runtime.store.records import Delivery, ExecutionRow, Instance
+from runtime.store.store import Store, open_store
+from runtime.store.tokens import DatabaseTokenStore
+
+__all__ = [
+    "DatabaseTokenStore",
+    "DecryptionError",
+    "Delivery",
+    "ExecutionRow",
+    "Instance",
+    "Keyring",
+    "LeaseLocks",
+    "LockTimeout",
+    "Store",
+    "open_store",
+]

@@ -1,0 +1,133 @@
+"""Engines and the few things that differ between SQLite and PostgreSQL.
+
+Everything engine-specific lives here, so the query modules read the same on both:
+
+- SQLite runs in WAL mode (readers never block the writer, so a second process can work
+  alongside) with ``synchronous=FULL`` (a commit is on disk when it returns: a webhook is
+  answered only after its delivery is durable) and a busy timeout (a writer waits for another
+  instead of failing at once).
+- SQLite write transactions start with ``BEGIN IMMEDIATE``: a deferred transaction that reads
+  and then writes can fail with "database is locked" without waiting, because its snapshot is
+  stale; taking the write lock up front makes it queue behind the busy timeout instead.
+- ``upsert`` hands out the dialect's ``INSERT .. ON CONFLICT`` construct (both engines support
+  the same clause).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+#: The execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
+WRITE = "relay_write"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+DATABASE_FILE = "relay.db"
+
+#: Drivers relay uses for each backend when a URL names only the backend.
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+
+
+def default_data_dir() -> Path:
+    """``$RELAY_HOME``, else ``./.relay``."""
+    return Path(os.environ.get("RELAY_HOME") or ".relay")
+
+
+def resolve_url(url: str | None, data_dir: Path) -> URL:
+    """The URL to connect to: the SQLite file in ``data_dir`` by default; plain ``sqlite://``
+    and ``postgresql://`` URLs get relay's async driver."""
+    if url is None:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return make_url(f"sqlite+aiosqlite:///{data_dir / DATABASE_FILE}")
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def masked(url: URL) -> str:
+    """The URL as text with any password replaced by ``***``."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine(url: URL) -> AsyncEngine:
+    """An async engine for ``url``, configured as the module docstring explains."""
+    if url.get_backend_name() != "sqlite":
+        # pre-ping: a worker idle across a database restart reconnects instead of failing once
+        return create_async_engine(url, pool_pre_ping=True)
+    engine = create_async_engine(url)
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # stop the driver from issuing its own (deferred) BEGIN: ``_begin`` below does it
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool), marked so SQLite transactions begin IMMEDIATE."""
+    return engine.execution_options(**{WRITE: True})
+
+
+def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    keys: list[str],
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> Any:
+    """``INSERT values``, or on a conflict over ``keys`` update the other values (only where
+    ``where`` holds): the dialect's ``ON CONFLICT .. DO UPDATE``, the same on both engines.
+    Returns the key of a row inserted or updated (no row: the conflict was left alone)."""
+    changes = {k: v for k, v in values.items() if k not in keys}
+    stmt = _insert(conn, table, values).on_conflict_do_update(
+        index_elements=keys, set_=changes, where=where
+    )
+    return stmt.returning(*table.primary_key.columns)
+
+
+def insert_new(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
+    """``INSERT values .. ON CONFLICT DO NOTHING``, returning the key of an inserted row (no
+    row: it existed). RETURNING, because psycopg reports no rowcount for these inserts."""
+    stmt = _insert(conn, table, values).on_conflict_do_nothing()
+    return stmt.returning(*table.primary_key.columns)
+
+
+def _insert(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(values)
+
+
+def now() -> float:
+    return time.time()
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a column (compact; ``NaN`` allowed, since payloads may carry it)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,257 @@
+"""Deliveries and executions: recorded before a webhook is answered, claimed under a lease.
+
+Life of an execution: ``pending`` (recorded) -> ``running`` (claimed by a worker, with a lease
+it renews while it runs) -> ``completed`` | ``failed`` | ``canceled``. A worker that dies
+stops renewing; once its lease has run out the execution counts as unfinished again and any
+worker may claim it (at-least-once running; the claim itself is exclusive).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from runtime.errors import ConfigurationError
+from runtime.store.base import StoreBase
+from runtime.store.db import dumps, insert_new, now, writer
+from runtime.store.records import ExecutionRow
+from runtime.store.state import write_state
+from runtime.store.tables import deliveries, executions, instances
+
+FINAL = ("completed", "failed", "canceled")
+
+_d = deliveries.c
+#: executions with their delivery, if any (``d_*`` columns; see ``ExecutionRow.from_row``)
+_ROWS: Select[Any] = select(
+    executions,
+    *(c.label(f"d_{c.name}") for c in deliveries.columns if c.name != "execution_id"),
+).select_from(executions.outerjoin(deliveries, _d.execution_id == executions.c.id))
+
+
+def _claimable(t: float) -> Any:
+    """Pending, or running under a lease that has run out (its worker is presumed dead)."""
+    c = executions.c
+    return or_(c.status == "pending", and_(c.status == "running", c.lease_until < t))
+
+
+class ExecutionQueries(StoreBase):
+    async def record_delivery(
+        self,
+        instance: str,
+        dedupe_key: str,
+        headers: dict[str, str],
+        body: bytes,
+        received_at: float,
+        payload: Any = None,
+    ) -> tuple[str, bool]:
+        """Durably record a webhook delivery and its pending execution, in one transaction.
+
+        ``payload`` is the trigger payload the verified delivery was shaped into (the
+        execution's payload); the raw delivery stays available as ``ExecutionRow.delivery``.
+        Returns ``(execution_id, is_new)``; a delivery whose ``dedupe_key`` this instance has
+        seen returns the first one's execution id and ``False``. Committed when it returns.
+        """
+        while True:
+            execution_id = uuid.uuid4().hex
+            async with writer(self.engine).begin() as conn:
+                inserted = await conn.execute(
+                    insert_new(
+                        conn,
+                        deliveries,
+                        {
+                            "id": uuid.uuid4().hex,
+                            "instance": instance,
+                            "dedupe_key": dedupe_key,
+                            "headers": dumps(dict(headers)),
+                            "body": bytes(body),
+                            "received_at": received_at,
+                            "execution_id": execution_id,
+                        },
+                    )
+                )
+                if inserted.first() is not None:
+                    flow_text, version = await _instance_flow(conn, instance)
+                    await _insert_execution(
+                        conn, execution_id, instance, flow_text, version, payload
+                    )
+                    return execution_id, True
+                existing = await conn.scalar(
+                    select(_d.execution_id).where(
+                        _d.instance == instance, _d.dedupe_key == dedupe_key
+                    )
+                )
+            # ``None``: the conflicting delivery was rolled back meanwhile; insert ours after all
+            if existing is not None:
+                return str(existing), False
+
+    async def create_execution(
+        self,
+        instance: str | None,
+        flow_text: str,
+        flow_version: int,
+        payload: Any,
+        status: str = "pending",
+        replay_of: str | None = None,
+        reuse_outputs: dict[str, Any] | None = None,
+    ) -> str:
+        """Record an execution (a poll result, a manual run, a replay); returns its id.
+
+        ``reuse_outputs`` (replays from a step): step outputs to take instead of running those
+        steps; read back as ``ExecutionRow.replay_outputs``.
+        """
+        execution_id = uuid.uuid4().hex
+        async with writer(self.engine).begin() as conn:
+            await _insert_execution(
+                conn,
+                execution_id,
+                instance,
+                flow_text,
+                flow_version,
+                payload,
+                status,
+                replay_of,
+                reuse_outputs,
+            )
+        return execution_id
+
+    async def claim_execution(
+        self, execution_id: str, worker: str, lease_seconds: float
+    ) -> ExecutionRow | None:
+        """Take the execution for ``worker``: ``None`` if another holds a live lease on it or
+        it has finished. Exactly one of several concurrent claimants wins."""
+        t = now()
+        async with writer(self.engine).begin() as conn:
+            claimed = await conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id, _claimable(t))
+                .values(
+                    status="running",
+                    worker=worker,
+                    lease_until=t + lease_seconds,
+                    started_at=t,
+                    attempts=executions.c.attempts + 1,
+                )
+            )
+            if claimed.rowcount != 1:
+                return None
+            row = (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()
+        return ExecutionRow.from_row(row._mapping)
+
+    async def renew_lease(self, execution_id: str, worker: str, lease_seconds: float) -> bool:
+        """Extend ``worker``'s lease; ``False`` if it no longer holds the execution."""
+        return await self._by_holder(execution_id, worker, lease_until=now() + lease_seconds)
+
+    async def release_execution(self, execution_id: str, worker: str | None = None) -> bool:
+        """Hand a running execution back (graceful shutdown): pending again, claimable at once.
+        With ``worker``, only if that worker still holds it; ``False`` if nothing changed."""
+        return await self._by_holder(execution_id, worker, status="pending", lease_until=None)
+
+    async def finish_execution(
+        self, execution_id: str, status: str, result: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """Record the outcome and, in the same transaction, the persistent state scopes.
+
+        ``result`` is ``ExecutionResult.as_dict()`` (already redacted); ``state`` is
+        ``State.as_dict()``: ``execution`` stays with this row, ``flow``/``cross_flow``/
+        ``integration`` go to the instance's and flow's scopes (``runtime.store.state``).
+        """
+        if status not in FINAL:
+            raise ValueError(f"status must be one of {FINAL}, not {status!r}")
+        async with writer(self.engine).begin() as conn:
+            done = await conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id)
+                .values(
+                    status=status,
+                    result=dumps(result),
+                    state=dumps(state.get("execution") or {}),
+                    finished_at=now(),
+                    worker=None,
+                    lease_until=None,
+                )
+            )
+            if done.rowcount != 1:
+                raise LookupError(f"there is no execution {execution_id!r}")
+            instance = await conn.scalar(
+                select(executions.c.instance).where(executions.c.id == execution_id)
+            )
+            flow_name = await conn.scalar(
+                select(instances.c.flow_name).where(instances.c.name == instance)
+            )
+            flow_name = flow_name or str(result.get("flow", ""))
+            await write_state(conn, instance, flow_name, state)
+
+    async def unfinished_executions(self) -> list[ExecutionRow]:
+        """Pending ones, and running ones whose lease ran out: what to resume after a crash."""
+        return await self._rows(_ROWS.where(_claimable(now())).order_by(executions.c.created_at))
+
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None:
+        rows = await self._rows(_ROWS.where(executions.c.id == execution_id))
+        return rows[0] if rows else None
+
+    async def list_executions(
+        self, instance: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[ExecutionRow]:
+        """Newest first."""
+        query = _ROWS.order_by(executions.c.created_at.desc()).limit(limit)
+        if instance is not None:
+            query = query.where(executions.c.instance == instance)
+        if status is not None:
+            query = query.where(executions.c.status == status)
+        return await self._rows(query)
+
+    async def _rows(self, query: Select[Any]) -> list[ExecutionRow]:
+        async with self.engine.connect() as conn:
+            return [ExecutionRow.from_row(r._mapping) for r in await conn.execute(query)]
+
+    async def _by_holder(self, execution_id: str, worker: str | None, **values: Any) -> bool:
+        c = executions.c
+        where = [c.id == execution_id, c.status == "running"]
+        if worker is not None:
+            where.append(c.worker == worker)
+        async with writer(self.engine).begin() as conn:
+            result = await conn.execute(update(executions).where(*where).values(values))
+            return bool(result.rowcount == 1)
+
+
+async def _instance_flow(conn: AsyncConnection, instance: str) -> tuple[str, int]:
+    row = (
+        await conn.execute(
+            select(instances.c.flow_text, instances.c.flow_version).where(
+                instances.c.name == instance
+            )
+        )
+    ).first()
+    if row is None:
+        raise ConfigurationError(f"there is no instance named {instance!r}")
+    return row.flow_text, row.flow_version
+
+
+async def _insert_execution(
+    conn: AsyncConnection,
+    execution_id: str,
+    instance: str | None,
+    flow_text: str,
+    flow_version: int,
+    payload: Any,
+    status: str = "pending",
+    replay_of: str | None = None,
+    reuse_outputs: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        executions.insert().values(
+            id=execution_id,
+            instance=instance,
+            status=status,
+            flow_text=flow_text,
+            flow_version=flow_version,
+            payload=dumps(payload),
+            created_at=now(),
+            attempts=0,
+            replay_of=replay_of,
+            reuse_outputs=None if reuse_outputs is None else dumps(reuse_outputs),
+        )
+    )

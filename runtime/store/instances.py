@@ -1,0 +1,92 @@
+"""Instances: deployed flows with their (encrypted) config and deploy state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from runtime.errors import ConfigurationError
+from runtime.store.base import StoreBase
+from runtime.store.db import now, writer
+from runtime.store.records import Instance
+from runtime.store.tables import cursors, deliveries, instances, state
+
+
+class InstanceQueries(StoreBase):
+    async def create_instance(
+        self,
+        name: str,
+        flow_name: str,
+        flow_path: str,
+        flow_text: str,
+        config: dict[str, Any],
+        webhook_token: str,
+    ) -> Instance:
+        """Store a new instance (flow version 1). Its name and webhook token must be unused."""
+        values = {
+            "name": name,
+            "flow_name": flow_name,
+            "flow_path": flow_path,
+            "flow_text": flow_text,
+            "flow_version": 1,
+            # the whole config is encrypted: which values are secret is the flow's business
+            "config": self.keyring.encrypt_json(config),
+            "webhook_token": webhook_token,
+            "deploy_state": self.keyring.encrypt_json({}),
+            "created_at": now(),
+        }
+        try:
+            async with writer(self.engine).begin() as conn:
+                await conn.execute(instances.insert().values(values))
+        except IntegrityError as exc:
+            raise ConfigurationError(
+                f"an instance named {name!r} (or with that webhook token) already exists"
+            ) from exc
+        return Instance.from_row(values, self.keyring)
+
+    async def get_instance(self, name: str) -> Instance | None:
+        return await self._one(instances.c.name == name)
+
+    async def instance_by_token(self, webhook_token: str) -> Instance | None:
+        """The instance a webhook URL belongs to (``None``: answer 404, run nothing)."""
+        return await self._one(instances.c.webhook_token == webhook_token)
+
+    async def list_instances(self) -> list[Instance]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(instances).order_by(instances.c.name))
+            return [Instance.from_row(r._mapping, self.keyring) for r in rows]
+
+    async def delete_instance(self, name: str) -> None:
+        """Forget an instance with its state, cursor and dedupe records; its executions stay
+        (history), so ``relay executions`` still shows what it ran."""
+        async with writer(self.engine).begin() as conn:
+            await conn.execute(delete(instances).where(instances.c.name == name))
+            await conn.execute(delete(cursors).where(cursors.c.instance == name))
+            await conn.execute(delete(deliveries).where(deliveries.c.instance == name))
+            await conn.execute(
+                delete(state).where(state.c.scope != "integration", state.c.key == name)
+            )
+
+    async def set_deploy_state(self, name: str, deploy_state: dict[str, Any]) -> None:
+        """Replace what the deploy lifecycle returned (encrypted: it may hold signing keys)."""
+        async with writer(self.engine).begin() as conn:
+            await _update(conn, name, deploy_state=self.keyring.encrypt_json(deploy_state))
+
+    async def update_instance_flow(self, name: str, flow_text: str, version: int) -> None:
+        """Point the instance at a new flow text, as flow version ``version``."""
+        async with writer(self.engine).begin() as conn:
+            await _update(conn, name, flow_text=flow_text, flow_version=version)
+
+    async def _one(self, where: Any) -> Instance | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(instances).where(where))).first()
+        return None if row is None else Instance.from_row(row._mapping, self.keyring)
+
+
+async def _update(conn: AsyncConnection, name: str, **values: Any) -> None:
+    result = await conn.execute(update(instances).where(instances.c.name == name).values(values))
+    if result.rowcount == 0:
+        raise ConfigurationError(f"there is no instance named {name!r}")

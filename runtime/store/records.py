@@ -1,0 +1,117 @@
+"""What the store hands back: frozen values, built from rows by named constructors.
+
+Secrets (config, deploy state, webhook token) are decrypted here and kept out of ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+from runtime.store.crypto import Keyring
+from runtime.store.db import loads
+
+
+@frozen
+class Instance:
+    """A deployed flow: its flow text and version, resolved config and deploy state."""
+
+    name: str
+    flow_name: str
+    flow_path: str
+    flow_text: str = field(repr=False)
+    flow_version: int
+    config: dict[str, Any] = field(repr=False)
+    webhook_token: str = field(repr=False)
+    deploy_state: dict[str, Any] = field(repr=False)
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any], keyring: Keyring) -> Instance:
+        return cls(
+            name=row["name"],
+            flow_name=row["flow_name"],
+            flow_path=row["flow_path"],
+            flow_text=row["flow_text"],
+            flow_version=row["flow_version"],
+            config=keyring.decrypt_json(row["config"]),
+            webhook_token=row["webhook_token"],
+            deploy_state=keyring.decrypt_json(row["deploy_state"]),
+            created_at=row["created_at"],
+        )
+
+
+@frozen
+class Delivery:
+    """A webhook delivery exactly as received (the raw body is what signatures cover)."""
+
+    id: str
+    instance: str
+    dedupe_key: str
+    headers: dict[str, str]
+    body: bytes = field(repr=False)
+    received_at: float
+
+
+@frozen
+class ExecutionRow:
+    """One execution as stored.
+
+    ``payload`` is the trigger payload given to ``create_execution`` or ``record_delivery``;
+    for the latter, ``delivery`` also holds the raw delivery. ``replay_outputs`` are the step
+    outputs a replay reuses. ``state`` is the execution-scoped state saved by
+    ``finish_execution``. ``worker``/``lease_until`` say who holds a running one.
+    """
+
+    id: str
+    instance: str | None
+    status: str
+    flow_text: str = field(repr=False)
+    flow_version: int
+    payload: Any = field(repr=False)
+    result: dict[str, Any] | None = field(repr=False)
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    attempts: int
+    replay_of: str | None
+    delivery: Delivery | None = field(default=None, repr=False)
+    replay_outputs: dict[str, Any] | None = field(default=None, repr=False)
+    state: dict[str, Any] | None = field(default=None, repr=False)
+    worker: str | None = None
+    lease_until: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> ExecutionRow:
+        """From an ``executions`` row outer-joined with its delivery (``d_*`` columns)."""
+        delivery = None
+        if row["d_id"] is not None:
+            delivery = Delivery(
+                id=row["d_id"],
+                instance=row["d_instance"],
+                dedupe_key=row["d_dedupe_key"],
+                headers=loads(row["d_headers"]),
+                body=bytes(row["d_body"]),
+                received_at=row["d_received_at"],
+            )
+        return cls(
+            id=row["id"],
+            instance=row["instance"],
+            status=row["status"],
+            flow_text=row["flow_text"],
+            flow_version=row["flow_version"],
+            payload=loads(row["payload"]),
+            result=loads(row["result"]),
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            attempts=row["attempts"],
+            replay_of=row["replay_of"],
+            delivery=delivery,
+            replay_outputs=loads(row["reuse_outputs"]),
+            state=loads(row["state"]),
+            worker=row["worker"],
+            lease_until=row["lease_until"],
+        )

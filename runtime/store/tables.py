@@ -1,0 +1,157 @@
+"""The store's schema, in SQLAlchemy Core: one ``MetaData`` for SQLite and PostgreSQL alike.
+
+Conventions, chosen so both engines behave the same:
+
+- times are UNIX seconds as ``Double`` (the clock the rest of relay uses, see ``runtime.clock``);
+- JSON documents are ``Text`` holding ``json.dumps`` output (no engine-specific JSON type, so a
+  value reads back exactly as written on either engine);
+- raw bytes (webhook bodies) and ciphertext are ``LargeBinary``;
+- a column whose ``info`` has ``encrypted=True`` holds a Fernet token: ``Keyring.rotate``
+  finds the columns to re-encrypt through that flag, so a new secret column is rotated by
+  marking it, not by editing the rotation code.
+
+The Alembic migrations in ``migrations/versions`` are the source of truth for the database;
+this module must describe the same thing (a test compares them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+#: Named constraints, so migrations can refer to them identically on both engines.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+ENCRYPTED = {"encrypted": True}
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("flow_name", String(200), nullable=False),
+    Column("flow_path", Text, nullable=False),
+    Column("flow_text", Text, nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    # the whole resolved config (it holds client secrets), encrypted as one JSON document
+    Column("config", LargeBinary, nullable=False, info=ENCRYPTED),
+    # the unguessable path segment of the webhook URL: looked up on every delivery
+    Column("webhook_token", String(200), nullable=False, unique=True),
+    # what the triggers' deploy lifecycle returned (may hold webhook signing keys)
+    Column("deploy_state", LargeBinary, nullable=False, info=ENCRYPTED),
+    Column("created_at", Double, nullable=False),
+)
+
+#: Named connections (``relay connect``): their field values, encrypted; tokens live in
+#: ``tokens`` under ``connection:<name>``.
+connections = Table(
+    "connections",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("component", String(200), nullable=False),
+    Column("connection", String(200), nullable=False),
+    Column("fields", LargeBinary, nullable=False, info=ENCRYPTED),
+    Column("updated_at", Double, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("token", LargeBinary, nullable=False, info=ENCRYPTED),
+    Column("updated_at", Double, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(400), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("instance", String(200), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("flow_text", Text, nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("result", Text, nullable=True),
+    # the execution-scoped state at the end of the run (the other scopes live in ``state``)
+    Column("state", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("started_at", Double, nullable=True),
+    Column("finished_at", Double, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("replay_of", String(64), nullable=True),
+    # a replay from a step: the earlier steps' outputs, reused instead of run again
+    Column("reuse_outputs", Text, nullable=True),
+    # who runs it and until when: a lease past ``lease_until`` may be taken over
+    Column("worker", String(200), nullable=True),
+    Column("lease_until", Double, nullable=True),
+    Index(None, "status", "lease_until"),
+    Index(None, "instance", "created_at"),
+    Index(None, "created_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("instance", String(200), nullable=False),
+    # what makes two deliveries "the same" (e.g. the sender's delivery id, or a body hash)
+    Column("dedupe_key", String(400), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", Double, nullable=False),
+    Column("execution_id", String(64), nullable=False, unique=True),
+    # the race-safety of duplicate detection rests on this constraint, not on a prior read
+    UniqueConstraint("instance", "dedupe_key"),
+)
+
+state = Table(
+    "state",
+    metadata,
+    # "flow" | "cross_flow" | "integration"
+    Column("scope", String(20), primary_key=True),
+    # instance name (flow, cross_flow) or flow name (integration)
+    Column("key", String(200), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("instance", String(200), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+
+def encrypted_columns() -> list[tuple[Table, list[str]]]:
+    """Every table with encrypted columns, and those columns' names."""
+    out: list[tuple[Table, list[str]]] = []
+    for table in metadata.sorted_tables:
+        names = [c.name for c in table.columns if c.info.get("encrypted")]
+        if names:
+            out.append((table, names))
+    return out

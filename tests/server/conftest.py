@@ -1,0 +1,31 @@
+"""Fixtures for the service tests: a real SQLite store, the real server app, in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+from relay_service_support import FLOW, Service
+
+from runtime import InProcessExecutor, Relay, Runtime, create_app, open_store
+
+
+@pytest_asyncio.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    flow = tmp_path / "plain.yaml"
+    flow.write_text(FLOW)
+    runtime = Runtime()
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
+    relay = Relay(runtime, store, base_url="http://relay.test")
+    executor = InProcessExecutor(relay)
+    await executor.start()
+    app = create_app(relay, executor)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
+    ) as client:
+        yield Service(relay, executor, client, flow)
+    await executor.shutdown(5)
+    await runtime.aclose()
+    await store.close()

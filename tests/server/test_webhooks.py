@@ -1,0 +1,89 @@
+"""Webhook ingest: verify, record durably, answer, run once; refuse forgeries."""
+
+from __future__ import annotations
+
+import pytest
+from relay_service_support import Service, body, sign
+
+
+@pytest.mark.asyncio
+async def test_a_signed_delivery_runs_once(service: Service) -> None:
+    path = await service.deploy("a")
+    response = await service.post(path, body(1))
+    assert response.status_code == 202
+    execution_id = response.json()["execution_id"]
+    await service.executor.drain()
+    row = await service.relay.store.get_execution(execution_id)
+    assert row is not None
+    assert row.status == "completed"
+    assert row.result["outputs"]["answer"] == {"data": {"n": 1}}
+    state = await service.relay.store.load_state("a", "plain webhook")
+    assert state["flow"]["last"] == {"n": 1, "pause": 0.0}
+
+
+@pytest.mark.asyncio
+async def test_a_repeated_delivery_is_recorded_not_run_twice(service: Service) -> None:
+    path = await service.deploy("a")
+    first = await service.post(path, body(7))
+    second = await service.post(path, body(7))
+    assert first.status_code == second.status_code == 202
+    assert second.json() == {"execution_id": first.json()["execution_id"], "duplicate": True}
+    await service.executor.drain()
+    assert len(await service.executions(instance="a")) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Relay-Signature": "sha256=" + "0" * 64},
+        sign(b"another body"),
+        sign(body(1), secret="wrong-secret"),
+    ],
+    ids=["unsigned", "zeros", "other-body", "wrong-key"],
+)
+async def test_forged_and_unsigned_deliveries_start_nothing(
+    service: Service, headers: dict[str, str]
+) -> None:
+    path = await service.deploy("a")
+    response = await service.post(path, body(1), headers=headers)
+    assert response.status_code == 401
+    assert await service.executions() == []
+
+
+@pytest.mark.asyncio
+async def test_unknown_url_is_404_and_instances_are_isolated(service: Service) -> None:
+    path_a = await service.deploy("a")
+    await service.deploy("b")
+    assert (await service.post("/webhooks/not-a-token", body(1))).status_code == 404
+    await service.post(path_a, body(2))
+    await service.executor.drain()
+    assert [r.instance for r in await service.executions()] == ["a"]
+    assert await service.executions(instance="b") == []
+
+
+@pytest.mark.asyncio
+async def test_health_and_metrics(service: Service) -> None:
+    path = await service.deploy("a")
+    await service.post(path, body(3))
+    await service.post(path, body(3), headers={})
+    health = await service.client.get("/health")
+    assert health.json()["status"] == "ok"
+    metrics = (await service.client.get("/metrics")).text
+    assert 'relay_webhook_deliveries_total{outcome="accepted"} 1.0' in metrics
+    assert 'relay_webhook_deliveries_total{outcome="rejected"} 1.0' in metrics
+
+
+@pytest.mark.asyncio
+async def test_replay_from_a_step_reuses_earlier_outputs(service: Service) -> None:
+    path = await service.deploy("a")
+    original = (await service.post(path, body(5))).json()["execution_id"]
+    await service.executor.drain()
+    replay_id = await service.relay.replay(original, from_step="answer")
+    assert await service.relay.execute(replay_id, "test") == "completed"
+    row = await service.relay.store.get_execution(replay_id)
+    assert row is not None
+    assert row.replay_of == original
+    statuses = [s["status"] for s in row.result["steps"]]
+    assert statuses == ["reused", "reused", "completed"]

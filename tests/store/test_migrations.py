@@ -1,0 +1,67 @@
+"""Migrations: idempotent opening, and the Alembic head matches ``tables.metadata``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from runtime.errors import ConfigurationError
+from runtime.store import Keyring, open_store
+from runtime.store.migrate import current_revision, head_revision
+from runtime.store.tables import metadata
+
+from .conftest import make_instance, pg_schema_url
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_opening_twice_is_idempotent(db_url: str, tmp_path: Path, keyring: Keyring) -> None:
+    first = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
+    await make_instance(first)
+    await first.close()
+    second = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
+    try:
+        assert await current_revision(second.engine) == head_revision() == "0002"
+        assert [i.name for i in await second.list_instances()] == ["acme"]
+    finally:
+        await second.close()
+
+
+async def test_head_matches_the_tables(db_url: str, tmp_path: Path, keyring: Keyring) -> None:
+    store = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
+    try:
+        async with store.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                )
+            )
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert diff == []
+        assert tables == {*metadata.tables, "alembic_version"}
+    finally:
+        await store.close()
+
+
+async def test_urls_without_a_driver_and_masked_passwords(pg_schema: str, tmp_path: Path) -> None:
+    url = pg_schema_url(pg_schema, driver="postgresql").replace("root@", "root:hunter2@")
+    store = await open_store(url, data_dir=tmp_path, keyring=Keyring.generate())
+    try:
+        assert store.url.startswith("postgresql+psycopg://root:***@127.0.0.1")
+        assert "hunter2" not in store.url and "hunter2" not in repr(store)
+    finally:
+        await store.close()
+
+
+async def test_an_unreachable_database_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"cannot open the store at postgresql\+psycopg://root:\*\*\*@127.0.0.1:1/",
+    ):
+        await open_store(
+            "postgresql://root:pw@127.0.0.1:1/test", data_dir=tmp_path, keyring=Keyring.generate()
+        )

@@ -1,0 +1,64 @@
+"""Helpers for the service tests: a plain-webhook flow, signing, and a service facade."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runtime import InProcessExecutor, Relay
+
+SECRET = "plain-webhook-secret-for-tests"
+FLOW = f"""\
+name: plain webhook
+trigger:
+  webhook: {{secret: {SECRET}}}
+steps:
+  - id: remember
+    action: relay.setState
+    inputs: {{scope: flow, key: last, value: "${{{{ trigger.body }}}}"}}
+  - id: pause
+    action: relay.sleep
+    inputs: {{seconds: "${{{{ double(trigger.body.pause) }}}}"}}
+  - id: answer
+    action: relay.value
+    inputs: {{value: {{n: "${{{{ trigger.body.n }}}}"}}}}
+"""
+
+
+def sign(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Relay-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def body(n: int, pause: float = 0.0) -> bytes:
+    return json.dumps({"n": n, "pause": pause}).encode()
+
+
+class Service:
+    def __init__(
+        self, relay: Relay, executor: InProcessExecutor, client: httpx.AsyncClient, flow: Path
+    ) -> None:
+        self.relay = relay
+        self.executor = executor
+        self.client = client
+        self.flow = flow
+
+    async def deploy(self, name: str) -> str:
+        instance = await self.relay.deploy(self.flow, {}, name)
+        return "/webhooks/" + instance.webhook_token
+
+    async def post(
+        self, path: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return await self.client.post(
+            path, content=payload, headers=sign(payload) if headers is None else headers
+        )
+
+    async def executions(self, **filters: Any) -> list[Any]:
+        rows: list[Any] = await self.relay.store.list_executions(limit=1000, **filters)
+        return rows
