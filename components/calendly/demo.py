@@ -199,7 +199,7 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
     console.print(f"  RELAY_HOME={home} relay executions")
     if summary["first"]:
         console.print(f"  RELAY_HOME={home} relay execution {summary['first']}")
-    console.print(f"  RELAY_HOME={home} relay replay {summary["first"] or "ID"} --from-step route")
+    console.print(f"  RELAY_HOME={home} relay replay {summary['first'] or 'ID'} --from-step route")
     failed = summary["statuses"].get("failed", 0)
     if failed or not summary["statuses"].get("completed"):
         raise SystemExit(1)

@@ -32,7 +32,6 @@ def widgets_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
             plugins=[WidgetsPlugin()], load_entry_points=False, hosts={API_HOST: api.app}
         ),
     )
-    yield
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
