@@ -25,7 +25,7 @@ from runtime.declarations import Connection, TriggerEvent, WebhookRequest
 from runtime.engine import Execution, ExecutionResult, call_function
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
 from runtime.flows import Flow, load_flow_file, load_flow_text
-from runtime.http import AsyncClient, HostRouter, shared_client
+from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
 from runtime.inputs import CONNECTION_MARKER, json_path
 from runtime.logs import SECRETS
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
@@ -74,6 +74,9 @@ class Runtime:
         self._clients: dict[int, AsyncClient] = {}
         #: Where ``{use: NAME}`` connections are looked up (set by the service to its store).
         self.connection_source: ConnectionSource | None = None
+        #: Awaited with a connection's store key before each request made with it (a rate limit
+        #: shared across processes: the Dramatiq workers set one). ``None``: no limit here.
+        self.request_limiter: RequestLimiter | None = None
 
     # -- flows ---------------------------------------------------------------------------
 
@@ -328,6 +331,7 @@ class Runtime:
             clock=self.clock,
             http_client=self.http_client(),
             loop=asyncio.get_running_loop(),
+            request_limiter=self.request_limiter,
             **extra,
         )
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define, field
 
 from runtime.clock import Clock
 from runtime.connections import ConnectionHandle
-from runtime.http import AsyncClient, ErrorParser, HttpClient, default_error
+from runtime.http import AsyncClient, ErrorParser, HttpClient, RequestLimiter, default_error
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -57,6 +58,8 @@ class Context:
     #: For webhook triggers: what ``on_deploy`` returned (e.g. the subscription URI).
     deploy_state: dict[str, Any] = field(factory=dict)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    #: ``Runtime.request_limiter``: awaited before each request made with a connection.
+    request_limiter: RequestLimiter | None = field(default=None, repr=False)
 
     def http(
         self,
@@ -71,6 +74,10 @@ class Context:
         url = base_url or (connection.endpoints.api_base_url if connection else None)
         if url is None:
             raise ValueError("http() needs a connection or a base_url")
+        before = None
+        if connection is not None and self.request_limiter is not None:
+            # keyed by the stored connection: its API's per-user limit is shared by every user
+            before = partial(self.request_limiter, connection.store_key)
         return HttpClient(
             url,
             client=self.http_client,
@@ -79,6 +86,7 @@ class Context:
             error_parser=error_parser,
             retries=retries,
             timeout=timeout,
+            before_request=before,
         )
 
     def now(self) -> float:

@@ -300,6 +300,7 @@ class Execution:
                 state=self.state,
                 instance=self.instance,
                 loop=asyncio.get_running_loop(),
+                request_limiter=self.runtime.request_limiter,
             )
             output, attempts = await self._attempt(step, action.perform, context, params, log)
         except (

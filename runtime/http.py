@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -58,6 +58,11 @@ class TokenSource(Protocol):
 
 
 ErrorParser = Callable[[Response], ApiError]
+
+#: ``await limiter(key)`` before each request sent for a connection, ``key`` being the
+#: connection's store key: a rate limit shared by everything using that connection (on every
+#: worker) waits here. Set on ``Runtime.request_limiter``; the Dramatiq workers use one.
+RequestLimiter = Callable[[str], Awaitable[None]]
 
 
 def default_error(response: Response) -> ApiError:
@@ -126,7 +131,10 @@ class HttpClient:
         max_wait: float = 120.0,
         timeout: float | None = None,
         on_request: Callable[[str, str, int], None] | None = None,
+        before_request: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_request`` is awaited before every attempt is sent (retries included, as
+        each counts against the API's limit); it may wait for a rate-limit slot or raise."""
         self.base_url = base_url.rstrip("/")
         self._host = _host(base_url)
         self._client = client
@@ -138,6 +146,7 @@ class HttpClient:
         self.max_wait = max_wait
         self.timeout = timeout
         self._on_request = on_request
+        self._before_request = before_request
 
     def url(self, path: str) -> str:
         """The absolute URL for ``path``; an absolute URL must be on this client's host."""
@@ -173,16 +182,22 @@ class HttpClient:
         attempt = 0
         refreshed = False
         token = await self._auth.access_token() if self._auth else None
+        query = _query(params)
+        if not query and "?" not in url:
+            # None, not {}: httpx rebuilds the URL for any params mapping, even an empty one
+            query = None
         while True:
             attempt += 1
             sent_headers = dict(headers or {})
             if token is not None:
                 sent_headers["Authorization"] = f"Bearer {token}"
+            if self._before_request is not None:
+                await self._before_request()
             try:
                 raw = await self._client.request(
                     method,
                     url,
-                    params=_query(params) or None,
+                    params=query,
                     json=json,
                     data=data,
                     files=files,

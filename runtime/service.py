@@ -60,7 +60,10 @@ class Relay:
         self.store = store
         self.base_url = (base_url or public_url()).rstrip("/")
         self._flows: dict[tuple[str, int], Flow] = {}
+        # connections resolve through the store: named connections, and tokens (encrypted, with
+        # the cross-process lock that keeps single-use refresh tokens single-flight)
         runtime.connection_source = store
+        runtime.token_store = store.tokens
 
     # -- instances -----------------------------------------------------------------------
 

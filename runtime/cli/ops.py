@@ -235,8 +235,14 @@ def replay_command(execution_id: str, from_step: str | None, flow_version: str, 
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--grace", default=10.0, show_default=True, help="Seconds to finish in-flight work.")
 @click.option("--public-url", help="Base URL Calendly should call (default http://HOST:PORT).")
+@click.option(
+    "--lease",
+    default=30.0,
+    show_default=True,
+    help="Seconds a claim on an execution lasts between heartbeats.",
+)
 @handle_errors
-def serve_command(host: str, port: int, grace: float, public_url: str | None) -> None:
+def serve_command(host: str, port: int, grace: float, public_url: str | None, lease: float) -> None:
     """Serve webhooks and run executions in this process."""
     import uvicorn
 
@@ -245,7 +251,7 @@ def serve_command(host: str, port: int, grace: float, public_url: str | None) ->
 
     async def main() -> None:
         async with service(public_url or f"http://{host}:{port}") as relay:
-            executor = InProcessExecutor(relay)
+            executor = InProcessExecutor(relay, lease=lease)
             app = create_app(relay, executor, grace=grace)
             config = uvicorn.Config(
                 app,

@@ -1,4 +1,9 @@
-"""The in-process executor: asyncio tasks, a concurrency limit per instance, resume on start."""
+"""The in-process executor: asyncio tasks, a concurrency limit per instance, resume on start.
+
+Each running execution holds a short lease in the store, renewed by a heartbeat. After a crash
+the next start adopts what this machine's dead processes held (no need to wait for the lease)
+and resumes everything pending; on other machines an expired lease makes work claimable again.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,7 @@ log = structlog.get_logger("relay.executor")
 class InProcessExecutor:
     """Runs executions as tasks in the server's event loop."""
 
-    def __init__(
-        self, relay: Relay, *, default_concurrency: int = 10, lease: float = 300.0
-    ) -> None:
+    def __init__(self, relay: Relay, *, default_concurrency: int = 10, lease: float = 30.0) -> None:
         self.relay = relay
         self.default_concurrency = default_concurrency
         self.lease = lease
@@ -26,15 +29,38 @@ class InProcessExecutor:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = False
+        self._running: set[str] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
         self.completed = 0
 
     async def start(self) -> None:
         self._accepting = True
+        self._heartbeat = asyncio.create_task(self._renew_leases(), name="lease heartbeat")
+        await self._adopt_orphans()
         unfinished = await self.relay.store.unfinished_executions()
         for row in unfinished:
             await self.submit(row.id, row.instance)
         if unfinished:
             log.info("resuming unfinished executions", count=len(unfinished))
+
+    async def _adopt_orphans(self) -> None:
+        """Release executions held by processes of this host that no longer exist."""
+        host = self.worker.rsplit(":", 1)[0]
+        running = await self.relay.store.list_executions(status="running", limit=100_000)
+        for row in running:
+            holder = row.worker or ""
+            name, _, pid = holder.rpartition(":")
+            if name == host and pid.isdigit() and not _alive(int(pid)):
+                await self.relay.store.release_execution(row.id, worker=holder)
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            for execution_id in list(self._running):
+                try:
+                    await self.relay.store.renew_lease(execution_id, self.worker, self.lease)
+                except Exception as exc:  # a missed renewal only risks a duplicate claim later
+                    log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
 
     def _limit(self, instance: str | None) -> asyncio.Semaphore:
         key = instance or ""
@@ -61,6 +87,7 @@ class InProcessExecutor:
 
     async def _run(self, execution_id: str, instance: str | None) -> None:
         async with self._limit(instance):
+            self._running.add(execution_id)
             try:
                 status = await self.relay.execute(execution_id, self.worker, self.lease)
             except asyncio.CancelledError:
@@ -70,6 +97,8 @@ class InProcessExecutor:
             except Exception as exc:  # an executor must outlive any one execution
                 log.error("execution crashed", execution_id=execution_id, error=type(exc).__name__)
                 return
+            finally:
+                self._running.discard(execution_id)
             if status is not None:
                 self.completed += 1
 
@@ -86,6 +115,8 @@ class InProcessExecutor:
 
     async def shutdown(self, grace: float) -> None:
         self._accepting = False
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
@@ -97,3 +128,13 @@ class InProcessExecutor:
 
     def in_flight(self) -> int:
         return len(self._tasks)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,70 @@
+"""Two processes, 50 concurrent executions, one expired token: exactly one refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from relay_processes import free_port, relay_env
+
+from components.calendly.sandbox import Sandbox, SandboxConfig
+from runtime import Token, open_store
+
+WORKER = Path(__file__).resolve().parents[1] / "support" / "refresh_worker.py"
+FLOW = """\
+name: who am i
+config:
+  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
+steps:
+  - id: me
+    action: calendly.getCurrentUser
+    inputs: {connection: "${{ config.calendly }}"}
+"""
+
+
+@pytest.mark.asyncio
+async def test_two_processes_share_one_refresh(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sandbox = Sandbox(SandboxConfig(base_url=url, events=5))
+    server = uvicorn.Server(uvicorn.Config(sandbox.app, port=port, log_level="warning", access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        store = await open_store(None, data_dir=tmp_path)
+        fields = {
+            "clientId": "sandbox-client-id",
+            "clientSecret": "sandbox-client-secret",
+            "useLiveServer": False,
+            "sandboxUrl": url,
+        }
+        await store.save_connection("shared", "calendly", "calendlyOauth2Connection", fields)
+        issued = Token.from_response(sandbox.issue_token(), time.time())
+        await store.tokens.save("connection:shared", issued.expired_copy(time.time() - 10))
+        await store.close()
+        flow = tmp_path / "who.yaml"
+        flow.write_text(FLOW)
+        barrier = tmp_path / "barrier"
+        barrier.mkdir()
+        workers = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, str(WORKER), str(tmp_path), str(flow), "25", str(barrier),
+                env=relay_env(tmp_path), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        outputs = [await asyncio.wait_for(w.communicate(), 120) for w in workers]
+    finally:
+        server.should_exit = True
+        await serving
+    statuses = [s for out, err in outputs for s in json.loads(out or b"[]")]
+    assert statuses == ["completed"] * 50, [err.decode()[-1500:] for _, err in outputs]
+    refreshes = [r for r in sandbox.token_requests if r.grant_type == "refresh_token"]
+    assert len(refreshes) == 1
+    assert [r.outcome for r in sandbox.token_requests if r.outcome != "ok"] == []

@@ -1,0 +1,65 @@
+"""Running relay as real OS processes in tests: free ports, readiness polling, clean kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+RELAY = str(Path(sys.executable).with_name("relay"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def relay_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update({"RELAY_HOME": str(home), **extra})
+    return env
+
+
+def start_server(home: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
+    """``relay serve`` on ``port``; returns once /health answers (or raises)."""
+    process = subprocess.Popen(
+        [RELAY, "serve", "--port", str(port), *args],
+        env=relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"relay serve exited: {process.stderr.read().decode() if process.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)  # polling readiness of another process, not synchronising on time
+    process.kill()
+    raise RuntimeError("relay serve did not become healthy within 30 s")
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def stop(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return err.decode() if err else ""
