@@ -175,9 +175,8 @@ class Execution:
         except _Halt as halt:
             status = "failed"
             error = self.redactor.value({"step": halt.error.step, **error_dict(halt.error)})
-        except asyncio.CancelledError:
-            status = "canceled"
-            error = {"type": "Canceled", "message": "the execution was canceled"}
+        # CancelledError is not caught: an interrupted execution (shutdown, a time limit) is
+        # not finished, and its executor decides whether it is handed back or recorded.
         return ExecutionResult(
             id=self.id,
             flow=self.flow.name,

@@ -13,7 +13,7 @@ import json as jsonlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from attrs import frozen
@@ -182,10 +182,7 @@ class HttpClient:
         attempt = 0
         refreshed = False
         token = await self._auth.access_token() if self._auth else None
-        query = _query(params)
-        if not query and "?" not in url:
-            # None, not {}: httpx rebuilds the URL for any params mapping, even an empty one
-            query = None
+        url, query = _merge_query(url, _query(params))
         while True:
             attempt += 1
             sent_headers = dict(headers or {})
@@ -243,6 +240,22 @@ class HttpClient:
                 except ValueError:
                     continue
         return self._backoff(attempt)
+
+
+def _merge_query(
+    url: str, params: dict[str, Any] | None
+) -> tuple[str, list[tuple[str, Any]] | None]:
+    """Keep a query written into the path and add ``params`` to it. (httpx replaces the URL's
+    query whenever ``params`` is given, even empty; ``None`` when there is nothing, because
+    httpx rebuilds the URL for any params value.)"""
+    base, mark, written = url.partition("?")
+    pairs: list[tuple[str, Any]] = parse_qsl(written, keep_blank_values=True) if mark else []
+    for key, value in (params or {}).items():
+        if isinstance(value, list | tuple):
+            pairs.extend((key, item) for item in value)
+        else:
+            pairs.append((key, value))
+    return base, pairs or None
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ each log event before it is rendered.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -47,4 +48,6 @@ def configure_logging(level: str = "warning", *, json: bool = False) -> None:
     )
 
 
-configure_logging("warning")
+configure_logging(
+    os.environ.get("RELAY_LOG_LEVEL", "warning"), json=os.environ.get("RELAY_LOG_FORMAT") == "json"
+)

@@ -172,7 +172,10 @@ class Relay:
             authorize=False,
         )
         if handle.declaration.kind == "oauth2":
-            await self.runtime.authorize(handle, consent)
+            # a server that consents headlessly (the sandbox) needs no browser
+            await self.runtime.authorize(
+                handle, None if handle.endpoints.headless_consent else consent
+            )
         await self.store.save_connection(name, component, key, dict(handle.fields))
         return handle
 

@@ -18,14 +18,17 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from runtime import InProcessExecutor, Relay, RelayError, Runtime, create_app, open_store
+from runtime import RelayError, Runtime
+
+if TYPE_CHECKING:
+    from runtime import Relay
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "booking-follow-up.yaml"
 console = Console(highlight=False)
@@ -75,7 +78,9 @@ def _table(rows: list[Any]) -> Table:
 
 
 async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]:
+    # the service side (store, server) loads only when the demo runs, not with every command
     from components.calendly.sandbox import Sandbox, SandboxConfig
+    from runtime import InProcessExecutor, Relay, create_app, open_store
 
     sandbox_port, relay_port = _free_port(), _free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -122,6 +127,7 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
             expected = await _simulate(sandbox, bookings)
             console.print(f"simulated {bookings} bookings, 2 cancellations, 1 reschedule")
             rows = await _watch(relay, expected, sandbox)
+            replayed = await _replay_one(relay, rows)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.aclose()
@@ -135,7 +141,18 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
         "api_requests": len(sandbox.requests),
         "seconds": round(elapsed, 2),
         "first": rows[-1].id if rows else None,
+        "replay": replayed,
     }
+
+
+async def _replay_one(relay: Relay, rows: list[Any]) -> tuple[str, str, str] | None:
+    """Replay a booking from its branch step, reusing the recorded first step's output."""
+    booked = next((r for r in rows if (r.payload or {}).get("branch") == "invitee.created"), None)
+    if booked is None:
+        return None
+    new_id = await relay.replay(booked.id, from_step="route")
+    status = await relay.execute(new_id, "demo") or "not run"
+    return booked.id, new_id, status
 
 
 async def _simulate(sandbox: Any, bookings: int) -> int:
@@ -195,11 +212,13 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
     console.print(
         f"  webhook deliveries sent by the sandbox: {sent}; API requests it served: {served}"
     )
-    console.print("next:")
+    if summary["replay"]:
+        original, new_id, status = summary["replay"]
+        console.print(f"  replayed {original[:12]} from 'route' as {new_id[:12]}: {status}")
+    console.print("next (the sandbox stopped with the demo; `relay sandbox` serves one to keep):")
     console.print(f"  RELAY_HOME={home} relay executions")
     if summary["first"]:
         console.print(f"  RELAY_HOME={home} relay execution {summary['first']}")
-    console.print(f"  RELAY_HOME={home} relay replay {summary['first'] or 'ID'} --from-step route")
     failed = summary["statuses"].get("failed", 0)
     if failed or not summary["statuses"].get("completed"):
         raise SystemExit(1)

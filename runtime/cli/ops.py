@@ -17,6 +17,7 @@ from rich.table import Table
 from runtime.api import Runtime
 from runtime.cli import cli, emit_json, handle_errors, out, read_data_file, run_async
 from runtime.errors import ConfigurationError
+from runtime.executors import EXECUTORS
 
 if TYPE_CHECKING:
     from runtime.service import Relay
@@ -241,17 +242,28 @@ def replay_command(execution_id: str, from_step: str | None, flow_version: str, 
     show_default=True,
     help="Seconds a claim on an execution lasts between heartbeats.",
 )
+@click.option(
+    "--executor",
+    "executor_kind",
+    type=click.Choice(EXECUTORS),
+    default="inprocess",
+    show_default=True,
+    help="Run executions here, or enqueue them for `relay worker` processes (Redis).",
+)
 @handle_errors
-def serve_command(host: str, port: int, grace: float, public_url: str | None, lease: float) -> None:
-    """Serve webhooks and run executions in this process."""
+def serve_command(
+    host: str, port: int, grace: float, public_url: str | None, lease: float, executor_kind: str
+) -> None:
+    """Serve webhooks; run executions in this process or hand them to workers."""
     import uvicorn
 
-    from runtime.executors.inprocess import InProcessExecutor
+    from runtime.executors import make_executor
     from runtime.server import create_app
 
     async def main() -> None:
-        async with service(public_url or f"http://{host}:{port}") as relay:
-            executor = InProcessExecutor(relay, lease=lease)
+        base = public_url or os.environ.get("RELAY_PUBLIC_URL") or f"http://{host}:{port}"
+        async with service(base) as relay:
+            executor = make_executor(executor_kind, relay, lease=lease)
             app = create_app(relay, executor, grace=grace)
             config = uvicorn.Config(
                 app,

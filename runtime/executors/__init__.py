@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from runtime.service import Relay
+
+#: The executors ``relay serve --executor`` offers.
+EXECUTORS = ("inprocess", "dramatiq")
 
 
 class Executor(Protocol):
@@ -20,3 +26,21 @@ class Executor(Protocol):
 
     def in_flight(self) -> int:
         """How many executions are running now."""
+
+
+def make_executor(kind: str, relay: Relay, *, lease: float = 30.0) -> Executor:
+    """The executor named ``kind`` (one of ``EXECUTORS``) for ``relay``.
+
+    ``inprocess`` runs executions in this process, claiming each for ``lease`` seconds at a
+    time. ``dramatiq`` only enqueues them for ``relay worker`` processes (configured by
+    ``RELAY_REDIS_URL``, ``RELAY_QUEUE``, ...; the workers choose their own lease).
+    """
+    if kind == "inprocess":
+        from runtime.executors.inprocess import InProcessExecutor
+
+        return InProcessExecutor(relay, lease=lease)
+    if kind == "dramatiq":
+        from runtime.executors.dramatiq import DramatiqExecutor
+
+        return DramatiqExecutor(relay)
+    raise ValueError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")

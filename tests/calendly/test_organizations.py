@@ -261,7 +261,7 @@ async def test_invite_needs_an_email(
         await runtime.invoke_action(
             "calendly.inviteUserToOrganization", {"connection": connection, "uuid": "not a uuid!"}
         )
-    assert [p.path for p in caught.value.problems] == ["$.email"]
+    assert [p.path for p in caught.value.problems] == ["$.email", "$.uuid"]
     assert api_calls(sandbox) == []
 
 

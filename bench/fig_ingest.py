@@ -1,0 +1,261 @@
+"""Figure 2, webhook ingest: signed deliveries per second durably accepted by ``relay serve``
+(uvicorn, SQLite store, a one-step flow with a plain webhook trigger) and executions per second
+completed, vs a bare Starlette+uvicorn endpoint that only verifies the HMAC and answers 202.
+Latency from delivery (the generator's send) to the first step's start (the execution record).
+
+Every server is a child process on 127.0.0.1; the load generator (``bench.loadgen``) runs in
+this process and is first run against a null server to show its own ceiling."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen
+from bench.common import (
+    PYTHON,
+    Figure,
+    child_server,
+    fmt_rate,
+    free_port,
+    median,
+    percentile,
+    spread,
+)
+
+SECRET = "bench-ingest-secret"
+FLOW = f"""\
+name: bench ingest
+trigger:
+  webhook: {{secret: {SECRET}}}
+steps:
+  - id: answer
+    action: relay.value
+    inputs:
+      value: ${{{{ trigger.body.n }}}}
+"""
+TARGET_SHARE, TARGET_ACCEPTED, TARGET_EXECUTIONS = 0.5, 1000.0, 500.0
+RELAY = str(Path(PYTHON).parent / "relay")
+
+
+def deliveries(path: str, round_no: int, count: int) -> list[bytes]:
+    """``count`` distinct signed deliveries (distinct bodies: relay de-duplicates by body)."""
+    out = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "event": "bench.delivery",
+                "round": round_no,
+                "n": n,
+                "payload": {
+                    "uri": f"https://example.invalid/things/{round_no}-{n}",
+                    "note": "x" * 120,
+                },
+            }
+        ).encode()
+        digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        out.append(
+            loadgen.request(
+                path,
+                body,
+                {
+                    "content-type": "application/json",
+                    "x-relay-signature": f"sha256={digest}",
+                },
+            )
+        )
+    return out
+
+
+async def deploy(home: Path) -> str:
+    from runtime import Relay, Runtime, open_store
+
+    flow = home / "ingest.yaml"
+    flow.write_text(FLOW)
+    store = await open_store(None, data_dir=home)
+    runtime = Runtime()
+    try:
+        instance = await Relay(runtime, store).deploy(flow, {}, "ingest")
+        return f"/webhooks/{instance.webhook_token}"
+    finally:
+        await runtime.aclose()
+        await store.close()
+
+
+def _db(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{home / 'relay.db'}?mode=ro", uri=True, timeout=30)
+
+
+def wait_finished(home: Path, ids: set[str], timeout: float) -> float:
+    """Wait until every execution in ``ids`` is finished; returns seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        with _db(home) as db:
+            rows = db.execute(
+                "SELECT count(*) FROM executions WHERE status IN ('pending', 'running')"
+            ).fetchone()
+        if rows[0] == 0:
+            break
+        time.sleep(0.2)
+    return time.perf_counter() - start
+
+
+def execution_stats(home: Path, sent: dict[str, float]) -> dict[str, Any]:
+    """From the store: completed executions, their rate from first send to last finish, and
+    delivery -> first step start latencies."""
+    with _db(home) as db:
+        rows = (
+            db.execute(
+                "SELECT id, status, finished_at, result FROM executions WHERE id IN ({})".format(",".join("?" * len(sent))),  # noqa: E501
+                list(sent),
+            ).fetchall()
+            if sent
+            else []
+        )
+    completed = [r for r in rows if r[1] == "completed"]
+    to_first_step = []
+    for exec_id, _, _, result in completed:
+        steps = json.loads(result or "{}").get("steps") or []
+        if steps:
+            to_first_step.append(steps[0]["started_at"] - sent[exec_id])
+    last = max((r[2] for r in completed), default=0.0)
+    first = min(sent.values(), default=0.0)
+    return {
+        "completed": len(completed),
+        "other": len(rows) - len(completed),
+        "rate": len(completed) / (last - first) if completed and last > first else 0.0,
+        "to_first_step": to_first_step,
+    }
+
+
+async def _generate(
+    port: int, reqs: list[bytes], connections: int, seconds: float, keep: bool
+) -> loadgen.Outcome:
+    return await asyncio.wait_for(
+        loadgen.run(port, reqs, connections=connections, seconds=seconds, keep_bodies=keep),
+        seconds + 60,
+    )
+
+
+def run(quick: bool) -> Figure:
+    rounds, count, connections, seconds = (1, 2000, 32, 10.0) if quick else (2, 5000, 64, 20.0)
+    with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
+        home = Path(tmp)
+        path = asyncio.run(deploy(home))
+        env = {"RELAY_HOME": str(home)}
+        os.environ.pop("RELAY_DATABASE_URL", None)
+        null_port, bare_port, relay_port = free_port(), free_port(), free_port()
+        results: dict[str, list[Any]] = {"null": [], "bare": [], "relay": [], "exec": []}
+        with (
+            child_server([PYTHON, "-m", "bench.servers", "null", str(null_port)], null_port),
+            child_server(
+                [PYTHON, "-m", "bench.servers", "bare", str(bare_port), SECRET], bare_port
+            ),
+            child_server(
+                [RELAY, "serve", "--port", str(relay_port)], relay_port, env=env, cwd=home
+            ),
+        ):
+            warm = deliveries(path, -1, 200)
+            for port in (null_port, bare_port, relay_port):
+                asyncio.run(_generate(port, warm, 8, 30, False))
+            wait_finished(home, set(), 60)
+            results["null"].append(
+                asyncio.run(
+                    _generate(null_port, deliveries(path, -2, count), connections, seconds, False)
+                )
+            )
+            for r in range(rounds):
+                order = ["bare", "relay"] if r % 2 == 0 else ["relay", "bare"]
+                for target in order:
+                    reqs = deliveries(path, r, count)
+                    if target == "bare":
+                        results["bare"].append(
+                            asyncio.run(_generate(bare_port, reqs, connections, seconds, False))
+                        )
+                        continue
+                    outcome = asyncio.run(_generate(relay_port, reqs, connections, seconds, True))
+                    results["relay"].append(outcome)
+                    sent = {}
+                    for sent_at, status, body in zip(
+                        outcome.sent_at, outcome.statuses, outcome.bodies, strict=True
+                    ):
+                        if status == 202:
+                            sent[json.loads(body)["execution_id"]] = sent_at
+                    wait_finished(home, set(sent), 300)
+                    results["exec"].append(execution_stats(home, sent))
+    return _figure(results, rounds, count, connections, seconds)
+
+
+def _figure(
+    results: dict[str, list[Any]], rounds: int, count: int, connections: int, seconds: float
+) -> Figure:
+    null = results["null"][0]
+    bare_rates = [o.rate for o in results["bare"]]
+    relay_rates = [o.count(202) / o.elapsed for o in results["relay"]]
+    shares = [a / b for a, b in zip(relay_rates, bare_rates, strict=True)]
+    exec_rates = [e["rate"] for e in results["exec"]]
+    first = [x for e in results["exec"] for x in e["to_first_step"]]
+    relay_lat = [x for o in results["relay"] for x in o.latency]
+    bare_lat = [x for o in results["bare"] for x in o.latency]
+    not_202 = sum(o.answered - o.count(202) for o in results["relay"] + results["bare"])
+    incomplete = sum(e["other"] for e in results["exec"])
+    sent_relay = sum(o.answered for o in results["relay"])
+    rows = [
+        (
+            "generator ceiling (null server, raw asyncio)",
+            f"{fmt_rate(null.rate)} ({null.answered:,} requests)",
+        ),
+        ("bare Starlette+uvicorn HMAC endpoint, 202/s", spread(bare_rates, 0)),
+        ("relay serve, deliveries accepted (202, committed)/s", spread(relay_rates, 0)),
+        ("relay accepted / bare", spread(shares, 3)),
+        ("relay executions completed/s (first send -> last finish)", spread(exec_rates, 0)),
+        (
+            "delivery -> first step start, p50 / p99",
+            f"{percentile(first, 50) * 1000:.1f} ms / {percentile(first, 99) * 1000:.1f} ms",
+        ),
+        (
+            "relay answer latency p50 / p99",
+            f"{percentile(relay_lat, 50) * 1000:.1f} ms / {percentile(relay_lat, 99) * 1000:.1f} ms",  # noqa: E501
+        ),
+        (
+            "bare answer latency p50 / p99",
+            f"{percentile(bare_lat, 50) * 1000:.1f} ms / {percentile(bare_lat, 99) * 1000:.1f} ms",
+        ),
+        (
+            "answers other than 202 / executions not completed",
+            f"{not_202} / {incomplete} (of {sent_relay:,} relay deliveries)",
+        ),
+        (
+            "load",
+            f"{rounds} round(s) per side, alternated; {count:,} deliveries per run (cap {seconds:.0f} s), "  # noqa: E501
+            f"{connections} keep-alive connections",
+        ),
+    ]
+    share = median(shares)
+    line = (
+        f"2 webhook ingest: relay/bare = {share:.3f} ({median(relay_rates):,.0f}/s vs {median(bare_rates):,.0f}/s accepted; "  # noqa: E501
+        f"generator ceiling {null.rate:,.0f}/s); executions {median(exec_rates):,.0f}/s; "
+        f"delivery->first step p50 {percentile(first, 50) * 1000:.1f} ms p99 {percentile(first, 99) * 1000:.1f} ms "  # noqa: E501
+        f"targets >= {TARGET_SHARE}, >= {TARGET_ACCEPTED:,.0f}/s, >= {TARGET_EXECUTIONS:,.0f} exec/s"  # noqa: E501
+    )
+    ok = (
+        share >= TARGET_SHARE
+        and median(relay_rates) >= TARGET_ACCEPTED
+        and median(exec_rates) >= TARGET_EXECUTIONS
+    )
+    return Figure(
+        "ingest",
+        "Webhook ingest (relay serve + SQLite vs bare Starlette HMAC endpoint)",
+        line,
+        rows,
+        limits="",
+        ok=ok,
+    )

@@ -1,0 +1,163 @@
+"""The Dramatiq executor (web tier): recorded executions go to ``relay worker`` through Redis.
+
+The web process records a delivery and its pending execution in the store (the source of
+truth) before answering, then enqueues a message carrying only the execution id and instance
+name; any worker on any machine takes it (``runtime.executors.worker``). Messages arrive at
+least once (a dead worker's unacknowledged messages are requeued, ``start`` re-enqueues what
+is unfinished), and the store's claim makes the effect exactly once.
+
+Configuration is by environment (see ``QueueSettings.from_env``) so every web process and
+worker of a deployment agrees on the Redis URL, namespace and queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from attrs import evolve, frozen
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Middleware
+
+from runtime.errors import ConfigurationError
+from runtime.service import Relay
+
+log = structlog.get_logger("relay.executor")
+
+#: The actor every execution message names (declared by the workers).
+ACTOR_NAME = "run_execution"
+_QUEUE_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9._-]*")
+
+
+@frozen
+class QueueSettings:
+    """Where execution messages go: shared by the web tier and the workers."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: the Dramatiq queue; a deployment (or a test) may use its own
+    queue: str = "relay"
+    #: prefix of every Redis key relay writes (messages, heartbeats, rate limits)
+    namespace: str = "relay"
+    #: seconds without a heartbeat after which a worker counts as dead and its unacknowledged
+    #: messages are requeued (Dramatiq's own recovery; the store's lease guards the effect)
+    heartbeat_timeout: float = 60.0
+    #: out of a million broker commands, how many also run queue maintenance (that requeue);
+    #: Dramatiq's default is 1000; tests raise it so recovery is prompt
+    maintenance_chance: int = 1000
+
+    def __attrs_post_init__(self) -> None:
+        if not _QUEUE_NAME.fullmatch(self.queue):
+            raise ConfigurationError(
+                f"invalid queue name {self.queue!r}: letters, digits, '.', '_' and '-' only"
+            )
+        if self.heartbeat_timeout <= 0:
+            raise ConfigurationError("the heartbeat timeout must be positive")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> QueueSettings:
+        """``RELAY_REDIS_URL``, ``RELAY_QUEUE``, ``RELAY_REDIS_NAMESPACE``,
+        ``RELAY_HEARTBEAT_TIMEOUT`` (seconds), ``RELAY_MAINTENANCE_CHANCE``; ``overrides``
+        (e.g. command-line options) win over the environment, ``None`` values are ignored."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        values: dict[str, Any] = {}
+        for name, var, kind in (
+            ("redis_url", "RELAY_REDIS_URL", str),
+            ("queue", "RELAY_QUEUE", str),
+            ("namespace", "RELAY_REDIS_NAMESPACE", str),
+            ("heartbeat_timeout", "RELAY_HEARTBEAT_TIMEOUT", float),
+            ("maintenance_chance", "RELAY_MAINTENANCE_CHANCE", int),
+        ):
+            if env.get(var):
+                values[name] = env_value(var, env[var], kind)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return evolve(settings, **values)
+
+
+def env_value(name: str, raw: str, kind: type[Any]) -> Any:
+    """``raw`` (the value of environment variable ``name``) as ``kind``, or a clear error."""
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def make_broker(settings: QueueSettings, middleware: list[Middleware] | None = None) -> RedisBroker:
+    """A Redis broker for ``settings``; the web tier needs no middleware, workers pass theirs."""
+    return RedisBroker(  # type: ignore[no-untyped-call]  # its __init__ is unannotated
+        url=settings.redis_url,
+        namespace=settings.namespace,
+        heartbeat_timeout=int(settings.heartbeat_timeout * 1000),
+        maintenance_chance=settings.maintenance_chance,
+        middleware=middleware or [],
+    )
+
+
+def execution_message(settings: QueueSettings, execution_id: str, instance: str | None) -> Any:
+    """The message asking a worker to run ``execution_id`` (nothing else travels: the
+    execution, its payload and its secrets stay in the store)."""
+    return Message(
+        queue_name=settings.queue,
+        actor_name=ACTOR_NAME,
+        args=(execution_id, instance),
+        kwargs={},
+        options={},
+    )
+
+
+class DramatiqExecutor:
+    """``Executor`` for ``relay serve --executor dramatiq``: enqueues, never runs."""
+
+    def __init__(
+        self,
+        relay: Relay,
+        settings: QueueSettings | None = None,
+        broker: RedisBroker | None = None,
+    ) -> None:
+        self.relay = relay
+        self.settings = settings or QueueSettings.from_env()
+        self._owns_broker = broker is None
+        self.broker = broker or make_broker(self.settings)
+        self._accepting = False
+
+    async def start(self) -> None:
+        """Enqueue every unfinished execution again: pending ones (their message may have
+        been lost with a crashed web process or an exhausted retry) and running ones whose
+        lease ran out (their worker died). Duplicates of live messages are harmless: the
+        claim decides who runs, and a worker skips what is finished."""
+        self._accepting = True
+        unfinished = await self.relay.store.unfinished_executions()
+        for row in unfinished:
+            await self.submit(row.id, row.instance)
+        if unfinished:
+            log.info("re-enqueued unfinished executions", count=len(unfinished))
+
+    async def submit(self, execution_id: str, instance: str | None) -> None:
+        if not self._accepting:
+            return  # stays pending in the store; enqueued by the next start
+        message = execution_message(self.settings, execution_id, instance)
+        try:
+            # redis-py is blocking: keep the server's event loop free while it talks to Redis
+            await asyncio.to_thread(self.broker.enqueue, message)
+        except Exception as exc:  # the delivery is recorded: answer it, resume on next start
+            log.error(
+                "could not enqueue execution; it stays pending until the next start",
+                execution_id=execution_id,
+                error=type(exc).__name__,
+            )
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop enqueueing. Nothing runs here, so there is nothing to wait for."""
+        self._accepting = False
+        if self._owns_broker:
+            # RedisBroker.close is a no-op: its connection pool is the client's to close
+            await asyncio.to_thread(self.broker.client.close)
+
+    def in_flight(self) -> int:
+        """Always 0: executions run on the workers, not in this process."""
+        return 0

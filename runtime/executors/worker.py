@@ -1,0 +1,246 @@
+"""The worker side of the Dramatiq executor: what one ``run_execution`` message does.
+
+One ``ExecutionRunner`` per worker process holds one ``Relay`` (built lazily on the process's
+event loop, which Dramatiq's AsyncIO middleware runs for every worker thread). For a message
+``(execution_id, instance)`` it:
+
+1. takes a slot of the instance's concurrency limit (shared through Redis) or, if the flow is at
+   its limit, asks to be looked at again shortly (the message is re-sent with a delay, which
+   frees this worker thread instead of blocking it);
+2. runs ``Relay.execute``, whose claim in the store is exclusive: a repeated message for an
+   execution that is finished does nothing; one that another worker holds under a live lease
+   is looked at again when that lease would run out (its holder may have died);
+3. renews the lease while the execution runs, and fails the execution when it outlives the
+   time limit: the run is cancelled (the steps done so far stay recorded) and not retried,
+   since running it again could repeat side effects; a failed execution can be replayed;
+4. on a crash (an exception out of the store or the runtime), hands the execution back and
+   lets Dramatiq retry the message with backoff; on the last attempt, records it as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import structlog
+from attrs import evolve, field, frozen
+
+from runtime.api import Runtime
+from runtime.executors.dramatiq import QueueSettings, env_value
+from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
+from runtime.redaction import Redactor
+from runtime.service import Relay
+from runtime.store import open_store
+from runtime.store.executions import FINAL
+
+log = structlog.get_logger("relay.worker")
+
+
+@frozen
+class WorkerSettings:
+    """How a worker process runs executions (see ``from_env`` for the variables)."""
+
+    queue: QueueSettings = field(factory=QueueSettings)
+    #: the store; ``None``: ``$RELAY_HOME/relay.db`` (only sensible with one machine)
+    database_url: str | None = None
+    threads: int = 8
+    #: seconds an execution may run before it is failed
+    time_limit: float = 600.0
+    #: seconds a claim lasts without renewal (renewed every third of it while running)
+    lease: float = 30.0
+    #: how often a crashed attempt is retried, and the backoff between attempts (seconds)
+    max_retries: int = 5
+    min_backoff: float = 1.0
+    max_backoff: float = 300.0
+    #: each stored connection's request budget per minute, shared by all workers
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    #: seconds a stopping worker lets in-flight executions finish
+    grace: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WorkerSettings:
+        """``RELAY_DATABASE_URL``, ``RELAY_WORKER_THREADS``, ``RELAY_TIME_LIMIT``,
+        ``RELAY_LEASE``, ``RELAY_MAX_RETRIES``, ``RELAY_MIN_BACKOFF``, ``RELAY_MAX_BACKOFF``,
+        ``RELAY_REQUESTS_PER_MINUTE``, ``RELAY_WORKER_GRACE`` and ``QueueSettings``' own;
+        ``overrides`` win, ``None`` values are ignored (``queue=...`` names the queue)."""
+        env = os.environ if environ is None else environ
+        queue = QueueSettings.from_env(env, queue=overrides.pop("queue", None))
+        values: dict[str, Any] = {"queue": queue, "database_url": env.get("RELAY_DATABASE_URL")}
+        for name, var, kind in (
+            ("threads", "RELAY_WORKER_THREADS", int),
+            ("time_limit", "RELAY_TIME_LIMIT", float),
+            ("lease", "RELAY_LEASE", float),
+            ("max_retries", "RELAY_MAX_RETRIES", int),
+            ("min_backoff", "RELAY_MIN_BACKOFF", float),
+            ("max_backoff", "RELAY_MAX_BACKOFF", float),
+            ("requests_per_minute", "RELAY_REQUESTS_PER_MINUTE", int),
+            ("grace", "RELAY_WORKER_GRACE", float),
+        ):
+            if env.get(var):
+                values[name] = env_value(var, env[var], kind)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return evolve(cls(), **values)
+
+
+class ExecutionRunner:
+    """Runs the executions messages name, in one worker process (see the module doc)."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.limits = RedisLimits(
+            settings.queue.redis_url,
+            settings.queue.namespace,
+            requests_per_minute=settings.requests_per_minute,
+            slot_ttl=settings.time_limit + settings.lease,
+        )
+        self._relay: Relay | None = None
+        self._building = asyncio.Lock()
+
+    async def relay(self) -> Relay:
+        """The process's ``Relay``, built on first use (on the worker's event loop)."""
+        async with self._building:
+            if self._relay is None:
+                runtime = Runtime()
+                runtime.request_limiter = self.limits.before_request
+                store = await open_store(self.settings.database_url)
+                self._relay = Relay(runtime, store)
+        return self._relay
+
+    async def aclose(self) -> None:
+        if self._relay is not None:
+            await self._relay.runtime.aclose()
+            await self._relay.store.close()
+            self._relay = None
+        self.limits.close()
+
+    async def handle(
+        self, execution_id: str, instance: str | None, *, final_attempt: bool = False
+    ) -> float | None:
+        """Process one message. Returns ``None`` when done with it, or the seconds after
+        which the same message should be looked at again."""
+        relay = await self.relay()
+        concurrency = await self._concurrency(relay, instance)
+        if instance is None or concurrency is None:
+            return await self._run(relay, execution_id, final_attempt)
+        async with self.limits.flow_slot(instance, concurrency) as acquired:
+            if not acquired:
+                return random.uniform(0.2, 1.0)  # the flow is at its limit; spread the retries
+            return await self._run(relay, execution_id, final_attempt)
+
+    async def _concurrency(self, relay: Relay, instance: str | None) -> int | None:
+        found = await relay.store.get_instance(instance) if instance else None
+        return relay.flow_of(found).concurrency if found else None
+
+    async def _run(self, relay: Relay, execution_id: str, final_attempt: bool) -> float | None:
+        try:
+            async with (
+                asyncio.timeout(self.settings.time_limit) as deadline,
+                self._renewing(relay, execution_id),
+            ):
+                status = await relay.execute(execution_id, self.worker_id, self.settings.lease)
+        except TimeoutError as exc:
+            if not deadline.expired():  # not ours: e.g. a lock wait inside the execution
+                await self._crashed(relay, execution_id, exc, final_attempt)
+                raise
+            await self._timed_out(relay, execution_id)
+            return None
+        except asyncio.CancelledError:
+            # the worker is stopping, or Dramatiq's hard time limit struck: hand it back
+            await self._release(relay, execution_id)
+            raise
+        except Exception as exc:
+            await self._crashed(relay, execution_id, exc, final_attempt)
+            raise
+        if deadline.expired():
+            # the engine absorbed the cancellation and recorded the execution as canceled
+            await self._timed_out(relay, execution_id)
+            return None
+        if status is not None:
+            return None
+        return await self._look_again_in(relay, execution_id)
+
+    async def _look_again_in(self, relay: Relay, execution_id: str) -> float | None:
+        """Not claimed: nothing to do if it is finished (or gone); otherwise another worker
+        holds it, so look again when its lease would run out (its holder may be dead)."""
+        row = await relay.store.get_execution(execution_id)
+        if row is None or row.status in FINAL:
+            return None
+        remaining = (row.lease_until or 0.0) - time.time()
+        return max(0.2, remaining + random.uniform(0.1, 0.5))
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, relay: Relay, execution_id: str) -> AsyncIterator[None]:
+        renewer = asyncio.create_task(self._renew(relay, execution_id))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _renew(self, relay: Relay, execution_id: str) -> None:
+        lease = self.settings.lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await relay.store.renew_lease(execution_id, self.worker_id, lease)
+            except Exception as exc:  # a missed renewal only risks a second claim later
+                log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
+
+    async def _crashed(
+        self, relay: Relay, execution_id: str, exc: BaseException, final_attempt: bool
+    ) -> None:
+        log.error(
+            "execution crashed",
+            execution_id=execution_id,
+            error=type(exc).__name__,
+            final=final_attempt,
+        )
+        if final_attempt:
+            await self._fail(relay, execution_id, type(exc).__name__, Redactor().text(str(exc)))
+        else:
+            await self._release(relay, execution_id)
+
+    async def _timed_out(self, relay: Relay, execution_id: str) -> None:
+        limit = self.settings.time_limit
+        message = f"the execution ran longer than its time limit ({limit:g} s)"
+        await self._fail(relay, execution_id, "TimeLimitExceeded", message, after_cancel=True)
+
+    async def _fail(
+        self,
+        relay: Relay,
+        execution_id: str,
+        kind: str,
+        message: str,
+        *,
+        after_cancel: bool = False,
+    ) -> None:
+        """Record the execution as failed (keeping any steps recorded) if this worker still
+        holds it, or (``after_cancel``) this worker's cancellation just finished it."""
+        try:
+            row = await relay.store.get_execution(execution_id)
+            if row is None:
+                return
+            ours = row.status == "running" and row.worker == self.worker_id
+            if not (ours or (after_cancel and row.status == "canceled")):
+                return
+            error = {"type": kind, "message": message}
+            result = {**(row.result or {}), "status": "failed", "error": error}
+            state = {"execution": row.state or {}}
+            await relay.store.finish_execution(execution_id, "failed", result, state)
+            log.warning("execution failed", execution_id=execution_id, error=message)
+        except Exception:  # the store is unreachable: the lease runs out, start() re-enqueues
+            log.error("could not record the failure", execution_id=execution_id)
+
+    async def _release(self, relay: Relay, execution_id: str) -> None:
+        try:
+            await asyncio.shield(relay.store.release_execution(execution_id, self.worker_id))
+        except Exception:  # best effort: an expired lease makes it claimable anyway
+            log.warning("could not release execution", execution_id=execution_id)
