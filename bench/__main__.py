@@ -11,7 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import fig_coldstart, fig_engine, fig_ingest, fig_pagination, fig_validation
+from bench import (
+    fig_coldstart,
+    fig_engine,
+    fig_ingest,
+    fig_pagination,
+    fig_validation,
+    fig_workers,
+)
 from bench.common import ROOT, Figure, machine
 
 FIGURES: dict[str, Callable[[bool], Figure]] = {
@@ -20,6 +27,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "pagination": fig_pagination.run,
     "coldstart": fig_coldstart.run,
     "validation": fig_validation.run,
+    "workers": fig_workers.run,
 }
 
 
@@ -45,7 +53,7 @@ def record(figures: list[Figure], command: str, quick: bool, seconds: float, pat
             "|---|---|",
         ]
         lines += [f"| {name} | {value} |" for name, value in fig.rows]
-        lines.append("")
+        lines += ["", f"What limits it: {fig.limits}", ""]
     with open(path, "a", encoding="utf-8") as out:
         out.write("\n".join(lines))
 

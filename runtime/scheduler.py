@@ -1,0 +1,103 @@
+"""Time-driven triggers: ``schedule: {every: …}`` flows and polling component triggers.
+
+``relay serve`` runs one ``Scheduler``. Every tick it looks at the deployed instances; each
+instance that is due is fired under a store lock (so two servers never fire it twice at once):
+a schedule records an execution; a poll asks the trigger for changes since the persisted
+cursor, records one execution with the new items (none when nothing changed), then persists
+the new cursor. A crash between the two re-polls the same items: at-least-once, like webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from runtime.errors import RelayError
+from runtime.executors import Executor
+from runtime.flows import Flow
+from runtime.service import Relay
+from runtime.store import Instance
+
+log = structlog.get_logger("relay.scheduler")
+
+
+class Scheduler:
+    """Fires due schedule and polling instances; ``tick`` is how often it looks."""
+
+    def __init__(self, relay: Relay, executor: Executor, *, tick: float = 1.0) -> None:
+        self.relay = relay
+        self.executor = executor
+        self.tick = tick
+        self._due: dict[str, float] = {}
+
+    def interval(self, flow: Flow) -> float | None:
+        """Seconds between firings of ``flow``, or ``None`` when time does not trigger it."""
+        trigger = flow.trigger
+        if trigger.kind == "schedule":
+            return trigger.every
+        if trigger.kind == "component" and trigger.component and trigger.trigger:
+            registered = self.relay.runtime.registry.get(trigger.component)
+            declared = registered.component.trigger(trigger.trigger) if registered else None
+            if declared is not None and declared.kind == "polling":
+                return declared.poll_interval
+        return None
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception as exc:  # the scheduler must outlive a bad tick (store hiccup)
+                log.error("scheduler tick failed", error=type(exc).__name__)
+            await self.relay.runtime.clock.sleep(self.tick)
+
+    async def run_due(self) -> list[str]:
+        """Fire every due instance once; returns the execution ids recorded."""
+        now = self.relay.runtime.clock.time()
+        recorded: list[str] = []
+        for instance in await self.relay.store.list_instances():
+            flow = self.relay.flow_of(instance)
+            every = self.interval(flow)
+            if every is None or self._due.get(instance.name, now) > now:
+                continue
+            self._due[instance.name] = now + every
+            try:
+                async with self.relay.store.tokens.lock(f"fire:{instance.name}"):
+                    execution_id = await self._fire(instance, flow)
+            except RelayError as exc:
+                log.warning("trigger failed", instance=instance.name, error=str(exc))
+                continue
+            if execution_id is not None:
+                recorded.append(execution_id)
+                await self.executor.submit(execution_id, instance.name)
+        return recorded
+
+    async def _fire(self, instance: Instance, flow: Flow) -> str | None:
+        store, now = self.relay.store, self.relay.runtime.clock.time()
+        if flow.trigger.kind == "schedule":
+            payload: dict[str, Any] = {"scheduled_at": now}
+            return await store.create_execution(
+                instance.name, instance.flow_text, instance.flow_version, payload
+            )
+        ref = f"{flow.trigger.component}.{flow.trigger.trigger}"
+        cursor = await store.get_cursor(instance.name)
+        inputs = await self.relay.trigger_inputs(instance, flow)
+        result = await self.relay.runtime.poll(ref, inputs, cursor)
+        execution_id = None
+        if result.items:
+            payload = {"items": [dict(item) for item in result.items], "count": len(result.items)}
+            execution_id = await store.create_execution(
+                instance.name, instance.flow_text, instance.flow_version, payload
+            )
+        await store.set_cursor(instance.name, result.cursor)
+        return execution_id
+
+
+async def run_scheduler(scheduler: Scheduler) -> None:
+    """Run until cancelled (the server's lifespan cancels it on shutdown)."""
+    try:
+        await scheduler.run_forever()
+    except asyncio.CancelledError:
+        log.info("scheduler stopped")
+        raise
