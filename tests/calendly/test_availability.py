@@ -6,22 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from calendly_support import api_calls, check_output
 
 from components.calendly.actions import availability
 from components.calendly.sandbox import Sandbox
-from runtime import Action, ConnectionHandle, FatalApiError, InputValidationError, Runtime
-
-
-def api_calls(sandbox: Sandbox) -> list[dict[str, Any]]:
-    """Recorded Calendly API requests (OAuth traffic left out)."""
-    return [r for r in sandbox.requests if not r["path"].startswith("/oauth")]
-
-
-def check_output(action: Action, out: Any) -> None:
-    """``out`` matches the action's declared output schema."""
-    assert action.output_schema is not None
-    Draft202012Validator(dict(action.output_schema)).validate(out)
+from runtime import ConnectionHandle, FatalApiError, InputValidationError, Runtime
 
 
 def iso(moment: datetime) -> str:

@@ -6,28 +6,13 @@ import time
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from calendly_support import api_calls, check_output
 
 from components.calendly.actions.event_types import GET_EVENT_TYPE
 from components.calendly.sandbox import Sandbox, SandboxConfig
-from runtime import Action, ConnectionHandle, ManualClock, Runtime
+from runtime import ConnectionHandle, ManualClock, Runtime
 
 SANDBOX_HOST = "calendly.test"
-
-
-def api_calls(sandbox: Sandbox, path: str = "") -> list[dict[str, Any]]:
-    """Recorded Calendly API requests under ``path`` (OAuth traffic left out)."""
-    return [
-        r
-        for r in sandbox.requests
-        if not r["path"].startswith("/oauth") and r["path"].startswith(path)
-    ]
-
-
-def check_output(action: Action, out: Any) -> None:
-    """``out`` matches the action's declared output schema."""
-    assert action.output_schema is not None
-    Draft202012Validator(dict(action.output_schema)).validate(out)
 
 
 def assert_uuid_keys(items: list[dict[str, Any]]) -> None:

@@ -5,24 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from calendly_support import api_calls, check_output
 
 from components.calendly.actions import organizations as orgs
 from components.calendly.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
-from runtime import Action, ConnectionHandle, FatalApiError, InputValidationError, Runtime
+from runtime import ConnectionHandle, FatalApiError, InputValidationError, Runtime
 
 SANDBOX_URL = "http://calendly.test"
-
-
-def api_calls(sandbox: Sandbox) -> list[dict[str, Any]]:
-    """Recorded Calendly API requests (OAuth traffic left out)."""
-    return [r for r in sandbox.requests if not r["path"].startswith("/oauth")]
-
-
-def check_output(action: Action, out: Any) -> None:
-    """``out`` matches the action's declared output schema."""
-    assert action.output_schema is not None
-    Draft202012Validator(dict(action.output_schema)).validate(out)
 
 
 async def member_connection(runtime: Runtime, sandbox: Sandbox) -> ConnectionHandle:

@@ -7,13 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from calendly_support import api_calls, check_output
 from structlog.testing import capture_logs
 
 from components.calendly.actions.raw import RAW_REQUEST
 from components.calendly.sandbox import Sandbox
 from runtime import (
-    Action,
     ConfigurationError,
     ConnectionHandle,
     FatalApiError,
@@ -21,17 +20,6 @@ from runtime import (
     RetriableApiError,
     Runtime,
 )
-
-
-def api_calls(sandbox: Sandbox) -> list[dict[str, Any]]:
-    """Recorded Calendly API requests (OAuth traffic left out)."""
-    return [r for r in sandbox.requests if not r["path"].startswith("/oauth")]
-
-
-def check_output(action: Action, out: Any) -> None:
-    """``out`` matches the action's declared output schema."""
-    assert action.output_schema is not None
-    Draft202012Validator(dict(action.output_schema)).validate(out)
 
 
 async def raw(runtime: Runtime, connection: ConnectionHandle, **inputs: Any) -> Any:

@@ -8,12 +8,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from calendly_support import api_calls, check_output
 
 from components.calendly.actions import scheduled_events as events
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import (
-    Action,
     ConnectionHandle,
     FatalApiError,
     ManualClock,
@@ -22,21 +21,6 @@ from runtime import (
 )
 
 SANDBOX_HOST = "calendly.test"
-
-
-def api_calls(sandbox: Sandbox, path: str = "") -> list[dict[str, Any]]:
-    """Recorded Calendly API requests under ``path`` (OAuth traffic left out)."""
-    return [
-        r
-        for r in sandbox.requests
-        if not r["path"].startswith("/oauth") and r["path"].startswith(path)
-    ]
-
-
-def check_output(action: Action, out: Any) -> None:
-    """``out`` matches the action's declared output schema."""
-    assert action.output_schema is not None
-    Draft202012Validator(dict(action.output_schema)).validate(out)
 
 
 @asynccontextmanager

@@ -6,14 +6,13 @@ import contextlib
 from typing import Any
 
 import pytest
+from calendly_support import api_calls, check_output
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 
 from components.calendly.actions.users import GET_CURRENT_USER, GET_USER
 from components.calendly.sandbox import Sandbox
 from runtime import (
-    Action,
     ApiError,
     ConnectionHandle,
     FatalApiError,
@@ -21,17 +20,6 @@ from runtime import (
     ReconnectRequired,
     Runtime,
 )
-
-
-def api_calls(sandbox: Sandbox) -> list[dict[str, Any]]:
-    """Recorded Calendly API requests (OAuth traffic left out)."""
-    return [r for r in sandbox.requests if not r["path"].startswith("/oauth")]
-
-
-def check_output(action: Action, out: Any) -> None:
-    """``out`` matches the action's declared output schema."""
-    assert action.output_schema is not None
-    Draft202012Validator(dict(action.output_schema)).validate(out)
 
 
 @pytest.mark.asyncio

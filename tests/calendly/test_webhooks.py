@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from calendly_support import api_calls, check_output
 
 from components.calendly.actions import webhooks
 from components.calendly.sandbox import Sandbox
 from runtime import (
-    Action,
     ConnectionHandle,
     FatalApiError,
     InputValidationError,
@@ -19,20 +18,6 @@ from runtime import (
 )
 
 HOOK_URL = "https://relay.example.com/webhooks/instance-1/flow-a"
-
-
-def api_calls(sandbox: Sandbox, method: str | None = None) -> list[dict[str, Any]]:
-    """Recorded Calendly API requests (OAuth traffic left out), optionally of one method."""
-    return [
-        r
-        for r in sandbox.requests
-        if not r["path"].startswith("/oauth") and (method is None or r["method"] == method)
-    ]
-
-
-def check_output(action: Action, out: Any) -> None:
-    assert action.output_schema is not None
-    Draft202012Validator(action.output_schema).validate(out)
 
 
 async def create(
@@ -149,7 +134,7 @@ async def test_get_takes_a_uri_or_uuid(
     )
     check_output(webhooks.GET_WEBHOOK, out)
     assert out["data"]["resource"]["uri"] == uri
-    assert api_calls(sandbox, "GET")[-1]["path"] == "/webhook_subscriptions/" + uri.rsplit("/")[-1]
+    assert api_calls(sandbox, method="GET")[-1]["path"] == "/webhook_subscriptions/" + uri.rsplit("/")[-1]
 
 
 @pytest.mark.asyncio
@@ -177,7 +162,7 @@ async def test_list_follows_pages_with_count_100(
         },
     )
     check_output(webhooks.LIST_WEBHOOKS, out)
-    call = api_calls(sandbox, "GET")[-1]
+    call = api_calls(sandbox, method="GET")[-1]
     assert call["path"] == "/webhook_subscriptions"
     assert call["query"] == {
         "organization": sandbox.org_uri(),
@@ -215,7 +200,7 @@ async def test_list_user_scope_and_limit(
         },
     )
     assert len(out["data"]) == 1 and out["data"][0]["scope"] == "user"
-    call = api_calls(sandbox, "GET")[-1]
+    call = api_calls(sandbox, method="GET")[-1]
     assert call["query"]["user"] == sandbox.user_uri(sandbox.owner)
     assert call["query"]["count"] == "1"
 
@@ -245,7 +230,7 @@ async def test_delete_and_delete_again_both_succeed(
         )
         check_output(webhooks.DELETE_WEBHOOK, out)
         assert out == {"data": None}
-    deletes = api_calls(sandbox, "DELETE")
+    deletes = api_calls(sandbox, method="DELETE")
     assert [d["path"] for d in deletes] == ["/webhook_subscriptions/" + uri.rsplit("/")[-1]] * 2
     assert uri.rsplit("/")[-1] not in sandbox.state.webhooks
 
@@ -286,7 +271,7 @@ async def test_delete_instanced_webhooks_deletes_every_match(
     left = {h.url for h in sandbox.state.webhooks.values()}
     assert not left & set(mine)
     assert "https://elsewhere.example.com/hook" in left
-    assert len(api_calls(sandbox, "DELETE")) == 3
+    assert len(api_calls(sandbox, method="DELETE")) == 3
 
 
 @pytest.mark.asyncio
