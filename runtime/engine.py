@@ -30,7 +30,7 @@ from runtime.errors import (
     RelayError,
     StepFailed,
 )
-from runtime.expressions import render_value
+from runtime.expressions import ConfigCache, render_value
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
 from runtime.inputs import CONNECTION_MARKER
 from runtime.logs import SECRETS
@@ -153,6 +153,10 @@ class Execution:
     #: step id -> (output, secrets known, redacted output): what ``run`` reuses for the result
     #: instead of walking (and copying) every output a second time.
     _redacted: dict[str, tuple[Any, int, Any]] = field(factory=dict, init=False, repr=False)
+    #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
+    _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
+    #: The runtime's logger bound to this execution, once; each step binds its path to it.
+    _log: Any = field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
@@ -268,9 +272,10 @@ class Execution:
     ) -> None:
         clock = self.runtime.clock
         started = clock.time()
-        log = self.runtime.logger.bind(
-            flow=self.flow.name, execution_id=self.id, step=path, instance=self.instance
-        )
+        if self._log is None:
+            self._log = self.runtime.logger.bind(flow=self.flow.name, execution_id=self.id)
+        # the same context, in the same order, as binding all four at once
+        log = self._log.bind(step=path, instance=self.instance)
         if step.when is not None:
             try:
                 run_it = _truthy(step.when.render(self._scope(outputs, loop)))
@@ -287,7 +292,7 @@ class Execution:
         rendered: dict[str, Any] = {}
         attempts = 0
         try:
-            rendered = render_value(step.inputs, self._scope(outputs, loop))
+            rendered = render_value(step.inputs, self._scope(outputs, loop), self._config_cache)
             params = self._bind_connections(schema.validate(rendered))
             context = Context(
                 execution_id=self.id,
@@ -367,6 +372,8 @@ class Execution:
         while True:
             attempt += 1
             try:
+                if step.timeout is None:  # asyncio.timeout(None) never fires: skip its set-up
+                    return await call_function(perform, context, params), attempt
                 async with asyncio.timeout(step.timeout):
                     return await call_function(perform, context, params), attempt
             except InputValidationError:
@@ -462,7 +469,7 @@ class Execution:
 
 async def call_function(function: Any, context: Context, *args: Any) -> Any:
     """Await an ``async def`` component function, or run a plain one in a worker thread."""
-    if inspect.iscoroutinefunction(function):
+    if _is_async(function):
         return await function(context, *args)
     ctx = contextvars.copy_context()
     call = functools.partial(ctx.run, function, context, *args)
@@ -470,6 +477,20 @@ async def call_function(function: Any, context: Context, *args: Any) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def _is_async(function: Any) -> bool:
+    """``inspect.iscoroutinefunction``, once per function (it unwraps partials and checks flags
+    on every call; a function's kind never changes)."""
+    try:
+        return _is_async_cached(function)
+    except TypeError:  # an unhashable callable
+        return inspect.iscoroutinefunction(function)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_async_cached(function: Any) -> bool:
+    return inspect.iscoroutinefunction(function)
 
 
 def _should_retry(policy: RetryPolicy, exc: BaseException) -> bool:

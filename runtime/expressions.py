@@ -25,6 +25,7 @@ MAX_MACRO_NESTING = 3
 MAX_LENGTH = 4096
 
 ROOTS = frozenset({"config", "trigger", "steps", "item", "index", "state"})
+_CONFIG_ONLY = frozenset({"config"})
 
 _TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
@@ -168,6 +169,11 @@ class Template:
     def expressions(self) -> tuple[Expression, ...]:
         return tuple(p for p in self.parts if isinstance(p, Expression))
 
+    @property
+    def config_only(self) -> bool:
+        """Whether every expression reads ``config`` and nothing else."""
+        return all(isinstance(p, str) or p.variables == _CONFIG_ONLY for p in self.parts)
+
     def render(self, scope: Mapping[str, Any]) -> Any:
         if self.whole:
             expr = self.parts[0]
@@ -207,12 +213,38 @@ def compile_template(raw: str) -> Template:
     return Template(raw, tuple(parts), whole=False)
 
 
-def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Evaluate every template inside a compiled value (dicts and lists walked)."""
+#: Template text -> what it rendered to; see ``render_value``.
+ConfigCache = dict[str, Any]
+
+
+def render_value(
+    value: Any, scope: Mapping[str, Any], config_cache: ConfigCache | None = None
+) -> Any:
+    """Evaluate every template inside a compiled value (dicts and lists walked).
+
+    ``config_cache``: for callers whose ``scope["config"]`` does not change between calls (one
+    execution): a template that reads nothing but ``config`` (``${{ config.calendly }}`` in
+    every step) is evaluated once per text and each later use gets a fresh copy of that result,
+    equal to a new evaluation as evaluation is deterministic (CEL has no side effects). Failed
+    evaluations are not cached (each use raises again).
+    """
     if isinstance(value, Template):
-        return value.render(scope)
+        if config_cache is None or not value.config_only:
+            return value.render(scope)
+        if value.raw not in config_cache:
+            config_cache[value.raw] = value.render(scope)
+        return _fresh(config_cache[value.raw])
     if isinstance(value, dict):
-        return {k: render_value(v, scope) for k, v in value.items()}
+        return {k: render_value(v, scope, config_cache) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, scope) for v in value]
+        return [render_value(v, scope, config_cache) for v in value]
+    return value
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a rendered value (dicts, lists and immutable scalars, as ``_from_cel`` makes)."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
     return value

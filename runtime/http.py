@@ -9,6 +9,7 @@ in-process (a sandbox) are served through ``httpx.ASGITransport`` with no socket
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -111,7 +112,9 @@ def shared_client(router: HostRouter, timeout: float = 30.0) -> httpx.AsyncClien
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _host(url: str) -> str:
+    """(Cached: every step builds an ``HttpClient`` for the same few base URLs.)"""
     return (urlsplit(url).hostname or "").lower()
 
 
@@ -209,7 +212,11 @@ class HttpClient:
                 raise RetriableApiError(
                     0, "Network Error", f"{kind} calling {method} {url}"
                 ) from exc
-            response = Response(raw.status_code, dict(raw.headers), raw.content, str(raw.url))
+            # ``items()`` joins repeated headers like ``headers[key]`` does, in one pass (``dict()``
+            # of the headers looks every key up again: quadratic in the number of headers)
+            response = Response(
+                raw.status_code, dict(raw.headers.items()), raw.content, str(raw.url)
+            )
             if self._on_request is not None:
                 self._on_request(method, url, response.status)
             if response.status == 401 and self._auth and token is not None and not refreshed:

@@ -7,11 +7,13 @@ workers, the CLI commands that change instances, and ``relay demo``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,13 @@ log = structlog.get_logger("relay.service")
 
 #: Headers kept with a delivery record (the rest may carry credentials or noise).
 _KEPT_HEADERS = ("content-type", "user-agent", "calendly-webhook-signature", "x-relay-signature")
+
+#: Seconds an instance read from the store is reused for webhooks and executions. Changes made
+#: by this process (deploy, undeploy) take effect at once; changes made by another process
+#: (``relay deploy``/``undeploy`` while ``relay serve`` runs) within this many seconds. A
+#: delivery whose verification fails against a cached instance is checked once more against
+#: the stored one, and one for an instance gone from the store is answered 404.
+INSTANCE_TTL = 2.0
 
 
 @frozen
@@ -59,7 +68,12 @@ class Relay:
         self.runtime = runtime
         self.store = store
         self.base_url = (base_url or public_url()).rstrip("/")
-        self._flows: dict[tuple[str, int], Flow] = {}
+        #: parsed flows by (instance name, flow version, flow text): parsed once each
+        self._flows: dict[tuple[str, int, str], Flow] = {}
+        #: instances by webhook token and by name: (instance, monotonic time read)
+        self._by_token: dict[str, tuple[Instance, float]] = {}
+        self._by_name: dict[str, tuple[Instance, float]] = {}
+        self._reading: dict[tuple[str, str], asyncio.Future[Instance | None]] = {}
         # connections resolve through the store: named connections, and tokens (encrypted, with
         # the cross-process lock that keeps single-use refresh tokens single-flight)
         runtime.connection_source = store
@@ -73,12 +87,70 @@ class Relay:
     def flow_of(self, instance: Instance) -> Flow:
         # whatever process deployed it, this one must know the instance's secrets to scrub them
         SECRETS.add(str(v) for k, v in instance.deploy_state.items() if SECRET_KEYS.match(k) and v)
-        key = (instance.name, instance.flow_version)
+        return self._flow(instance, instance.flow_text, instance.flow_version)
+
+    def _flow(self, instance: Instance, flow_text: str, version: int) -> Flow:
+        """``flow_text`` (version ``version`` of ``instance``'s flow), parsed once."""
+        key = (instance.name, version, flow_text)
         flow = self._flows.get(key)
         if flow is None:
-            flow = self.runtime.load_flow_text(instance.flow_text, instance.flow_path)
+            flow = self.runtime.load_flow_text(flow_text, instance.flow_path)
             self._flows[key] = flow
         return flow
+
+    def concurrency_of(self, instance: str) -> int | None:
+        """The concurrency limit of the newest parsed flow of ``instance``, if any."""
+        cached = [(k[1], f) for k, f in self._flows.items() if k[0] == instance]
+        return max(cached, key=lambda vf: vf[0])[1].concurrency if cached else None
+
+    def forget(self, name: str) -> None:
+        """Drop what this process cached about instance ``name``."""
+        for key in [k for k in self._flows if k[0] == name]:
+            del self._flows[key]
+        self._by_name.pop(name, None)
+        for token in [t for t, (i, _) in self._by_token.items() if i.name == name]:
+            del self._by_token[token]
+
+    async def instance_by_token(self, token: str, *, fresh: bool = False) -> Instance | None:
+        """The instance of a webhook token, cached for ``INSTANCE_TTL`` seconds."""
+        cached = self._by_token.get(token)
+        if cached is not None and not fresh and time.monotonic() - cached[1] < INSTANCE_TTL:
+            return cached[0]
+        instance = await self._single_flight(("token", token), self.store.instance_by_token, token)
+        self._remember(instance, token)
+        return instance
+
+    async def instance_named(self, name: str) -> Instance | None:
+        """The instance called ``name``, cached for ``INSTANCE_TTL`` seconds."""
+        cached = self._by_name.get(name)
+        if cached is not None and time.monotonic() - cached[1] < INSTANCE_TTL:
+            return cached[0]
+        instance = await self._single_flight(("name", name), self.store.get_instance, name)
+        if instance is None:
+            self._by_name.pop(name, None)
+        self._remember(instance)
+        return instance
+
+    async def _single_flight(
+        self, key: tuple[str, str], read: Callable[[str], Awaitable[Instance | None]], arg: str
+    ) -> Instance | None:
+        """One store read per key at a time: callers that miss the cache together share it."""
+        pending = self._reading.get(key)
+        if pending is None:
+            pending = self._reading[key] = asyncio.ensure_future(read(arg))
+            pending.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(pending)
+
+    def _remember(self, instance: Instance | None, token: str | None = None) -> None:
+        if instance is None:
+            if token is not None:
+                self._by_token.pop(token, None)
+            return
+        t = time.monotonic()
+        if len(self._by_token) > 10_000:  # unbounded only if instances churn; keep it small
+            self._by_token.clear()
+        self._by_token[instance.webhook_token] = (instance, t)
+        self._by_name[instance.name] = (instance, t)
 
     async def connections(
         self, instance: Instance, flow: Flow
@@ -107,6 +179,7 @@ class Relay:
         name = name or Path(flow_path).stem
         if await self.store.get_instance(name) is not None:
             raise ConfigurationError(f"an instance named {name!r} exists; undeploy it first")
+        self.forget(name)
         await self.runtime.resolve_config(flow, config, key_prefix=f"instance:{name}:")
         instance = await self.store.create_instance(
             name,
@@ -125,10 +198,12 @@ class Relay:
                 )
             except RelayError:
                 await self.store.delete_instance(name)
+                self.forget(name)
                 raise
             SECRETS.add(str(v) for k, v in state.items() if SECRET_KEYS.match(k) and v)
             await self.store.set_deploy_state(name, state)
             instance = await self._instance(name)
+        self.forget(name)
         log.info("deployed", instance=name, flow=flow.name)
         return instance
 
@@ -144,6 +219,7 @@ class Relay:
                 deploy_state=instance.deploy_state,
             )
         await self.store.delete_instance(name)
+        self.forget(name)
         log.info("undeployed", instance=name)
 
     async def _instance(self, name: str) -> Instance:
@@ -183,12 +259,19 @@ class Relay:
 
     async def receive_webhook(self, token: str, request: WebhookRequest) -> WebhookOutcome:
         """Verify a delivery and record it (durably) with its execution; does not run it."""
-        instance = await self.store.instance_by_token(token)
+        instance = await self.instance_by_token(token)
         if instance is None:
             return WebhookOutcome(404, reason="unknown webhook")
-        flow = self.flow_of(instance)
         try:
-            payload = await self._shape(instance, flow, request)
+            try:
+                payload = await self._shape(instance, self.flow_of(instance), request)
+            except WebhookRejected:
+                # the cached instance may predate a change of its secrets: check the stored one
+                stored = await self.instance_by_token(token, fresh=True)
+                if stored is None:
+                    return WebhookOutcome(404, reason="unknown webhook")
+                instance = stored
+                payload = await self._shape(instance, self.flow_of(instance), request)
         except WebhookRejected as exc:
             log.warning("webhook rejected", instance=instance.name, reason=exc.reason)
             return WebhookOutcome(exc.status, reason=exc.reason)
@@ -196,9 +279,19 @@ class Relay:
             return WebhookOutcome(200, reason="ignored: event not selected")
         headers = {k: v for k, v in request.headers.items() if k.lower() in _KEPT_HEADERS}
         dedupe = hashlib.sha256(request.body).hexdigest()
-        execution_id, new = await self.store.record_delivery(
-            instance.name, dedupe, headers, request.body, request.received_at, payload
-        )
+        try:
+            execution_id, new = await self.store.record_delivery(
+                instance.name,
+                dedupe,
+                headers,
+                request.body,
+                request.received_at,
+                payload,
+                webhook_token=token,
+            )
+        except ConfigurationError:  # undeployed by another process since it was cached
+            self.forget(instance.name)
+            return WebhookOutcome(404, reason="unknown webhook")
         return WebhookOutcome(202, execution_id, duplicate=not new, instance=instance.name)
 
     async def _shape(
@@ -230,14 +323,24 @@ class Relay:
             instance.name, instance.flow_text, instance.flow_version, payload
         )
 
-    async def execute(self, execution_id: str, worker: str, lease: float = 300.0) -> str | None:
-        """Claim and run one execution; returns its final status, or None if not claimed."""
-        row = await self.store.claim_execution(execution_id, worker, lease)
-        if row is None:
+    async def execute(
+        self, execution_id: str, worker: str, lease: float = 300.0, instance: str | None = None
+    ) -> str | None:
+        """Claim and run one execution; returns its final status, or None if not claimed.
+
+        ``instance`` (the execution's instance, when the caller knows it) lets the claim load
+        the persistent state in the same transaction."""
+        hint = None
+        if instance is not None:
+            cached = self._by_name.get(instance)
+            if cached is not None:
+                hint = self.flow_of(cached[0]).name
+        claimed = await self.store.claim_with_state(execution_id, worker, lease, hint)
+        if claimed is None:
             return None
-        bound = log.bind(execution_id=execution_id, instance=row.instance)
-        instance = await self.store.get_instance(row.instance) if row.instance else None
-        if instance is None:
+        row, stored, state_flow = claimed
+        found = await self.instance_named(row.instance) if row.instance else None
+        if found is None:
             await self.store.finish_execution(
                 execution_id,
                 "failed",
@@ -245,19 +348,26 @@ class Relay:
                 {},
             )
             return "failed"
-        flow = self.runtime.load_flow_text(row.flow_text, instance.flow_path)
-        stored = await self.store.load_state(instance.name, flow.name)
+        self.flow_of(found)  # learns the instance's secrets (to scrub them) and caches its flow
+        flow = self._flow(found, row.flow_text, row.flow_version)
+        if flow.name != state_flow:  # the claim guessed another flow's state: read the right one
+            stored = await self.store.load_state(found.name, flow.name)
         state = State(
             flow=stored.get("flow", {}),
             cross_flow=stored.get("cross_flow", {}),
             integration=stored.get("integration", {}),
         )
         try:
-            scope, handles = await self.connections(instance, flow)
+            scope, handles = await self.connections(found, flow)
         except RelayError as exc:
             error = {"type": type(exc).__name__, "message": Redactor().text(str(exc))}
             await self.store.finish_execution(execution_id, "failed", {"error": error}, {})
-            bound.warning("execution failed before its first step", error=str(exc))
+            log.warning(
+                "execution failed before its first step",
+                execution_id=execution_id,
+                instance=row.instance,
+                error=str(exc),
+            )
             return "failed"
         replay = row.replay_outputs if hasattr(row, "replay_outputs") else None
         result = await self.runtime.run(
@@ -267,16 +377,24 @@ class Relay:
             payload=row.payload,
             state=state,
             execution_id=execution_id,
-            instance=instance.name,
+            instance=found.name,
             reuse_outputs=replay,
         )
+        # the outcome and the persistent state scopes, in one transaction; a scope that was
+        # empty and still is needs no write (reading it gives the same empty document)
+        scopes = state.as_dict()
+        for name in ("flow", "cross_flow", "integration"):
+            if not scopes[name] and not stored.get(name):
+                del scopes[name]
         await self.store.finish_execution(
-            execution_id, result.status, result.as_dict(), state.as_dict()
+            execution_id, result.status, result.as_dict(), scopes, flow_name=flow.name
         )
-        await self.store.save_state(
-            instance.name, flow.name, state.flow, state.cross_flow, state.integration
+        log.info(
+            "execution finished",
+            execution_id=execution_id,
+            instance=row.instance,
+            status=result.status,
         )
-        bound.info("execution finished", status=result.status)
         return result.status
 
     async def replay(

@@ -73,8 +73,7 @@ class InProcessExecutor:
         return limit
 
     def _concurrency_of(self, instance: str) -> int | None:
-        cached = [f for (name, _), f in self.relay._flows.items() if name == instance]
-        return cached[-1].concurrency if cached else None
+        return self.relay.concurrency_of(instance)
 
     async def submit(self, execution_id: str, instance: str | None) -> None:
         if not self._accepting:
@@ -89,7 +88,9 @@ class InProcessExecutor:
         async with self._limit(instance):
             self._running.add(execution_id)
             try:
-                status = await self.relay.execute(execution_id, self.worker, self.lease)
+                status = await self.relay.execute(
+                    execution_id, self.worker, self.lease, instance=instance
+                )
             except asyncio.CancelledError:
                 log.warning("execution interrupted; it will be resumed", execution_id=execution_id)
                 await self._release(execution_id)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.store.crypto import Keyring
+from runtime.store.groupcommit import GroupCommit
 
 
 class StoreBase:
     engine: AsyncEngine
     keyring: Keyring
+    #: SQLite files: the hot path's writes, group-committed (``None`` on PostgreSQL)
+    group: GroupCommit | None

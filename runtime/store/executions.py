@@ -8,18 +8,20 @@ worker may claim it (at-least-once running; the claim itself is exclusive).
 
 from __future__ import annotations
 
-import uuid
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.errors import ConfigurationError
+from runtime.store import sqliteops
 from runtime.store.base import StoreBase
-from runtime.store.db import dumps, insert_new, now, writer
+from runtime.store.db import dumps, insert_new, loads, new_id, now, writer
 from runtime.store.records import ExecutionRow
-from runtime.store.state import write_state
+from runtime.store.state import SCOPES, _keys, write_state
 from runtime.store.tables import deliveries, executions, instances
+from runtime.store.tables import state as state_table
 
 FINAL = ("completed", "failed", "canceled")
 
@@ -46,6 +48,7 @@ class ExecutionQueries(StoreBase):
         body: bytes,
         received_at: float,
         payload: Any = None,
+        webhook_token: str | None = None,
     ) -> tuple[str, bool]:
         """Durably record a webhook delivery and its pending execution, in one transaction.
 
@@ -53,16 +56,43 @@ class ExecutionQueries(StoreBase):
         execution's payload); the raw delivery stays available as ``ExecutionRow.delivery``.
         Returns ``(execution_id, is_new)``; a delivery whose ``dedupe_key`` this instance has
         seen returns the first one's execution id and ``False``. Committed when it returns.
+        With ``webhook_token``, the instance must still have that webhook token (a delivery
+        to the URL of an instance since undeployed and deployed again under the same name
+        belongs to neither): ``ConfigurationError`` otherwise, as for an unknown instance.
+
+        On SQLite the write joins a group commit (``runtime.store.groupcommit``): deliveries
+        arriving together share one transaction and one fsync.
         """
+        if self.group is not None:
+            headers_text, payload_text = dumps(dict(headers)), dumps(payload)
+            body_bytes = bytes(body)
+            while True:
+                try:
+                    return await self.group.run(
+                        partial(
+                            sqliteops.record_delivery,
+                            delivery_id=new_id(),
+                            execution_id=new_id(),
+                            instance=instance,
+                            dedupe_key=dedupe_key,
+                            headers=headers_text,
+                            body=body_bytes,
+                            received_at=received_at,
+                            payload=payload_text,
+                            webhook_token=webhook_token,
+                        )
+                    )
+                except sqliteops.Retry:
+                    continue
         while True:
-            execution_id = uuid.uuid4().hex
+            execution_id = new_id()
             async with writer(self.engine).begin() as conn:
                 inserted = await conn.execute(
                     insert_new(
                         conn,
                         deliveries,
                         {
-                            "id": uuid.uuid4().hex,
+                            "id": new_id(),
                             "instance": instance,
                             "dedupe_key": dedupe_key,
                             "headers": dumps(dict(headers)),
@@ -73,7 +103,7 @@ class ExecutionQueries(StoreBase):
                     )
                 )
                 if inserted.first() is not None:
-                    flow_text, version = await _instance_flow(conn, instance)
+                    flow_text, version = await _instance_flow(conn, instance, webhook_token)
                     await _insert_execution(
                         conn, execution_id, instance, flow_text, version, payload
                     )
@@ -102,7 +132,22 @@ class ExecutionQueries(StoreBase):
         ``reuse_outputs`` (replays from a step): step outputs to take instead of running those
         steps; read back as ``ExecutionRow.replay_outputs``.
         """
-        execution_id = uuid.uuid4().hex
+        execution_id = new_id()
+        if self.group is not None:
+            await self.group.run(
+                partial(
+                    sqliteops.insert_execution,
+                    execution_id=execution_id,
+                    instance=instance,
+                    flow_text=flow_text,
+                    flow_version=flow_version,
+                    payload=dumps(payload),
+                    status=status,
+                    replay_of=replay_of,
+                    reuse_outputs=None if reuse_outputs is None else dumps(reuse_outputs),
+                )
+            )
+            return execution_id
         async with writer(self.engine).begin() as conn:
             await _insert_execution(
                 conn,
@@ -122,6 +167,16 @@ class ExecutionQueries(StoreBase):
     ) -> ExecutionRow | None:
         """Take the execution for ``worker``: ``None`` if another holds a live lease on it or
         it has finished. Exactly one of several concurrent claimants wins."""
+        if self.group is not None:
+            found = await self.group.run(
+                partial(
+                    sqliteops.claim,
+                    execution_id=execution_id,
+                    worker=worker,
+                    lease_seconds=lease_seconds,
+                )
+            )
+            return None if found is None else ExecutionRow.from_row(found)
         t = now()
         async with writer(self.engine).begin() as conn:
             claimed = await conn.execute(
@@ -140,6 +195,69 @@ class ExecutionQueries(StoreBase):
             row = (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()
         return ExecutionRow.from_row(row._mapping)
 
+    async def claim_with_state(
+        self,
+        execution_id: str,
+        worker: str,
+        lease_seconds: float,
+        flow_name: str | None = None,
+    ) -> tuple[ExecutionRow, dict[str, dict[str, Any]], str] | None:
+        """``claim_execution`` and, in the same transaction, ``load_state`` for the
+        execution's instance and ``flow_name`` (default: the instance's flow name). Returns
+        ``(row, state, flow name used)``, or ``None`` when not claimed."""
+        if self.group is not None:
+            found = await self.group.run(
+                partial(
+                    sqliteops.claim_with_state,
+                    execution_id=execution_id,
+                    worker=worker,
+                    lease_seconds=lease_seconds,
+                    flow_name=flow_name,
+                )
+            )
+            if found is None:
+                return None
+            mapping, documents, used = found
+            loaded: dict[str, dict[str, Any]] = {scope: {} for scope in SCOPES}
+            loaded.update({scope: loads(text) for scope, text in documents.items()})
+            return ExecutionRow.from_row(mapping), loaded, used
+        t = now()
+        async with writer(self.engine).begin() as conn:
+            claimed = await conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id, _claimable(t))
+                .values(
+                    status="running",
+                    worker=worker,
+                    lease_until=t + lease_seconds,
+                    started_at=t,
+                    attempts=executions.c.attempts + 1,
+                )
+            )
+            if claimed.rowcount != 1:
+                return None
+            row = (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()
+            instance = row._mapping["instance"]
+            if flow_name is None:
+                flow_name = (
+                    await conn.scalar(
+                        select(instances.c.flow_name).where(instances.c.name == instance)
+                    )
+                    if instance
+                    else None
+                ) or ""
+            keys = _keys(instance, flow_name)
+            state: dict[str, dict[str, Any]] = {scope: {} for scope in SCOPES}
+            rows = await conn.execute(
+                select(state_table.c.scope, state_table.c.key, state_table.c.data).where(
+                    state_table.c.key.in_(set(keys.values()))
+                )
+            )
+            for scope, key, data in rows:
+                if keys.get(scope) == key:
+                    state[scope] = loads(data)
+        return ExecutionRow.from_row(row._mapping), state, flow_name
+
     async def renew_lease(self, execution_id: str, worker: str, lease_seconds: float) -> bool:
         """Extend ``worker``'s lease; ``False`` if it no longer holds the execution."""
         return await self._by_holder(execution_id, worker, lease_until=now() + lease_seconds)
@@ -150,16 +268,37 @@ class ExecutionQueries(StoreBase):
         return await self._by_holder(execution_id, worker, status="pending", lease_until=None)
 
     async def finish_execution(
-        self, execution_id: str, status: str, result: dict[str, Any], state: dict[str, Any]
+        self,
+        execution_id: str,
+        status: str,
+        result: dict[str, Any],
+        state: dict[str, Any],
+        flow_name: str | None = None,
     ) -> None:
         """Record the outcome and, in the same transaction, the persistent state scopes.
 
         ``result`` is ``ExecutionResult.as_dict()`` (already redacted); ``state`` is
         ``State.as_dict()``: ``execution`` stays with this row, ``flow``/``cross_flow``/
-        ``integration`` go to the instance's and flow's scopes (``runtime.store.state``).
+        ``integration`` go to the instance's and flow's scopes (``runtime.store.state``), under
+        ``flow_name`` (default: the instance's flow name, else ``result["flow"]``).
         """
         if status not in FINAL:
             raise ValueError(f"status must be one of {FINAL}, not {status!r}")
+        if self.group is not None:
+            scopes = {k: dumps(state[k] or {}) for k in SCOPES if k in state}
+            await self.group.run(
+                partial(
+                    sqliteops.finish,
+                    execution_id=execution_id,
+                    status=status,
+                    result=dumps(result),
+                    execution_state=dumps(state.get("execution") or {}),
+                    scopes=scopes,
+                    flow_name=flow_name,
+                    result_flow=str(result.get("flow", "")),
+                )
+            )
+            return
         async with writer(self.engine).begin() as conn:
             done = await conn.execute(
                 update(executions)
@@ -178,10 +317,11 @@ class ExecutionQueries(StoreBase):
             instance = await conn.scalar(
                 select(executions.c.instance).where(executions.c.id == execution_id)
             )
-            flow_name = await conn.scalar(
-                select(instances.c.flow_name).where(instances.c.name == instance)
-            )
-            flow_name = flow_name or str(result.get("flow", ""))
+            if flow_name is None:
+                flow_name = await conn.scalar(
+                    select(instances.c.flow_name).where(instances.c.name == instance)
+                )
+                flow_name = flow_name or str(result.get("flow", ""))
             await write_state(conn, instance, flow_name, state)
 
     async def unfinished_executions(self) -> list[ExecutionRow]:
@@ -208,6 +348,14 @@ class ExecutionQueries(StoreBase):
             return [ExecutionRow.from_row(r._mapping) for r in await conn.execute(query)]
 
     async def _by_holder(self, execution_id: str, worker: str | None, **values: Any) -> bool:
+        if self.group is not None:
+            return bool(
+                await self.group.run(
+                    partial(
+                        sqliteops.by_holder, execution_id=execution_id, worker=worker, values=values
+                    )
+                )
+            )
         c = executions.c
         where = [c.id == execution_id, c.status == "running"]
         if worker is not None:
@@ -217,14 +365,15 @@ class ExecutionQueries(StoreBase):
             return bool(result.rowcount == 1)
 
 
-async def _instance_flow(conn: AsyncConnection, instance: str) -> tuple[str, int]:
-    row = (
-        await conn.execute(
-            select(instances.c.flow_text, instances.c.flow_version).where(
-                instances.c.name == instance
-            )
-        )
-    ).first()
+async def _instance_flow(
+    conn: AsyncConnection, instance: str, webhook_token: str | None = None
+) -> tuple[str, int]:
+    query = select(instances.c.flow_text, instances.c.flow_version).where(
+        instances.c.name == instance
+    )
+    if webhook_token is not None:
+        query = query.where(instances.c.webhook_token == webhook_token)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise ConfigurationError(f"there is no instance named {instance!r}")
     return row.flow_text, row.flow_version

@@ -13,6 +13,7 @@ from runtime.store.connections import ConnectionQueries
 from runtime.store.crypto import Keyring
 from runtime.store.db import create_engine, default_data_dir, masked, resolve_url, writer
 from runtime.store.executions import ExecutionQueries
+from runtime.store.groupcommit import GroupCommit, sqlite_file
 from runtime.store.instances import InstanceQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
@@ -35,11 +36,15 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         self.url = url
         #: the ``runtime.connections.TokenStore`` on this database
         self.tokens = DatabaseTokenStore(engine, keyring, LeaseLocks(engine, TOKEN_LOCK_LEASE))
+        path = sqlite_file(engine.url)
+        self.group = GroupCommit(path, engine) if path is not None else None
 
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
 
     async def close(self) -> None:
+        if self.group is not None:
+            await self.group.close()
         await self.engine.dispose()
 
     async def rotate_keys(self, new_key: str | None = None) -> int:

@@ -59,3 +59,23 @@ def test_random_expressions_only_raise_relay_errors(source: str) -> None:
         template.render(SCOPE)
     except ExpressionError:
         pass
+
+
+def test_config_only_templates_render_once_per_execution_as_fresh_copies() -> None:
+    from runtime.expressions import ConfigCache, compile_template, render_value
+
+    inputs = {
+        "a": compile_template("${{ config.conn }}"),
+        "b": [compile_template("x ${{ config.n }}")],
+        "c": compile_template("${{ steps.s.v }}"),
+    }
+    scope = {"config": {"conn": {"$connection": "c"}, "n": 1}, "steps": {"s": {"v": [1]}}}
+    cache: ConfigCache = {}
+    first = render_value(inputs, scope, cache)
+    assert (
+        first == render_value(inputs, scope) == {"a": {"$connection": "c"}, "b": ["x 1"], "c": [1]}
+    )
+    assert set(cache) == {"${{ config.conn }}", "x ${{ config.n }}"}
+    first["a"]["$connection"] = "changed"  # an action changing its params changes no later step's
+    second = render_value(inputs, {**scope, "steps": {"s": {"v": [2]}}}, cache)
+    assert second == {"a": {"$connection": "c"}, "b": ["x 1"], "c": [2]}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from relay_widgets import WIDGETS
 
 from runtime import Input, InputValidationError
-from runtime.inputs import InputSchema, input_schema
+from runtime.inputs import InputSchema, _quick_check, input_schema
 
 ECHO = WIDGETS.action("echo")
 assert ECHO is not None
@@ -96,3 +97,124 @@ def test_schema_and_clean_problems_are_reported_together() -> None:
         "$.n": "'x' is not of type 'integer'",
         "$.u": "must be upper case",
     }
+
+
+# --- the quick check: "valid" only where jsonschema agrees ---------------------------------------
+
+
+def _all_schemas() -> list[InputSchema]:
+    from runtime import Runtime
+
+    rt = Runtime()
+    out = [SCHEMA]
+    for registered in rt.registry:
+        out.extend(registered.schemas.values())
+    return out
+
+
+ALL_SCHEMAS = _all_schemas()
+quick_values = st.one_of(
+    json_values,
+    st.sampled_from(
+        [
+            "2024-01-02",
+            "2024-01-02T03:04:05Z",
+            "yesterday",
+            "a@b.c",
+            "https://x",
+            "1",
+            1,
+            1.0,
+            0,
+            -1,
+            True,
+            "",
+            "active",
+            "x" * 400,
+            {"$connection": "c"},
+            [{"key": "a", "value": "b"}],
+            [{"key": "a"}],
+        ]
+    ),
+)
+
+
+def test_the_quick_check_covers_the_declared_inputs() -> None:
+    covered = [s for s in ALL_SCHEMAS if s._surely_valid is not None]
+    assert len(covered) >= 0.8 * len(ALL_SCHEMAS)
+
+
+@given(st.data())
+def test_the_quick_check_says_valid_only_when_jsonschema_does(data: st.DataObject) -> None:
+    schema = data.draw(st.sampled_from(ALL_SCHEMAS))
+    keys = [*schema.by_key, "zzz"]
+    values = data.draw(st.dictionaries(st.sampled_from(keys), quick_values, max_size=len(keys)))
+    present = schema.with_defaults(values)
+    errors = list(schema._validator.iter_errors(present))
+    quick = schema._surely_valid
+    if quick is not None and quick(present):
+        assert errors == []
+
+
+PROPERTY_SCHEMAS = sorted(
+    {
+        json.dumps(sub, sort_keys=True)
+        for schema in ALL_SCHEMAS
+        for sub in schema.schema["properties"].values()
+    }
+)
+
+
+@given(st.sampled_from(PROPERTY_SCHEMAS), quick_values)
+def test_each_input_quick_check_agrees_with_jsonschema(text: str, value: Any) -> None:
+    sub = json.loads(text)
+    check = _quick_check(sub)
+    if check is not None and check(value):
+        validator = Draft202012Validator(sub, format_checker=FormatChecker())
+        assert list(validator.iter_errors(value)) == []
+
+
+PROBES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    1.0,
+    1.5,
+    10**6,
+    "",
+    "x",
+    "1",
+    "yesterday",
+    "2024-01-02",
+    "2024-01-02T03:04:05Z",
+    "a@b.c",
+    "https://x",
+    "x" * 60,
+    "x" * 400,
+    {},
+    {"$connection": "c"},
+    {"a": 1},
+    [],
+    ["a", 1],
+    ["2024-01-02T03:04:05Z"],
+    [{"key": "a", "value": "b"}],
+    [{"key": "a", "value": 1}],
+    [{"key": "a"}],
+    [{"key": "a", "value": "b", "more": 1}],
+]
+
+
+def test_each_input_quick_check_agrees_with_jsonschema_on_probes() -> None:
+    for text in PROPERTY_SCHEMAS:
+        sub = json.loads(text)
+        check = _quick_check(sub)
+        if check is None:
+            continue
+        validator = Draft202012Validator(sub, format_checker=FormatChecker())
+        choices = sub.get("enum") or sub.get("items", {}).get("enum") or []
+        for value in [*PROBES, *choices, *[[c] for c in choices]]:
+            valid = not list(validator.iter_errors(value))
+            assert check(value) == valid, (sub, value)

@@ -39,7 +39,9 @@ def start_server(home: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"relay serve exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(
+                f"relay serve exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
                 return process

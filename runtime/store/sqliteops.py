@@ -1,0 +1,220 @@
+"""The hot path's write transactions as plain ``sqlite3`` operations, for ``GroupCommit``.
+
+Each function here takes a ``sqlite3.Connection`` already inside a write transaction (see
+``runtime.store.groupcommit``) and does what its SQLAlchemy counterpart in
+``runtime.store.executions`` does, statement for statement, on the same schema
+(``runtime.store.tables``). Values are converted by the callers (JSON text via ``dumps``), so
+a row reads back through SQLAlchemy exactly as if SQLAlchemy had written it.
+
+Dedupe: inside one transaction a second delivery with the same ``(instance, dedupe_key)``
+conflicts with the first's (uncommitted) row, so duplicates within a batch and against
+committed rows both come back as the first delivery's execution.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import sqlite
+
+from runtime.errors import ConfigurationError
+from runtime.store.db import now
+from runtime.store.tables import executions
+
+_ROW_SQL: str | None = None
+
+
+def _row_sql() -> str:
+    """``executions.ExecutionQueries``' row query (execution + delivery), for one id."""
+    global _ROW_SQL
+    if _ROW_SQL is None:
+        from runtime.store.executions import _ROWS
+
+        query = _ROWS.where(executions.c.id == bindparam("execution_id"))
+        _ROW_SQL = str(query.compile(dialect=sqlite.dialect()))
+    return _ROW_SQL
+
+
+_INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at, execution_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_DELIVERY_EXECUTION = "SELECT execution_id FROM deliveries WHERE instance = ? AND dedupe_key = ?"
+_INSTANCE_FLOW = "SELECT flow_text, flow_version, webhook_token FROM instances WHERE name = ?"
+_INSERT_EXECUTION = (
+    "INSERT INTO executions (id, instance, status, flow_text, flow_version, payload, created_at,"
+    " attempts, replay_of, reuse_outputs) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+)
+_CLAIM = (
+    "UPDATE executions SET status = 'running', worker = ?, lease_until = ?, started_at = ?,"
+    " attempts = attempts + 1"
+    " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))"
+)
+_FINISH = (
+    "UPDATE executions SET status = ?, result = ?, state = ?, finished_at = ?, worker = NULL,"
+    " lease_until = NULL WHERE id = ?"
+)
+_EXECUTION_INSTANCE = "SELECT instance FROM executions WHERE id = ?"
+_FLOW_NAME = "SELECT flow_name FROM instances WHERE name = ?"
+_STATE_ONE = "SELECT scope, key, data FROM state WHERE key IN (?)"
+_STATE_TWO = "SELECT scope, key, data FROM state WHERE key IN (?, ?)"
+_UPSERT_STATE = (
+    "INSERT INTO state (scope, key, data, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (scope, key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at"
+)
+
+
+def record_delivery(
+    conn: sqlite3.Connection,
+    delivery_id: str,
+    execution_id: str,
+    instance: str,
+    dedupe_key: str,
+    headers: str,
+    body: bytes,
+    received_at: float,
+    payload: str,
+    webhook_token: str | None = None,
+) -> tuple[str, bool]:
+    row = conn.execute(_INSTANCE_FLOW, (instance,)).fetchone()
+    if row is None or (webhook_token is not None and row[2] != webhook_token):
+        raise ConfigurationError(f"there is no instance named {instance!r}")
+    inserted = conn.execute(
+        _INSERT_DELIVERY,
+        (delivery_id, instance, dedupe_key, headers, body, received_at, execution_id),
+    ).rowcount
+    if inserted == 1:
+        insert_execution(conn, execution_id, instance, row[0], row[1], payload)
+        return execution_id, True
+    existing = conn.execute(_DELIVERY_EXECUTION, (instance, dedupe_key)).fetchone()
+    if existing is None:  # conflicted on a random id (never in practice): let the caller retry
+        raise Retry()
+    return str(existing[0]), False
+
+
+class Retry(Exception):
+    """The operation should be run again with fresh ids."""
+
+
+def insert_execution(
+    conn: sqlite3.Connection,
+    execution_id: str,
+    instance: str | None,
+    flow_text: str,
+    flow_version: int,
+    payload: str,
+    status: str = "pending",
+    replay_of: str | None = None,
+    reuse_outputs: str | None = None,
+) -> None:
+    conn.execute(
+        _INSERT_EXECUTION,
+        (
+            execution_id,
+            instance,
+            status,
+            flow_text,
+            flow_version,
+            payload,
+            now(),
+            replay_of,
+            reuse_outputs,
+        ),
+    )
+
+
+def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any] | None:
+    cursor = conn.execute(_row_sql(), (execution_id,))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def claim(
+    conn: sqlite3.Connection, execution_id: str, worker: str, lease_seconds: float
+) -> dict[str, Any] | None:
+    t = now()
+    claimed = conn.execute(_CLAIM, (worker, t + lease_seconds, t, execution_id, t)).rowcount
+    if claimed != 1:
+        return None
+    return execution_row(conn, execution_id)
+
+
+def claim_with_state(
+    conn: sqlite3.Connection,
+    execution_id: str,
+    worker: str,
+    lease_seconds: float,
+    flow_name: str | None,
+) -> tuple[dict[str, Any], dict[str, str], str] | None:
+    """``claim``, then the persistent state documents (JSON text by scope) of the execution's
+    instance and ``flow_name`` (default: the instance's flow name), and that flow name."""
+    row = claim(conn, execution_id, worker, lease_seconds)
+    if row is None:
+        return None
+    instance = row["instance"]
+    if flow_name is None:
+        found = conn.execute(_FLOW_NAME, (instance,)).fetchone() if instance else None
+        flow_name = found[0] if found else ""
+    return row, load_state(conn, instance, flow_name), flow_name
+
+
+def load_state(conn: sqlite3.Connection, instance: str | None, flow_name: str) -> dict[str, str]:
+    from runtime.store.state import _keys
+
+    keys = _keys(instance, flow_name)
+    wanted = sorted(set(keys.values()))  # one or two names
+    rows = conn.execute(_STATE_ONE if len(wanted) == 1 else _STATE_TWO, wanted)
+    return {scope: data for scope, key, data in rows if keys.get(scope) == key}
+
+
+def finish(
+    conn: sqlite3.Connection,
+    execution_id: str,
+    status: str,
+    result: str,
+    execution_state: str,
+    scopes: dict[str, str],
+    flow_name: str | None,
+    result_flow: str,
+) -> None:
+    """Record the outcome and the persistent scopes (``scopes``: JSON text by scope name)."""
+    from runtime.store.state import _keys
+
+    done = conn.execute(_FINISH, (status, result, execution_state, now(), execution_id)).rowcount
+    if done != 1:
+        raise LookupError(f"there is no execution {execution_id!r}")
+    if not scopes:
+        return
+    instance = conn.execute(_EXECUTION_INSTANCE, (execution_id,)).fetchone()[0]
+    if flow_name is None:
+        found = conn.execute(_FLOW_NAME, (instance,)).fetchone() if instance else None
+        flow_name = (found[0] if found else None) or result_flow
+    t = now()
+    for scope, key in _keys(instance, flow_name).items():
+        if scope in scopes:
+            conn.execute(_UPSERT_STATE, (scope, key, scopes[scope], t))
+
+
+_BY_HOLDER = {
+    ("lease_until",): "UPDATE executions SET lease_until = ? WHERE id = ? AND status = 'running'",
+    ("status", "lease_until"): (
+        "UPDATE executions SET status = ?, lease_until = ? WHERE id = ? AND status = 'running'"
+    ),
+}
+
+
+def by_holder(
+    conn: sqlite3.Connection, execution_id: str, worker: str | None, values: dict[str, Any]
+) -> bool:
+    """``UPDATE executions SET values`` where ``worker`` (any, if ``None``) runs it; the
+    columns are those ``renew_lease`` and ``release_execution`` set."""
+    sql = _BY_HOLDER[tuple(values)]
+    params = [*values.values(), execution_id]
+    if worker is not None:
+        sql += " AND worker = ?"
+        params.append(worker)
+    return bool(conn.execute(sql, params).rowcount == 1)
