@@ -23,7 +23,6 @@ from runtime.declarations import (
     TriggerEvent,
     WebhookRequest,
 )
-from runtime.engine import ExecutionResult, StepRecord
 from runtime.errors import (
     ApiError,
     ConfigurationError,
@@ -43,6 +42,7 @@ from runtime.flows import Flow
 from runtime.hookspecs import hookimpl
 from runtime.http import HttpClient, Response
 from runtime.oauth import Token
+from runtime.results import ExecutionResult, StepRecord
 
 if TYPE_CHECKING:
     from runtime.executors.inprocess import InProcessExecutor

@@ -22,7 +22,7 @@ from runtime.clock import Clock
 from runtime.connections import ConnectionHandle, InMemoryTokenStore, TokenStore
 from runtime.context import Context, State
 from runtime.declarations import Connection, TriggerEvent, WebhookRequest
-from runtime.engine import Execution, ExecutionResult, call_function
+from runtime.engine import Execution, call_function
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
 from runtime.flows import Flow, load_flow_file, load_flow_text
 from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
@@ -31,6 +31,7 @@ from runtime.logs import SECRETS
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
 from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
 from runtime.registry import Registry
+from runtime.results import ExecutionResult
 
 _CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,

@@ -16,7 +16,7 @@ import random
 import traceback
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from attrs import define, field
@@ -35,95 +35,10 @@ from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPol
 from runtime.inputs import CONNECTION_MARKER
 from runtime.logs import SECRETS
 from runtime.redaction import REDACTED, SECRET_KEYS, Redactor
+from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
-
-Status = Literal["completed", "failed", "canceled"]
-StepStatus = Literal["completed", "failed", "skipped", "reused"]
-
-
-@define
-class StepRecord:
-    """What one step did. ``inputs`` are redacted; ``error`` is ``{type, message, ...}``."""
-
-    id: str
-    path: str
-    kind: str
-    action: str | None
-    status: StepStatus
-    started_at: float
-    finished_at: float
-    attempts: int = 0
-    inputs: Any = None
-    output: Any = None
-    error: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "path": self.path,
-            "kind": self.kind,
-            "action": self.action,
-            "status": self.status,
-            "started_at": self.started_at,
-            "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
-            "attempts": self.attempts,
-            "inputs": self.inputs,
-            "output": self.output,
-            "error": self.error,
-        }
-
-
-@define
-class ExecutionResult:
-    """The outcome of one execution. ``connections`` hold the (possibly refreshed) tokens;
-    ``as_dict`` leaves them out and is what gets stored or printed."""
-
-    id: str
-    flow: str
-    status: Status
-    started_at: float
-    finished_at: float
-    steps: list[StepRecord]
-    outputs: dict[str, Any]
-    state: State
-    error: dict[str, Any] | None = None
-    connections: dict[str, ConnectionHandle] = field(factory=dict, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "completed"
-
-    def step(self, path: str) -> StepRecord:
-        return next(s for s in self.steps if s.path == path)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "flow": self.flow,
-            "status": self.status,
-            "started_at": self.started_at,
-            "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
-            "error": self.error,
-            "steps": [s.as_dict() for s in self.steps],
-            "outputs": self.outputs,
-            "connections": {
-                name: {"component": h.component, "refreshes": h.refreshes}
-                for name, h in self.connections.items()
-            },
-        }
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """An exception as recorded: relay errors keep their fields; others their type only."""
-    cause = exc.cause if isinstance(exc, StepFailed) else exc
-    out: dict[str, Any] = {"type": type(cause).__name__, "message": str(cause)}
-    if isinstance(cause, ApiError):
-        out.update(cause.as_dict())
-    if isinstance(cause, InputValidationError):
-        out["problems"] = [{"path": p.path, "message": p.message} for p in cause.problems]
-    return out
 
 
 class _Halt(Exception):
