@@ -1,23 +1,35 @@
-"""Fixtures for the service tests: a real SQLite store, the real server app, in-process."""
+"""Fixtures for the service tests: a real store (SQLite file, or a fresh PostgreSQL schema) and
+the real server app, in-process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
+from relay_backends import postgres_schema
 from relay_service_support import FLOW, Service
 
 from runtime import InProcessExecutor, Relay, Runtime, create_app, open_store
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
 @pytest_asyncio.fixture
-async def service(tmp_path: Path) -> AsyncIterator[Service]:
+async def service(tmp_path: Path, store_url: str) -> AsyncIterator[Service]:
     flow = tmp_path / "plain.yaml"
     flow.write_text(FLOW)
     runtime = Runtime()
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
+    store = await open_store(store_url, data_dir=tmp_path)
     relay = Relay(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()

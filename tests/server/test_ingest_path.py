@@ -44,19 +44,19 @@ async def test_other_methods_sizes_and_unknown_tokens(service: Service) -> None:
     assert await service.executions() == []
 
 
-async def _other_process(tmp_path: Path) -> tuple[Relay, Runtime]:
+async def _other_process(tmp_path: Path, store_url: str) -> tuple[Relay, Runtime]:
     """A second Relay on the same database, as ``relay deploy``/``undeploy`` would be."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
+    store = await open_store(store_url, data_dir=tmp_path)
     runtime = Runtime()
     return Relay(runtime, store, base_url="http://relay.test"), runtime
 
 
 async def test_undeploy_elsewhere_refuses_the_cached_url_at_once(
-    service: Service, tmp_path: Path
+    service: Service, tmp_path: Path, store_url: str
 ) -> None:
     path = await service.deploy("a")
     assert (await service.post(path, body(1))).status_code == 202  # the server caches "a"
-    other, runtime = await _other_process(tmp_path)
+    other, runtime = await _other_process(tmp_path, store_url)
     try:
         await other.undeploy("a")
         assert (await service.post(path, body(2))).status_code == 404

@@ -1,4 +1,8 @@
-"""Two processes, 50 concurrent executions, one expired token: exactly one refresh."""
+"""Two processes, 50 concurrent executions, one expired token: exactly one refresh.
+
+On both stores: SQLite (a lease-lock row and BEGIN IMMEDIATE) and PostgreSQL. The Dramatiq
+version (two `relay worker` processes) is in tests/scale/test_refresh.py.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import uvicorn
+from relay_backends import postgres_schema
 from relay_processes import free_port, relay_env
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -27,17 +33,30 @@ steps:
 """
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    if request.param == "sqlite":
+        yield {}
+        return
+    with postgres_schema() as url:
+        yield {"RELAY_DATABASE_URL": url}
+
+
 @pytest.mark.asyncio
-async def test_two_processes_share_one_refresh(tmp_path: Path) -> None:
+async def test_two_processes_share_one_refresh(
+    tmp_path: Path, database_env: dict[str, str]
+) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sandbox = Sandbox(SandboxConfig(base_url=url, events=5))
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(sandbox.app, port=port, log_level="warning", access_log=False)
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
     try:
-        store = await open_store(None, data_dir=tmp_path)
+        store = await open_store(database_env.get("RELAY_DATABASE_URL"), data_dir=tmp_path)
         fields = {
             "clientId": "sandbox-client-id",
             "clientSecret": "sandbox-client-secret",
@@ -54,8 +73,15 @@ async def test_two_processes_share_one_refresh(tmp_path: Path) -> None:
         barrier.mkdir()
         workers = [
             await asyncio.create_subprocess_exec(
-                sys.executable, str(WORKER), str(tmp_path), str(flow), "25", str(barrier),
-                env=relay_env(tmp_path), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                sys.executable,
+                str(WORKER),
+                str(tmp_path),
+                str(flow),
+                "25",
+                str(barrier),
+                env=relay_env(tmp_path, **database_env),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
             for _ in range(2)
         ]

@@ -18,7 +18,7 @@ from runtime import Relay, Runtime, open_store
 
 
 async def main(home: Path, flow_path: Path, count: int, barrier: Path) -> None:
-    store = await open_store(None, data_dir=home)
+    store = await open_store(os.environ.get("RELAY_DATABASE_URL"), data_dir=home)
     runtime = Runtime()
     Relay(runtime, store)  # lets `{use: NAME}` resolve through the store
     flow = runtime.load_flow(flow_path)

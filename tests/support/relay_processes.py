@@ -28,11 +28,13 @@ def relay_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(home: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, port: int, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``relay serve`` on ``port``; returns once /health answers (or raises)."""
     process = subprocess.Popen(
         [RELAY, "serve", "--port", str(port), *args],
-        env=relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}"),
+        env=relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}", **(env or {})),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
