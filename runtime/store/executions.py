@@ -177,22 +177,10 @@ class ExecutionQueries(StoreBase):
                 )
             )
             return None if found is None else ExecutionRow.from_row(found)
-        t = now()
         async with writer(self.engine).begin() as conn:
-            claimed = await conn.execute(
-                update(executions)
-                .where(executions.c.id == execution_id, _claimable(t))
-                .values(
-                    status="running",
-                    worker=worker,
-                    lease_until=t + lease_seconds,
-                    started_at=t,
-                    attempts=executions.c.attempts + 1,
-                )
-            )
-            if claimed.rowcount != 1:
+            row = await _claim(conn, execution_id, worker, lease_seconds)
+            if row is None:
                 return None
-            row = (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()
         return ExecutionRow.from_row(row._mapping)
 
     async def claim_with_state(
@@ -221,22 +209,10 @@ class ExecutionQueries(StoreBase):
             loaded: dict[str, dict[str, Any]] = {scope: {} for scope in SCOPES}
             loaded.update({scope: loads(text) for scope, text in documents.items()})
             return ExecutionRow.from_row(mapping), loaded, used
-        t = now()
         async with writer(self.engine).begin() as conn:
-            claimed = await conn.execute(
-                update(executions)
-                .where(executions.c.id == execution_id, _claimable(t))
-                .values(
-                    status="running",
-                    worker=worker,
-                    lease_until=t + lease_seconds,
-                    started_at=t,
-                    attempts=executions.c.attempts + 1,
-                )
-            )
-            if claimed.rowcount != 1:
+            row = await _claim(conn, execution_id, worker, lease_seconds)
+            if row is None:
                 return None
-            row = (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()
             instance = row._mapping["instance"]
             if flow_name is None:
                 flow_name = (
@@ -404,3 +380,25 @@ async def _insert_execution(
             reuse_outputs=None if reuse_outputs is None else dumps(reuse_outputs),
         )
     )
+
+
+async def _claim(
+    conn: AsyncConnection, execution_id: str, worker: str, lease_seconds: float
+) -> Any:
+    """Claim in ``conn``'s transaction: the claimed row, or ``None`` when someone else holds
+    it or it is finished (the SQLAlchemy path; SQLite's group commit has its own)."""
+    t = now()
+    claimed = await conn.execute(
+        update(executions)
+        .where(executions.c.id == execution_id, _claimable(t))
+        .values(
+            status="running",
+            worker=worker,
+            lease_until=t + lease_seconds,
+            started_at=t,
+            attempts=executions.c.attempts + 1,
+        )
+    )
+    if claimed.rowcount != 1:
+        return None
+    return (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()
