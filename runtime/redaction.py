@@ -190,9 +190,11 @@ class Redactor:
             return self.text(value) if found & _TEXT else value
         if isinstance(value, dict):
             if found & _KEYS:
+                # only text is secret: a flag named "secret" (Calendly's hidden event
+                # types) is data, not a credential
                 return {
                     k: REDACTED
-                    if isinstance(k, str) and SECRET_KEYS.match(k) and v
+                    if isinstance(k, str) and SECRET_KEYS.match(k) and isinstance(v, str) and v
                     else self._walk(v, found)
                     for k, v in value.items()
                 }

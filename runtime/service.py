@@ -86,7 +86,11 @@ class Relay:
 
     def flow_of(self, instance: Instance) -> Flow:
         # whatever process deployed it, this one must know the instance's secrets to scrub them
-        SECRETS.add(str(v) for k, v in instance.deploy_state.items() if SECRET_KEYS.match(k) and v)
+        SECRETS.add(
+            str(v)
+            for k, v in instance.deploy_state.items()
+            if SECRET_KEYS.match(k) and isinstance(v, str)
+        )
         return self._flow(instance, instance.flow_text, instance.flow_version)
 
     def _flow(self, instance: Instance, flow_text: str, version: int) -> Flow:
@@ -200,7 +204,9 @@ class Relay:
                 await self.store.delete_instance(name)
                 self.forget(name)
                 raise
-            SECRETS.add(str(v) for k, v in state.items() if SECRET_KEYS.match(k) and v)
+            SECRETS.add(
+                str(v) for k, v in state.items() if SECRET_KEYS.match(k) and isinstance(v, str)
+            )
             await self.store.set_deploy_state(name, state)
             instance = await self._instance(name)
         self.forget(name)

@@ -194,6 +194,12 @@ async def test_reused_outputs_skip_earlier_steps(rt: Runtime) -> None:
 def test_a_query_written_in_the_path_is_kept_and_merged() -> None:
     from runtime.http import _merge_query
 
-    assert _merge_query("http://x/a?b=1&c=", {"d": 2}) == ("http://x/a", [("b", "1"), ("c", ""), ("d", 2)])
+    assert _merge_query("http://x/a?b=1&c=", {"d": 2}) == (
+        "http://x/a",
+        [("b", "1"), ("c", ""), ("d", 2)],
+    )
     assert _merge_query("http://x/a", {}) == ("http://x/a", None)
-    assert _merge_query("http://x/a", {"tags": ["p", "q"]}) == ("http://x/a", [("tags", "p"), ("tags", "q")])
+    assert _merge_query("http://x/a", {"tags": ["p", "q"]}) == (
+        "http://x/a",
+        [("tags", "p"), ("tags", "q")],
+    )

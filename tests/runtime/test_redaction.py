@@ -150,3 +150,13 @@ def test_one_secret_among_many_items() -> None:
     assert REDACTOR.value(value)["data"][777]["signing_key"] == REDACTED
     items[777] = {"uri": "https://x/777"}
     assert REDACTOR.value(value) is value
+
+
+def test_a_flag_named_secret_is_data_not_a_credential() -> None:
+    from runtime.redaction import Redactor
+
+    redactor = Redactor(["a-real-secret-value"])
+    event_type = {"resource": {"secret": True, "name": "Hidden", "token": "a-real-secret-value"}}
+    assert redactor.value(event_type) == {
+        "resource": {"secret": True, "name": "Hidden", "token": "[redacted]"}
+    }
