@@ -68,7 +68,7 @@ def _table(rows: list[Any]) -> Table:
         event = (row.payload or {}).get("branch") or "-"
         style = {"completed": "green", "failed": "red"}.get(row.status, "yellow")
         table.add_row(
-            row.id[:12],
+            row.id,
             str(event),
             f"[{style}]{row.status}[/{style}]",
             str(len(result.get("steps", []))),
@@ -214,7 +214,8 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
     )
     if summary["replay"]:
         original, new_id, status = summary["replay"]
-        console.print(f"  replayed {original[:12]} from 'route' as {new_id[:12]}: {status}")
+        console.print(f"  replayed {original} from 'route'")
+        console.print(f"        as {new_id}: {status}")
     console.print("next (the sandbox stopped with the demo; `relay sandbox` serves one to keep):")
     console.print(f"  RELAY_HOME={home} relay executions")
     if summary["first"]:
