@@ -34,7 +34,7 @@ from runtime.expressions import ConfigCache, render_value
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
 from runtime.inputs import CONNECTION_MARKER
 from runtime.logs import SECRETS
-from runtime.redaction import REDACTED, SECRET_KEYS, Redactor
+from runtime.redaction import Redactor
 from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
 
 if TYPE_CHECKING:
@@ -67,11 +67,11 @@ class Execution:
     redactor: Redactor = field(factory=lambda: SECRETS)
     #: step id -> (output, secrets known, redacted output): what ``run`` reuses for the result
     #: instead of walking (and copying) every output a second time.
-    _redacted: dict[str, tuple[Any, int, Any]] = field(factory=dict, init=False, repr=False)
     #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
     _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
     #: The runtime's logger bound to this execution, once; each step binds its path to it.
     _log: Any = field(default=None, init=False, repr=False)
+    _http: Any = field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
@@ -103,7 +103,7 @@ class Execution:
             started_at=started,
             finished_at=clock.time(),
             steps=self.records,
-            outputs=self._redacted_outputs(outputs),
+            outputs=dict(outputs),
             state=self.state,
             error=error,
             connections=self.connections,
@@ -189,6 +189,7 @@ class Execution:
         started = clock.time()
         if self._log is None:
             self._log = self.runtime.logger.bind(flow=self.flow.name, execution_id=self.id)
+            self._http = self.runtime.http_client()
         # the same context, in the same order, as binding all four at once
         log = self._log.bind(step=path, instance=self.instance)
         if step.when is not None:
@@ -200,10 +201,7 @@ class Execution:
             if not run_it:
                 self._record(step.id, path, "action", step.ref, "skipped", started)
                 return
-        registered = self.runtime.registry.require(step.component)
-        action = registered.component.action(step.action)
-        assert action is not None  # checked when the flow loaded
-        schema = registered.schema("action", step.action)
+        action, schema = self.runtime.registry.action(step.component, step.action)
         rendered: dict[str, Any] = {}
         attempts = 0
         try:
@@ -215,7 +213,7 @@ class Execution:
                 step=path,
                 logger=log,
                 clock=clock,
-                http_client=self.runtime.http_client(),
+                http_client=self._http,
                 state=self.state,
                 instance=self.instance,
                 loop=asyncio.get_running_loop(),
@@ -244,8 +242,6 @@ class Execution:
             )
             return
         outputs[step.id] = output
-        redacted = self.redactor.value(output)
-        self._redacted[step.id] = (output, len(self.redactor.secrets), redacted)
         self._record(
             step.id,
             path,
@@ -255,24 +251,8 @@ class Execution:
             started,
             attempts=attempts,
             inputs=self._redacted_inputs(schema, rendered),
-            output=redacted,
+            output=output,  # scrubbed when the record leaves the process (as_dict)
         )
-
-    def _redacted_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
-        """``self.redactor.value(outputs)``, reusing a step's redacted output when it was made
-        from the same object with the same secrets known (secrets are only ever added), so a
-        large output is walked and copied once, not twice."""
-        known = len(self.redactor.secrets)
-        out: dict[str, Any] = {}
-        for key, value in outputs.items():
-            cached = self._redacted.get(key)
-            if isinstance(key, str) and SECRET_KEYS.match(key) and value:
-                out[key] = REDACTED
-            elif cached is not None and cached[0] is value and cached[1] == known:
-                out[key] = cached[2]
-            else:
-                out[key] = self.redactor.value(value)
-        return out
 
     async def _attempt(
         self,

@@ -34,6 +34,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._components: dict[str, Registered] = {}
+        self._actions: dict[tuple[str, str], tuple[Action, InputSchema]] = {}
 
     def __iter__(self) -> Iterator[Registered]:
         return iter(sorted(self._components.values(), key=lambda r: r.component.key))
@@ -49,6 +50,18 @@ class Registry:
         if found is None:
             known = ", ".join(sorted(self._components)) or "none"
             raise ConfigurationError(f"unknown component {key!r} (installed: {known})")
+        return found
+
+    def action(self, component: str, key: str) -> tuple[Action, InputSchema]:
+        """An action and its compiled input schema (looked up once, then from a dict: the
+        engine asks for every step)."""
+        found = self._actions.get((component, key))
+        if found is None:
+            registered = self.require(component)
+            action = registered.component.action(key)
+            if action is None:
+                raise ConfigurationError(f"component {component!r} has no action {key!r}")
+            found = self._actions[(component, key)] = (action, registered.schema("action", key))
         return found
 
     def add(self, component: Component, *, plugin: str) -> None:

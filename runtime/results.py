@@ -5,6 +5,7 @@ These are plain values (``as_dict`` is what is stored and printed); the engine b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from attrs import define, field
@@ -12,6 +13,8 @@ from attrs import define, field
 from runtime.connections import ConnectionHandle
 from runtime.context import State
 from runtime.errors import ApiError, InputValidationError, StepFailed
+from runtime.logs import SECRETS
+from runtime.redaction import REDACTED, SECRET_KEYS
 
 Status = Literal["completed", "failed", "canceled"]
 StepStatus = Literal["completed", "failed", "skipped", "reused"]
@@ -33,7 +36,8 @@ class StepRecord:
     output: Any = None
     error: dict[str, Any] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, scrub: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """The record as stored or printed: the output scrubbed of every known secret."""
         return {
             "id": self.id,
             "path": self.path,
@@ -44,15 +48,17 @@ class StepRecord:
             "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
             "attempts": self.attempts,
             "inputs": self.inputs,
-            "output": self.output,
+            "output": (scrub or SECRETS.value)(self.output),
             "error": self.error,
         }
 
 
 @define
 class ExecutionResult:
-    """The outcome of one execution. ``connections`` hold the (possibly refreshed) tokens;
-    ``as_dict`` leaves them out and is what gets stored or printed."""
+    """The outcome of one execution. In memory, ``outputs`` and the steps' outputs are what the
+    actions returned and ``connections`` hold the (possibly refreshed) tokens; ``as_dict`` is
+    what gets stored, printed or logged: tokens left out, every known secret scrubbed (secrets
+    learned after the run, e.g. a later refresh, included)."""
 
     id: str
     flow: str
@@ -73,6 +79,16 @@ class ExecutionResult:
         return next(s for s in self.steps if s.path == path)
 
     def as_dict(self) -> dict[str, Any]:
+        memo: dict[int, tuple[Any, Any]] = {}
+
+        def scrub(value: Any) -> Any:
+            # a step's output is also in ``outputs``: walk each object once (kept alive in
+            # ``memo`` so ids are not reused while it lives)
+            found = memo.get(id(value))
+            if found is None:
+                found = memo[id(value)] = (value, SECRETS.value(value))
+            return found[1]
+
         return {
             "id": self.id,
             "flow": self.flow,
@@ -80,8 +96,11 @@ class ExecutionResult:
             "started_at": self.started_at,
             "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
             "error": self.error,
-            "steps": [s.as_dict() for s in self.steps],
-            "outputs": self.outputs,
+            "steps": [s.as_dict(scrub) for s in self.steps],
+            "outputs": {
+                k: REDACTED if SECRET_KEYS.match(k) and isinstance(v, str) and v else scrub(v)
+                for k, v in self.outputs.items()
+            },
             "connections": {
                 name: {"component": h.component, "refreshes": h.refreshes}
                 for name, h in self.connections.items()

@@ -120,19 +120,18 @@ def test_booking_webhook_reaches_loopback_receiver_signed(serve: Any) -> None:
             },
         )
         assert r.status_code == 201, r.text
-        started = time.monotonic()
         booked = http.post("/_sandbox/book", json={"email": "loop@example.org"})
         assert booked.status_code == 201
-        assert got.wait(timeout=1.0), "webhook not delivered within a second"
-        elapsed = time.monotonic() - started
+        # a bound on the wait, not a speed claim: timing goals live in bench/ (the delivery
+        # typically arrives in a few milliseconds)
+        assert got.wait(timeout=10.0), "webhook not delivered"
         headers, body = received[0]
         t, v1 = (p.split("=", 1)[1] for p in headers["calendly-webhook-signature"].split(","))
         expected = hmac.new(b"loop-key", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(v1, expected)
         assert abs(int(t) - time.time()) < 60
-        assert elapsed < 1.0
         # The receiver has answered; the sandbox records the outcome a moment later.
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 10.0
         status = None
         while time.monotonic() < deadline:
             status = http.get("/_sandbox/deliveries").json()["collection"][0]["status"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,10 +14,9 @@ from .conftest import BASE_URL, FakeClock
 KEYS = {"count", "next_page", "previous_page", "next_page_token", "previous_page_token"}
 
 
-def test_seeding_ten_thousand_events_is_fast_and_deterministic(clock: FakeClock) -> None:
-    started = time.perf_counter()
+def test_seeding_ten_thousand_events_is_deterministic(clock: FakeClock) -> None:
+    # how fast seeding is, is measured in bench/ (figure 3 seeds 10,000), not asserted here
     sb = Sandbox(SandboxConfig(seed=9, events=10_000, base_url=BASE_URL), clock=clock)
-    assert time.perf_counter() - started < 2.0
     assert len(sb.state.events) == 10_000
     again = Sandbox(SandboxConfig(seed=9, events=10_000, base_url=BASE_URL), clock=clock)
     assert list(sb.state.events) == list(again.state.events)
