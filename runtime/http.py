@@ -30,12 +30,18 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 @frozen
 class Response:
-    """A finished response, fully read."""
+    """A finished response, fully read. ``headers`` is case-insensitive; ``dict(headers.items())``
+    copies it (repeated headers joined with commas)."""
 
     status: int
     headers: Mapping[str, str]
     content: bytes
-    url: str
+    #: The URL as sent (an ``httpx.URL`` or a string); ``url`` is its text.
+    sent_to: Any
+
+    @property
+    def url(self) -> str:
+        return str(self.sent_to)
 
     def json(self) -> Any:
         if not self.content:
@@ -103,9 +109,38 @@ class HostRouter(httpx.AsyncBaseTransport):
         await self._network.aclose()
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing and adds nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class PooledClient(httpx.AsyncClient):
+    """httpx's client without cookie persistence. One pool serves every connection of every
+    instance (many users of one API), so a cookie set in answer to one user's request must
+    never ride along on another's; APIs relay calls authenticate by token, not by session
+    cookie. (Skipping the cookie jar also saves parsing every response's headers twice.)"""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        if cookies:
+            raise ValueError("relay's pooled client keeps no cookies")
+
+
+_NO_COOKIES = _NoCookies()
+
+
 def shared_client(router: HostRouter, timeout: float = 30.0) -> httpx.AsyncClient:
     """One pooled client per runtime; every ``HttpClient`` borrows it."""
-    return httpx.AsyncClient(
+    return PooledClient(
         transport=router,
         timeout=timeout,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -212,11 +247,9 @@ class HttpClient:
                 raise RetriableApiError(
                     0, "Network Error", f"{kind} calling {method} {url}"
                 ) from exc
-            # ``items()`` joins repeated headers like ``headers[key]`` does, in one pass (``dict()``
-            # of the headers looks every key up again: quadratic in the number of headers)
-            response = Response(
-                raw.status_code, dict(raw.headers.items()), raw.content, str(raw.url)
-            )
+            # httpx's headers are kept as they are (a case-insensitive mapping, decoded on
+            # lookup): copying them into a dict decoded every header of every response
+            response = Response(raw.status_code, raw.headers, raw.content, raw.url)
             if self._on_request is not None:
                 self._on_request(method, url, response.status)
             if response.status == 401 and self._auth and token is not None and not refreshed:

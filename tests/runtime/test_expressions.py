@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,3 +80,58 @@ def test_config_only_templates_render_once_per_execution_as_fresh_copies() -> No
     first["a"]["$connection"] = "changed"  # an action changing its params changes no later step's
     second = render_value(inputs, {**scope, "steps": {"s": {"v": [2]}}}, cache)
     assert second == {"a": {"$connection": "c"}, "b": ["x 1"], "c": [2]}
+
+
+# --- plain references are walked without CEL, with CEL's results and errors -----------------
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
+    | st.binary(max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.tuples(inner, inner)
+    | st.dictionaries(st.sampled_from(["a", "b", "c d"]), inner, max_size=3),
+    max_leaves=12,
+)
+_step = st.sampled_from([".a", ".b", "['a']", '["c d"]', "[0]", "[1]", "[2]"])
+
+
+def _cel_only(source: str, scope: dict[str, object]) -> tuple[str, object]:
+    expression = compile_template("${{ " + source + " }}").parts[0]
+    assert not isinstance(expression, str) and expression.path is not None
+    slow = attrs.evolve(expression, path=None)
+    outcomes = []
+    for expr in (expression, slow):
+        try:
+            outcomes.append(("value", expr.evaluate(scope)))
+        except ExpressionError as exc:
+            outcomes.append(("error", str(exc)))
+    assert outcomes[0] == outcomes[1]
+    return outcomes[0]
+
+
+@given(value=_json, steps=st.lists(_step, max_size=4))
+def test_plain_references_evaluate_exactly_as_cel(value: object, steps: list[str]) -> None:
+    _cel_only("item" + "".join(steps), {"item": value})
+
+
+def test_plain_references_cover_the_common_shapes() -> None:
+    scope = {"steps": {"me": {"data": {"uri": "u", "tags": ["x", b"y"]}}}, "item": None}
+    assert _cel_only("steps.me.data.uri", scope) == ("value", "u")
+    assert _cel_only("steps.me.data.tags", scope) == ("value", ["x", "y"])
+    assert _cel_only("steps['me'].data.tags[1]", scope) == ("value", "y")
+    assert _cel_only("steps.me.nope", scope)[0] == "error"
+    assert _cel_only("item.name", scope)[0] == "error"
+    for not_plain in ("steps.me.data.uri + 'x'", "size(steps)", "true", "steps.me[-1]"):
+        expression = compile_template("${{ " + not_plain + " }}").parts[0]
+        assert not isinstance(expression, str) and expression.path is None
+
+
+def test_plain_references_do_not_call_cel() -> None:
+    expression = compile_template("${{ steps.me.data[0] }}").parts[0]
+    assert not isinstance(expression, str)
+    without_cel = attrs.evolve(expression, program=None)  # calling CEL would fail
+    assert without_cel.evaluate({"steps": {"me": {"data": [{"x": 1}]}}}) == {"x": 1}

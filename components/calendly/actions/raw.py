@@ -290,7 +290,7 @@ async def raw_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "data": _decode(response, params["responseType"]),
         "status": response.status,
-        "headers": dict(response.headers),
+        "headers": dict(response.headers.items()),
     }
 
 

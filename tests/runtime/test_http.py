@@ -1,0 +1,93 @@
+"""relay's HTTP layer over real loopback HTTP: no cookies shared between requests, headers
+read case-insensitively, tokens kept to their host."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import uvicorn
+from relay_processes import free_port
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from runtime import ConfigurationError
+from runtime.clock import Clock
+from runtime.http import HostRouter, HttpClient, shared_client
+
+
+async def _set_cookie(request: Request) -> JSONResponse:
+    response = JSONResponse({"ok": True}, headers={"X-RateLimit-Remaining": "9"})
+    response.set_cookie("session", "for-the-first-caller")
+    return response
+
+
+async def _echo(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {
+            "cookie": request.headers.get("cookie"),
+            "authorization": request.headers.get("authorization"),
+        }
+    )
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[str]:
+    port = free_port()
+    app = Starlette(routes=[Route("/set", _set_cookie), Route("/echo", _echo)])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+class _Token:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def access_token(self) -> str:
+        return self.token
+
+    async def refreshed(self, stale: str) -> str:
+        return self.token
+
+
+@pytest.mark.asyncio
+async def test_a_cookie_set_for_one_connection_never_reaches_another(api: str) -> None:
+    pool: Any = shared_client(HostRouter())
+    try:
+        alice = HttpClient(api, client=pool, clock=Clock(), auth=_Token("alice"))
+        bob = HttpClient(api, client=pool, clock=Clock(), auth=_Token("bob"))
+        first = await alice.request("GET", "/set")
+        assert "session=for-the-first-caller" in first.headers["Set-Cookie"]
+        assert first.headers["x-ratelimit-remaining"] == "9"  # any case
+        seen = (await bob.request("GET", "/echo")).json()
+        assert seen == {"cookie": None, "authorization": "Bearer bob"}
+        assert not pool.cookies
+        with pytest.raises(ValueError, match="keeps no cookies"):
+            pool.cookies = {"session": "x"}
+    finally:
+        await pool.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_token_is_never_sent_to_another_host(api: str) -> None:
+    pool: Any = shared_client(HostRouter())
+    try:
+        client = HttpClient(api, client=pool, clock=Clock(), auth=_Token("alice"))
+        with pytest.raises(ConfigurationError, match="refusing"):
+            await client.request("GET", "http://elsewhere.invalid/echo")
+    finally:
+        await pool.aclose()
