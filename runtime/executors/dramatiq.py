@@ -4,7 +4,8 @@ The web process records a delivery and its pending execution in the store (the s
 truth) before answering, then enqueues a message carrying only the execution id and instance
 name; any worker on any machine takes it (``runtime.executors.worker``). Messages arrive at
 least once (a dead worker's unacknowledged messages are requeued, ``start`` re-enqueues what
-is unfinished), and the store's claim makes the effect exactly once.
+is unfinished, a periodic sweep re-enqueues what stays unfinished too long), and the store's
+claim makes the effect exactly once.
 
 Configuration is by environment (see ``QueueSettings.from_env``) so every web process and
 worker of a deployment agrees on the Redis URL, namespace and queue.
@@ -13,8 +14,11 @@ worker of a deployment agrees on the Redis URL, namespace and queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,19 +53,30 @@ class QueueSettings:
     #: out of a million broker commands, how many also run queue maintenance (that requeue);
     #: Dramatiq's default is 1000; tests raise it so recovery is prompt
     maintenance_chance: int = 1000
+    #: seconds between the web tier's sweeps for stalled executions (0: no sweeping)
+    sweep_interval: float = 30.0
+    #: an unfinished execution older than this (seconds) is re-enqueued by a sweep, at most
+    #: once per this many seconds: its message may be lost (Redis restarted without
+    #: persistence, an enqueue that failed, a message whose retries ran out)
+    stall_after: float = 120.0
 
     def __attrs_post_init__(self) -> None:
         if not _QUEUE_NAME.fullmatch(self.queue):
             raise ConfigurationError(
                 f"invalid queue name {self.queue!r}: letters, digits, '.', '_' and '-' only"
             )
-        if self.heartbeat_timeout <= 0:
-            raise ConfigurationError("the heartbeat timeout must be positive")
+        if not 0 < self.heartbeat_timeout < math.inf:
+            raise ConfigurationError("the heartbeat timeout must be positive and finite")
+        if not (0 <= self.sweep_interval < math.inf and 0 <= self.stall_after < math.inf):
+            raise ConfigurationError(
+                "the sweep interval and stall age must be finite and cannot be negative"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> QueueSettings:
         """``RELAY_REDIS_URL``, ``RELAY_QUEUE``, ``RELAY_REDIS_NAMESPACE``,
-        ``RELAY_HEARTBEAT_TIMEOUT`` (seconds), ``RELAY_MAINTENANCE_CHANCE``; ``overrides``
+        ``RELAY_HEARTBEAT_TIMEOUT`` (seconds), ``RELAY_MAINTENANCE_CHANCE``,
+        ``RELAY_SWEEP_INTERVAL`` and ``RELAY_STALL_AFTER`` (seconds); ``overrides``
         (e.g. command-line options) win over the environment, ``None`` values are ignored."""
         env = os.environ if environ is None else environ
         settings = cls()
@@ -72,6 +87,8 @@ class QueueSettings:
             ("namespace", "RELAY_REDIS_NAMESPACE", str),
             ("heartbeat_timeout", "RELAY_HEARTBEAT_TIMEOUT", float),
             ("maintenance_chance", "RELAY_MAINTENANCE_CHANCE", int),
+            ("sweep_interval", "RELAY_SWEEP_INTERVAL", float),
+            ("stall_after", "RELAY_STALL_AFTER", float),
         ):
             if env.get(var):
                 values[name] = env_value(var, env[var], kind)
@@ -124,36 +141,81 @@ class DramatiqExecutor:
         self._owns_broker = broker is None
         self.broker = broker or make_broker(self.settings)
         self._accepting = False
+        self._sweeper: asyncio.Task[None] | None = None
+        #: execution id -> when a sweep last re-enqueued it (only those still unfinished)
+        self._swept: dict[str, float] = {}
 
     async def start(self) -> None:
         """Enqueue every unfinished execution again: pending ones (their message may have
         been lost with a crashed web process or an exhausted retry) and running ones whose
         lease ran out (their worker died). Duplicates of live messages are harmless: the
-        claim decides who runs, and a worker skips what is finished."""
+        claim decides who runs, and a worker skips what is finished. Then sweep every
+        ``sweep_interval`` seconds for executions that stay unfinished (see ``sweep``)."""
         self._accepting = True
         unfinished = await self.relay.store.unfinished_executions()
         for row in unfinished:
             await self.submit(row.id, row.instance)
         if unfinished:
             log.info("re-enqueued unfinished executions", count=len(unfinished))
+        if self.settings.sweep_interval > 0 and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="relay-sweep")
+
+    async def sweep(self, now: float | None = None) -> int:
+        """Re-enqueue what has been unfinished for more than ``stall_after`` seconds, each at
+        most once per ``stall_after``; return how many were enqueued.
+
+        Covers what no other path recovers while the web tier keeps running: Redis restarted
+        without persistence (every queued message gone), an enqueue that failed while Redis
+        was away, a message whose retries ran out. A backlog that is merely slow to drain gets
+        one duplicate message per ``stall_after``, which the claim turns into a no-op."""
+        t = time.time() if now is None else now
+        stall_after = self.settings.stall_after
+        stalled = await self.relay.store.stalled_executions(t - stall_after)
+        still: dict[str, float] = {}
+        sent = 0
+        for execution_id, instance in stalled:
+            last = self._swept.get(execution_id)
+            if last is not None and t - last < stall_after:
+                still[execution_id] = last
+                continue
+            await self.submit(execution_id, instance)
+            still[execution_id] = t
+            sent += 1
+        self._swept = still  # forget what has finished
+        if sent:
+            log.warning("re-enqueued stalled executions", count=sent)
+        return sent
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval)
+            try:
+                await self.sweep()
+            except Exception as exc:  # the store is away: try again next time
+                log.error("sweep for stalled executions failed", error=type(exc).__name__)
 
     async def submit(self, execution_id: str, instance: str | None) -> None:
         if not self._accepting:
-            return  # stays pending in the store; enqueued by the next start
+            return  # stays pending in the store; enqueued by the next start or a sweep
         message = execution_message(self.settings, execution_id, instance)
         try:
             # redis-py is blocking: keep the server's event loop free while it talks to Redis
             await asyncio.to_thread(self.broker.enqueue, message)
         except Exception as exc:  # the delivery is recorded: answer it, resume on next start
             log.error(
-                "could not enqueue execution; it stays pending until the next start",
+                "could not enqueue execution; it stays pending until a sweep or restart",
                 execution_id=execution_id,
                 error=type(exc).__name__,
             )
 
     async def shutdown(self, grace: float) -> None:
-        """Stop enqueueing. Nothing runs here, so there is nothing to wait for."""
+        """Stop enqueueing and sweeping. Nothing runs here, so there is nothing to wait for."""
         self._accepting = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._owns_broker:
             # RedisBroker.close is a no-op: its connection pool is the client's to close
             await asyncio.to_thread(self.broker.client.close)

@@ -304,6 +304,22 @@ class ExecutionQueries(StoreBase):
         """Pending ones, and running ones whose lease ran out: what to resume after a crash."""
         return await self._rows(_ROWS.where(_claimable(now())).order_by(executions.c.created_at))
 
+    async def stalled_executions(
+        self, created_before: float, limit: int = 1000
+    ) -> list[tuple[str, str | None]]:
+        """``(id, instance)`` of unfinished executions (as ``unfinished_executions`` finds
+        them) recorded before ``created_before``, oldest first: what a sweep re-enqueues.
+        Reads two columns only, so sweeping often stays cheap."""
+        c = executions.c
+        query = (
+            select(c.id, c.instance)
+            .where(_claimable(now()), c.created_at < created_before)
+            .order_by(c.created_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(row.id, row.instance) for row in await conn.execute(query)]
+
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
         rows = await self._rows(_ROWS.where(executions.c.id == execution_id))
         return rows[0] if rows else None

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import time
 from typing import Any
 
 import httpx
 import pytest
 from relay_processes import free_port
 from relay_service_support import FLOW, body, sign
+
+from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
 
 from .conftest import Cluster, until
 
@@ -110,3 +113,51 @@ async def test_relay_serve_with_the_dramatiq_executor_hands_work_to_workers(
         assert answer.status_code == 202
     [row] = await cluster.all_finished(1, "served")
     assert (row.status, numbers([row])) == ("completed", [41])
+
+
+async def _lose_every_message(cluster: Cluster) -> None:
+    """What a Redis restart without persistence does: every key of the deployment is gone."""
+    keys = list(cluster.redis.scan_iter(match=f"{cluster.queue.namespace}:*", count=1000))
+    if keys:
+        cluster.redis.delete(*keys)
+    assert cluster.redis.hlen(f"{cluster.queue.namespace}:{cluster.queue.queue}.msgs") == 0
+
+
+async def test_a_sweep_re_enqueues_what_redis_lost_and_each_runs_once(cluster: Cluster) -> None:
+    url = await cluster.deploy(FLOW, "lost")
+    answers = await asyncio.gather(*(cluster.post(url, n) for n in range(5)))
+    assert [a.status_code for a in answers] == [202] * 5
+    await _lose_every_message(cluster)
+    stall_after = cluster.executor.settings.stall_after
+    # not yet stalled: nothing is sent
+    assert await cluster.executor.sweep(now=time.time()) == 0
+    later = time.time() + stall_after + 1
+    assert await cluster.executor.sweep(now=later) == 5
+    assert await cluster.executor.sweep(now=later + 1) == 0  # at most once per stall_after
+    cluster.start_worker("--threads", "4")
+    rows = await cluster.all_finished(5, "lost")
+    assert {r.status for r in rows} == {"completed"}
+    assert numbers(rows) == list(range(5))
+    assert {r.attempts for r in rows} == {1}
+    assert await cluster.executor.sweep(now=later + 2 * stall_after) == 0  # finished: left alone
+
+
+async def test_the_web_tier_sweeps_on_its_own(cluster: Cluster) -> None:
+    url = await cluster.deploy(FLOW, "swept")
+    assert (await cluster.post(url, 1)).status_code == 202
+    await _lose_every_message(cluster)
+    settings = QueueSettings.from_env(cluster.env, sweep_interval=0.1, stall_after=0)
+    sweeping = DramatiqExecutor(cluster.relay, settings)
+    msgs = f"{settings.namespace}:{settings.queue}.msgs"
+    # ``start`` re-enqueues the unfinished execution; lose that too, then only the loop is left
+    await sweeping.start()
+    await until(lambda: asyncio.to_thread(cluster.redis.hlen, msgs), "start's re-enqueue")
+    await _lose_every_message(cluster)
+    try:
+        await until(lambda: asyncio.to_thread(cluster.redis.hlen, msgs), "a sweep's re-enqueue")
+    finally:
+        await sweeping.shutdown(1)
+    cluster.start_worker("--threads", "2")
+    [row] = await cluster.all_finished(1, "swept")
+    assert (row.status, row.attempts) == ("completed", 1)
+
