@@ -98,7 +98,7 @@ class ExecutionRunner:
             settings.queue.redis_url,
             settings.queue.namespace,
             requests_per_minute=settings.requests_per_minute,
-            slot_ttl=settings.time_limit + settings.lease,
+            slot_lease=settings.lease,
         )
         self._relay: Relay | None = None
         self._building = asyncio.Lock()

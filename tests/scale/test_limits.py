@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from runtime import Runtime
@@ -39,6 +41,38 @@ async def test_flow_slots_are_counted_across_workers(redis_namespace: str) -> No
         assert freed
     first.close()
     second.close()
+
+
+async def test_a_held_slot_is_renewed_and_a_dead_holders_slot_lapses(
+    redis_namespace: str,
+) -> None:
+    alive = RedisLimits(REDIS_URL, redis_namespace, slot_lease=0.6)
+    other = RedisLimits(REDIS_URL, redis_namespace, slot_lease=0.6)
+    try:
+        async with alive.flow_slot("one", 1) as held:
+            assert held
+            await asyncio.sleep(1.5)  # over two leases: kept only by its renewals
+            async with other.flow_slot("one", 1) as refused:
+                assert not refused
+        # what a SIGKILLed worker leaves: a slot taken (by the same script) and never renewed
+        taken = await asyncio.to_thread(
+            alive._take_slot, keys=[alive.slot_key("one")], args=[1, 600, "killed-worker"]
+        )
+        assert taken == 1
+        async with other.flow_slot("one", 1) as still_taken:
+            assert not still_taken
+
+        async def free() -> bool:
+            async with other.flow_slot("one", 1) as taken:
+                return taken
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await free():
+            assert asyncio.get_running_loop().time() < deadline, "the dead slot never lapsed"
+            await asyncio.sleep(0.1)
+    finally:
+        alive.close()
+        other.close()
 
 
 async def test_requests_with_a_connection_go_through_the_runtime_limiter() -> None:

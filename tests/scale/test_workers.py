@@ -91,6 +91,29 @@ async def test_a_flow_concurrency_limit_holds_across_workers(cluster: Cluster) -
     assert 1 <= peak <= 2
 
 
+async def test_a_killed_workers_concurrency_slot_lapses_with_its_lease(cluster: Cluster) -> None:
+    flow = FLOW.replace("name: plain webhook\n", "name: plain webhook\nconcurrency: 1\n")
+    url = await cluster.deploy(flow, "single")
+    victim = cluster.start_worker("--threads", "2")
+    assert (await cluster.post(url, 0, pause=10.0)).status_code == 202
+    holder = f"{socket.gethostname()}:{victim.pid}"
+
+    async def running_on_victim() -> bool:
+        rows = await cluster.store.list_executions(instance="single")
+        return len(rows) == 1 and rows[0].status == "running" and rows[0].worker == holder
+
+    await until(running_on_victim, "the victim to hold the only slot")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    # the slot the victim held lapses one lease (RELAY_LEASE=3 s here) later, not after the
+    # time limit: the killed execution and a new delivery both run on the next worker
+    assert (await cluster.post(url, 1)).status_code == 202
+    cluster.start_worker("--threads", "2")
+    rows = await cluster.all_finished(2, "single")
+    assert {r.status for r in rows} == {"completed"}
+    assert numbers(rows) == [0, 1]
+
+
 async def test_relay_serve_with_the_dramatiq_executor_hands_work_to_workers(
     cluster: Cluster,
 ) -> None:
