@@ -26,3 +26,6 @@ def test_the_wheel_ships_schemas_migrations_and_entry_points(tmp_path: Path) -> 
     assert "calendly = components.calendly" in entry_points
     assert "relay = runtime.builtins" in entry_points
     assert "relay = runtime.cli:main" in entry_points
+    with zipfile.ZipFile(wheel) as archive:  # relay demo's default flow, as a real file
+        demo_flow = archive.read("components/calendly/demo_flow.yaml")
+    assert demo_flow == (ROOT / "flows" / "booking-follow-up.yaml").read_bytes()

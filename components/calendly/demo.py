@@ -30,7 +30,9 @@ from runtime import RelayError, Runtime
 if TYPE_CHECKING:
     from runtime import Relay
 
-DEFAULT_FLOW = Path(__file__).resolve().parents[2] / "flows" / "booking-follow-up.yaml"
+#: ``flows/booking-follow-up.yaml``: a link in the checkout, a copy in the wheel, so ``relay demo``
+#: works from an install too.
+DEFAULT_FLOW = Path(__file__).resolve().parent / "demo_flow.yaml"
 console = Console(highlight=False)
 
 
