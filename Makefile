@@ -23,6 +23,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check runtime components tests bench
 	$(BIN)/mypy
+	MYPYPATH=tests/support $(BIN)/mypy --explicit-package-bases tests bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

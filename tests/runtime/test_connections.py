@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from relay_widgets import WidgetApi
@@ -30,7 +31,7 @@ steps:
 FIELDS = {"clientId": "widget-client", "clientSecret": "widget-secret-value"}
 
 
-async def _expired_connection(rt: Runtime, api: WidgetApi, clock: ManualClock) -> dict[str, object]:
+async def _expired_connection(rt: Runtime, api: WidgetApi, clock: ManualClock) -> dict[str, Any]:
     """A connection whose token (from a real authorization) has expired."""
     flow = rt.load_flow_text(FLOW)
     scope, handles = await rt.resolve_config(flow, {"conn": FIELDS})
@@ -45,7 +46,7 @@ async def test_refresh_in_step_one_is_the_token_of_every_later_step(
     rt: Runtime, api: WidgetApi, clock: ManualClock
 ) -> None:
     setup = await _expired_connection(rt, api, clock)
-    result = await rt.run(setup["flow"], config=setup["scope"], connections=setup["handles"])  # type: ignore[arg-type]
+    result = await rt.run(setup["flow"], config=setup["scope"], connections=setup["handles"])
     assert result.status == "completed", result.error
     assert api.refreshes == 1
     new_token = result.connections["conn"].token
@@ -67,7 +68,7 @@ async def test_five_concurrent_needs_cause_one_refresh(
         *(
             rt.run(setup["flow"], config=setup["scope"], connections=setup["handles"])
             for _ in range(5)
-        )  # type: ignore[arg-type]
+        )
     )
     assert [r.status for r in results] == ["completed"] * 5
     assert api.refreshes == 1
@@ -79,7 +80,7 @@ async def test_five_parallel_requests_in_one_step_refresh_once(
     rt: Runtime, api: WidgetApi, clock: ManualClock
 ) -> None:
     setup = await _expired_connection(rt, api, clock)
-    handle = setup["handles"]["conn"]  # type: ignore[index]
+    handle = setup["handles"]["conn"]
     out = await rt.invoke_action("widgets.whoami", {"connection": handle, "parallel": 5})
     assert out == {"data": {"name": "Widget Owner"}}
     assert api.refreshes == 1
@@ -101,7 +102,7 @@ async def test_invalid_grant_asks_to_reconnect_and_leaks_nothing(
 ) -> None:
     setup = await _expired_connection(rt, api, clock)
     api.refresh_tokens.clear()
-    result = await rt.run(setup["flow"], config=setup["scope"], connections=setup["handles"])  # type: ignore[arg-type]
+    result = await rt.run(setup["flow"], config=setup["scope"], connections=setup["handles"])
     assert result.status == "failed"
     assert result.error is not None
     assert result.error["type"] == "ReconnectRequired"

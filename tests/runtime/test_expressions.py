@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 from hypothesis import given
@@ -99,7 +101,7 @@ _json = st.recursive(
 _step = st.sampled_from([".a", ".b", "['a']", '["c d"]', "[0]", "[1]", "[2]"])
 
 
-def _cel_only(source: str, scope: dict[str, object]) -> tuple[str, object]:
+def _cel_only(source: str, scope: dict[str, Any]) -> tuple[str, object]:
     expression = compile_template("${{ " + source + " }}").parts[0]
     assert not isinstance(expression, str) and expression.path is not None
     slow = attrs.evolve(expression, path=None)
@@ -119,7 +121,10 @@ def test_plain_references_evaluate_exactly_as_cel(value: object, steps: list[str
 
 
 def test_plain_references_cover_the_common_shapes() -> None:
-    scope = {"steps": {"me": {"data": {"uri": "u", "tags": ["x", b"y"]}}}, "item": None}
+    scope: dict[str, Any] = {
+        "steps": {"me": {"data": {"uri": "u", "tags": ["x", b"y"]}}},
+        "item": None,
+    }
     assert _cel_only("steps.me.data.uri", scope) == ("value", "u")
     assert _cel_only("steps.me.data.tags", scope) == ("value", ["x", "y"])
     assert _cel_only("steps['me'].data.tags[1]", scope) == ("value", "y")

@@ -32,7 +32,7 @@ def test_every_input_type_compiles_to_a_valid_schema() -> None:
         "connection",
     ):
         for collection in (None, "valuelist", "keyvaluelist"):
-            spec = Input("k", "K", kind, collection=collection)  # type: ignore[arg-type]
+            spec = Input("k", "K", kind, collection=collection)
             Draft202012Validator.check_schema(input_schema(spec))
 
 

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -70,7 +71,7 @@ async def burst(url: str, server: subprocess.Popen[bytes]) -> set[int]:
     return accepted
 
 
-async def rows_when_settled(home: Path, env: dict[str, str]) -> list[object]:
+async def rows_when_settled(home: Path, env: dict[str, str]) -> list[Any]:
     store = await open_store(env.get("RELAY_DATABASE_URL"), data_dir=home)
     try:
         deadline = time.monotonic() + 90
@@ -127,7 +128,7 @@ async def test_sigkill_mid_burst_then_restart_runs_every_accepted_delivery_once(
             worker.wait(timeout=30)
     by_n: dict[int, list[str]] = {}
     for row in rows:
-        by_n.setdefault(row.payload["body"]["n"], []).append(row.status)  # type: ignore[attr-defined]
+        by_n.setdefault(row.payload["body"]["n"], []).append(row.status)
     missing = sorted(n for n in accepted if n not in by_n)
     assert missing == [], f"accepted but never recorded: {missing}"
     assert {n: s for n, s in by_n.items() if s != ["completed"]} == {}, errors[-2000:]

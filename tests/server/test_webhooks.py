@@ -16,6 +16,7 @@ async def test_a_signed_delivery_runs_once(service: Service) -> None:
     row = await service.relay.store.get_execution(execution_id)
     assert row is not None
     assert row.status == "completed"
+    assert row.result is not None
     assert row.result["outputs"]["answer"] == {"data": {"n": 1}}
     state = await service.relay.store.load_state("a", "plain webhook")
     assert state["flow"]["last"] == {"n": 1, "pause": 0.0}
@@ -85,5 +86,6 @@ async def test_replay_from_a_step_reuses_earlier_outputs(service: Service) -> No
     row = await service.relay.store.get_execution(replay_id)
     assert row is not None
     assert row.replay_of == original
+    assert row.result is not None
     statuses = [s["status"] for s in row.result["steps"]]
     assert statuses == ["reused", "reused", "completed"]
