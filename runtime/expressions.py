@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import cel
 from attrs import frozen
 
 from runtime.errors import ExpressionError
@@ -212,6 +211,10 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     _check_nesting(text)
     try:
+        # imported on first use: the package also imports its REPL (prompt_toolkit), ~0.1 s
+        # that commands which never compile an expression (relay --help, instances) skip
+        import cel
+
         program = cel.compile(text)
         variables = frozenset(program.variables())
     except (ValueError, RuntimeError, TypeError) as exc:
