@@ -1,7 +1,9 @@
 """Figure 2, webhook ingest: signed deliveries per second durably accepted by ``relay serve``
 (uvicorn, SQLite store, a one-step flow with a plain webhook trigger) and executions per second
 completed, vs a bare Starlette+uvicorn endpoint that only verifies the HMAC and answers 202.
-Latency from delivery (the generator's send) to the first step's start (the execution record).
+Latency from delivery (the generator's send) to the first step's start (the execution record),
+both for the bursts (where it is mostly the backlog draining) and for a steady arrival rate
+well under capacity (what one delivery waits when relay keeps up).
 
 Every server is a child process on 127.0.0.1; the load generator (``bench.loadgen``) runs in
 this process and is first run against a null server to show its own ceiling."""
@@ -43,6 +45,8 @@ steps:
       value: ${{{{ trigger.body.n }}}}
 """
 TARGET_SHARE, TARGET_ACCEPTED, TARGET_EXECUTIONS = 0.5, 1000.0, 500.0
+#: The steady run: deliveries per second and for how long (well under what one process takes).
+STEADY_RATE, STEADY_SECONDS = 200.0, 10.0
 RELAY = str(Path(PYTHON).parent / "relay")
 
 
@@ -148,12 +152,30 @@ def execution_stats(home: Path, sent: dict[str, float]) -> dict[str, Any]:
 
 
 async def _generate(
-    port: int, reqs: list[bytes], connections: int, seconds: float, keep: bool
+    port: int,
+    reqs: list[bytes],
+    connections: int,
+    seconds: float,
+    keep: bool,
+    rate: float | None = None,
 ) -> loadgen.Outcome:
     return await asyncio.wait_for(
-        loadgen.run(port, reqs, connections=connections, seconds=seconds, keep_bodies=keep),
+        loadgen.run(
+            port, reqs, connections=connections, seconds=seconds, keep_bodies=keep, rate=rate
+        ),
         seconds + 60,
     )
+
+
+def _accepted(outcome: loadgen.Outcome) -> dict[str, float]:
+    """execution id -> when its delivery was sent, for the deliveries answered 202."""
+    sent = {}
+    for sent_at, status, body in zip(
+        outcome.sent_at, outcome.statuses, outcome.bodies, strict=True
+    ):
+        if status == 202:
+            sent[json.loads(body)["execution_id"]] = sent_at
+    return sent
 
 
 def run(quick: bool) -> Figure:
@@ -164,7 +186,13 @@ def run(quick: bool) -> Figure:
         env = {"RELAY_HOME": str(home)}
         os.environ.pop("RELAY_DATABASE_URL", None)
         null_port, bare_port, relay_port = free_port(), free_port(), free_port()
-        results: dict[str, list[Any]] = {"null": [], "bare": [], "relay": [], "exec": []}
+        results: dict[str, list[Any]] = {
+            "null": [],
+            "bare": [],
+            "relay": [],
+            "exec": [],
+            "steady": [],
+        }
         with (
             child_server([PYTHON, "-m", "bench.servers", "null", str(null_port)], null_port),
             child_server(
@@ -194,14 +222,17 @@ def run(quick: bool) -> Figure:
                         continue
                     outcome = asyncio.run(_generate(relay_port, reqs, connections, seconds, True))
                     results["relay"].append(outcome)
-                    sent = {}
-                    for sent_at, status, body in zip(
-                        outcome.sent_at, outcome.statuses, outcome.bodies, strict=True
-                    ):
-                        if status == 202:
-                            sent[json.loads(body)["execution_id"]] = sent_at
+                    sent = _accepted(outcome)
                     wait_finished(home, set(sent), 300)
                     results["exec"].append(execution_stats(home, sent))
+            # a steady arrival rate well under capacity: latency without a burst's backlog
+            steady = deliveries(path, 99, int(STEADY_RATE * STEADY_SECONDS))
+            paced = asyncio.run(
+                _generate(relay_port, steady, 16, STEADY_SECONDS + 30, True, STEADY_RATE)
+            )
+            sent = _accepted(paced)
+            wait_finished(home, set(sent), 120)
+            results["steady"].append(execution_stats(home, sent))
     return _figure(results, rounds, count, connections, seconds)
 
 
@@ -214,6 +245,7 @@ def _figure(
     shares = [a / b for a, b in zip(relay_rates, bare_rates, strict=True)]
     exec_rates = [e["rate"] for e in results["exec"]]
     first = [x for e in results["exec"] for x in e["to_first_step"]]
+    steady_first = [x for e in results["steady"] for x in e["to_first_step"]]
     relay_lat = [x for o in results["relay"] for x in o.latency]
     bare_lat = [x for o in results["bare"] for x in o.latency]
     not_202 = sum(o.answered - o.count(202) for o in results["relay"] + results["bare"])
@@ -231,6 +263,11 @@ def _figure(
         (
             "delivery -> first step start, p50 / p99",
             f"{percentile(first, 50) * 1000:.1f} ms / {percentile(first, 99) * 1000:.1f} ms",
+        ),
+        (
+            f"delivery -> first step start at a steady {STEADY_RATE:.0f}/s, p50 / p99",
+            f"{percentile(steady_first, 50) * 1000:.1f} ms / {percentile(steady_first, 99) * 1000:.1f} ms "  # noqa: E501
+            f"({len(steady_first):,} executions over {STEADY_SECONDS:.0f} s)",
         ),
         (
             "relay answer latency p50 / p99",
@@ -255,6 +292,7 @@ def _figure(
         f"2 webhook ingest: relay/bare = {share:.3f} ({median(relay_rates):,.0f}/s vs {median(bare_rates):,.0f}/s accepted; "  # noqa: E501
         f"generator ceiling {null.rate:,.0f}/s); executions {median(exec_rates):,.0f}/s; "
         f"delivery->first step p50 {percentile(first, 50) * 1000:.1f} ms p99 {percentile(first, 99) * 1000:.1f} ms "  # noqa: E501
+        f"(burst), {percentile(steady_first, 50) * 1000:.1f} / {percentile(steady_first, 99) * 1000:.1f} ms at {STEADY_RATE:.0f}/s; "  # noqa: E501
         f"targets >= {TARGET_SHARE}, >= {TARGET_ACCEPTED:,.0f}/s, >= {TARGET_EXECUTIONS:,.0f} exec/s"  # noqa: E501
     )
     ok = (

@@ -53,20 +53,34 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def run(
-    port: int, requests: list[bytes], *, connections: int, seconds: float, keep_bodies: bool = False
+    port: int,
+    requests: list[bytes],
+    *,
+    connections: int,
+    seconds: float,
+    keep_bodies: bool = False,
+    rate: float | None = None,
 ) -> Outcome:
-    """Send ``requests`` (each once, in order across connections) within ``seconds``."""
+    """Send ``requests`` (each once, in order across connections) within ``seconds``: as fast
+    as answers come back, or with ``rate``, request ``i`` no earlier than ``i / rate`` seconds
+    after the start (a steady arrival rate, for latencies without a backlog)."""
     out = Outcome([], [], [], [], 0.0)
     next_index = 0
     deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
 
     async def worker() -> None:
         nonlocal next_index
         reader, writer = await asyncio.open_connection(LOOPBACK, port)
         try:
             while next_index < len(requests) and time.perf_counter() < deadline:
-                data = requests[next_index]
+                index = next_index
+                data = requests[index]
                 next_index += 1
+                if rate is not None:
+                    wait = start + index / rate - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
                 sent_wall = time.time()
                 sent = time.perf_counter()
                 writer.write(data)
@@ -81,7 +95,7 @@ async def run(
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    start = time.perf_counter()
+    start = time.perf_counter()  # after the connections' set-up is scheduled, as before
     await asyncio.gather(*(worker() for _ in range(connections)))
     out.elapsed = time.perf_counter() - start
     return out
