@@ -110,7 +110,8 @@ class HostRouter(httpx.AsyncBaseTransport):
 
 
 class _NoCookies(httpx.Cookies):
-    """A cookie store that keeps nothing and adds nothing."""
+    """A cookie store that keeps nothing and adds nothing. (Cookies passed with one request
+    still go with that request: httpx copies them into a jar of their own.)"""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None

@@ -78,6 +78,10 @@ async def test_a_cookie_set_for_one_connection_never_reaches_another(api: str) -
         assert not pool.cookies
         with pytest.raises(ValueError, match="keeps no cookies"):
             pool.cookies = {"session": "x"}
+        # an explicit Cookie header still goes with its own request
+        by_header = await pool.get(f"{api}/echo", headers={"Cookie": "session=explicit"})
+        assert by_header.json()["cookie"] == "session=explicit"
+        assert (await pool.get(f"{api}/echo")).json()["cookie"] is None
     finally:
         await pool.aclose()
 
