@@ -103,6 +103,25 @@ async def test_range_over_seven_days_is_400(
 
 
 @pytest.mark.asyncio
+async def test_an_unreadable_calendar_is_a_424_with_calendlys_words(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    start, end = next_week()
+    sandbox.set_calendar_error(sandbox.owner.uuid, True)
+    inputs = {"connection": connection, "user": sandbox.owner.uuid, "startTime": start}
+    with pytest.raises(FatalApiError) as caught:
+        await runtime.invoke_action("calendly.listUserBusyTimes", {**inputs, "endTime": end})
+    assert caught.value.status == 424
+    assert caught.value.title == "External Calendar Error"
+    assert "accessing your calendar" in str(caught.value)
+    assert not caught.value.retriable  # it needs the user to reconnect their calendar
+    assert len(api_calls(sandbox, "/user_busy_times")) == 1  # not retried by the client
+    sandbox.set_calendar_error(sandbox.owner.uuid, False)
+    out = await runtime.invoke_action("calendly.listUserBusyTimes", {**inputs, "endTime": end})
+    check_output(availability.LIST_BUSY_TIMES, out)
+
+
+@pytest.mark.asyncio
 async def test_times_are_checked_before_any_request(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:

@@ -173,6 +173,21 @@ async def plan(request: Request, sb: Sandbox) -> Response:
     return JSONResponse({"plan": value})
 
 
+async def calendar(request: Request, sb: Sandbox) -> Response:
+    """Break or mend a user's calendar connection: ``{user?, broken: bool}`` (user: the owner
+    by default). While broken, ``/user_busy_times`` for that user answers 424."""
+    body = await _body(request)
+    broken = body.get("broken")
+    if not isinstance(broken, bool):
+        raise bad_param("broken", "must be true or false")
+    user = _uuid(_opt_str(body, "user")) or sb.state.owner_uuid
+    try:
+        sb.set_calendar_error(user, broken)
+    except KeyError:
+        raise ApiError(404) from None
+    return JSONResponse({"user": user, "broken": broken})
+
+
 async def state(request: Request, sb: Sandbox) -> Response:
     """A summary of the seed: organization, owner, users, event types, forms."""
     return JSONResponse(sb.summary())
@@ -205,6 +220,7 @@ def routes() -> list[Route]:
         ("/_sandbox/requests", requests_, "GET"),
         ("/_sandbox/faults", faults, "POST"),
         ("/_sandbox/plan", plan, "POST"),
+        ("/_sandbox/calendar", calendar, "POST"),
         ("/_sandbox/state", state, "GET"),
     ]
     return [Route(path, _wrap(handler), methods=[method]) for path, handler, method in table]

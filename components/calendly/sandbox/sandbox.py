@@ -218,6 +218,16 @@ class Sandbox:
         """Inject a fraction of 429/500 responses and added latency into API calls."""
         self.faults.configure(error_rate_429, error_rate_5xx, latency, seed)
 
+    def set_calendar_error(self, user_uuid: str, broken: bool) -> None:
+        """Make a user's connected calendar unreadable (``/user_busy_times`` answers 424, as
+        Calendly does when it cannot reach that calendar), or readable again."""
+        if user_uuid not in self.state.users:
+            raise KeyError(user_uuid)
+        if broken:
+            self.state.calendar_errors.add(user_uuid)
+        else:
+            self.state.calendar_errors.discard(user_uuid)
+
     def set_plan(self, plan: str) -> None:
         """Switch the organization's plan (free, standard or enterprise)."""
         if plan not in ("free", "standard", "enterprise"):

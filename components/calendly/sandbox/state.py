@@ -46,6 +46,8 @@ class State:
     scheduling_links: dict[str, SchedulingLink] = attrs.field(factory=dict)
     owner_uuid: str = ""
     org_uuid: str = ""
+    #: users whose connected calendar cannot be read: their busy times answer 424
+    calendar_errors: set[str] = attrs.field(factory=set)
 
     def membership_of(self, user_uuid: str, org_uuid: str) -> Membership | None:
         """The membership of a user in an organization, if any."""

@@ -139,6 +139,7 @@ CONTROL = [
     "/_sandbox/tokens",
     "/_sandbox/faults",
     "/_sandbox/plan",
+    "/_sandbox/calendar",
 ]
 BODY_KEYS = [
     "invitee",
@@ -155,6 +156,7 @@ BODY_KEYS = [
     "plan",
     "latency",
     "error_rate_429",
+    "broken",
 ]
 
 
@@ -167,6 +169,7 @@ def test_random_control_bodies_never_5xx(path: str, body: dict[str, Any]) -> Non
     r = _call("POST", path, json=body)
     SB.set_faults()  # a generated fault body must not leak into the next example
     SB.set_plan("enterprise")
+    SB.state.calendar_errors.clear()
     assert r.status_code < 500, (path, body, r.text)
     if r.status_code >= 400:
         assert {"title", "message"} <= set(r.json())

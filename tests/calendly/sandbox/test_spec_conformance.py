@@ -136,6 +136,11 @@ async def test_every_action_operation_matches_the_spec(
     )
     assert times["collection"], "a weekday window should have free slots"
     await check("GET", "/user_busy_times", 200, params={"user": sb.owner.uri, **window})
+    sb.set_calendar_error(sb.owner.uuid, True)  # the owner's calendar cannot be read
+    broken = await check("GET", "/user_busy_times", 424, params={"user": sb.owner.uri, **window})
+    assert broken["title"] == "External Calendar Error"
+    sb.set_calendar_error(sb.owner.uuid, False)
+    await check("GET", "/user_busy_times", 200, params={"user": sb.owner.uri, **window})
     schedules = await check(
         "GET", "/user_availability_schedules", 200, params={"user": sb.owner.uri}
     )

@@ -156,4 +156,12 @@ async def test_control_api(sb: Sandbox, anon: httpx.AsyncClient) -> None:
     assert (await anon.post("/_sandbox/cancel", json={})).status_code == 400
     assert (await anon.post("/_sandbox/cancel", json={"invitee": "NOPE"})).status_code == 404
     assert (await anon.post("/_sandbox/plan", json={"plan": "free"})).json() == {"plan": "free"}
+    broken = await anon.post("/_sandbox/calendar", json={"broken": True})
+    assert broken.json() == {"user": sb.owner.uuid, "broken": True}
+    assert sb.state.calendar_errors == {sb.owner.uuid}
+    mended = await anon.post("/_sandbox/calendar", json={"user": sb.owner.uri, "broken": False})
+    assert mended.status_code == 200 and not sb.state.calendar_errors
+    assert (await anon.post("/_sandbox/calendar", json={"broken": "yes"})).status_code == 400
+    nobody = await anon.post("/_sandbox/calendar", json={"user": "NOPE", "broken": True})
+    assert nobody.status_code == 404
     assert sb.plan == "free"

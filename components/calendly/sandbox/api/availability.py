@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import bad_param, forbidden, not_found
+from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..models import JSON, Schedule
 from ..timeutil import iso
@@ -119,6 +119,8 @@ async def list_busy_times(ctx: Ctx) -> Response:
     """The user's scheduled (Calendly) events overlapping the range, ascending."""
     user = _user_in_org(ctx)
     start, end = _range(ctx)
+    if user in ctx.state.calendar_errors:
+        raise ApiError(424)  # Calendly cannot read the user's connected calendar
     collection = [
         {
             "type": "calendly",
