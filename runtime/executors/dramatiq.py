@@ -201,7 +201,7 @@ class DramatiqExecutor:
         try:
             # redis-py is blocking: keep the server's event loop free while it talks to Redis
             await asyncio.to_thread(self.broker.enqueue, message)
-        except Exception as exc:  # the delivery is recorded: answer it, resume on next start
+        except Exception as exc:  # the delivery is recorded: answer it; a sweep re-enqueues it
             log.error(
                 "could not enqueue execution; it stays pending until a sweep or restart",
                 execution_id=execution_id,
