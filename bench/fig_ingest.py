@@ -56,7 +56,7 @@ LIMITS = (
     "verification, the group-committed SQLite write) and running the executions (~0.3 ms "
     "each) on the same event loop. At 64 connections the loop is also idle part of the time "
     "(py-spy: ~55% in select during a burst), waiting for commits: relay's rate grows with "
-    "more connections (1,584/s at 16, 2,199/s at 64, 2,413/s at 256 in one sweep) while the "
+    "connections up to ~128 and then levels off (python -m bench.sweep_ingest), while the "
     "bare endpoint's does not. p50 delivery->first step in a burst is the backlog draining."
 )
 
