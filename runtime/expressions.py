@@ -101,23 +101,7 @@ def _walk(scope: Mapping[str, Any], path: tuple[str | int, ...]) -> Any:
             if not isinstance(value, list | tuple) or step >= len(value):
                 raise _NotPlain
             value = value[step]
-    return _plain(value)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | float):
-        return value
-    if isinstance(value, int):
-        if value not in _INT64:  # CEL turns these into doubles
-            raise _NotPlain
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    raise _NotPlain
+    return _from_cel(value, strict=True)
 
 
 _IDENT = r"[A-Za-z_]\w*"
@@ -153,13 +137,22 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _from_cel(value: Any) -> Any:
+def _from_cel(value: Any, *, strict: bool = False) -> Any:
+    """A value as relay hands it on: text for bytes and for keys, lists for sequences, copied.
+    ``strict`` (a value read without CEL): raise ``_NotPlain`` for what CEL would change (an
+    integer beyond 64 bits becomes a double) or not take (any other type)."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, dict):
-        return {str(k): _from_cel(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {str(k): _from_cel(v, strict=strict) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_from_cel(v) for v in value]
+        return [_from_cel(v, strict=strict) for v in value]
+    if strict and not (
+        value is None
+        or isinstance(value, str | float)
+        or (isinstance(value, int) and value in _INT64)  # bool included
+    ):
+        raise _NotPlain
     return value
 
 
