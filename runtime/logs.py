@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
+from runtime.errors import ConfigurationError
 from runtime.redaction import Redactor
 
 #: The process-wide set of known secrets; the engine adds to it, the log pipeline reads it.
@@ -27,8 +28,31 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return cleaned
 
 
+LEVELS = ("debug", "info", "warning", "error", "critical")
+FORMATS = ("console", "json")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """``(level, json)`` from ``RELAY_LOG_LEVEL`` and ``RELAY_LOG_FORMAT``; a value that is not
+    one of the choices is a ``ConfigurationError`` naming the variable."""
+    env = os.environ if environ is None else environ
+    chosen = []
+    for var, default, choices in (
+        ("RELAY_LOG_LEVEL", "warning", LEVELS),
+        ("RELAY_LOG_FORMAT", "console", FORMATS),
+    ):
+        raw = env.get(var) or default
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigurationError(f"{var}={raw!r}: must be one of {', '.join(choices)}")
+        chosen.append(value)
+    return chosen[0], chosen[1] == "json"
+
+
 def configure_logging(level: str = "warning", *, json: bool = False) -> None:
-    """Send relay's logs to stderr at ``level``, as console lines or JSON."""
+    """Send relay's logs to stderr at ``level`` (one of ``LEVELS``), as console lines or JSON."""
+    if level.lower() not in LEVELS:
+        raise ConfigurationError(f"unknown log level {level!r}: one of {', '.join(LEVELS)}")
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -48,6 +72,13 @@ def configure_logging(level: str = "warning", *, json: bool = False) -> None:
     )
 
 
-configure_logging(
-    os.environ.get("RELAY_LOG_LEVEL", "warning"), json=os.environ.get("RELAY_LOG_FORMAT") == "json"
-)
+def configure_from_env() -> None:
+    """Configure from ``RELAY_LOG_LEVEL`` / ``RELAY_LOG_FORMAT`` (see ``settings_from_env``)."""
+    level, as_json = settings_from_env()
+    configure_logging(level, json=as_json)
+
+
+try:
+    configure_from_env()
+except ConfigurationError:  # the CLI reports it (``relay`` checks before running anything)
+    configure_logging()

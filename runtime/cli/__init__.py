@@ -22,6 +22,7 @@ from runtime.api import Runtime
 from runtime.errors import FlowError, RelayError
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
+from runtime.logs import settings_from_env
 from runtime.plugins import make_plugin_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -334,6 +335,7 @@ def _load_commands() -> None:
 def main() -> None:
     """Console-script entry point: add plugin commands, then run."""
     try:
+        settings_from_env()  # a mistyped RELAY_LOG_LEVEL is an error, not a silent default
         pm = make_plugin_manager()
         _load_commands()
         pm.hook.register_commands(cli=cli)

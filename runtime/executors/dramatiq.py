@@ -85,7 +85,7 @@ class QueueSettings:
             ("redis_url", "RELAY_REDIS_URL", str),
             ("queue", "RELAY_QUEUE", str),
             ("namespace", "RELAY_REDIS_NAMESPACE", str),
-            ("heartbeat_timeout", "RELAY_HEARTBEAT_TIMEOUT", float),
+            ("heartbeat_timeout", "RELAY_HEARTBEAT_TIMEOUT", POSITIVE),
             ("maintenance_chance", "RELAY_MAINTENANCE_CHANCE", int),
             ("sweep_interval", "RELAY_SWEEP_INTERVAL", float),
             ("stall_after", "RELAY_STALL_AFTER", float),
@@ -96,12 +96,28 @@ class QueueSettings:
         return evolve(settings, **values)
 
 
-def env_value(name: str, raw: str, kind: type[Any]) -> Any:
-    """``raw`` (the value of environment variable ``name``) as ``kind``, or a clear error."""
+#: ``env_value`` kinds for numbers that must be above zero (plain ``int``/``float``: zero or
+#: more; no relay setting takes a negative or infinite number).
+POSITIVE = "positive number"
+POSITIVE_INT = "positive whole number"
+
+
+def env_value(name: str, raw: str, kind: type[Any] | str) -> Any:
+    """``raw`` (the value of environment variable ``name``) as ``kind``, or a clear error
+    naming the variable."""
+    base: type[Any] = {POSITIVE_INT: int, POSITIVE: float}.get(kind, str) if isinstance(
+        kind, str
+    ) else kind
     try:
-        return kind(raw)
+        value = base(raw)
     except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        raise ConfigurationError(f"{name}={raw!r} is not a valid {base.__name__}") from None
+    if base in (int, float):
+        positive = kind in (POSITIVE, POSITIVE_INT)
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            need = "above zero" if positive else "zero or more"
+            raise ConfigurationError(f"{name}={raw!r}: must be a finite number {need}")
+    return value
 
 
 def make_broker(settings: QueueSettings, middleware: list[Middleware] | None = None) -> RedisBroker:

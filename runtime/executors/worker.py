@@ -32,7 +32,7 @@ import structlog
 from attrs import evolve, field, frozen
 
 from runtime.api import Runtime
-from runtime.executors.dramatiq import QueueSettings, env_value
+from runtime.executors.dramatiq import POSITIVE, POSITIVE_INT, QueueSettings, env_value
 from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
 from runtime.redaction import Redactor
 from runtime.service import Relay
@@ -73,13 +73,13 @@ class WorkerSettings:
         queue = QueueSettings.from_env(env, queue=overrides.pop("queue", None))
         values: dict[str, Any] = {"queue": queue, "database_url": env.get("RELAY_DATABASE_URL")}
         for name, var, kind in (
-            ("threads", "RELAY_WORKER_THREADS", int),
-            ("time_limit", "RELAY_TIME_LIMIT", float),
-            ("lease", "RELAY_LEASE", float),
+            ("threads", "RELAY_WORKER_THREADS", POSITIVE_INT),
+            ("time_limit", "RELAY_TIME_LIMIT", POSITIVE),
+            ("lease", "RELAY_LEASE", POSITIVE),
             ("max_retries", "RELAY_MAX_RETRIES", int),
             ("min_backoff", "RELAY_MIN_BACKOFF", float),
             ("max_backoff", "RELAY_MAX_BACKOFF", float),
-            ("requests_per_minute", "RELAY_REQUESTS_PER_MINUTE", int),
+            ("requests_per_minute", "RELAY_REQUESTS_PER_MINUTE", POSITIVE_INT),
             ("grace", "RELAY_WORKER_GRACE", float),
         ):
             if env.get(var):
