@@ -58,7 +58,33 @@ class WebhookOutcome:
 def public_url() -> str:
     import os
 
-    return os.environ.get("RELAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return checked_public_url(
+        os.environ.get("RELAY_PUBLIC_URL", "http://127.0.0.1:8000"), "RELAY_PUBLIC_URL"
+    )
+
+
+def checked_public_url(value: str, source: str) -> str:
+    """``value`` (from ``source``: an option or variable name) as the base of webhook URLs:
+    an http(s) URL with a host and no query or fragment, without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - parsing the port validates it
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigurationError(
+            f"{source}={value!r} is not a usable public URL: it must look like "
+            "https://relay.example.com (webhook senders reach relay there)"
+        )
+    return value.strip().rstrip("/")
 
 
 class Relay:
@@ -67,7 +93,9 @@ class Relay:
     def __init__(self, runtime: Runtime, store: Store, *, base_url: str | None = None) -> None:
         self.runtime = runtime
         self.store = store
-        self.base_url = (base_url or public_url()).rstrip("/")
+        self.base_url = (
+            checked_public_url(base_url, "the base URL") if base_url else public_url()
+        )
         #: parsed flows by (instance name, flow version, flow text): parsed once each
         self._flows: dict[tuple[str, int, str], Flow] = {}
         #: instances by webhook token and by name: (instance, monotonic time read)

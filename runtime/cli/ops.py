@@ -259,9 +259,15 @@ def serve_command(
 
     from runtime.executors import make_executor
     from runtime.server import create_app
+    from runtime.service import checked_public_url
 
     async def main() -> None:
-        base = public_url or os.environ.get("RELAY_PUBLIC_URL") or f"http://{host}:{port}"
+        if public_url:
+            base = checked_public_url(public_url, "--public-url")
+        elif os.environ.get("RELAY_PUBLIC_URL"):
+            base = checked_public_url(os.environ["RELAY_PUBLIC_URL"], "RELAY_PUBLIC_URL")
+        else:
+            base = f"http://{host}:{port}"
         async with service(base) as relay:
             executor = make_executor(executor_kind, relay, lease=lease)
             app = create_app(relay, executor, grace=grace)

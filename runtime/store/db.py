@@ -28,7 +28,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from runtime.errors import ConfigurationError
 
 #: The execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
 WRITE = "relay_write"
@@ -50,7 +53,18 @@ def resolve_url(url: str | None, data_dir: Path) -> URL:
     if url is None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return make_url(f"sqlite+aiosqlite:///{data_dir / DATABASE_FILE}")
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # the text is not echoed: it may hold a password
+        raise ConfigurationError(
+            "the database URL (RELAY_DATABASE_URL) is not a URL: use sqlite:///PATH or "
+            "postgresql://USER@HOST[:PORT]/DATABASE"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"unsupported database {parsed.get_backend_name()!r} in RELAY_DATABASE_URL: "
+            "relay runs on SQLite or PostgreSQL"
+        )
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
     return parsed.set(drivername=driver) if driver else parsed
 
