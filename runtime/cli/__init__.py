@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runtime.api import Runtime
-from runtime.errors import FlowError, RelayError
+from runtime.errors import ConfigurationError, FlowError, RelayError
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
 from runtime.logs import settings_from_env
@@ -62,7 +62,11 @@ def read_data_file(path: str | None, what: str) -> Any:
     """A YAML or JSON file (config, payload): problems name file, line and column."""
     if path is None:
         return None
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigurationError(f"{path}: cannot read the {what} file: {reason}") from None
     doc = parse_yaml(text, path)
     if doc.problems:
         raise FlowError(f"{path}: invalid {what} file", doc.problems)

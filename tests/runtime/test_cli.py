@@ -96,6 +96,19 @@ def test_run_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert "$.who: must be a string" in err
 
 
+def test_unreadable_config_and_payload_files_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text(FLOW)
+    (tmp_path / "binary.yaml").write_bytes(b"\xfa\xfb\x00 not text")
+    flow = str(tmp_path / "f.yaml")
+    code, _, err = invoke("run", flow, "--config", str(tmp_path / "binary.yaml"))
+    assert code == 1
+    assert err.startswith(f"error: {tmp_path / 'binary.yaml'}: cannot read the config file")
+    code, _, err = invoke("run", flow, "--payload", str(tmp_path / "gone.json"))
+    assert code == 1
+    assert err.startswith(f"error: {tmp_path / 'gone.json'}: cannot read the payload file")
+    assert "Traceback" not in err
+
+
 def test_missing_file_is_a_clear_error() -> None:
     code, _, err = invoke("validate", "/nonexistent/flow.yaml")
     assert code == 1
