@@ -219,7 +219,13 @@ class Execution:
                 loop=asyncio.get_running_loop(),
                 request_limiter=self.runtime.request_limiter,
             )
-            output, attempts = await self._attempt(step, action.perform, context, params, log)
+            if step.retry.attempts == 1 and step.timeout is None and _is_async(action.perform):
+                # the common step, called directly: every frame between the engine and the
+                # action is paid again on each suspension of the step's requests
+                attempts = 1
+                output = await action.perform(context, params)
+            else:
+                output, attempts = await self._attempt(step, action.perform, context, params, log)
         except (
             RelayError,
             Exception,

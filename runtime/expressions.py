@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from runtime.errors import ExpressionError
 
@@ -245,9 +245,11 @@ class Template:
     def expressions(self) -> tuple[Expression, ...]:
         return tuple(p for p in self.parts if isinstance(p, Expression))
 
-    @property
-    def config_only(self) -> bool:
-        """Whether every expression reads ``config`` and nothing else."""
+    #: Whether every expression reads ``config`` and nothing else (asked for every step).
+    config_only: bool = field(init=False)
+
+    @config_only.default
+    def _reads_only_config(self) -> bool:
         return all(isinstance(p, str) or p.variables == _CONFIG_ONLY for p in self.parts)
 
     def render(self, scope: Mapping[str, Any]) -> Any:
