@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -74,6 +75,24 @@ def masked(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def switch_to_wal(execute: Any) -> None:
+    """``PRAGMA journal_mode=WAL`` through ``execute``, waiting out other writers.
+
+    Switching a new (rollback-journal) database to WAL needs an exclusive lock. While another
+    process holds the write lock (two processes opening a fresh store at once: one is already
+    migrating), SQLite answers "database is locked" at once instead of calling the busy
+    handler, because waiting could deadlock. So wait here, up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)  # at connect only, and only while another process writes
+
+
 def create_engine(url: URL) -> AsyncEngine:
     """An async engine for ``url``, configured as the module docstring explains."""
     if url.get_backend_name() != "sqlite":
@@ -87,13 +106,9 @@ def create_engine(url: URL) -> AsyncEngine:
         # stop the driver from issuing its own (deferred) BEGIN: ``_begin`` below does it
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # busy_timeout first: switching to WAL takes a lock another process may hold
-        for pragma in (
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-            "journal_mode=WAL",
-            "synchronous=FULL",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        switch_to_wal(cursor.execute)
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from runtime.store.db import SQLITE_BUSY_TIMEOUT_MS, _process_lock
+from runtime.store.db import SQLITE_BUSY_TIMEOUT_MS, _process_lock, switch_to_wal
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
@@ -121,12 +121,9 @@ class GroupCommit:
                 check_same_thread=False,
                 timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
             )
-            for pragma in (
-                f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-                "journal_mode=WAL",
-                "synchronous=FULL",
-            ):
-                conn.execute(f"PRAGMA {pragma}")
+            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            switch_to_wal(conn.execute)
+            conn.execute("PRAGMA synchronous=FULL")
             self._conn = conn
         return self._conn
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,25 @@ async def test_an_unreachable_database_is_a_configuration_error(tmp_path: Path) 
         await open_store(
             "postgresql://root:pw@127.0.0.1:1/test", data_dir=tmp_path, keyring=Keyring.generate()
         )
+
+
+async def test_a_fresh_store_opens_while_another_process_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    """Two processes opening a new SQLite store at once: the second meets a rollback-journal
+    database whose write lock the first holds. Switching to WAL then fails at once in SQLite
+    (the busy handler is skipped); relay waits it out instead of failing to start."""
+    other = sqlite3.connect(tmp_path / "relay.db", isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE first_opener (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO first_opener VALUES (1)")
+    releases = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    releases.start()
+    try:
+        store = await open_store(None, data_dir=tmp_path, keyring=Keyring.generate())
+        assert not releases.is_alive()  # it waited for the other writer, then opened
+        assert await current_revision(store.engine) == head_revision()
+        await store.close()
+    finally:
+        releases.join()
+        other.close()
