@@ -153,7 +153,7 @@ def execution_stats(home: Path, sent: dict[str, float]) -> dict[str, Any]:
     }
 
 
-async def _generate(
+async def generate(
     port: int,
     reqs: list[bytes],
     connections: int,
@@ -206,11 +206,11 @@ def run(quick: bool) -> Figure:
         ):
             warm = deliveries(path, -1, 200)
             for port in (null_port, bare_port, relay_port):
-                asyncio.run(_generate(port, warm, 8, 30, False))
+                asyncio.run(generate(port, warm, 8, 30, False))
             wait_finished(home, set(), 60)
             results["null"].append(
                 asyncio.run(
-                    _generate(null_port, deliveries(path, -2, count), connections, seconds, False)
+                    generate(null_port, deliveries(path, -2, count), connections, seconds, False)
                 )
             )
             for r in range(rounds):
@@ -219,10 +219,10 @@ def run(quick: bool) -> Figure:
                     reqs = deliveries(path, r, count)
                     if target == "bare":
                         results["bare"].append(
-                            asyncio.run(_generate(bare_port, reqs, connections, seconds, False))
+                            asyncio.run(generate(bare_port, reqs, connections, seconds, False))
                         )
                         continue
-                    outcome = asyncio.run(_generate(relay_port, reqs, connections, seconds, True))
+                    outcome = asyncio.run(generate(relay_port, reqs, connections, seconds, True))
                     results["relay"].append(outcome)
                     sent = _accepted(outcome)
                     wait_finished(home, set(sent), 300)
@@ -230,7 +230,7 @@ def run(quick: bool) -> Figure:
             # a steady arrival rate well under capacity: latency without a burst's backlog
             steady = deliveries(path, 99, int(STEADY_RATE * STEADY_SECONDS))
             paced = asyncio.run(
-                _generate(relay_port, steady, 16, STEADY_SECONDS + 30, True, STEADY_RATE)
+                generate(relay_port, steady, 16, STEADY_SECONDS + 30, True, STEADY_RATE)
             )
             sent = _accepted(paced)
             wait_finished(home, set(sent), 120)

@@ -33,12 +33,12 @@ def main(counts: list[int]) -> None:
             ),
         ):
             for port in (relay_port, bare_port):
-                asyncio.run(ingest._generate(port, ingest.deliveries(path, -1, 300), 8, 30, False))
+                asyncio.run(ingest.generate(port, ingest.deliveries(path, -1, 300), 8, 30, False))
             ingest.wait_finished(home, set(), 120)
             for point, connections in enumerate(counts, start=1):
                 reqs = ingest.deliveries(path, point, 5000)
-                bare = asyncio.run(ingest._generate(bare_port, reqs, connections, 10, False))
-                relay = asyncio.run(ingest._generate(relay_port, reqs, connections, 10, False))
+                bare = asyncio.run(ingest.generate(bare_port, reqs, connections, 10, False))
+                relay = asyncio.run(ingest.generate(relay_port, reqs, connections, 10, False))
                 ingest.wait_finished(home, set(), 300)
                 accepted = relay.count(202) / relay.elapsed
                 print(

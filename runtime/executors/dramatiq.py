@@ -14,7 +14,6 @@ worker of a deployment agrees on the Redis URL, namespace and queue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import re
@@ -28,6 +27,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
+from runtime.background import stop
 from runtime.errors import ConfigurationError
 from runtime.service import Relay
 
@@ -100,23 +100,22 @@ class QueueSettings:
 #: more; no relay setting takes a negative or infinite number).
 POSITIVE = "positive number"
 POSITIVE_INT = "positive whole number"
+_POSITIVE_BASES: dict[str, type[Any]] = {POSITIVE: float, POSITIVE_INT: int}
 
 
 def env_value(name: str, raw: str, kind: type[Any] | str) -> Any:
     """``raw`` (the value of environment variable ``name``) as ``kind``, or a clear error
     naming the variable."""
-    base: type[Any] = {POSITIVE_INT: int, POSITIVE: float}.get(kind, str) if isinstance(
-        kind, str
-    ) else kind
+    positive = isinstance(kind, str)
+    base = _POSITIVE_BASES[kind] if isinstance(kind, str) else kind
     try:
         value = base(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a valid {base.__name__}") from None
-    if base in (int, float):
-        positive = kind in (POSITIVE, POSITIVE_INT)
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            need = "above zero" if positive else "zero or more"
-            raise ConfigurationError(f"{name}={raw!r}: must be a finite number {need}")
+    numeric = base in (int, float)
+    if numeric and (not math.isfinite(value) or value < 0 or (positive and value == 0)):
+        need = "above zero" if positive else "zero or more"
+        raise ConfigurationError(f"{name}={raw!r}: must be a finite number {need}")
     return value
 
 
@@ -228,9 +227,7 @@ class DramatiqExecutor:
         """Stop enqueueing and sweeping. Nothing runs here, so there is nothing to wait for."""
         self._accepting = False
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await stop(self._sweeper)
             self._sweeper = None
         if self._owns_broker:
             # RedisBroker.close is a no-op: its connection pool is the client's to close

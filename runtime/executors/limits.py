@@ -29,6 +29,7 @@ import structlog
 from dramatiq.rate_limits import WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
+from runtime.background import running
 from runtime.errors import RetriableApiError
 
 log = structlog.get_logger("relay.limits")
@@ -104,13 +105,10 @@ class RedisLimits:
         if not taken:
             yield False
             return
-        renewing = asyncio.create_task(self._keep_slot(key, holder, lease_ms))
         try:
-            yield True
+            async with running(self._keep_slot(key, holder, lease_ms)):
+                yield True
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
             await asyncio.to_thread(self.backend.client.zrem, key, holder)
 
     async def _keep_slot(self, key: str, holder: str, lease_ms: int) -> None:

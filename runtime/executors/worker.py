@@ -20,18 +20,18 @@ event loop, which Dramatiq's AsyncIO middleware runs for every worker thread). F
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from attrs import evolve, field, frozen
 
 from runtime.api import Runtime
+from runtime.background import running
 from runtime.executors.dramatiq import POSITIVE, POSITIVE_INT, QueueSettings, env_value
 from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
 from runtime.redaction import Redactor
@@ -142,7 +142,7 @@ class ExecutionRunner:
         try:
             async with (
                 asyncio.timeout(self.settings.time_limit) as deadline,
-                self._renewing(relay, execution_id),
+                running(self._renew(relay, execution_id)),
             ):
                 status = await relay.execute(execution_id, self.worker_id, self.settings.lease)
         except TimeoutError as exc:
@@ -174,16 +174,6 @@ class ExecutionRunner:
             return None
         remaining = (row.lease_until or 0.0) - time.time()
         return max(0.2, remaining + random.uniform(0.1, 0.5))
-
-    @contextlib.asynccontextmanager
-    async def _renewing(self, relay: Relay, execution_id: str) -> AsyncIterator[None]:
-        renewer = asyncio.create_task(self._renew(relay, execution_id))
-        try:
-            yield
-        finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
 
     async def _renew(self, relay: Relay, execution_id: str) -> None:
         lease = self.settings.lease

@@ -24,6 +24,7 @@ from attrs import define
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runtime.background import running
 from runtime.store.db import now, upsert, writer
 from runtime.store.tables import locks
 
@@ -45,13 +46,10 @@ class LeaseLocks:
         """Hold lock ``name`` for the body of the ``async with``; released on exit."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         await self._acquire(name, owner, timeout)
-        renewer = asyncio.create_task(self._renew(name, owner))
         try:
-            yield
+            async with running(self._renew(name, owner)):
+                yield
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             await self._release(name, owner)
 
     async def _acquire(self, name: str, owner: str, timeout: float | None) -> None:

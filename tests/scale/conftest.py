@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import pytest_asyncio
 import redis
+from relay_backends import postgres_schema
 from relay_processes import RELAY, relay_env
 from relay_service_support import body, sign
 
@@ -30,7 +30,6 @@ from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
 from runtime.store import Keyring
 
 from ..conftest import require_service
-from ..store.conftest import PG_DSN, PG_HOST, PG_PORT, pg_schema_url
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
@@ -52,13 +51,8 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A URL for a fresh PostgreSQL schema (skips without PostgreSQL, fails under CI)."""
-    require_service("PostgreSQL", PG_HOST, PG_PORT)
-    schema = f"relay_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield pg_schema_url(schema)
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
