@@ -22,7 +22,7 @@ from runtime.clock import Clock
 from runtime.connections import ConnectionHandle, InMemoryTokenStore, TokenStore
 from runtime.context import Context, State
 from runtime.declarations import Connection, TriggerEvent, WebhookRequest
-from runtime.engine import Execution, call_function
+from runtime.engine import ActionPlans, Execution, call_function
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
 from runtime.flows import Flow, load_flow_file, load_flow_text
 from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
@@ -67,6 +67,8 @@ class Runtime:
     ) -> None:
         self.plugin_manager = make_plugin_manager(plugins, load_entry_points=load_entry_points)
         self.registry: Registry = load_components(self.plugin_manager)
+        #: What the engine works out once per action step (see ``ActionPlans``).
+        self.action_plans = ActionPlans(self.registry)
         self.hosts = {**in_process_hosts(self.plugin_manager), **(hosts or {})}
         self.router = HostRouter(self.hosts)
         self.token_store: TokenStore = token_store or InMemoryTokenStore()

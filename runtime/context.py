@@ -60,6 +60,9 @@ class Context:
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     #: ``Runtime.request_limiter``: awaited before each request made with a connection.
     request_limiter: RequestLimiter | None = field(default=None, repr=False)
+    #: Where ``http`` keeps the clients it made, for reuse: the engine passes one dict to every
+    #: step of an execution (a client holds no state of its own between requests).
+    http_clients: dict[Any, HttpClient] = field(factory=dict, repr=False)
 
     def http(
         self,
@@ -74,11 +77,25 @@ class Context:
         url = base_url or (connection.endpoints.api_base_url if connection else None)
         if url is None:
             raise ValueError("http() needs a connection or a base_url")
+        # connections are keyed by identity: a handle lives as long as its execution
+        key = (
+            id(connection),
+            id(self.http_client),
+            id(self.clock),
+            url,
+            error_parser,
+            retries,
+            timeout,
+            self.request_limiter,
+        )
+        made = self.http_clients.get(key)
+        if made is not None and made.auth is connection:
+            return made
         before = None
         if connection is not None and self.request_limiter is not None:
             # keyed by the stored connection: its API's per-user limit is shared by every user
             before = partial(self.request_limiter, connection.store_key)
-        return HttpClient(
+        made = self.http_clients[key] = HttpClient(
             url,
             client=self.http_client,
             clock=self.clock,
@@ -88,6 +105,7 @@ class Context:
             timeout=timeout,
             before_request=before,
         )
+        return made
 
     def now(self) -> float:
         return self.clock.time()

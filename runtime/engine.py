@@ -12,17 +12,18 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import os
 import random
 import traceback
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from attrs import define, field
+from attrs import define, field, frozen
 
 from runtime.connections import ConnectionHandle
 from runtime.context import Context, State
+from runtime.declarations import Action
 from runtime.errors import (
     ApiError,
     ExpressionError,
@@ -30,11 +31,12 @@ from runtime.errors import (
     RelayError,
     StepFailed,
 )
-from runtime.expressions import ConfigCache, render_value
+from runtime.expressions import ConfigCache, render_value, templates_in
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
-from runtime.inputs import CONNECTION_MARKER
-from runtime.logs import SECRETS
+from runtime.inputs import CONNECTION_MARKER, InputSchema
+from runtime.logs import SECRETS, BoundOnUse
 from runtime.redaction import Redactor
+from runtime.registry import Registry
 from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
 
 if TYPE_CHECKING:
@@ -48,6 +50,57 @@ class _Halt(Exception):
         self.error = error
 
 
+@frozen
+class ActionPlan:
+    """What the engine works out once per action step instead of on every run of it."""
+
+    action: Action
+    schema: InputSchema
+    #: ``component.action``, as records show it.
+    ref: str
+    #: No retries, no time limit and an ``async def`` action: awaited with nothing between.
+    direct: bool
+    #: The inputs read more than ``config`` (a step output, the trigger, the loop, state), so
+    #: each run builds the full expression scope; otherwise one config-only scope serves.
+    reads_run: bool
+    #: Inputs recorded as ``[password]``.
+    passwords: frozenset[str]
+
+
+class ActionPlans:
+    """Action plans by step, built on first use. Steps are keyed by identity (a flow's steps
+    live as long as the flow); a bounded cache, so flows loaded and dropped are let go."""
+
+    LIMIT = 4096
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._plans: dict[int, tuple[ActionStep, ActionPlan]] = {}
+
+    def get(self, step: ActionStep) -> ActionPlan:
+        found = self._plans.get(id(step))
+        if found is not None and found[0] is step:
+            return found[1]
+        plan = self._build(step)
+        if len(self._plans) >= self.LIMIT:
+            self._plans.clear()
+        self._plans[id(step)] = (step, plan)
+        return plan
+
+    def _build(self, step: ActionStep) -> ActionPlan:
+        action, schema = self._registry.action(step.component, step.action)
+        return ActionPlan(
+            action=action,
+            schema=schema,
+            ref=step.ref,
+            direct=step.retry.attempts == 1
+            and step.timeout is None
+            and inspect.iscoroutinefunction(action.perform),
+            reads_run=any(not t.config_only for t in templates_in(step.inputs)),
+            passwords=frozenset(i.key for i in schema.inputs if i.type == "password"),
+        )
+
+
 @define
 class Execution:
     """Runs one flow once. Build with ``Runtime.execution`` or call ``Runtime.run``."""
@@ -58,7 +111,8 @@ class Execution:
     connections: dict[str, ConnectionHandle]
     trigger: Any
     state: State = field(factory=State)
-    id: str = field(factory=lambda: uuid.uuid4().hex)
+    #: 32 random hex digits (uuid4's length; drawn without building a UUID).
+    id: str = field(factory=lambda: os.urandom(16).hex())
     instance: str | None = None
     records: list[StepRecord] = field(factory=list)
     #: For replays from a step: recorded outputs of the top-level steps before it.
@@ -69,9 +123,14 @@ class Execution:
     #: instead of walking (and copying) every output a second time.
     #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
     _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
-    #: The runtime's logger bound to this execution, once; each step binds its path to it.
+    #: The runtime's logger bound to this execution (on first use); each step's binds its path.
     _log: Any = field(default=None, init=False, repr=False)
     _http: Any = field(default=None, init=False, repr=False)
+    _event_loop: Any = field(default=None, init=False, repr=False)
+    #: The scope of templates reading only ``config`` (the same for every step of a run).
+    _config_scope: dict[str, Any] = field(factory=dict, init=False, repr=False)
+    #: ``Context.http`` clients, shared by the steps of this run (see ``Context``).
+    _http_clients: dict[Any, Any] = field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
@@ -188,25 +247,25 @@ class Execution:
         clock = self.runtime.clock
         started = clock.time()
         if self._log is None:
-            self._log = self.runtime.logger.bind(flow=self.flow.name, execution_id=self.id)
-            self._http = self.runtime.http_client()
+            self._start()
+        plan = self.runtime.action_plans.get(step)
         # the same context, in the same order, as binding all four at once
-        log = self._log.bind(step=path, instance=self.instance)
+        log: Any = BoundOnUse(self._log, step=path, instance=self.instance)
         if step.when is not None:
             try:
                 run_it = _truthy(step.when.render(self._scope(outputs, loop)))
             except ExpressionError as exc:
-                self._fail(step.id, path, "action", started, exc, step.on_error, outputs, step.ref)
+                self._fail(step.id, path, "action", started, exc, step.on_error, outputs, plan.ref)
                 return
             if not run_it:
-                self._record(step.id, path, "action", step.ref, "skipped", started)
+                self._record(step.id, path, "action", plan.ref, "skipped", started)
                 return
-        action, schema = self.runtime.registry.action(step.component, step.action)
         rendered: dict[str, Any] = {}
         attempts = 0
         try:
-            rendered = render_value(step.inputs, self._scope(outputs, loop), self._config_cache)
-            params = self._bind_connections(schema.validate(rendered))
+            scope = self._scope(outputs, loop) if plan.reads_run else self._config_scope
+            rendered = render_value(step.inputs, scope, self._config_cache)
+            params = self._bind_connections(plan.schema.validate(rendered))
             context = Context(
                 execution_id=self.id,
                 flow=self.flow.name,
@@ -216,16 +275,19 @@ class Execution:
                 http_client=self._http,
                 state=self.state,
                 instance=self.instance,
-                loop=asyncio.get_running_loop(),
+                loop=self._event_loop,
                 request_limiter=self.runtime.request_limiter,
+                http_clients=self._http_clients,
             )
-            if step.retry.attempts == 1 and step.timeout is None and _is_async(action.perform):
+            if plan.direct:
                 # the common step, called directly: every frame between the engine and the
                 # action is paid again on each suspension of the step's requests
                 attempts = 1
-                output = await action.perform(context, params)
+                output = await plan.action.perform(context, params)
             else:
-                output, attempts = await self._attempt(step, action.perform, context, params, log)
+                output, attempts = await self._attempt(
+                    step, plan.action.perform, context, params, log
+                )
         except (
             RelayError,
             Exception,
@@ -233,7 +295,7 @@ class Execution:
             attempts = max(attempts, getattr(exc, "attempts", 1))
             if not isinstance(exc, RelayError):
                 log.error("step raised", error=type(exc).__name__, where=_origin(exc))
-            inputs = self._redacted_inputs(schema, rendered)
+            inputs = self._redacted_inputs(plan, rendered)
             self._fail(
                 step.id,
                 path,
@@ -242,23 +304,34 @@ class Execution:
                 exc,
                 step.on_error,
                 outputs,
-                step.ref,
+                plan.ref,
                 inputs,
                 attempts,
             )
             return
         outputs[step.id] = output
-        self._record(
-            step.id,
-            path,
-            "action",
-            step.ref,
-            "completed",
-            started,
-            attempts=attempts,
-            inputs=self._redacted_inputs(schema, rendered),
-            output=output,  # scrubbed when the record leaves the process (as_dict)
+        self.records.append(
+            StepRecord(
+                id=step.id,
+                path=path,
+                kind="action",
+                action=plan.ref,
+                status="completed",
+                started_at=started,
+                finished_at=clock.time(),
+                attempts=attempts,
+                inputs=self._redacted_inputs(plan, rendered),
+                output=output,  # scrubbed when the record leaves the process (as_dict)
+            )
         )
+
+    def _start(self) -> None:
+        """What every step of this execution shares, set up by its first action step (on the
+        event loop that runs it)."""
+        self._log = BoundOnUse(self.runtime.logger, flow=self.flow.name, execution_id=self.id)
+        self._http = self.runtime.http_client()
+        self._event_loop = asyncio.get_running_loop()
+        self._config_scope = self._scope({}, None)
 
     async def _attempt(
         self,
@@ -301,16 +374,18 @@ class Execution:
                 out[key] = value
         return out
 
-    def _redacted_inputs(self, schema: Any, rendered: Mapping[str, Any]) -> dict[str, Any]:
+    def _redacted_inputs(self, plan: ActionPlan, rendered: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        redactor = self.redactor
         for key, value in rendered.items():
-            spec = schema.by_key.get(key)
-            if spec is not None and spec.type == "password":
+            if key in plan.passwords:
                 out[key] = "[password]"
+            elif type(value) is str:
+                out[key] = redactor.text(value)
             elif isinstance(value, dict) and CONNECTION_MARKER in value:
                 out[key] = f"[connection {value[CONNECTION_MARKER]}]"
             else:
-                out[key] = self.redactor.value(value)
+                out[key] = redactor.value(value)
         return out
 
     def _fail(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from attrs import field, frozen
@@ -267,6 +267,18 @@ class Template:
         return "".join(out)
 
 
+def templates_in(value: Any) -> Iterator[Template]:
+    """Every template inside a compiled value (dicts and lists walked)."""
+    if isinstance(value, Template):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from templates_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from templates_in(item)
+
+
 def has_template(value: str) -> bool:
     return "${{" in value
 
@@ -313,7 +325,11 @@ def render_value(
             config_cache[value.raw] = value.render(scope)
         return _fresh(config_cache[value.raw])
     if isinstance(value, dict):
-        return {k: render_value(v, scope, config_cache) for k, v in value.items()}
+        # (plain text, most inputs, is returned as it is without a call per value)
+        return {
+            k: v if type(v) is str else render_value(v, scope, config_cache)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [render_value(v, scope, config_cache) for v in value]
     return value
@@ -322,7 +338,7 @@ def render_value(
 def _fresh(value: Any) -> Any:
     """A copy of a rendered value (dicts, lists and immutable scalars, as ``_from_cel`` makes)."""
     if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
+        return {k: v if type(v) is str else _fresh(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_fresh(v) for v in value]
     return value

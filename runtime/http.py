@@ -181,7 +181,8 @@ class HttpClient:
         self._host = _host(base_url)
         self._client = client
         self._clock = clock
-        self._auth = auth
+        #: Whose token the requests carry.
+        self.auth = auth
         self._error = error_parser
         self.retries = retries
         self.backoff = backoff
@@ -223,13 +224,16 @@ class HttpClient:
         budget = self.retries if retries is None else retries
         attempt = 0
         refreshed = False
-        token = await self._auth.access_token() if self._auth else None
-        url, query = _merge_query(url, _query(params))
+        token = await self.auth.access_token() if self.auth is not None else None
+        query = None
+        if params or "?" in url:
+            url, query = _merge_query(url, _query(params))
+        send_timeout = timeout or self.timeout or httpx.USE_CLIENT_DEFAULT
         while True:
             attempt += 1
-            sent_headers = dict(headers or {})
+            sent_headers = dict(headers) if headers else {}
             if token is not None:
-                sent_headers["Authorization"] = f"Bearer {token}"
+                sent_headers["Authorization"] = "Bearer " + token
             if self._before_request is not None:
                 await self._before_request()
             try:
@@ -243,7 +247,7 @@ class HttpClient:
                         data=data,
                         files=files,
                         headers=sent_headers,
-                        timeout=timeout or self.timeout or httpx.USE_CLIENT_DEFAULT,
+                        timeout=send_timeout,
                     )
                 )
             except httpx.TransportError as exc:
@@ -259,9 +263,9 @@ class HttpClient:
             response = Response(raw.status_code, raw.headers, raw.content, raw.url)
             if self._on_request is not None:
                 self._on_request(method, url, response.status)
-            if response.status == 401 and self._auth and token is not None and not refreshed:
+            if response.status == 401 and self.auth and token is not None and not refreshed:
                 refreshed = True
-                token = await self._auth.refreshed(token)
+                token = await self.auth.refreshed(token)
                 continue
             retry_same = response.status == 429 or (response.status >= 500 and idempotent)
             if retry_same and attempt <= budget:

@@ -7,6 +7,7 @@ with its JSON path), then each input's ``clean`` function runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -122,6 +123,25 @@ class InputSchema:
         #: A quick check that only ever says "valid" when jsonschema would (None: the schema
         #: uses keywords it does not know, and every validation goes to jsonschema).
         self._surely_valid = _quick_check(self.schema)
+        #: key -> what turns a valid value into the function's value (None: kept as it is).
+        self._cleaners: dict[str, Callable[[Any], Any] | None] = {
+            spec.key: _cleaner(spec) for spec in self.inputs
+        }
+        self._required = frozenset(spec.key for spec in self.inputs if spec.required)
+        self._fast = self._fast_table()
+
+    def _fast_table(self) -> dict[str, tuple[Check, Callable[[Any], Any] | None]] | None:
+        """key -> (quick check, cleaner) for the one-pass ``validate``; None when an input's
+        schema is beyond the quick check, or a default fails it (jsonschema reports that)."""
+        table: dict[str, tuple[Check, Callable[[Any], Any] | None]] = {}
+        for spec in self.inputs:
+            check = _quick_check(self.schema["properties"][spec.key])
+            if check is None:
+                return None
+            table[spec.key] = (check, self._cleaners[spec.key])
+        if any(not table[key][0](default) for key, default in self._defaults):
+            return None
+        return table
 
     def problems(self, values: Mapping[str, Any], prefix: Iterable[Any] = ()) -> list[Problem]:
         """Every failure of ``values`` (after defaults), sorted by path."""
@@ -140,24 +160,64 @@ class InputSchema:
 
     def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Apply defaults, validate (raising every problem at once), clean; return the params."""
+        fast = self._fast
+        if fast is not None:
+            # one pass that only ever returns what the full path below would; anything it is
+            # not sure of (an unknown or invalid value, a cleaner refusing) goes the full path
+            cleaned: dict[str, Any] = {}
+            for key, value in values.items():
+                if value is None:
+                    continue
+                entry = fast.get(key)
+                if entry is None or not entry[0](value):
+                    break
+                clean = entry[1]
+                if clean is not None:
+                    try:
+                        value = clean(value)
+                    except (ValueError, TypeError):
+                        break
+                cleaned[key] = value
+            else:
+                for key, default in self._defaults:
+                    if key not in cleaned:
+                        clean = fast[key][1]
+                        cleaned[key] = default if clean is None else clean(default)
+                if self._required <= cleaned.keys():
+                    return cleaned
+        return self._validate_fully(values)
+
+    def _validate_fully(self, values: Mapping[str, Any]) -> dict[str, Any]:
         present = self.with_defaults(values)
         quick = self._surely_valid
         # The quick check says "valid" only where jsonschema would, so jsonschema (and its
         # messages) is only run for values that may be invalid.
         problems = [] if quick is not None and quick(present) else self.problems(present)
         failed = {p.path.removeprefix("$.").split(".")[0].split("[")[0] for p in problems}
+        cleaners = self._cleaners
         cleaned: dict[str, Any] = {}
         for key, value in present.items():
-            spec = self.by_key.get(key)
-            if spec is None or key in failed:
-                continue  # already reported by the schema
+            if key not in cleaners or key in failed:
+                continue  # unknown or invalid: already reported by the schema
+            clean = cleaners[key]
+            if clean is None:
+                cleaned[key] = value
+                continue
             try:
-                cleaned[key] = _clean(spec, value)
+                cleaned[key] = clean(value)
             except (ValueError, TypeError) as exc:
                 problems.append(Problem(message=str(exc), path=json_path([key])))
         if problems:
             raise InputValidationError(f"invalid inputs for {self.owner}", problems)
         return cleaned
+
+
+def _cleaner(spec: Input) -> Callable[[Any], Any] | None:
+    """``_clean`` for one input, or None when it would return every value unchanged (the
+    input's own ``clean`` itself where ``_clean`` would only call it)."""
+    if spec.type != "code" and (spec.clean is None or spec.collection is None):
+        return spec.clean
+    return functools.partial(_clean, spec)
 
 
 def _clean(spec: Input, value: Any) -> Any:
@@ -221,6 +281,9 @@ def _quick_check(schema: Any) -> Check | None:
         return lambda _value: True
     if not isinstance(schema, dict):
         return None
+    combined = _combined_check(schema)
+    if combined is not None:
+        return combined
     checks: list[Check] = []
     for keyword, arg in schema.items():
         if keyword in _ANNOTATIONS or (
@@ -243,6 +306,25 @@ def _quick_check(schema: Any) -> Check | None:
         return True
 
     return every
+
+
+def _combined_check(schema: dict[str, Any]) -> Check | None:
+    """One function for the two most common shapes (a connection input, a string with a
+    pattern), the same checks as the keyword-by-keyword ones in a single call."""
+    rules = {k: v for k, v in schema.items() if k not in _ANNOTATIONS}
+    if rules.keys() == {"type", "required"} and rules["type"] == "object":
+        needed = rules["required"]
+        if not isinstance(needed, list) or not all(isinstance(k, str) for k in needed):
+            return None
+        keys = frozenset(needed)
+        return lambda value: isinstance(value, dict) and keys <= value.keys()
+    if rules.keys() == {"type", "pattern"} and rules["type"] == "string":
+        try:
+            compiled = re.compile(rules["pattern"])
+        except (re.error, TypeError):
+            return None
+        return lambda value: isinstance(value, str) and compiled.search(value) is not None
+    return None
 
 
 def _keyword_check(keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
@@ -278,12 +360,16 @@ def _keyword_check(keyword: str, arg: Any, schema: dict[str, Any]) -> Check | No
     if keyword == "pattern":
         if not isinstance(arg, str):
             return None
-        return lambda value: not isinstance(value, str) or bool(re.search(arg, value))
+        try:
+            compiled = re.compile(arg)  # what jsonschema's re.search(arg, value) compiles
+        except re.error:
+            return None  # jsonschema reports it
+        return lambda value: not isinstance(value, str) or compiled.search(value) is not None
     if keyword == "required":
         if not isinstance(arg, list) or not all(isinstance(k, str) for k in arg):
             return None
-        needed = tuple(arg)
-        return lambda value: not isinstance(value, dict) or all(k in value for k in needed)
+        needed = frozenset(arg)
+        return lambda value: not isinstance(value, dict) or needed <= value.keys()
     if keyword == "items":
         if "prefixItems" in schema:
             return None

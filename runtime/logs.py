@@ -82,3 +82,24 @@ try:
     configure_from_env()
 except ConfigurationError:  # the CLI reports it (``relay`` checks before running anything)
     configure_logging()
+
+
+class BoundOnUse:
+    """``parent.bind(**values)``, done when the logger is first used: a step's logger is made
+    for every step, and most steps never log. Behaves as the bound logger it stands for."""
+
+    __slots__ = ("_bound", "_parent", "_values")
+
+    def __init__(self, parent: Any, **values: Any) -> None:
+        self._parent = parent
+        self._values = values
+        self._bound: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        bound = self._bound
+        if bound is None:
+            bound = self._bound = self._parent.bind(**self._values)
+        return getattr(bound, name)
+
+    def __repr__(self) -> str:
+        return f"<logger bound on use: {self._values!r}>"

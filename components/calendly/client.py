@@ -17,8 +17,9 @@ PAGE_SIZE = 100
 _UUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def to_uuid(value: str) -> str:
-    """``https://api.calendly.com/users/ABC`` or ``ABC`` -> ``ABC``; anything else is refused."""
+def to_uuid(value: Any) -> str:
+    """``https://api.calendly.com/users/ABC`` or ``ABC`` -> ``ABC``; anything else is refused.
+    (Also the input cleaner of every URI-or-UUID input.)"""
     text = str(value).strip()
     if "://" in text:
         path = urlsplit(text).path.rstrip("/")
@@ -28,9 +29,8 @@ def to_uuid(value: str) -> str:
     return text
 
 
-def clean_uuid(value: Any) -> str:
-    """Input cleaner: accepts a URI or a bare UUID, returns the UUID."""
-    return to_uuid(str(value))
+#: Input cleaner: accepts a URI or a bare UUID, returns the UUID.
+clean_uuid = to_uuid
 
 
 def drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,7 +50,8 @@ class CalendlyClient:
         return f"{self.base_url}/{collection}/{to_uuid(value)}"
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        response = await self.http.request("GET", path, params=drop_unset(params or {}))
+        query = drop_unset(params) if params else None
+        response = await self.http.request("GET", path, params=query)
         return response.json()
 
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from runtime.errors import ExpressionError, FlowError, Problem
-from runtime.expressions import Template, compile_template, has_template
+from runtime.expressions import Template, compile_template, has_template, templates_in
 from runtime.flows.model import (
     ActionStep,
     BranchCase,
@@ -289,13 +289,7 @@ class _Compiler:
 
 
 def _has_templates(value: Any) -> bool:
-    if isinstance(value, Template):
-        return True
-    if isinstance(value, dict):
-        return any(_has_templates(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_templates(v) for v in value)
-    return False
+    return next(templates_in(value), None) is not None
 
 
 def _all_step_ids(steps: Any) -> Iterator[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -218,3 +219,53 @@ def test_each_input_quick_check_agrees_with_jsonschema_on_probes() -> None:
         for value in [*PROBES, *choices, *[[c] for c in choices]]:
             valid = not list(validator.iter_errors(value))
             assert check(value) == valid, (sub, value)
+
+
+# --- the one-pass validate: the same answers as the full path ------------------------------------
+
+
+def test_the_one_pass_validate_covers_the_declared_inputs() -> None:
+    covered = [s for s in ALL_SCHEMAS if s._fast is not None]
+    assert len(covered) >= 0.8 * len(ALL_SCHEMAS)
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return ("ok", call())
+    except InputValidationError as exc:
+        return ("invalid", sorted((p.path, p.message) for p in exc.problems))
+
+
+@given(st.data())
+def test_the_one_pass_validate_answers_as_the_full_path(data: st.DataObject) -> None:
+    schema = data.draw(st.sampled_from(ALL_SCHEMAS))
+    keys = [*schema.by_key, "zzz"]
+    values = data.draw(st.dictionaries(st.sampled_from(keys), quick_values, max_size=len(keys)))
+    assert _outcome(lambda: schema.validate(values)) == _outcome(
+        lambda: schema._validate_fully(values)
+    )
+
+
+def test_the_one_pass_validate_answers_as_the_full_path_on_probes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    full = InputSchema._validate_fully
+    fell_back = [0]
+
+    def counted(self: InputSchema, values: Any) -> Any:
+        fell_back[0] += 1
+        return full(self, values)
+
+    monkeypatch.setattr(InputSchema, "_validate_fully", counted)
+    answered = 0
+    for schema in ALL_SCHEMAS:
+        for key in schema.by_key:
+            for value in PROBES:
+                values = {k: {"$connection": "c"} for k in schema._required}
+                values[key] = value
+                before = fell_back[0]
+                fast = _outcome(functools.partial(schema.validate, values))
+                slow = _outcome(functools.partial(full, schema, values))
+                assert fast == slow, (schema.owner, key, value)
+                answered += fell_back[0] == before
+    assert answered > 100  # the one pass answered these itself, without the full path
