@@ -228,16 +228,17 @@ class Runtime:
         for extra in sorted(set(values) - declared):
             problems.append(Problem("is not a config variable of this flow", json_path([extra])))
         for var in flow.config:
-            path = json_path([var.name])
             value = values.get(var.name, var.default)
             if value is None:
                 if var.required:
-                    problems.append(Problem("is required", path))
+                    problems.append(Problem("is required", json_path([var.name])))
                 scope[var.name] = None
                 continue
             if var.type == "connection":
-                if not isinstance(value, Mapping):
-                    problems.append(Problem("must be a mapping of connection fields", path))
+                if not isinstance(value, dict | Mapping):  # (dict first: no ABC check)
+                    problems.append(
+                        Problem("must be a mapping of connection fields", json_path([var.name]))
+                    )
                     continue
                 assert var.component and var.connection
                 store_key = f"{key_prefix}{var.component}:{var.connection}:{var.name}"
@@ -245,7 +246,7 @@ class Runtime:
                     used = str(value["use"])
                     found = await self._named(used, var.component, var.connection)
                     if isinstance(found, str):
-                        problems.append(Problem(found, path))
+                        problems.append(Problem(found, json_path([var.name])))
                         continue
                     value, store_key = found, f"connection:{used}"
                 try:
@@ -261,7 +262,7 @@ class Runtime:
                 not isinstance(value, expected)
                 or (var.type != "boolean" and isinstance(value, bool))
             ):
-                problems.append(Problem(f"must be a {var.type}", path))
+                problems.append(Problem(f"must be a {var.type}", json_path([var.name])))
             scope[var.name] = value
         if problems:
             raise InputValidationError(f"invalid config for flow {flow.name!r}", problems)

@@ -70,7 +70,8 @@ class ConnectionHandle:
     http: AsyncClient = field(repr=False)
     token: Token | None = field(default=None, repr=False)
     refreshes: int = 0
-    _lock: asyncio.Lock = field(factory=asyncio.Lock, repr=False)
+    #: Made by the first refresh (most handles never refresh).
+    _lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @property
     def secrets(self) -> list[str]:
@@ -105,6 +106,8 @@ class ConnectionHandle:
         """A token newer than ``stale``: refresh, unless someone already has (single flight)."""
         if self.declaration.kind == "api_key":
             raise ReconnectRequired(self.name, "the API key was refused")
+        if self._lock is None:
+            self._lock = asyncio.Lock()
         async with self._lock:
             if self.token is not None and self.token.access_token != stale:
                 return self.token.access_token
