@@ -363,16 +363,15 @@ class Execution:
                 await self.runtime.clock.sleep(delay)
 
     def _bind_connections(self, params: dict[str, Any]) -> dict[str, Any]:
-        out = {}
+        """``params`` (validation's own new dict) with connection markers replaced by their
+        handles, in place."""
         for key, value in params.items():
             if isinstance(value, dict) and CONNECTION_MARKER in value:
                 name = value[CONNECTION_MARKER]
                 if name not in self.connections:
                     raise InputValidationError("unknown connection", []) from None
-                out[key] = self.connections[name]
-            else:
-                out[key] = value
-        return out
+                params[key] = self.connections[name]
+        return params
 
     def _redacted_inputs(self, plan: ActionPlan, rendered: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

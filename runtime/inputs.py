@@ -179,12 +179,16 @@ class InputSchema:
                         break
                 cleaned[key] = value
             else:
-                for key, default in self._defaults:
-                    if key not in cleaned:
-                        clean = fast[key][1]
-                        cleaned[key] = default if clean is None else clean(default)
-                if self._required <= cleaned.keys():
-                    return cleaned
+                try:
+                    for key, default in self._defaults:
+                        if key not in cleaned:
+                            clean = fast[key][1]
+                            cleaned[key] = default if clean is None else clean(default)
+                except (ValueError, TypeError):
+                    pass  # a default its own cleaner refuses: reported by the full path
+                else:
+                    if self._required <= cleaned.keys():
+                        return cleaned
         return self._validate_fully(values)
 
     def _validate_fully(self, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -269,3 +269,14 @@ def test_the_one_pass_validate_answers_as_the_full_path_on_probes(
                 assert fast == slow, (schema.owner, key, value)
                 answered += fell_back[0] == before
     assert answered > 100  # the one pass answered these itself, without the full path
+
+
+def test_a_default_its_cleaner_refuses_is_a_problem_on_both_paths() -> None:
+    def refuse(value: Any) -> Any:
+        raise ValueError("not today")
+
+    schema = InputSchema("t.x", [Input("day", "Day", default="monday", clean=refuse)])
+    assert schema._fast is not None  # the one pass is tried first
+    with pytest.raises(InputValidationError) as caught:
+        schema.validate({})
+    assert [(p.path, p.message) for p in caught.value.problems] == [("$.day", "not today")]
