@@ -53,11 +53,13 @@ RELAY = str(Path(PYTHON).parent / "relay")
 #: What limits this figure, as last profiled (recorded with each run).
 LIMITS = (
     "one process does both jobs: accepting (uvicorn/h11, which the bare endpoint pays too, "
-    "verification, the group-committed SQLite write) and running the executions (~0.3 ms "
-    "each) on the same event loop. At 64 connections the loop is also idle part of the time "
-    "(py-spy: ~55% in select during a burst), waiting for commits: relay's rate grows with "
-    "connections up to ~128 and then levels off (python -m bench.sweep_ingest), while the "
-    "bare endpoint's does not. p50 delivery->first step in a burst is the backlog draining."
+    "verification, the group-committed SQLite write) and running the executions on the same "
+    "event loop. py-spy during a 64-connection burst (2026-11-24 06:23): the main thread ~22% "
+    "idle in select, ~45% in uvicorn (reading requests, writing "
+    "answers), ~30% relay's handler and the executions; the commit thread ~58% idle (a commit "
+    "with its fsync takes ~0.2 ms here). The bare endpoint's rate swings with the machine's "
+    "speed (4,000-7,000/s this day) more than relay's. p50 delivery->first step in a burst is "
+    "the backlog draining."
 )
 
 
