@@ -113,6 +113,20 @@ async def _one_run(processes: int, count: int) -> float:
         await runtime.aclose()
         await store.close()
         _schema("DROP", schema)
+        _drop_keys(namespace)
+
+
+def _drop_keys(namespace: str) -> None:
+    """Remove the run's Redis keys (Dramatiq leaves its heartbeat set behind)."""
+    import redis
+
+    client = redis.Redis(host=REDIS[0], port=REDIS[1])
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 async def _until_done(store: Any, ids: list[str], timeout: float) -> None:
