@@ -119,11 +119,9 @@ class Execution:
     reuse_outputs: dict[str, Any] = field(factory=dict)
     #: Records are scrubbed of every secret the process knows, including tokens refreshed mid-run.
     redactor: Redactor = field(factory=lambda: SECRETS)
-    #: step id -> (output, secrets known, redacted output): what ``run`` reuses for the result
-    #: instead of walking (and copying) every output a second time.
     #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
     _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
-    #: The runtime's logger bound to this execution (on first use); each step's binds its path.
+    #: The runtime's logger bound to this execution (on first use); step loggers add the path.
     _log: Any = field(default=None, init=False, repr=False)
     _http: Any = field(default=None, init=False, repr=False)
     _event_loop: Any = field(default=None, init=False, repr=False)

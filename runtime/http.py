@@ -263,7 +263,12 @@ class HttpClient:
             response = Response(raw.status_code, raw.headers, raw.content, raw.url)
             if self._on_request is not None:
                 self._on_request(method, url, response.status)
-            if response.status == 401 and self.auth and token is not None and not refreshed:
+            if (
+                response.status == 401
+                and self.auth is not None
+                and token is not None
+                and not refreshed
+            ):
                 refreshed = True
                 token = await self.auth.refreshed(token)
                 continue

@@ -323,12 +323,22 @@ def _combined_check(schema: dict[str, Any]) -> Check | None:
         keys = frozenset(needed)
         return lambda value: isinstance(value, dict) and keys <= value.keys()
     if rules.keys() == {"type", "pattern"} and rules["type"] == "string":
-        try:
-            compiled = re.compile(rules["pattern"])
-        except (re.error, TypeError):
+        compiled = _pattern(rules["pattern"])
+        if compiled is None:
             return None
         return lambda value: isinstance(value, str) and compiled.search(value) is not None
     return None
+
+
+def _pattern(arg: Any) -> re.Pattern[str] | None:
+    """What jsonschema's ``re.search(arg, value)`` compiles; None for a pattern it would
+    refuse (jsonschema reports it)."""
+    if not isinstance(arg, str):
+        return None
+    try:
+        return re.compile(arg)
+    except re.error:
+        return None
 
 
 def _keyword_check(keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
@@ -362,13 +372,10 @@ def _keyword_check(keyword: str, arg: Any, schema: dict[str, Any]) -> Check | No
             return lambda value: not isinstance(value, str) or not len(value) < arg
         return lambda value: not isinstance(value, str) or not len(value) > arg
     if keyword == "pattern":
-        if not isinstance(arg, str):
+        pattern = _pattern(arg)
+        if pattern is None:
             return None
-        try:
-            compiled = re.compile(arg)  # what jsonschema's re.search(arg, value) compiles
-        except re.error:
-            return None  # jsonschema reports it
-        return lambda value: not isinstance(value, str) or compiled.search(value) is not None
+        return lambda value: not isinstance(value, str) or pattern.search(value) is not None
     if keyword == "required":
         if not isinstance(arg, list) or not all(isinstance(k, str) for k in arg):
             return None
