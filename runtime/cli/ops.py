@@ -258,6 +258,7 @@ def serve_command(
     import uvicorn
 
     from runtime.executors import make_executor
+    from runtime.heap import freeze_startup_heap
     from runtime.server import create_app
     from runtime.service import checked_public_url
 
@@ -282,6 +283,7 @@ def serve_command(
             out.print(
                 f"relay serving on http://{host}:{port} (store {relay.store.url})", markup=False
             )
+            freeze_startup_heap()
             await uvicorn.Server(config).serve()
 
     asyncio.run(main())

@@ -29,6 +29,7 @@ from dramatiq.middleware import (
 
 from runtime.executors.dramatiq import ACTOR_NAME, execution_message, make_broker
 from runtime.executors.worker import ExecutionRunner, WorkerSettings
+from runtime.heap import freeze_startup_heap
 
 log = structlog.get_logger("relay.worker")
 
@@ -98,6 +99,7 @@ def run_worker_process(settings: WorkerSettings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    freeze_startup_heap()
     worker.start()
     log.info("worker ready", worker=runner.worker_id, queue=settings.queue.queue)
     stopping.wait()

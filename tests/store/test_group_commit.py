@@ -146,3 +146,41 @@ async def test_a_closed_store_can_be_used_again(tmp_path: Path) -> None:
     await store.record_delivery("acme", "b", {}, b"", 0.0)  # like a disposed engine
     assert len(await store.list_executions()) == 2
     await store.close()
+
+
+async def test_a_batch_waits_out_another_writer_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """The statements run on the event loop with no busy timeout; while another process
+    holds SQLite's write lock, the batch waits on the commit thread and the loop goes on."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
+    try:
+        await make_instance(store)
+        await store.record_delivery("acme", "before", {}, b"", 0.0)
+        assert store.group is not None and store.group.waited == 0
+        other = sqlite3.connect(tmp_path / "relay.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        delivery = asyncio.create_task(store.record_delivery("acme", "during", {}, b"", 0.0))
+        await asyncio.sleep(0.3)
+        assert not delivery.done()  # it cannot commit while the other writer holds the lock
+        assert ticks >= 10  # and the loop was not blocked meanwhile
+        other.execute("COMMIT")
+        other.close()
+        _, new = await asyncio.wait_for(delivery, 10)
+        ticking.cancel()
+        assert new and store.group.waited == 1
+        # the next batch is back on the loop, with the lock free
+        _, new = await store.record_delivery("acme", "after", {}, b"", 0.0)
+        assert new and store.group.waited == 1
+        assert len(await store.list_executions()) == 3
+    finally:
+        await store.close()
