@@ -299,6 +299,7 @@ class Runtime:
             scope, handles = await self.resolve_config(flow, config)
         else:
             scope, handles = dict(config or {}), dict(connections)
+        given: dict[str, Any] = {"id": execution_id} if execution_id else {}
         execution = Execution(
             runtime=self,
             flow=flow,
@@ -308,9 +309,8 @@ class Runtime:
             state=state or State(),
             instance=instance,
             reuse_outputs=dict(reuse_outputs or {}),
+            **given,  # else a fresh id
         )
-        if execution_id:
-            execution.id = execution_id
         return await execution.run()
 
     def run_sync(self, flow: Flow, **kwargs: Any) -> ExecutionResult:

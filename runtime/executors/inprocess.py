@@ -1,8 +1,15 @@
-"""The in-process executor: asyncio tasks, a concurrency limit per instance, resume on start.
+"""The in-process executor: per-instance lanes of worker coroutines, resume on start.
 
-Each running execution holds a short lease in the store, renewed by a heartbeat. After a crash
-the next start adopts what this machine's dead processes held (no need to wait for the lease)
-and resumes everything pending; on other machines an expired lease makes work claimable again.
+Each instance gets a lane: a queue of execution ids and at most the flow's ``concurrency``
+worker coroutines, started as work arrives and ended when the queue runs dry. A burst of
+5,000 deliveries is then 5,000 ids in a queue and ten coroutines, not 5,000 tasks waiting on
+a semaphore (measured: ~2.4 against ~12 us of scheduling an execution, BENCHMARKS.md).
+
+Each running execution holds a short lease in the store, renewed by a heartbeat; queued ones
+are still ``pending`` there. After a crash the next start adopts what this machine's dead
+processes held (no need to wait for the lease) and resumes everything pending; on other
+machines an expired lease makes work claimable again. Shutting down stops starting queued
+executions (they stay pending for the next start) and gives running ones a grace period.
 """
 
 from __future__ import annotations
@@ -10,12 +17,24 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections import deque
 
 import structlog
 
 from runtime.service import Relay
 
 log = structlog.get_logger("relay.executor")
+
+
+class _Lane:
+    """One instance's queue and how many worker coroutines serve it (at most ``size``)."""
+
+    __slots__ = ("queue", "size", "workers")
+
+    def __init__(self, size: int) -> None:
+        self.queue: deque[str] = deque()
+        self.size = size
+        self.workers = 0
 
 
 class InProcessExecutor:
@@ -26,8 +45,8 @@ class InProcessExecutor:
         self.default_concurrency = default_concurrency
         self.lease = lease
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self._limits: dict[str, asyncio.Semaphore] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._lanes: dict[str, _Lane] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # the lanes' worker coroutines
         self._accepting = False
         self._running: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -62,15 +81,15 @@ class InProcessExecutor:
                 except Exception as exc:  # a missed renewal only risks a duplicate claim later
                     log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
 
-    def _limit(self, instance: str | None) -> asyncio.Semaphore:
+    def _lane(self, instance: str | None) -> _Lane:
         key = instance or ""
-        limit = self._limits.get(key)
-        if limit is None:
+        lane = self._lanes.get(key)
+        if lane is None:
             size = self.default_concurrency
             if instance is not None:
                 size = self._concurrency_of(instance) or size
-            limit = self._limits[key] = asyncio.Semaphore(size)
-        return limit
+            lane = self._lanes[key] = _Lane(size)
+        return lane
 
     def _concurrency_of(self, instance: str) -> int | None:
         return self.relay.concurrency_of(instance)
@@ -78,30 +97,40 @@ class InProcessExecutor:
     async def submit(self, execution_id: str, instance: str | None) -> None:
         if not self._accepting:
             return  # stays pending in the store; resumed on the next start
-        task = asyncio.create_task(
-            self._run(execution_id, instance), name=f"execution {execution_id}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        lane = self._lane(instance)
+        lane.queue.append(execution_id)
+        if lane.workers < lane.size:
+            lane.workers += 1
+            task = asyncio.create_task(self._serve(lane, instance), name="execution lane")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, lane: _Lane, instance: str | None) -> None:
+        """A worker coroutine: runs ``lane``'s queued executions one at a time until the queue
+        is empty or the executor stops accepting."""
+        try:
+            while lane.queue and self._accepting:
+                await self._run(lane.queue.popleft(), instance)
+        finally:
+            lane.workers -= 1
 
     async def _run(self, execution_id: str, instance: str | None) -> None:
-        async with self._limit(instance):
-            self._running.add(execution_id)
-            try:
-                status = await self.relay.execute(
-                    execution_id, self.worker, self.lease, instance=instance
-                )
-            except asyncio.CancelledError:
-                log.warning("execution interrupted; it will be resumed", execution_id=execution_id)
-                await self._release(execution_id)
-                raise
-            except Exception as exc:  # an executor must outlive any one execution
-                log.error("execution crashed", execution_id=execution_id, error=type(exc).__name__)
-                return
-            finally:
-                self._running.discard(execution_id)
-            if status is not None:
-                self.completed += 1
+        self._running.add(execution_id)
+        try:
+            status = await self.relay.execute(
+                execution_id, self.worker, self.lease, instance=instance
+            )
+        except asyncio.CancelledError:
+            log.warning("execution interrupted; it will be resumed", execution_id=execution_id)
+            await self._release(execution_id)
+            raise
+        except Exception as exc:  # an executor must outlive any one execution
+            log.error("execution crashed", execution_id=execution_id, error=type(exc).__name__)
+            return
+        finally:
+            self._running.discard(execution_id)
+        if status is not None:
+            self.completed += 1
 
     async def _release(self, execution_id: str) -> None:
         try:
@@ -116,19 +145,23 @@ class InProcessExecutor:
 
     async def shutdown(self, grace: float) -> None:
         self._accepting = False
+        for lane in self._lanes.values():
+            lane.queue.clear()  # not started: they stay pending in the store for the next start
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+        interrupted = len(self._running)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-            log.info("handed back unfinished executions", count=len(pending))
+            log.info("handed back unfinished executions", count=interrupted)
 
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Executions running or queued here."""
+        return len(self._running) + sum(len(lane.queue) for lane in self._lanes.values())
 
 
 def _alive(pid: int) -> bool:

@@ -192,7 +192,9 @@ class ExecutionQueries(StoreBase):
     ) -> tuple[ExecutionRow, dict[str, dict[str, Any]], str] | None:
         """``claim_execution`` and, in the same transaction, ``load_state`` for the
         execution's instance and ``flow_name`` (default: the instance's flow name). Returns
-        ``(row, state, flow name used)``, or ``None`` when not claimed."""
+        ``(row, state, flow name used)``, or ``None`` when not claimed. The row is the
+        execution's own (``delivery`` is ``None``: running an execution does not need it, and
+        the claim reads it back in the same statement that takes it)."""
         if self.group is not None:
             found = await self.group.run(
                 partial(
@@ -210,7 +212,7 @@ class ExecutionQueries(StoreBase):
             loaded.update({scope: loads(text) for scope, text in documents.items()})
             return ExecutionRow.from_row(mapping), loaded, used
         async with writer(self.engine).begin() as conn:
-            row = await _claim(conn, execution_id, worker, lease_seconds)
+            row = await _claim(conn, execution_id, worker, lease_seconds, with_delivery=False)
             if row is None:
                 return None
             instance = row._mapping["instance"]
@@ -399,12 +401,17 @@ async def _insert_execution(
 
 
 async def _claim(
-    conn: AsyncConnection, execution_id: str, worker: str, lease_seconds: float
+    conn: AsyncConnection,
+    execution_id: str,
+    worker: str,
+    lease_seconds: float,
+    with_delivery: bool = True,
 ) -> Any:
-    """Claim in ``conn``'s transaction: the claimed row, or ``None`` when someone else holds
-    it or it is finished (the SQLAlchemy path; SQLite's group commit has its own)."""
+    """Claim in ``conn``'s transaction: the claimed row (with its delivery's ``d_*`` columns
+    if ``with_delivery``), or ``None`` when someone else holds it or it is finished (the
+    SQLAlchemy path; SQLite's group commit has its own)."""
     t = now()
-    claimed = await conn.execute(
+    claim = (
         update(executions)
         .where(executions.c.id == execution_id, _claimable(t))
         .values(
@@ -415,6 +422,9 @@ async def _claim(
             attempts=executions.c.attempts + 1,
         )
     )
+    if not with_delivery:
+        return (await conn.execute(claim.returning(*executions.columns))).one_or_none()
+    claimed = await conn.execute(claim)
     if claimed.rowcount != 1:
         return None
     return (await conn.execute(_ROWS.where(executions.c.id == execution_id))).one()

@@ -85,9 +85,10 @@ class ExecutionRow:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ExecutionRow:
-        """From an ``executions`` row outer-joined with its delivery (``d_*`` columns)."""
+        """From an ``executions`` row, outer-joined with its delivery (``d_*`` columns) or
+        alone (then ``delivery`` is ``None``)."""
         delivery = None
-        if row["d_id"] is not None:
+        if row.get("d_id") is not None:
             delivery = Delivery(
                 id=row["d_id"],
                 instance=row["d_instance"],

@@ -52,6 +52,9 @@ _CLAIM = (
     " attempts = attempts + 1"
     " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))"
 )
+#: The claim that also hands back the execution's own columns (not its delivery's): one
+#: statement where ``claim`` needs two.
+_CLAIM_RETURNING = _CLAIM + " RETURNING " + ", ".join(c.name for c in executions.columns)
 _FINISH = (
     "UPDATE executions SET status = ?, result = ?, state = ?, finished_at = ?, worker = NULL,"
     " lease_until = NULL WHERE id = ?"
@@ -150,11 +153,15 @@ def claim_with_state(
     lease_seconds: float,
     flow_name: str | None,
 ) -> tuple[dict[str, Any], dict[str, str], str] | None:
-    """``claim``, then the persistent state documents (JSON text by scope) of the execution's
-    instance and ``flow_name`` (default: the instance's flow name), and that flow name."""
-    row = claim(conn, execution_id, worker, lease_seconds)
-    if row is None:
+    """``claim`` (the execution's columns only: running it does not need its delivery), then
+    the persistent state documents (JSON text by scope) of the execution's instance and
+    ``flow_name`` (default: the instance's flow name), and that flow name."""
+    t = now()
+    cursor = conn.execute(_CLAIM_RETURNING, (worker, t + lease_seconds, t, execution_id, t))
+    found = cursor.fetchone()
+    if found is None:
         return None
+    row = dict(zip([d[0] for d in cursor.description], found, strict=True))
     instance = row["instance"]
     if flow_name is None:
         found = conn.execute(_FLOW_NAME, (instance,)).fetchone() if instance else None

@@ -1,0 +1,70 @@
+"""The in-process executor's lanes: a flow's ``concurrency`` bounds its running executions,
+a burst queues (ids, not tasks), and shutting down leaves queued work pending for the next
+start, which runs it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from relay_service_support import FLOW, Service, body
+
+from runtime import InProcessExecutor
+
+pytestmark = pytest.mark.asyncio
+
+
+def most_at_once(rows: list[object]) -> int:
+    """The largest number of executions whose [started, finished] spans overlap."""
+    edges = []
+    for row in rows:
+        edges += [(row.started_at, 1), (row.finished_at, -1)]  # type: ignore[attr-defined]
+    running = peak = 0
+    for _, change in sorted(edges, key=lambda e: (e[0], e[1])):
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+async def deploy_with_concurrency(service: Service, name: str, concurrency: int) -> str:
+    flow = service.flow.with_name(f"{name}.yaml")
+    flow.write_text(
+        FLOW.replace("name: plain webhook\n", f"name: plain webhook\nconcurrency: {concurrency}\n")
+    )
+    instance = await service.relay.deploy(flow, {}, name)
+    return "/webhooks/" + instance.webhook_token
+
+
+async def test_a_burst_runs_at_most_the_flows_concurrency_at_once(service: Service) -> None:
+    path = await deploy_with_concurrency(service, "two", 2)
+    answers = await asyncio.gather(*(service.post(path, body(n, 0.05)) for n in range(12)))
+    assert [a.status_code for a in answers] == [202] * 12
+    assert service.executor.in_flight() > 0  # queued behind the two lanes' workers
+    assert len(service.executor._tasks) <= 2  # coroutines per lane, not one task per delivery
+    await service.executor.drain()
+    rows = await service.executions(instance="two")
+    assert sorted(r.status for r in rows) == ["completed"] * 12
+    assert most_at_once(rows) == 2
+    assert service.executor.in_flight() == 0
+
+
+async def test_shutdown_leaves_queued_executions_pending_and_a_restart_runs_them(
+    service: Service,
+) -> None:
+    path = await deploy_with_concurrency(service, "one", 1)
+    for n in range(5):
+        assert (await service.post(path, body(n, 0.2))).status_code == 202
+    await asyncio.sleep(0.05)  # the first one is running
+    await service.executor.shutdown(grace=5)
+    rows = await service.executions(instance="one")
+    assert sorted(r.status for r in rows) == ["completed"] + ["pending"] * 4
+    assert service.executor.in_flight() == 0
+    again = InProcessExecutor(service.relay)
+    await again.start()
+    try:
+        await again.drain()
+    finally:
+        await again.shutdown(5)
+    rows = await service.executions(instance="one")
+    assert sorted(r.status for r in rows) == ["completed"] * 5
+    assert all(r.attempts == 1 for r in rows)  # none was claimed and dropped
