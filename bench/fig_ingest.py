@@ -54,12 +54,13 @@ RELAY = str(Path(PYTHON).parent / "relay")
 LIMITS = (
     "one process does both jobs: accepting (uvicorn/h11, which the bare endpoint pays too, "
     "verification, the group-committed SQLite write) and running the executions on the same "
-    "event loop. py-spy during a 64-connection burst (2026-11-24 06:23): the main thread ~22% "
-    "idle in select, ~45% in uvicorn (reading requests, writing "
-    "answers), ~30% relay's handler and the executions; the commit thread ~58% idle (a commit "
-    "with its fsync takes ~0.2 ms here). The bare endpoint's rate swings with the machine's "
-    "speed (4,000-7,000/s this day) more than relay's. p50 delivery->first step in a burst is "
-    "the backlog draining."
+    "event loop. The bare endpoint is CPU-bound; relay is bound by the commit cycle: py-spy "
+    "--gil during a 64-connection burst (2026-11-24 07:45) has the main thread holding the GIL "
+    "~58% of the time (about half of that in uvicorn), and a batch (~33 operations) takes ~5 ms "
+    "from start to callers resumed: statements ~0.5 ms on the loop, COMMIT with its fsync ~1-2 "
+    "ms on the commit thread, the rest waiting for loop turns. Each delivery waits for one "
+    "batch, and each execution for two (claim, finish) at the flow's concurrency of 10. p50 "
+    "delivery->first step in a burst is the backlog draining."
 )
 
 
@@ -183,7 +184,7 @@ def _accepted(outcome: loadgen.Outcome) -> dict[str, float]:
 
 
 def run(quick: bool) -> Figure:
-    rounds, count, connections, seconds = (1, 2000, 32, 10.0) if quick else (2, 5000, 64, 20.0)
+    rounds, count, connections, seconds = (1, 2000, 32, 10.0) if quick else (5, 8000, 64, 20.0)
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
         home = Path(tmp)
         path = asyncio.run(deploy(home))
@@ -293,7 +294,7 @@ def _figure(
     ]
     share = median(shares)
     line = (
-        f"2 webhook ingest: relay/bare = {share:.3f} ({median(relay_rates):,.0f}/s vs {median(bare_rates):,.0f}/s accepted; "  # noqa: E501
+        f"2 webhook ingest: relay/bare = {spread(shares, 3)} over {rounds} rounds ({median(relay_rates):,.0f}/s vs {median(bare_rates):,.0f}/s accepted; "  # noqa: E501
         f"generator ceiling {null.rate:,.0f}/s); executions {median(exec_rates):,.0f}/s; "
         f"delivery->first step p50 {percentile(first, 50) * 1000:.1f} ms p99 {percentile(first, 99) * 1000:.1f} ms "  # noqa: E501
         f"(burst), {percentile(steady_first, 50) * 1000:.1f} / {percentile(steady_first, 99) * 1000:.1f} ms at {STEADY_RATE:.0f}/s; "  # noqa: E501
