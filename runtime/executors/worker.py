@@ -135,7 +135,8 @@ class ExecutionRunner:
             return await self._run(relay, execution_id, final_attempt)
 
     async def _concurrency(self, relay: Relay, instance: str | None) -> int | None:
-        found = await relay.store.get_instance(instance) if instance else None
+        # the instance as ``Relay`` caches it (a few seconds): ``execute`` reads the same one
+        found = await relay.instance_named(instance) if instance else None
         return relay.flow_of(found).concurrency if found else None
 
     async def _run(self, relay: Relay, execution_id: str, final_attempt: bool) -> float | None:
