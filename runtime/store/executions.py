@@ -289,12 +289,12 @@ class ExecutionQueries(StoreBase):
                     worker=None,
                     lease_until=None,
                 )
+                .returning(executions.c.instance)
             )
-            if done.rowcount != 1:
+            found = done.one_or_none()
+            if found is None:
                 raise LookupError(f"there is no execution {execution_id!r}")
-            instance = await conn.scalar(
-                select(executions.c.instance).where(executions.c.id == execution_id)
-            )
+            instance = found[0]
             if flow_name is None:
                 flow_name = await conn.scalar(
                     select(instances.c.flow_name).where(instances.c.name == instance)
