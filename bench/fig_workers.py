@@ -173,6 +173,8 @@ def run(quick: bool) -> Figure:
     ]
     limits = (
         "Two cores are shared by the workers, PostgreSQL, Redis and this process; each "
-        "execution is a claim, a few reads and a finish in PostgreSQL plus a Redis round trip."
+        "execution is a claim and a finish in PostgreSQL plus Redis round trips (the message, "
+        "the flow's concurrency slot). py-spy --gil (2026-11-24 08:00): one worker's event loop "
+        "holds the GIL ~48% of the time, waiting on those round trips with 8 in flight."
     )
     return Figure("workers", title, line, rows, limits, None)
