@@ -7,9 +7,12 @@ a semaphore (measured: ~2.4 against ~12 us of scheduling an execution, BENCHMARK
 
 Each running execution holds a short lease in the store, renewed by a heartbeat; queued ones
 are still ``pending`` there. After a crash the next start adopts what this machine's dead
-processes held (no need to wait for the lease) and resumes everything pending; on other
-machines an expired lease makes work claimable again. Shutting down stops starting queued
-executions (they stay pending for the next start) and gives running ones a grace period.
+processes held (no need to wait for the lease) and resumes everything pending. While running,
+a sweep once per lease takes over what has been claimable for longer than a lease and is not
+queued here: work of another process sharing the store that died (its lease ran out), or
+that was recorded but never handed to an executor. Claims are atomic, so work two processes
+both pick up still runs once. Shutting down stops starting queued executions (they stay
+pending for the next start) and gives running ones a grace period.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections import deque
 
 import structlog
@@ -49,8 +53,12 @@ class InProcessExecutor:
         self._tasks: set[asyncio.Task[None]] = set()  # the lanes' worker coroutines
         self._accepting = False
         self._running: set[str] = set()
+        self._queued: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.completed = 0
+        #: executions the sweeps took over (for tests and logs)
+        self.swept = 0
 
     async def start(self) -> None:
         self._accepting = True
@@ -61,6 +69,30 @@ class InProcessExecutor:
             await self.submit(row.id, row.instance)
         if unfinished:
             log.info("resuming unfinished executions", count=len(unfinished))
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="execution sweep")
+
+    async def sweep(self) -> int:
+        """Take over what has been claimable for longer than a lease and is neither queued
+        nor running here; returns how many. (Oldest first, at most 1,000 a sweep: behind a
+        backlog of this process's own, an orphan waits for the backlog to thin.)"""
+        stalled = await self.relay.store.stalled_executions(time.time() - self.lease)
+        taken = 0
+        for execution_id, instance in stalled:
+            if execution_id not in self._queued and execution_id not in self._running:
+                await self.submit(execution_id, instance)
+                taken += 1
+        if taken:
+            self.swept += taken
+            log.info("took over stalled executions", count=taken)
+        return taken
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease)
+            try:
+                await self.sweep()
+            except Exception as exc:  # the store is away: the next sweep tries again
+                log.warning("execution sweep failed", error=str(exc))
 
     async def _adopt_orphans(self) -> None:
         """Release executions held by processes of this host that no longer exist."""
@@ -97,8 +129,11 @@ class InProcessExecutor:
     async def submit(self, execution_id: str, instance: str | None) -> None:
         if not self._accepting:
             return  # stays pending in the store; resumed on the next start
+        if execution_id in self._queued:
+            return
         lane = self._lane(instance)
         lane.queue.append(execution_id)
+        self._queued.add(execution_id)
         if lane.workers < lane.size:
             lane.workers += 1
             task = asyncio.create_task(self._serve(lane, instance), name="execution lane")
@@ -110,7 +145,9 @@ class InProcessExecutor:
         is empty or the executor stops accepting."""
         try:
             while lane.queue and self._accepting:
-                await self._run(lane.queue.popleft(), instance)
+                execution_id = lane.queue.popleft()
+                self._queued.discard(execution_id)
+                await self._run(execution_id, instance)
         finally:
             lane.workers -= 1
 
@@ -147,8 +184,10 @@ class InProcessExecutor:
         self._accepting = False
         for lane in self._lanes.values():
             lane.queue.clear()  # not started: they stay pending in the store for the next start
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        self._queued.clear()
+        for chore in (self._heartbeat, self._sweeper):
+            if chore is not None:
+                chore.cancel()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(list(self._tasks), timeout=grace)

@@ -1,6 +1,6 @@
-"""The in-process executor's lanes: a flow's ``concurrency`` bounds its running executions,
-a burst queues (ids, not tasks), and shutting down leaves queued work pending for the next
-start, which runs it."""
+"""The in-process executor: a flow's ``concurrency`` bounds its running executions, a burst
+queues (ids, not tasks), shutting down leaves queued work pending for the next start, and a
+running executor takes over work another process left behind."""
 
 from __future__ import annotations
 
@@ -68,3 +68,31 @@ async def test_shutdown_leaves_queued_executions_pending_and_a_restart_runs_them
     rows = await service.executions(instance="one")
     assert sorted(r.status for r in rows) == ["completed"] * 5
     assert all(r.attempts == 1 for r in rows)  # none was claimed and dropped
+
+
+async def test_a_running_executor_takes_over_what_another_process_left(service: Service) -> None:
+    path = await deploy_with_concurrency(service, "left", 4)
+    store = service.relay.store
+    executor = InProcessExecutor(service.relay, lease=0.3)
+    await executor.start()
+    try:
+        answered = await service.post(path, body(1))  # a delivery, for its flow text
+        row = await store.get_execution(answered.json()["execution_id"])
+        assert row is not None
+        # recorded but never handed to an executor (its process died right after the commit)
+        orphan = await store.create_execution("left", row.flow_text, row.flow_version, row.payload)
+        # claimed by a process elsewhere that died: its lease runs out
+        held = await store.create_execution("left", row.flow_text, row.flow_version, row.payload)
+        assert await store.claim_execution(held, "elsewhere:1", 0.2) is not None
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            rows = {r.id: r for r in await service.executions(instance="left")}
+            if all(rows[i].status == "completed" for i in (orphan, held)):
+                break
+            await asyncio.sleep(0.1)  # polling the store with a deadline
+        assert rows[orphan].status == rows[held].status == "completed"
+        assert rows[held].attempts == 2  # the dead holder's claim, then this one
+        assert executor.swept >= 2
+        assert await executor.sweep() == 0  # nothing left; its own work is never taken twice
+    finally:
+        await executor.shutdown(5)
