@@ -1,20 +1,23 @@
 """YAML 1.2 text -> plain Python values plus the line and column of every node.
 
-ruamel's composer gives us the node graph with marks; we construct values ourselves so that
-duplicate keys are *reported* (every one, with its position) instead of aborting the parse,
-and so that alias bombs are bounded.
+libyaml (PyYAML's C parser and composer) gives us the node graph with marks; we construct
+values ourselves so that duplicate keys are *reported* (every one, with its position) instead
+of aborting the parse, alias bombs and self-referencing aliases are bounded, and plain scalars
+follow YAML 1.2's rules (``yes``, ``on`` and sexagesimals like ``1:30`` stay strings;
+PyYAML's own resolver is YAML 1.1's, so the composer is given none: every plain scalar is
+resolved by ``_tag`` here). libyaml composes a 200-step flow ~20x faster than ruamel.yaml's
+pure-Python composer, which relay used before (BENCHMARKS.md, figure 5).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, ClassVar
 
+import yaml
 from attrs import define, field
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runtime.errors import Problem
 
@@ -25,6 +28,55 @@ MAX_NODES = 200_000
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _TAG = "tag:yaml.org,2002:"
+#: The tag the composer gives every plain (unquoted, untagged) scalar; ``_resolve`` decides.
+_PLAIN = "tag:relay,2026:plain"
+
+#: YAML 1.2 implicit types of plain scalars, in the order they are tried.
+_IMPLICIT = (
+    (_TAG + "bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")),
+    (
+        _TAG + "float",
+        re.compile(
+            r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+            r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)"
+            r"|\.(?:nan|NaN|NAN))$"
+        ),
+    ),
+    (
+        _TAG + "int",
+        re.compile(r"^[-+]?(?:0b[01_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+)$"),
+    ),
+    (_TAG + "merge", re.compile(r"^<<$")),
+    (_TAG + "null", re.compile(r"^(?:~|null|Null|NULL|)$")),
+)
+
+
+#: libyaml when PyYAML was built with it (its wheels are), else the same in pure Python.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """libyaml's parser and composer, with one implicit resolver: every plain scalar gets
+    ``_PLAIN`` (quoted and explicitly tagged ones keep their tags)."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {}
+
+
+_Loader.add_implicit_resolver(_PLAIN, re.compile(""), None)
+
+
+def _tag(node: Node) -> str:
+    """A node's tag, plain scalars resolved by the YAML 1.2 rules."""
+    tag: str = node.tag or ""
+    if tag == _PLAIN:
+        value = node.value
+        for implicit, pattern in _IMPLICIT:
+            if pattern.match(value):
+                return implicit
+        return _TAG + "str"
+    return tag
 
 
 @define
@@ -58,17 +110,15 @@ class YamlDocument:
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse ``text``; syntax errors and duplicate keys land in ``problems``."""
     doc = YamlDocument(file=file)
-    yaml = YAML(typ="rt", pure=True)
-    yaml.version = (1, 2)
     try:
-        node = yaml.compose(text)
-    except MarkedYAMLError as exc:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"YAML syntax error: {exc.problem or exc.context}"
         doc.problems.append(Problem(message=message, file=file, line=line, column=column))
         return doc
-    except YAMLError as exc:
+    except yaml.YAMLError as exc:
         doc.problems.append(Problem(message=f"YAML error: {exc}", file=file, line=1, column=1))
         return doc
     if node is None:
@@ -93,23 +143,31 @@ class _Builder:
     def __init__(self, doc: YamlDocument) -> None:
         self.doc = doc
         self.count = 0
+        self._open: set[int] = set()  # the collections being built (an alias may point up)
 
     def build(self, node: Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge
         self.doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
+        if isinstance(node, ScalarNode):
+            return _scalar(node)
+        if id(node) in self._open:
+            self.doc.problems.append(self._at(node, "an alias refers to a node that contains it"))
+            return None
+        self._open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            assert isinstance(node, SequenceNode)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, ScalarNode)
-        return _scalar(node)
+        finally:
+            self._open.discard(id(node))
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if _tag(key_node) == _TAG + "merge":
                 self.doc.problems.append(self._at(key_node, "merge keys (<<) are not supported"))
                 continue
             key = _scalar(key_node) if isinstance(key_node, ScalarNode) else None
@@ -138,9 +196,8 @@ class _Builder:
 
 
 def _scalar(node: ScalarNode) -> Any:
-    tag = node.tag or ""
-    # ruamel's composer keeps fold points of ">" scalars as BEL characters; folding drops them
-    value: str = node.value.replace("\a", "") if node.style == ">" else node.value
+    tag = _tag(node)
+    value: str = node.value
     if tag == _TAG + "null":
         return None
     if tag == _TAG + "bool":

@@ -13,6 +13,7 @@ from relay_widgets import WidgetsPlugin
 
 from runtime import FlowError, Runtime
 from runtime.cli import cli
+from runtime.flows.yamlsource import parse_yaml
 
 FIVE_PROBLEMS = """\
 name: five problems
@@ -130,6 +131,43 @@ def test_alias_bombs_are_bounded(runtime: Runtime) -> None:
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
     found = problems_of(runtime, "\n".join(lines) + "\nname: x\nsteps: []\n")
     assert any("exceeds" in p for p in found)
+
+
+@pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "a: &x {b: *x}\n", "&x [[*x]]\n"])
+def test_an_alias_inside_its_own_anchor_is_a_problem_not_a_crash(text: str) -> None:
+    doc = parse_yaml(text, "r.yaml")
+    assert [p.message for p in doc.problems] == ["an alias refers to a node that contains it"]
+    assert all(p.line >= 1 and p.column >= 1 for p in doc.problems)
+
+
+@pytest.mark.parametrize(
+    ("plain", "value"),
+    [
+        ("yes", "yes"),  # YAML 1.1 booleans stay strings
+        ("on", "on"),
+        ("True", True),
+        ("FALSE", False),
+        ("~", None),
+        ("null", None),
+        ("", None),
+        ("12", 12),
+        ("-1_000", -1000),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("1:30", "1:30"),  # no sexagesimals
+        ("1.5e3", 1500.0),
+        ("-.inf", float("-inf")),
+        ("2026-11-24", "2026-11-24"),  # timestamps stay strings
+        ("'12'", "12"),  # quoted: always a string
+        ('"true"', "true"),
+        ("!!int '7'", 7),  # an explicit tag wins
+        ("!!str 7", "7"),
+    ],
+)
+def test_plain_scalars_follow_yaml_12(plain: str, value: Any) -> None:
+    doc = parse_yaml(f"v: {plain}\n", "s.yaml")
+    assert doc.problems == []
+    assert doc.data == {"v": value} and type(doc.data["v"]) is type(value)
 
 
 yaml_text = st.text(
