@@ -46,8 +46,8 @@ class Harness:
 #: What limits this figure, as last profiled (recorded with each run).
 LIMITS = (
     "the check of the document against the flow schema (jsonschema, ~45% under cProfile), "
-    "compiling the steps (~30%, mostly their templates) and building the values with their "
-    "positions (~20%); libyaml's compose is ~10%."
+    "compiling the steps (~30%, mostly their templates) and reading the YAML (~25%: libyaml's "
+    "events, composed and built into values with their positions by relay)."
 )
 
 

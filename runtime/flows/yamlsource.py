@@ -1,19 +1,20 @@
 """YAML 1.2 text -> plain Python values plus the line and column of every node.
 
-libyaml (PyYAML's C parser and composer) gives us the node graph with marks; we construct
-values ourselves so that duplicate keys are *reported* (every one, with its position) instead
-of aborting the parse, alias bombs and self-referencing aliases are bounded, and plain scalars
-follow YAML 1.2's rules (``yes``, ``on`` and sexagesimals like ``1:30`` stay strings;
-PyYAML's own resolver is YAML 1.1's, so the composer is given none: every plain scalar is
-resolved by ``_tag`` here). libyaml composes a 200-step flow ~20x faster than ruamel.yaml's
-pure-Python composer, which relay used before (BENCHMARKS.md, figure 5).
+libyaml (PyYAML's C parser) gives us events with marks; we compose the node graph from them
+ourselves (with a depth limit: libyaml's composer recurses in C) and construct values from it,
+so that duplicate keys are *reported* (every one, with its position) instead of aborting the
+parse, alias bombs and self-referencing aliases are bounded, and plain scalars follow YAML
+1.2's rules (``yes``, ``on`` and sexagesimals like ``1:30`` stay strings; PyYAML's resolver is
+YAML 1.1's, so ``_tag`` resolves them here). One difference from the 1.2 text remains: libyaml,
+a YAML 1.1 parser, breaks lines at U+2028/U+2029 too. This reads a 200-step flow ~10x faster
+than ruamel.yaml's pure-Python composer, which relay used before (BENCHMARKS.md, figure 5).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 from attrs import define, field
@@ -53,18 +54,12 @@ _IMPLICIT = (
 )
 
 
-#: libyaml when PyYAML was built with it (its wheels are), else the same in pure Python.
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml's parser when PyYAML was built with it (its wheels are), else the same in Python.
+_Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """libyaml's parser and composer, with one implicit resolver: every plain scalar gets
-    ``_PLAIN`` (quoted and explicitly tagged ones keep their tags)."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {}
-
-
-_Loader.add_implicit_resolver(_PLAIN, re.compile(""), None)
+#: Deeper nesting than this is refused (a flow is a few levels deep; deeper input would only
+#: exhaust the stack of whatever walks it).
+MAX_DEPTH = 100
 
 
 def _tag(node: Node) -> str:
@@ -77,6 +72,81 @@ def _tag(node: Node) -> str:
                 return implicit
         return _TAG + "str"
     return tag
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+def _compose(text: str) -> Node | None:
+    """The single document of ``text`` as a node graph, from libyaml's events (libyaml's own
+    composer recurses in C, and deep enough nesting crashes the process). Plain scalars get
+    ``_PLAIN``; anchors are registered when their node starts, as YAML composers do."""
+    parser = _Parser(text)
+    try:
+        parser.get_event()  # stream start
+        if parser.check_event(yaml.StreamEndEvent):
+            return None
+        parser.get_event()  # document start
+        root = _compose_node(parser)
+        parser.get_event()  # document end
+        if not parser.check_event(yaml.StreamEndEvent):
+            extra = parser.get_event()
+            raise yaml.composer.ComposerError(
+                None, None, "expected one document, found another", extra.start_mark
+            )
+        return root
+    finally:
+        parser.dispose()
+
+
+def _compose_node(parser: Any) -> Node:
+    anchors: dict[str, Node] = {}
+    open_nodes: list[Node] = []
+    while True:
+        event = parser.get_event()
+        node: Node
+        if isinstance(event, yaml.AliasEvent):
+            found = anchors.get(event.anchor)
+            if found is None:
+                raise yaml.composer.ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                )
+            node = found
+        elif isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = _PLAIN if tag is None and event.implicit[0] else _TAG + "str"
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            sequence = isinstance(event, yaml.SequenceStartEvent)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = _TAG + ("seq" if sequence else "map")
+            kind = SequenceNode if sequence else MappingNode
+            node = kind(tag, [], event.start_mark, None, event.flow_style)
+        else:  # the end of the innermost open collection
+            done = open_nodes.pop()
+            if isinstance(done, MappingNode):
+                flat = done.value
+                done.value = list(zip(flat[0::2], flat[1::2], strict=True))
+            if not open_nodes:
+                return done
+            continue
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and not isinstance(event, yaml.AliasEvent):
+            anchors[anchor] = node
+        if open_nodes:
+            open_nodes[-1].value.append(node)
+        if isinstance(node, SequenceNode | MappingNode) and not isinstance(
+            event, yaml.AliasEvent
+        ):
+            open_nodes.append(node)
+            if len(open_nodes) > MAX_DEPTH:
+                raise _TooDeep(event.start_mark)
+        elif not open_nodes:
+            return node
 
 
 @define
@@ -111,7 +181,22 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse ``text``; syntax errors and duplicate keys land in ``problems``."""
     doc = YamlDocument(file=file)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = _compose(text)
+    except _TooDeep as exc:
+        line, column = exc.mark.line + 1, exc.mark.column + 1
+        message = f"nesting deeper than {MAX_DEPTH} levels"
+        doc.problems.append(Problem(message=message, file=file, line=line, column=column))
+        return doc
+    except UnicodeEncodeError as exc:  # a lone surrogate: libyaml reads UTF-8
+        line, column = _line_column(text, exc.start)
+        message = f"unacceptable character #x{ord(text[exc.start]):04x}"
+        doc.problems.append(Problem(message=message, file=file, line=line, column=column))
+        return doc
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        message = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        doc.problems.append(Problem(message=message, file=file, line=line, column=column))
+        return doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -135,6 +220,12 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     return doc
 
 
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of the character at ``position`` in ``text``."""
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
 class _TooLarge(Exception):
     pass
 
@@ -149,6 +240,9 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge
+        if len(path) > MAX_DEPTH:  # aliases can nest what each anchor keeps shallow
+            self.doc.problems.append(self._at(node, f"nesting deeper than {MAX_DEPTH} levels"))
+            return None
         self.doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, ScalarNode):
             return _scalar(node)

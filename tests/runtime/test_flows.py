@@ -141,6 +141,37 @@ def test_an_alias_inside_its_own_anchor_is_a_problem_not_a_crash(text: str) -> N
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # libyaml's own composer crashes the process on this
+        "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 300)),
+        "\n".join(["a0: &a0 [x]"] + [f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 150)]),
+    ],
+)
+def test_nesting_is_bounded(text: str) -> None:
+    doc = parse_yaml(text, "deep.yaml")
+    assert doc.problems and all("nesting deeper than 100 levels" in p.message for p in doc.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [("x: 1\na: \x07\n", (2, 4)), ("a: \ud800\n", (1, 4)), ("a: b\x00\n", (1, 5))],
+)
+def test_unacceptable_characters_are_problems_with_their_place(
+    text: str, where: tuple[int, int]
+) -> None:
+    doc = parse_yaml(text, "c.yaml")
+    assert [(p.line, p.column) for p in doc.problems] == [where]
+    assert doc.problems[0].message.startswith("unacceptable character #x")
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_or_gives_problems(text: str) -> None:
+    doc = parse_yaml(text, "any.yaml")  # never raises: every failure is a problem
+    assert all(p.file == "any.yaml" and p.line >= 1 and p.column >= 1 for p in doc.problems)
+
+
+@pytest.mark.parametrize(
     ("plain", "value"),
     [
         ("yes", "yes"),  # YAML 1.1 booleans stay strings
