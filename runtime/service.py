@@ -478,9 +478,10 @@ def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _parse_body(body: bytes) -> Any:
+    """JSON when the body is JSON a flow can hold, else its text (nothing is dropped)."""
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         return body.decode("utf-8", "replace")
 
 

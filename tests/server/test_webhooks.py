@@ -89,3 +89,13 @@ async def test_replay_from_a_step_reuses_earlier_outputs(service: Service) -> No
     assert row.result is not None
     statuses = [s["status"] for s in row.result["steps"]]
     assert statuses == ["reused", "reused", "completed"]
+
+
+@pytest.mark.asyncio
+async def test_a_body_nested_too_deep_for_json_is_kept_as_text(service: Service) -> None:
+    path = await service.deploy("deep")
+    payload = b"[" * 100_000 + b"]" * 100_000
+    response = await service.post(path, payload, sign(payload))
+    assert response.status_code == 202
+    row = await service.relay.store.get_execution(response.json()["execution_id"])
+    assert row is not None and row.payload["body"] == payload.decode()
