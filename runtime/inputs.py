@@ -230,6 +230,8 @@ def _clean(spec: Input, value: Any) -> Any:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        except RecursionError:
+            raise ValueError("is JSON nested too deeply to read") from None
     if spec.clean is None:
         return value
     if spec.collection == "valuelist":

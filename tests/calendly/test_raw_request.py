@@ -247,3 +247,15 @@ async def test_no_log_without_debug(runtime: Runtime, connection: ConnectionHand
     with capture_logs() as logs:
         await raw(runtime, connection, url="/users/me")
     assert not [e for e in logs if e["event"] == "calendly raw request"]
+
+
+@pytest.mark.asyncio
+async def test_data_nested_too_deeply_is_an_input_problem(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InputValidationError) as caught:
+        await raw(runtime, connection, method="POST", url="/x", data=deep)
+    assert [p.path for p in caught.value.problems] == ["$.data"]
+    assert "nested too deeply" in caught.value.problems[0].message
+    assert api_calls(sandbox) == []  # nothing was sent

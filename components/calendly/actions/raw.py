@@ -36,6 +36,8 @@ def _json_body(value: Any) -> Any:
             return json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        except RecursionError:
+            raise ValueError("is JSON nested too deeply to read") from None
     return value
 
 
