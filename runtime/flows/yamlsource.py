@@ -75,6 +75,8 @@ def _tag(node: Node) -> str:
 
 
 class _TooDeep(Exception):
+    """Nesting over ``MAX_DEPTH`` while composing; ``mark`` is where the deepest one opens."""
+
     def __init__(self, mark: Any) -> None:
         self.mark = mark
 
@@ -134,15 +136,13 @@ def _compose_node(parser: Any) -> Node:
             if not open_nodes:
                 return done
             continue
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None and not isinstance(event, yaml.AliasEvent):
-            anchors[anchor] = node
+        fresh = not isinstance(event, yaml.AliasEvent)  # a new node, not one reused
+        if fresh and event.anchor is not None:
+            anchors[event.anchor] = node
         if open_nodes:
             open_nodes[-1].value.append(node)
-        if isinstance(node, SequenceNode | MappingNode) and not isinstance(
-            event, yaml.AliasEvent
-        ):
-            open_nodes.append(node)
+        if fresh and isinstance(node, SequenceNode | MappingNode):
+            open_nodes.append(node)  # its items follow, up to its end event
             if len(open_nodes) > MAX_DEPTH:
                 raise _TooDeep(event.start_mark)
         elif not open_nodes:
