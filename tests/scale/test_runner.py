@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -83,6 +84,21 @@ async def test_an_instance_at_its_concurrency_limit_defers_the_message(
         delay = await runner.handle(execution_id, "full")
     assert delay is not None and delay < 1.5
     assert (await cluster.store.get_execution(execution_id)).status == "pending"
+
+
+async def test_a_slot_freed_moments_later_runs_the_execution_instead_of_deferring(
+    cluster: Cluster, runner: ExecutionRunner
+) -> None:
+    execution_id = await recorded(cluster, "busy")
+    async with contextlib.AsyncExitStack() as slots:
+        for _ in range(10):  # the flow's concurrency is 10: other workers hold all of it
+            assert await slots.enter_async_context(runner.limits.flow_slot("busy", 10))
+        handling = asyncio.create_task(runner.handle(execution_id, "busy"))
+        await asyncio.sleep(0.05)
+        assert not handling.done()  # waiting for a slot, not deferred yet
+    # the others' executions ended: their slots are free again
+    assert await asyncio.wait_for(handling, 10) is None
+    assert (await cluster.store.get_execution(execution_id)).status == "completed"
 
 
 async def test_settings_come_from_the_environment_and_options_win() -> None:
