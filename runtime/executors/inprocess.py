@@ -200,7 +200,7 @@ class InProcessExecutor:
 
     def in_flight(self) -> int:
         """Executions running or queued here."""
-        return len(self._running) + sum(len(lane.queue) for lane in self._lanes.values())
+        return len(self._running) + len(self._queued)
 
 
 def _alive(pid: int) -> bool:

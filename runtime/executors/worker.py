@@ -140,9 +140,9 @@ class ExecutionRunner:
                 if acquired:
                     return await self._run(relay, execution_id, final_attempt)
             if wait is None:
-                return random.uniform(0.2, 1.0)  # still at its limit; spread the retries
+                break
             await asyncio.sleep(wait * random.uniform(0.5, 1.5))
-        raise AssertionError("unreachable")  # the loop returns on its last turn
+        return random.uniform(0.2, 1.0)  # still at its limit; spread the retries
 
     async def _concurrency(self, relay: Relay, instance: str | None) -> int | None:
         # the instance as ``Relay`` caches it (a few seconds): ``execute`` reads the same one

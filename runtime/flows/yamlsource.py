@@ -29,7 +29,7 @@ MAX_NODES = 200_000
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _TAG = "tag:yaml.org,2002:"
-#: The tag the composer gives every plain (unquoted, untagged) scalar; ``_resolve`` decides.
+#: The tag the composer gives every plain (unquoted, untagged) scalar; ``_tag`` resolves it.
 _PLAIN = "tag:relay,2026:plain"
 
 #: YAML 1.2 implicit types of plain scalars, in the order they are tried.
@@ -261,10 +261,11 @@ class _Builder:
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if _tag(key_node) == _TAG + "merge":
+            tag = _tag(key_node)
+            if tag == _TAG + "merge":
                 self.doc.problems.append(self._at(key_node, "merge keys (<<) are not supported"))
                 continue
-            key = _scalar(key_node) if isinstance(key_node, ScalarNode) else None
+            key = _scalar(key_node, tag) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str | int | float | bool) or key is None:
                 self.doc.problems.append(self._at(key_node, "mapping keys must be plain scalars"))
                 continue
@@ -289,8 +290,9 @@ class _Builder:
         )
 
 
-def _scalar(node: ScalarNode) -> Any:
-    tag = _tag(node)
+def _scalar(node: ScalarNode, tag: str | None = None) -> Any:
+    """The scalar's value by its tag (``tag``: already resolved by the caller)."""
+    tag = _tag(node) if tag is None else tag
     value: str = node.value
     if tag == _TAG + "null":
         return None

@@ -128,19 +128,28 @@ def insert_execution(
     )
 
 
-def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any] | None:
-    cursor = conn.execute(_row_sql(), (execution_id,))
+def _one_row(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
+    """The cursor's next row by column name, or ``None``."""
     row = cursor.fetchone()
     if row is None:
         return None
     return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
+def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any] | None:
+    return _one_row(conn.execute(_row_sql(), (execution_id,)))
+
+
+def _claim_args(execution_id: str, worker: str, lease_seconds: float) -> tuple[Any, ...]:
+    """The parameters of ``_CLAIM`` (and ``_CLAIM_RETURNING``) for a claim made now."""
+    t = now()
+    return (worker, t + lease_seconds, t, execution_id, t)
+
+
 def claim(
     conn: sqlite3.Connection, execution_id: str, worker: str, lease_seconds: float
 ) -> dict[str, Any] | None:
-    t = now()
-    claimed = conn.execute(_CLAIM, (worker, t + lease_seconds, t, execution_id, t)).rowcount
+    claimed = conn.execute(_CLAIM, _claim_args(execution_id, worker, lease_seconds)).rowcount
     if claimed != 1:
         return None
     return execution_row(conn, execution_id)
@@ -156,12 +165,11 @@ def claim_with_state(
     """``claim`` (the execution's columns only: running it does not need its delivery), then
     the persistent state documents (JSON text by scope) of the execution's instance and
     ``flow_name`` (default: the instance's flow name), and that flow name."""
-    t = now()
-    cursor = conn.execute(_CLAIM_RETURNING, (worker, t + lease_seconds, t, execution_id, t))
-    found = cursor.fetchone()
-    if found is None:
+    row = _one_row(
+        conn.execute(_CLAIM_RETURNING, _claim_args(execution_id, worker, lease_seconds))
+    )
+    if row is None:
         return None
-    row = dict(zip([d[0] for d in cursor.description], found, strict=True))
     instance = row["instance"]
     if flow_name is None:
         found = conn.execute(_FLOW_NAME, (instance,)).fetchone() if instance else None
