@@ -108,3 +108,56 @@ def test_makefile_targets_exist() -> None:
     makefile = (ROOT / "Makefile").read_text()
     for target in ("test:", "demo:", "bench:"):
         assert re.search(rf"^{target}", makefile, re.M), target
+
+
+#: Folders that are not the project's own files (tools' caches, builds, the virtualenv).
+_NOT_OURS = {".git", ".venv", ".mypy_cache", ".ruff_cache", ".hypothesis", ".benchmarks", "build"}
+# Assembled from pieces so this file does not match its own patterns.
+_OUTSIDE = "sha" + "red"
+_OUTSIDE_PATTERNS = re.compile(
+    "|".join(
+        (
+            rf"{_OUTSIDE}[/\\]+calendly",  # the folder beside the checkout
+            rf"\.\.[/\\]+{_OUTSIDE}\b",  # ../<it>
+            rf"""['"]\.\.['"]\s*/\s*['"]{_OUTSIDE}['"]""",  # Path(...) / ".." / "<it>"
+            rf"""['"]{_OUTSIDE}['"]\s*/\s*['"]calendly['"]""",
+            "API" + "-NOTES",  # the names of the files that live there
+            "component-reference" + r"\.md",
+        )
+    )
+)
+
+
+def _project_text_files() -> list[Path]:
+    files = []
+    for path in sorted(ROOT.rglob("*")):
+        parts = path.relative_to(ROOT).parts
+        ours = not any(p in _NOT_OURS or p.endswith(".egg-info") or p == "__pycache__" for p in parts)
+        if ours and path.is_file() and path.suffix not in {".pyc", ".db", ".sqlite"}:
+            files.append(path)
+    return files
+
+
+def test_the_outside_pattern_catches_what_it_is_for() -> None:
+    for sample in (
+        "/".join(("..", _OUTSIDE, "calendly", "openapi.yaml")),
+        'Path(__file__).parents[2] / ".." / "' + _OUTSIDE + '" / "calendly"',
+        "see API" + "-NOTES 5",
+    ):
+        assert _OUTSIDE_PATTERNS.search(sample), sample
+    assert not _OUTSIDE_PATTERNS.search("a limit shared by every worker")
+
+
+def test_nothing_in_the_repository_reads_beside_the_checkout() -> None:
+    """A user's clone has nothing beside it: code, tests, bench, Makefile, CI scripts and
+    pyproject keep their data inside the repository."""
+    offenders = []
+    for path in _project_text_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary files name no paths a test could follow
+        for number, line in enumerate(text.splitlines(), 1):
+            if _OUTSIDE_PATTERNS.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -1,7 +1,8 @@
 """Calendly API access shared by every action, data source and trigger.
 
-URIs or bare UUIDs are accepted everywhere (API-NOTES defect 5); unset values are never sent
-(defect 3); lists page with ``count=100`` (defect 9) until ``next_page_token`` is null.
+URIs or bare UUIDs are accepted everywhere (picklists give UUIDs, payloads give URIs); unset
+values are never sent (an unset filter sent as ``false`` would filter); lists page with the
+largest page each endpoint allows (fewer requests) until ``next_page_token`` is null.
 """
 
 from __future__ import annotations

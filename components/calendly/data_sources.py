@@ -1,8 +1,7 @@
 """Calendly data sources (picklists).
 
-Every key is a bare UUID (defect 5: the reference returned URIs that the inputs they feed put
-into ``{uuid}`` path segments); membership keys are membership UUIDs, as
-removeUserFromOrganization needs (defect 6: the reference returned user URIs).
+Every key is a bare UUID (the inputs they feed go into ``{uuid}`` path segments); membership
+keys are membership UUIDs, as removeUserFromOrganization needs (not user URIs).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Calendly triggers: ``calendlyTrigger`` (webhooks) and ``pollChangesTrigger`` (polling).
 
-The webhook trigger verifies every delivery's signature (defect 8) and manages its
-subscription idempotently (defect 7). The polling trigger keeps a cursor and asks Calendly
-only for events that can have changed since the last poll (defect 10).
+The webhook trigger verifies every delivery's signature and manages its subscription
+idempotently (a redeploy reuses it, an undeploy of one already gone succeeds). The polling
+trigger keeps a cursor and asks Calendly only for events that can have changed since the last
+poll.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ async def poll_changes(ctx: Context, params: dict[str, Any], cursor: Any) -> Pol
     Calendly cannot filter by ``updated_at``, but an event only changes before it starts
     (bookings are in the future; past events cannot be canceled), so every event changed
     after ``T`` starts after ``T``: ``min_start_time`` bounds each poll to the upcoming
-    events instead of the organization's whole history (defect 10).
+    events instead of the organization's whole history.
     """
     now = ctx.clock.time()
     state = _load_cursor(cursor)

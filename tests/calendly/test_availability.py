@@ -56,7 +56,7 @@ async def test_event_type_available_times(
 async def test_busy_times_send_snake_case_range(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 1: the range goes out as start_time/end_time, not startTime/endTime."""
+    """The range goes out as start_time/end_time, not startTime/endTime."""
     start, end = next_week()
     booked = sandbox.book(
         owners_event_type(sandbox).uuid,

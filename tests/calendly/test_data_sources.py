@@ -16,7 +16,7 @@ SANDBOX_HOST = "calendly.test"
 
 
 def assert_uuid_keys(items: list[dict[str, Any]]) -> None:
-    """Defect 5: keys are bare UUIDs, never URIs; every item has a label."""
+    """Keys are bare UUIDs, never URIs; every item has a label."""
     assert items
     for item in items:
         assert set(item) == {"key", "label"}
@@ -82,7 +82,7 @@ async def test_event_types_list_all_and_feed_get_event_type(
     assert {i["key"] for i in items} == {e.uuid for e in org_types}
     assert any(i["label"].endswith("(inactive)") for i in items)
     query = api_calls(sandbox, "/event_types")[0]["query"]
-    assert "active" not in query and "admin_managed" not in query  # defect 3
+    assert "active" not in query and "admin_managed" not in query  # unset booleans are not filters
     out = await runtime.invoke_action(
         "calendly.getEventType", {"connection": connection, "uuid": items[0]["key"]}
     )
@@ -93,7 +93,7 @@ async def test_event_types_list_all_and_feed_get_event_type(
 async def test_membership_keys_are_membership_uuids(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 6: keys name memberships (not users), so removal works with them."""
+    """Keys name memberships (not users), so removal works with them."""
     items = await runtime.picklist("calendly.organizationMemberships", {"connection": connection})
     assert_uuid_keys(items)
     memberships = {

@@ -22,7 +22,7 @@ def org_event_types(sandbox: Sandbox) -> list[Any]:
 async def test_unset_booleans_are_not_sent(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 3: unset active/adminManaged are left out, so every type is listed."""
+    """Unset active/adminManaged are left out, so every type is listed."""
     out = await runtime.invoke_action("calendly.listUserEventTypes", {"connection": connection})
     check_output(LIST_USER_EVENT_TYPES, out)
     calls = api_calls(sandbox)

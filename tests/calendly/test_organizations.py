@@ -43,7 +43,7 @@ def pending_invitation(sandbox: Sandbox) -> Any:
 async def test_list_memberships_defaults_to_the_current_organization(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 4: no organization given -> the user's own, never ``.../organizations/``."""
+    """No organization given -> the user's own, never ``.../organizations/``."""
     out = await runtime.invoke_action(
         "calendly.listOrganizationMemberships", {"connection": connection}
     )
@@ -116,7 +116,7 @@ async def test_get_membership_by_uri(
 async def test_remove_user_with_a_picklist_key(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 6: the picklist's keys are membership UUIDs, which the removal needs."""
+    """The picklist's keys are membership UUIDs, which the removal needs."""
     items = await runtime.picklist(
         "calendly.organizationMemberships",
         {"connection": connection, "email": "uma.user@example.com"},
@@ -211,7 +211,7 @@ async def test_get_invitation_by_uris(
 async def test_invite_sends_the_email(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 2: the reference never sent the email."""
+    """The invitation carries the email."""
     out = await runtime.invoke_action(
         "calendly.inviteUserToOrganization",
         {"connection": connection, "uuid": sandbox.org_uri(), "email": "new.hire@example.com"},

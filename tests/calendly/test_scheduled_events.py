@@ -59,7 +59,7 @@ def future_event(sandbox: Sandbox) -> Any:
 
 @pytest.mark.asyncio
 async def test_list_events_reads_every_page_100_at_a_time() -> None:
-    """Defect 9: count=100, so 250 events take 3 requests, not 13."""
+    """count=100, so 250 events take 3 requests, not 13."""
     async with big_sandbox(250) as (sandbox, runtime, connection):
         out = await runtime.invoke_action("calendly.listEvents", {"connection": connection})
         check_output(events.LIST_EVENTS, out)

@@ -1,4 +1,4 @@
-"""Calendly-Webhook-Signature: the API-NOTES test vector, tolerance and rejection reasons."""
+"""Calendly-Webhook-Signature: Calendly's published test vector, tolerance and rejection reasons."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""calendlyTrigger (webhooks: defects 7 and 8) and pollChangesTrigger (defect 10).
+"""calendlyTrigger (subscriptions, signed deliveries) and pollChangesTrigger (bounded polls).
 
 These tests share one ManualClock between relay and the sandbox, and route the sandbox's
 webhook POSTs to an in-process receiver, so real signed deliveries reach the trigger.
@@ -142,7 +142,7 @@ async def deliveries(env: Env) -> list[TriggerEvent | None]:
     ]
 
 
-# --- deploy / undeploy (defect 7) ---------------------------------------------------------
+# --- deploy / undeploy ---------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
@@ -166,7 +166,7 @@ async def test_deploy_creates_a_subscription_with_a_signing_key(env: Env) -> Non
 
 @pytest.mark.asyncio
 async def test_redeploy_reuses_the_identical_subscription(env: Env) -> None:
-    """Defect 7: the reference POSTs again and gets 409; we find and reuse it."""
+    """A second deploy finds the subscription and reuses it (a second POST would get 409)."""
     first = await env.runtime.deploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK)
     second = await env.runtime.deploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK)
     assert second["reused"] is True
@@ -202,7 +202,7 @@ async def test_deploy_frees_the_url_taken_in_the_other_scope(env: Env) -> None:
 
 @pytest.mark.asyncio
 async def test_undeploy_twice_is_fine(env: Env) -> None:
-    """Defect 7: a subscription already gone counts as deleted."""
+    """A subscription already gone counts as deleted."""
     state = await env.runtime.deploy_trigger(TRIGGER, env.inputs(), webhook_url=HOOK)
     for _ in range(2):
         await env.runtime.undeploy_trigger(
@@ -227,7 +227,7 @@ async def test_deploy_on_the_free_plan_is_403(env: Env) -> None:
     assert info.value.status == 403
 
 
-# --- deliveries (defect 8) ----------------------------------------------------------------
+# --- deliveries ----------------------------------------------------------------------------
 
 
 async def deployed(env: Env, **extra: Any) -> dict[str, Any]:
@@ -294,7 +294,7 @@ def envelope(event: str = "invitee.created") -> bytes:
 
 @pytest.mark.asyncio
 async def test_forged_tampered_unsigned_and_stale_deliveries_are_rejected(env: Env) -> None:
-    """Defect 8: the reference accepts all of these; each must be refused with a reason."""
+    """Each of these is refused with a reason."""
     state = await deployed(env)
     key, now = state["signingKey"], int(env.clock.time())
     good = signed_request(envelope(), key, now, now)
@@ -439,7 +439,7 @@ def test_any_delivery_yields_an_event_none_or_a_rejection(request: WebhookReques
         assert outcome.payload["body"]["event"] == outcome.branch
 
 
-# --- polling (defect 10) ------------------------------------------------------------------
+# --- polling -------------------------------------------------------------------------------
 
 
 async def poll(env: Env, cursor: Any, **extra: Any) -> PollResult:
@@ -497,7 +497,7 @@ async def test_changes_in_the_same_second_as_a_poll_are_reported_once(env: Env) 
 
 @pytest.mark.asyncio
 async def test_polls_only_read_events_that_can_have_changed(env: Env) -> None:
-    """Defect 10: the reference lists every event of the organization on every poll."""
+    """A poll asks only for events that can have changed, not the organization's history."""
     started = env.clock.time()
     cursor = (await poll(env, None)).cursor
     env.clock.advance(600)

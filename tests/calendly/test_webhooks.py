@@ -1,4 +1,4 @@
-"""Webhook subscription actions against the sandbox (defect 7 included)."""
+"""Webhook subscription actions against the sandbox, idempotent deletes included."""
 
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ async def test_list_on_the_free_plan_is_403(
 async def test_delete_and_delete_again_both_succeed(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 7: deleting a subscription that is already gone is success, not an error."""
+    """Deleting a subscription that is already gone is success, not an error."""
     uri = (await create(runtime, connection, sandbox))["data"]["resource"]["uri"]
     for _ in range(2):
         out = await runtime.invoke_action(
@@ -252,7 +252,7 @@ async def test_delete_other_errors_still_raise(
 async def test_delete_instanced_webhooks_deletes_every_match(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    """Defect 7: every subscription of this instance goes, not only the first match."""
+    """Every subscription of this instance goes, not only the first match."""
     mine = [f"{HOOK_URL}/{i}" for i in range(3)]
     for url in [*mine, "https://elsewhere.example.com/hook"]:
         await create(runtime, connection, sandbox, url=url)

@@ -3,7 +3,7 @@ raw-request actions and by the data sources: reference inputs, the current user'
 organization, and the JSON Schemas of the results.
 
 Result schemas describe what Calendly documents and allow unknown fields everywhere
-(API-NOTES: current payloads carry fields the 2023 spec lacks).
+(current payloads carry fields the 2023 spec lacks).
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ async def current_user(client: CalendlyClient) -> dict[str, Any]:
 
 
 async def current_organization(client: CalendlyClient) -> str:
-    """The current user's organization URI: the default where Calendly needs one (fixes
-    defect 4: never the bogus ``.../organizations/`` URI)."""
+    """The current user's organization URI: the default where Calendly needs one (never an
+    empty ``.../organizations/`` URI)."""
     return str((await current_user(client))["current_organization"])
 
 

@@ -1,7 +1,7 @@
 """Webhook subscriptions, shared by the webhook actions and the ``calendlyTrigger``.
 
 Calendly has no update endpoint and answers 409 to a second subscription for the same URL,
-so deploying twice must find and reuse what the first deploy created (defect 7), and
+so deploying twice must find and reuse what the first deploy created, and
 undeploying must treat an already deleted subscription as done.
 """
 

@@ -47,7 +47,7 @@ def _range_inputs(suffix: str) -> tuple[Input, Input]:
 
 
 def _range(params: dict[str, Any]) -> dict[str, Any]:
-    """Calendly's snake_case range (defect 1: the reference sent ``startTime``/``endTime``)."""
+    """Calendly's snake_case range (``start_time``/``end_time``; camelCase names are ignored)."""
     return {"start_time": params["startTime"], "end_time": params["endTime"]}
 
 

@@ -21,8 +21,8 @@ from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
 from runtime import Action, Context, Input
 
 #: Filters shared by listUserEventTypes and the eventTypes data source.
-#: ``active``/``adminManaged`` deliberately have no default: the reference defaulted them to
-#: false and sent them, so lists held only inactive types (defect 3). Unset means "all".
+#: ``active``/``adminManaged`` deliberately have no default: a default of false would be sent
+#: as a filter and lists would hold only inactive types. Unset means "all".
 EVENT_TYPE_FILTERS: tuple[Input, ...] = (
     Input(
         "active",
@@ -93,7 +93,7 @@ async def fetch_event_types(
     client: CalendlyClient, params: dict[str, Any], limit: int | None = None
 ) -> list[Any]:
     """Event types matching the filters; with neither user nor organization, those of the
-    current user's organization (Calendly needs one of them; defect 4)."""
+    current user's organization (Calendly needs one of them)."""
     query = filters(client, params, _QUERY, _URIS)
     if "organization" not in query and "user" not in query:
         query["organization"] = await current_organization(client)

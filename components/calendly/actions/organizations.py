@@ -50,7 +50,7 @@ async def fetch_memberships(
     client: CalendlyClient, params: dict[str, Any], limit: int | None = None
 ) -> list[Any]:
     """Memberships matching the filters; Calendly needs an organization or a user, so with
-    neither the current user's organization is used (defect 4)."""
+    neither the current user's organization is used (never an empty organization URI)."""
     query = filters(
         client,
         params,
@@ -97,8 +97,7 @@ async def get_invitation(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
 
 
 async def invite_user(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """``POST /organizations/{uuid}/invitations`` with the email (defect 2: the reference
-    never sent it)."""
+    """``POST /organizations/{uuid}/invitations`` with the email in the body."""
     client = CalendlyClient(ctx, params["connection"])
     path = f"/organizations/{params['uuid']}/invitations"
     return {"data": await client.post(path, {"email": params["email"]})}

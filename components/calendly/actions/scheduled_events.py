@@ -82,7 +82,7 @@ async def fetch_events(
     client: CalendlyClient, params: dict[str, Any], limit: int | None = None
 ) -> list[Any]:
     """Events matching the filters; with neither user nor organization, the current user's
-    organization's (Calendly needs one; the reference sent a bogus URI, defect 4)."""
+    organization's (Calendly needs one of them)."""
     query = filters(
         client, params, _EVENT_QUERY, {"organization": "organizations", "user": "users"}
     )

@@ -102,13 +102,13 @@ async def list_webhooks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def delete_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Delete a subscription; one that is already gone counts as deleted (defect 7)."""
+    """Delete a subscription; one already gone counts as deleted (undeploys and retries repeat)."""
     await delete_if_present(_client(ctx, params), params["webhookUuid"])
     return {"data": None}
 
 
 async def delete_instanced_webhooks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Delete every subscription pointing at this instance, not only the first (defect 7)."""
+    """Delete every subscription pointing at this instance, not only the first."""
     urls = set(params.get("webhookUrls") or ())
     if ctx.webhook_url:
         urls.add(ctx.webhook_url)
