@@ -9,6 +9,8 @@ from typing import Any
 from runtime import Connection, Input, OAuth2Endpoints
 
 LIVE_API = "https://api.calendly.com"
+LIVE_AUTHORIZE = "https://auth.calendly.com/oauth/authorize"
+LIVE_TOKEN = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL, not a secret
 #: The in-process sandbox answers for this host (see ``in_process_hosts`` in the plugin).
 SANDBOX_URL = "http://calendly.sandbox.invalid"
 
@@ -31,10 +33,12 @@ _SANDBOX = Input(
 
 
 def oauth_endpoints(fields: Mapping[str, Any]) -> OAuth2Endpoints:
+    """Where the OAuth server and the API are: live Calendly (the connection's own URLs, else
+    Calendly's: a personal token has none) or the sandbox."""
     if fields.get("useLiveServer"):
         return OAuth2Endpoints(
-            authorize_url=str(fields["authorizeUrl"]),
-            token_url=str(fields["tokenUrl"]),
+            authorize_url=str(fields.get("authorizeUrl") or LIVE_AUTHORIZE),
+            token_url=str(fields.get("tokenUrl") or LIVE_TOKEN),
             api_base_url=LIVE_API,
         )
     base = str(fields.get("sandboxUrl") or SANDBOX_URL).rstrip("/")
@@ -59,7 +63,7 @@ OAUTH2 = Connection(
             "authorizeUrl",
             "Authorize URL",
             required=True,
-            default="https://auth.calendly.com/oauth/authorize",
+            default=LIVE_AUTHORIZE,
             comments="The OAuth 2.0 Authorization URL for the Calendly API",
         ),
         Input(
@@ -86,7 +90,7 @@ OAUTH2 = Connection(
             "tokenUrl",
             "Token URL",
             required=True,
-            default="https://auth.calendly.com/oauth/token",
+            default=LIVE_TOKEN,
             comments="The OAuth 2.0 Token URL for the Calendly API",
         ),
         _LIVE,
@@ -99,7 +103,7 @@ PERSONAL_TOKEN = Connection(
     label="Personal Access Token",
     kind="api_key",
     description="A Calendly personal access token (Integrations > API & Webhooks).",
-    endpoints=oauth_endpoints,
+    endpoints=oauth_endpoints,  # it has no OAuth server: only the API base is used
     token_input="apiKey",  # noqa: S106 - the input's key, not a secret
     inputs=(
         Input("apiKey", "Personal Access Token", "password", required=True),
