@@ -28,6 +28,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
 from runtime.background import stop
+from runtime.envsettings import POSITIVE, env_value
 from runtime.errors import ConfigurationError
 from runtime.service import Relay
 
@@ -94,29 +95,6 @@ class QueueSettings:
                 values[name] = env_value(var, env[var], kind)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return evolve(settings, **values)
-
-
-#: ``env_value`` kinds for numbers that must be above zero (plain ``int``/``float``: zero or
-#: more; no relay setting takes a negative or infinite number).
-POSITIVE = "positive number"
-POSITIVE_INT = "positive whole number"
-_POSITIVE_BASES: dict[str, type[Any]] = {POSITIVE: float, POSITIVE_INT: int}
-
-
-def env_value(name: str, raw: str, kind: type[Any] | str) -> Any:
-    """``raw`` (the value of environment variable ``name``) as ``kind``, or a clear error
-    naming the variable."""
-    positive = isinstance(kind, str)
-    base = _POSITIVE_BASES[kind] if isinstance(kind, str) else kind
-    try:
-        value = base(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a valid {base.__name__}") from None
-    numeric = base in (int, float)
-    if numeric and (not math.isfinite(value) or value < 0 or (positive and value == 0)):
-        need = "above zero" if positive else "zero or more"
-        raise ConfigurationError(f"{name}={raw!r}: must be a finite number {need}")
-    return value
 
 
 def make_broker(settings: QueueSettings, middleware: list[Middleware] | None = None) -> RedisBroker:

@@ -13,6 +13,11 @@ queued here: work of another process sharing the store that died (its lease ran 
 that was recorded but never handed to an executor. Claims are atomic, so work two processes
 both pick up still runs once. Shutting down stops starting queued executions (they stay
 pending for the next start) and gives running ones a grace period.
+
+Each run writes under its claim (worker and attempt, see ``Holder``): when a renewal finds the
+lease taken over (this process stalled past it and another claim has the execution), the run
+is stopped and records nothing. A run longer than ``time_limit`` (``RELAY_TIME_LIMIT``, as for
+workers) is stopped and recorded failed, which releases its lease.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from collections import deque
 
 import structlog
 
+from runtime.envsettings import POSITIVE, env_value
 from runtime.service import Relay
+from runtime.store.records import ExecutionRow, Holder, LeaseLost
 
 log = structlog.get_logger("relay.executor")
+
+#: Seconds an execution may run when ``RELAY_TIME_LIMIT`` is unset (as for workers).
+DEFAULT_TIME_LIMIT = 600.0
 
 
 class _Lane:
@@ -44,15 +54,28 @@ class _Lane:
 class InProcessExecutor:
     """Runs executions as tasks in the server's event loop."""
 
-    def __init__(self, relay: Relay, *, default_concurrency: int = 10, lease: float = 30.0) -> None:
+    def __init__(
+        self,
+        relay: Relay,
+        *,
+        default_concurrency: int = 10,
+        lease: float = 30.0,
+        time_limit: float | None = None,
+    ) -> None:
         self.relay = relay
         self.default_concurrency = default_concurrency
         self.lease = lease
+        #: seconds an execution may run before it is failed (default ``RELAY_TIME_LIMIT``)
+        self.time_limit = time_limit if time_limit is not None else time_limit_from_env()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the lanes' worker coroutines
         self._accepting = False
-        self._running: set[str] = set()
+        #: running here: the lane task running each, and its claim's attempt once claimed
+        self._running: dict[str, asyncio.Task[None] | None] = {}
+        self._attempts: dict[str, int] = {}
+        #: runs stopped because their lease was taken over
+        self._lost: set[str] = set()
         self._queued: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -107,11 +130,31 @@ class InProcessExecutor:
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
-            for execution_id in list(self._running):
-                try:
-                    await self.relay.store.renew_lease(execution_id, self.worker, self.lease)
-                except Exception as exc:  # a missed renewal only risks a duplicate claim later
-                    log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
+            await self.renew_leases()
+
+    async def renew_leases(self) -> None:
+        """Renew the lease of every claimed execution running here; stop those whose lease
+        another claim has taken over (they could only repeat its work)."""
+        for execution_id, attempt in list(self._attempts.items()):
+            try:
+                held = await self.relay.store.renew_lease(
+                    execution_id, self.worker, self.lease, attempt
+                )
+            except Exception as exc:  # a missed renewal only risks a duplicate claim later
+                log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
+                continue
+            task = self._running.get(execution_id)
+            if not held and task is not None and self._attempts.get(execution_id) == attempt:
+                log.warning(
+                    "execution stopped: its lease was taken over by another claim",
+                    execution_id=execution_id,
+                    attempt=attempt,
+                )
+                self._lost.add(execution_id)
+                task.cancel()
+
+    def _claimed(self, row: ExecutionRow) -> None:
+        self._attempts[row.id] = row.attempts
 
     def _lane(self, instance: str | None) -> _Lane:
         key = instance or ""
@@ -152,12 +195,22 @@ class InProcessExecutor:
             lane.workers -= 1
 
     async def _run(self, execution_id: str, instance: str | None) -> None:
-        self._running.add(execution_id)
+        task = asyncio.current_task()
+        self._running[execution_id] = task  # type: ignore[assignment]
         try:
-            status = await self.relay.execute(
-                execution_id, self.worker, self.lease, instance=instance
-            )
+            async with asyncio.timeout(self.time_limit) as deadline:
+                status = await self.relay.execute(
+                    execution_id, self.worker, self.lease, instance=instance, on_claim=self._claimed
+                )
+        except TimeoutError:
+            if deadline.expired():
+                await self._timed_out(execution_id)
+            else:  # not the time limit's: e.g. a lock wait inside the execution
+                log.error("execution crashed", execution_id=execution_id, error="TimeoutError")
+            return
         except asyncio.CancelledError:
+            if execution_id in self._lost and task is not None and task.uncancel() == 0:
+                return  # stopped by the renewal that found the lease taken over (logged there)
             log.warning("execution interrupted; it will be resumed", execution_id=execution_id)
             await self._release(execution_id)
             raise
@@ -165,13 +218,46 @@ class InProcessExecutor:
             log.error("execution crashed", execution_id=execution_id, error=type(exc).__name__)
             return
         finally:
-            self._running.discard(execution_id)
+            self._running.pop(execution_id, None)
+            self._lost.discard(execution_id)
+            self._attempts.pop(execution_id, None)
         if status is not None:
             self.completed += 1
 
-    async def _release(self, execution_id: str) -> None:
+    async def _timed_out(self, execution_id: str) -> None:
+        """Record the execution failed under the claim that ran it (which frees its lease)."""
+        attempt = self._attempts.get(execution_id)
+        message = f"the execution exceeded the time limit of {self.time_limit:g} s"
+        if attempt is None:  # stopped before its claim returned: nothing of it ran here
+            await self._release(execution_id)
+            return
+        error = {"type": "TimeLimitExceeded", "message": message}
         try:
-            await asyncio.shield(self.relay.store.release_execution(execution_id))
+            await asyncio.shield(
+                self.relay.store.finish_execution(
+                    execution_id,
+                    "failed",
+                    {"id": execution_id, "status": "failed", "steps": [], "error": error},
+                    {},
+                    holder=Holder(self.worker, attempt),
+                )
+            )
+        except LeaseLost:
+            log.warning(
+                "execution not recorded: its lease was taken over", execution_id=execution_id
+            )
+            return
+        except Exception:  # the store is away: the lease runs out and a sweep takes it over
+            log.error("could not record the time limit", execution_id=execution_id)
+            return
+        log.warning("execution failed", execution_id=execution_id, error=message)
+
+    async def _release(self, execution_id: str) -> None:
+        attempt = self._attempts.get(execution_id)
+        try:
+            await asyncio.shield(
+                self.relay.store.release_execution(execution_id, self.worker, attempt)
+            )
         except Exception:  # best effort: an expired lease makes it resumable anyway
             log.warning("could not release execution", execution_id=execution_id)
 
@@ -201,6 +287,12 @@ class InProcessExecutor:
     def in_flight(self) -> int:
         """Executions running or queued here."""
         return len(self._running) + len(self._queued)
+
+
+def time_limit_from_env() -> float:
+    """``RELAY_TIME_LIMIT`` (seconds, above zero), 600 when unset."""
+    raw = os.environ.get("RELAY_TIME_LIMIT")
+    return float(env_value("RELAY_TIME_LIMIT", raw, POSITIVE)) if raw else DEFAULT_TIME_LIMIT
 
 
 def _alive(pid: int) -> bool:

@@ -35,12 +35,14 @@ from attrs import evolve, field, frozen
 
 from runtime.api import Runtime
 from runtime.background import running
-from runtime.executors.dramatiq import POSITIVE, POSITIVE_INT, QueueSettings, env_value
+from runtime.envsettings import POSITIVE, POSITIVE_INT, env_value
+from runtime.executors.dramatiq import QueueSettings
 from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
 from runtime.redaction import Redactor
 from runtime.service import Relay
 from runtime.store import open_store
 from runtime.store.executions import FINAL
+from runtime.store.records import ExecutionRow, LeaseLost
 
 #: Seconds between tries for a flow slot before the message is deferred (each jittered).
 SLOT_WAITS = (0.01, 0.02, 0.04, 0.08, 0.16)
@@ -92,6 +94,21 @@ class WorkerSettings:
                 values[name] = env_value(var, env[var], kind)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return evolve(cls(), **values)
+
+
+class _Claim:
+    """One run's claim, as ``Relay.execute`` reports it: the attempt its writes carry, the
+    task running it, and whether a renewal found the lease taken over."""
+
+    __slots__ = ("attempt", "lost", "task")
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self.task = task
+        self.attempt: int | None = None
+        self.lost = False
+
+    def took(self, row: ExecutionRow) -> None:
+        self.attempt = row.attempts
 
 
 class ExecutionRunner:
@@ -150,12 +167,15 @@ class ExecutionRunner:
         return relay.flow_of(found).concurrency if found else None
 
     async def _run(self, relay: Relay, execution_id: str, final_attempt: bool) -> float | None:
+        claim = _Claim(asyncio.current_task())
         try:
             async with (
                 asyncio.timeout(self.settings.time_limit) as deadline,
-                running(self._renew(relay, execution_id)),
+                running(self._renew(relay, execution_id, claim)),
             ):
-                status = await relay.execute(execution_id, self.worker_id, self.settings.lease)
+                status = await relay.execute(
+                    execution_id, self.worker_id, self.settings.lease, on_claim=claim.took
+                )
         except TimeoutError as exc:
             if not deadline.expired():  # not ours: e.g. a lock wait inside the execution
                 await self._crashed(relay, execution_id, exc, final_attempt)
@@ -163,6 +183,9 @@ class ExecutionRunner:
             await self._timed_out(relay, execution_id)
             return None
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if claim.lost and task is not None and task.uncancel() == 0:
+                return None  # another claim has it (the renewal that found out logged it)
             # the worker is stopping, or Dramatiq's hard time limit struck: hand it back
             await self._release(relay, execution_id)
             raise
@@ -186,14 +209,30 @@ class ExecutionRunner:
         remaining = (row.lease_until or 0.0) - time.time()
         return max(0.2, remaining + random.uniform(0.1, 0.5))
 
-    async def _renew(self, relay: Relay, execution_id: str) -> None:
+    async def _renew(self, relay: Relay, execution_id: str, claim: _Claim) -> None:
+        """Renew the lease every third of it; stop the run once another claim has taken the
+        execution over (this one could only repeat its work, and may write nothing)."""
         lease = self.settings.lease
         while True:
             await asyncio.sleep(lease / 3)
+            if claim.attempt is None:
+                continue
             try:
-                await relay.store.renew_lease(execution_id, self.worker_id, lease)
+                held = await relay.store.renew_lease(
+                    execution_id, self.worker_id, lease, claim.attempt
+                )
             except Exception as exc:  # a missed renewal only risks a second claim later
                 log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
+                continue
+            if not held and claim.task is not None:
+                log.warning(
+                    "execution stopped: its lease was taken over by another claim",
+                    execution_id=execution_id,
+                    attempt=claim.attempt,
+                )
+                claim.lost = True
+                claim.task.cancel()
+                return
 
     async def _crashed(
         self, relay: Relay, execution_id: str, exc: BaseException, final_attempt: bool
@@ -211,7 +250,7 @@ class ExecutionRunner:
 
     async def _timed_out(self, relay: Relay, execution_id: str) -> None:
         limit = self.settings.time_limit
-        message = f"the execution ran longer than its time limit ({limit:g} s)"
+        message = f"the execution exceeded the time limit of {limit:g} s"
         await self._fail(relay, execution_id, "TimeLimitExceeded", message, after_cancel=True)
 
     async def _fail(
@@ -235,8 +274,14 @@ class ExecutionRunner:
             error = {"type": kind, "message": message}
             result = {**(row.result or {}), "status": "failed", "error": error}
             state = {"execution": row.state or {}}
-            await relay.store.finish_execution(execution_id, "failed", result, state)
+            # under the claim read just now: a claim taken over meanwhile writes nothing
+            holder = row.holder if ours else None
+            await relay.store.finish_execution(execution_id, "failed", result, state, holder=holder)
             log.warning("execution failed", execution_id=execution_id, error=message)
+        except LeaseLost:
+            log.warning(
+                "failure not recorded: another claim has the execution", execution_id=execution_id
+            )
         except Exception:  # the store is unreachable: the lease runs out, start() re-enqueues
             log.error("could not record the failure", execution_id=execution_id)
 

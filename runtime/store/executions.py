@@ -18,7 +18,7 @@ from runtime.errors import ConfigurationError
 from runtime.store import sqliteops
 from runtime.store.base import StoreBase
 from runtime.store.db import dumps, insert_new, loads, new_id, now, writer
-from runtime.store.records import ExecutionRow
+from runtime.store.records import ExecutionRow, Holder, LeaseLost
 from runtime.store.state import SCOPES, _keys, write_state
 from runtime.store.tables import deliveries, executions, instances
 from runtime.store.tables import state as state_table
@@ -236,14 +236,24 @@ class ExecutionQueries(StoreBase):
                     state[scope] = loads(data)
         return ExecutionRow.from_row(row._mapping), state, flow_name
 
-    async def renew_lease(self, execution_id: str, worker: str, lease_seconds: float) -> bool:
-        """Extend ``worker``'s lease; ``False`` if it no longer holds the execution."""
-        return await self._by_holder(execution_id, worker, lease_until=now() + lease_seconds)
+    async def renew_lease(
+        self, execution_id: str, worker: str, lease_seconds: float, attempt: int | None = None
+    ) -> bool:
+        """Extend ``worker``'s lease (of claim ``attempt``, if given); ``False`` if it no
+        longer holds the execution."""
+        return await self._by_holder(
+            execution_id, worker, attempt, lease_until=now() + lease_seconds
+        )
 
-    async def release_execution(self, execution_id: str, worker: str | None = None) -> bool:
+    async def release_execution(
+        self, execution_id: str, worker: str | None = None, attempt: int | None = None
+    ) -> bool:
         """Hand a running execution back (graceful shutdown): pending again, claimable at once.
-        With ``worker``, only if that worker still holds it; ``False`` if nothing changed."""
-        return await self._by_holder(execution_id, worker, status="pending", lease_until=None)
+        With ``worker`` (and ``attempt``), only if that claim still holds it; ``False`` if
+        nothing changed."""
+        return await self._by_holder(
+            execution_id, worker, attempt, status="pending", lease_until=None
+        )
 
     async def finish_execution(
         self,
@@ -252,8 +262,13 @@ class ExecutionQueries(StoreBase):
         result: dict[str, Any],
         state: dict[str, Any],
         flow_name: str | None = None,
+        holder: Holder | None = None,
     ) -> None:
         """Record the outcome and, in the same transaction, the persistent state scopes.
+
+        With ``holder`` (the claim that ran it), the outcome is written only while that claim
+        still holds the lease, checked in the UPDATE itself: a holder whose lease lapsed and
+        was taken over gets ``LeaseLost`` and nothing (outcome or state) is written.
 
         ``result`` is ``ExecutionResult.as_dict()`` (already redacted); ``state`` is
         ``State.as_dict()``: ``execution`` stays with this row, ``flow``/``cross_flow``/
@@ -274,13 +289,22 @@ class ExecutionQueries(StoreBase):
                     scopes=scopes,
                     flow_name=flow_name,
                     result_flow=str(result.get("flow", "")),
+                    holder=holder,
                 )
             )
             return
+        c = executions.c
+        where = [c.id == execution_id]
+        if holder is not None:
+            where += [
+                c.status == "running",
+                c.worker == holder.worker,
+                c.attempts == holder.attempt,
+            ]
         async with writer(self.engine).begin() as conn:
             done = await conn.execute(
                 update(executions)
-                .where(executions.c.id == execution_id)
+                .where(*where)
                 .values(
                     status=status,
                     result=dumps(result),
@@ -293,6 +317,8 @@ class ExecutionQueries(StoreBase):
             )
             found = done.one_or_none()
             if found is None:
+                if holder is not None:
+                    raise LeaseLost(execution_id, holder)
                 raise LookupError(f"there is no execution {execution_id!r}")
             instance = found[0]
             if flow_name is None:
@@ -341,12 +367,18 @@ class ExecutionQueries(StoreBase):
         async with self.engine.connect() as conn:
             return [ExecutionRow.from_row(r._mapping) for r in await conn.execute(query)]
 
-    async def _by_holder(self, execution_id: str, worker: str | None, **values: Any) -> bool:
+    async def _by_holder(
+        self, execution_id: str, worker: str | None, attempt: int | None, **values: Any
+    ) -> bool:
         if self.group is not None:
             return bool(
                 await self.group.run(
                     partial(
-                        sqliteops.by_holder, execution_id=execution_id, worker=worker, values=values
+                        sqliteops.by_holder,
+                        execution_id=execution_id,
+                        worker=worker,
+                        values=values,
+                        attempt=attempt,
                     )
                 )
             )
@@ -354,6 +386,8 @@ class ExecutionQueries(StoreBase):
         where = [c.id == execution_id, c.status == "running"]
         if worker is not None:
             where.append(c.worker == worker)
+        if attempt is not None:
+            where.append(c.attempts == attempt)
         async with writer(self.engine).begin() as conn:
             result = await conn.execute(update(executions).where(*where).values(values))
             return bool(result.rowcount == 1)

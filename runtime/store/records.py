@@ -10,8 +10,31 @@ from typing import Any
 
 from attrs import field, frozen
 
+from runtime.errors import RelayError
 from runtime.store.crypto import Keyring
 from runtime.store.db import loads
+
+
+@frozen
+class Holder:
+    """Who holds a running execution: the worker and the claim's attempt number. Every write
+    a run makes carries it (fencing): a claim that lapsed and was taken over counts ``attempts``
+    up, so the earlier holder's writes match no row, even from the same worker id."""
+
+    worker: str
+    attempt: int
+
+
+class LeaseLost(RelayError):
+    """A write for an execution whose lease this writer no longer holds was refused."""
+
+    def __init__(self, execution_id: str, holder: Holder) -> None:
+        super().__init__(
+            f"execution {execution_id}: the lease of {holder.worker} (attempt {holder.attempt})"
+            " is no longer held; the write was refused"
+        )
+        self.execution_id = execution_id
+        self.holder = holder
 
 
 @frozen
@@ -82,6 +105,11 @@ class ExecutionRow:
     state: dict[str, Any] | None = field(default=None, repr=False)
     worker: str | None = None
     lease_until: float | None = None
+
+    @property
+    def holder(self) -> Holder | None:
+        """The lease as this row was read (a claim's row: the claimant's), if it is held."""
+        return None if self.worker is None else Holder(self.worker, self.attempts)
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ExecutionRow:

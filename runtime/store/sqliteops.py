@@ -21,6 +21,7 @@ from sqlalchemy.dialects import sqlite
 
 from runtime.errors import ConfigurationError
 from runtime.store.db import now
+from runtime.store.records import Holder, LeaseLost
 from runtime.store.tables import executions
 
 _ROW_SQL: str | None = None
@@ -59,6 +60,8 @@ _FINISH = (
     "UPDATE executions SET status = ?, result = ?, state = ?, finished_at = ?, worker = NULL,"
     " lease_until = NULL WHERE id = ?"
 )
+#: ``_FINISH`` by the lease's holder only (fencing, in the same statement as the write).
+_FINISH_HELD = _FINISH + " AND status = 'running' AND worker = ? AND attempts = ?"
 _EXECUTION_INSTANCE = "SELECT instance FROM executions WHERE id = ?"
 _FLOW_NAME = "SELECT flow_name FROM instances WHERE name = ?"
 _STATE_ONE = "SELECT scope, key, data FROM state WHERE key IN (?)"
@@ -195,12 +198,20 @@ def finish(
     scopes: dict[str, str],
     flow_name: str | None,
     result_flow: str,
+    holder: Holder | None = None,
 ) -> None:
-    """Record the outcome and the persistent scopes (``scopes``: JSON text by scope name)."""
+    """Record the outcome and the persistent scopes (``scopes``: JSON text by scope name);
+    with ``holder``, only while it holds the lease (``LeaseLost`` otherwise, nothing written)."""
     from runtime.store.state import _keys
 
-    done = conn.execute(_FINISH, (status, result, execution_state, now(), execution_id)).rowcount
+    params: tuple[Any, ...] = (status, result, execution_state, now(), execution_id)
+    if holder is None:
+        done = conn.execute(_FINISH, params).rowcount
+    else:
+        done = conn.execute(_FINISH_HELD, (*params, holder.worker, holder.attempt)).rowcount
     if done != 1:
+        if holder is not None:
+            raise LeaseLost(execution_id, holder)
         raise LookupError(f"there is no execution {execution_id!r}")
     if not scopes:
         return
@@ -223,13 +234,21 @@ _BY_HOLDER = {
 
 
 def by_holder(
-    conn: sqlite3.Connection, execution_id: str, worker: str | None, values: dict[str, Any]
+    conn: sqlite3.Connection,
+    execution_id: str,
+    worker: str | None,
+    values: dict[str, Any],
+    attempt: int | None = None,
 ) -> bool:
-    """``UPDATE executions SET values`` where ``worker`` (any, if ``None``) runs it; the
-    columns are those ``renew_lease`` and ``release_execution`` set."""
+    """``UPDATE executions SET values`` where ``worker`` (any, if ``None``) runs it, under the
+    claim ``attempt`` if given; the columns are those ``renew_lease`` and ``release_execution``
+    set."""
     sql = _BY_HOLDER[tuple(values)]
     params = [*values.values(), execution_id]
     if worker is not None:
         sql += " AND worker = ?"
         params.append(worker)
+    if attempt is not None:
+        sql += " AND attempts = ?"
+        params.append(attempt)
     return bool(conn.execute(sql, params).rowcount == 1)

@@ -9,6 +9,7 @@ import pytest
 
 from runtime.errors import ConfigurationError
 from runtime.store import Keyring, Store, open_store
+from runtime.store.records import Holder, LeaseLost
 
 from .conftest import FLOW, make_instance
 
@@ -177,3 +178,52 @@ async def test_unfinished_executions_after_a_crash(
         assert [r.id for r in await restarted.unfinished_executions()] == [pending]
     finally:
         await restarted.close()
+
+
+@pytest.fixture(params=["grouped", "sqlalchemy"])
+def write_path(request: pytest.FixtureRequest, store: Store) -> Store:
+    """The store, writing through group commit (SQLite's default) or through SQLAlchemy (as on
+    PostgreSQL): both paths must fence."""
+    if request.param == "sqlalchemy":
+        if store.group is None:
+            pytest.skip("this backend has one write path")
+        store.group = None
+    return store
+
+
+async def test_a_holder_whose_lease_was_taken_over_cannot_finish_renew_or_release(
+    write_path: Store,
+) -> None:
+    store = write_path
+    await make_instance(store)
+    execution_id = await store.create_execution("acme", FLOW, 1, None)
+    first = await store.claim_execution(execution_id, "w", -1)  # its lease has run out
+    assert first is not None and first.holder == Holder("w", 1)
+    # the same worker id claims again (one process's sweep): only the attempt tells them apart
+    second = await store.claim_execution(execution_id, "w", 60)
+    assert second is not None and second.holder == Holder("w", 2)
+    assert await store.renew_lease(execution_id, "w", 60, attempt=1) is False
+    assert await store.release_execution(execution_id, "w", attempt=1) is False
+    with pytest.raises(LeaseLost, match="attempt 1"):
+        await store.finish_execution(
+            execution_id,
+            "completed",
+            {**RESULT, "outputs": {"by": "first"}},
+            {"execution": {"by": "first"}, "flow": {"by": "first"}},
+            flow_name="f",
+            holder=first.holder,
+        )
+    row = await store.get_execution(execution_id)
+    assert row is not None and (row.status, row.worker, row.attempts) == ("running", "w", 2)
+    assert (await store.load_state("acme", "f"))["flow"] == {}  # the state went nowhere
+    assert await store.renew_lease(execution_id, "w", 60, attempt=2) is True
+    await store.finish_execution(
+        execution_id, "completed", RESULT, {"flow": {"by": "second"}}, "f", second.holder
+    )
+    row = await store.get_execution(execution_id)
+    assert row is not None and (row.status, row.result, row.worker) == ("completed", RESULT, None)
+    assert (await store.load_state("acme", "f"))["flow"] == {"by": "second"}
+    # finished: no holder can write again, not even the one that finished it
+    with pytest.raises(LeaseLost):
+        await store.finish_execution(execution_id, "failed", RESULT, {}, holder=second.holder)
+    assert await store.renew_lease(execution_id, "w", 60, attempt=2) is False
