@@ -30,6 +30,7 @@ from runtime.flows import Flow
 from runtime.logs import SECRETS
 from runtime.redaction import SECRET_KEYS, Redactor
 from runtime.store import Instance, Store
+from runtime.store.records import ExecutionRow, LeaseLost
 
 log = structlog.get_logger("relay.service")
 
@@ -358,12 +359,21 @@ class Relay:
         )
 
     async def execute(
-        self, execution_id: str, worker: str, lease: float = 300.0, instance: str | None = None
+        self,
+        execution_id: str,
+        worker: str,
+        lease: float = 300.0,
+        instance: str | None = None,
+        *,
+        on_claim: Callable[[ExecutionRow], object] | None = None,
     ) -> str | None:
-        """Claim and run one execution; returns its final status, or None if not claimed.
+        """Claim and run one execution; returns its final status, or None if not claimed (or
+        its lease was lost before it could record the outcome: then another claim owns it).
 
         ``instance`` (the execution's instance, when the caller knows it) lets the claim load
-        the persistent state in the same transaction."""
+        the persistent state in the same transaction. ``on_claim`` is told the claimed row
+        (its ``holder`` is the claim executors renew the lease under). Every outcome is written
+        under that claim: a holder whose lease lapsed and was taken over writes nothing."""
         hint = None
         if instance is not None:
             cached = self._by_name.get(instance)
@@ -373,56 +383,76 @@ class Relay:
         if claimed is None:
             return None
         row, stored, state_flow = claimed
-        found = await self.instance_named(row.instance) if row.instance else None
-        if found is None:
+        if on_claim is not None:
+            on_claim(row)
+        holder = row.holder
+        try:
+            found = await self.instance_named(row.instance) if row.instance else None
+            if found is None:
+                await self.store.finish_execution(
+                    execution_id,
+                    "failed",
+                    {"error": {"type": "ConfigurationError", "message": "the instance is gone"}},
+                    {},
+                    holder=holder,
+                )
+                return "failed"
+            self.flow_of(found)  # learns the instance's secrets (to scrub them), caches its flow
+            flow = self._flow(found, row.flow_text, row.flow_version)
+            if flow.name != state_flow:  # the claim guessed another flow's state: read it
+                stored = await self.store.load_state(found.name, flow.name)
+            state = State(
+                flow=stored.get("flow", {}),
+                cross_flow=stored.get("cross_flow", {}),
+                integration=stored.get("integration", {}),
+            )
+            try:
+                scope, handles = await self.connections(found, flow)
+            except RelayError as exc:
+                error = {"type": type(exc).__name__, "message": Redactor().text(str(exc))}
+                await self.store.finish_execution(
+                    execution_id, "failed", {"error": error}, {}, holder=holder
+                )
+                log.warning(
+                    "execution failed before its first step",
+                    execution_id=execution_id,
+                    instance=row.instance,
+                    error=str(exc),
+                )
+                return "failed"
+            replay = row.replay_outputs if hasattr(row, "replay_outputs") else None
+            result = await self.runtime.run(
+                flow,
+                config=scope,
+                connections=handles,
+                payload=row.payload,
+                state=state,
+                execution_id=execution_id,
+                instance=found.name,
+                reuse_outputs=replay,
+            )
+            # the outcome and the persistent state scopes, in one transaction; a scope that
+            # was empty and still is needs no write (reading it gives the same empty document)
+            scopes = state.as_dict()
+            for name in ("flow", "cross_flow", "integration"):
+                if not scopes[name] and not stored.get(name):
+                    del scopes[name]
             await self.store.finish_execution(
                 execution_id,
-                "failed",
-                {"error": {"type": "ConfigurationError", "message": "the instance is gone"}},
-                {},
+                result.status,
+                result.as_dict(),
+                scopes,
+                flow_name=flow.name,
+                holder=holder,
             )
-            return "failed"
-        self.flow_of(found)  # learns the instance's secrets (to scrub them) and caches its flow
-        flow = self._flow(found, row.flow_text, row.flow_version)
-        if flow.name != state_flow:  # the claim guessed another flow's state: read the right one
-            stored = await self.store.load_state(found.name, flow.name)
-        state = State(
-            flow=stored.get("flow", {}),
-            cross_flow=stored.get("cross_flow", {}),
-            integration=stored.get("integration", {}),
-        )
-        try:
-            scope, handles = await self.connections(found, flow)
-        except RelayError as exc:
-            error = {"type": type(exc).__name__, "message": Redactor().text(str(exc))}
-            await self.store.finish_execution(execution_id, "failed", {"error": error}, {})
+        except LeaseLost:
             log.warning(
-                "execution failed before its first step",
+                "execution not recorded: its lease was taken over by another claim",
                 execution_id=execution_id,
                 instance=row.instance,
-                error=str(exc),
+                attempt=row.attempts,
             )
-            return "failed"
-        replay = row.replay_outputs if hasattr(row, "replay_outputs") else None
-        result = await self.runtime.run(
-            flow,
-            config=scope,
-            connections=handles,
-            payload=row.payload,
-            state=state,
-            execution_id=execution_id,
-            instance=found.name,
-            reuse_outputs=replay,
-        )
-        # the outcome and the persistent state scopes, in one transaction; a scope that was
-        # empty and still is needs no write (reading it gives the same empty document)
-        scopes = state.as_dict()
-        for name in ("flow", "cross_flow", "integration"):
-            if not scopes[name] and not stored.get(name):
-                del scopes[name]
-        await self.store.finish_execution(
-            execution_id, result.status, result.as_dict(), scopes, flow_name=flow.name
-        )
+            return None
         log.info(
             "execution finished",
             execution_id=execution_id,
