@@ -6,6 +6,7 @@ migrations, secrets encrypted at rest and cross-process locks.
 """
 
 from runtime.store.crypto import DecryptionError, Keyring
+from runtime.store.db import StoreUnavailable
 from runtime.store.locks import LeaseLocks, LockTimeout
 from runtime.store.records import Delivery, ExecutionRow, Instance
 from runtime.store.store import Store, open_store
@@ -21,5 +22,6 @@ __all__ = [
     "LeaseLocks",
     "LockTimeout",
     "Store",
+    "StoreUnavailable",
     "open_store",
 ]

@@ -11,6 +11,8 @@ Everything engine-specific lives here, so the query modules read the same on bot
   stale; taking the write lock up front makes it queue behind the busy timeout instead.
 - ``upsert`` hands out the dialect's ``INSERT .. ON CONFLICT`` construct (both engines support
   the same clause).
+- The database's own errors (disk full, read-only, a corrupt file) leave the store as
+  ``StoreUnavailable``, one line naming the database (see ``translate``).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from sqlalchemy import ColumnElement, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from runtime.errors import ConfigurationError
+from runtime.errors import ConfigurationError, RelayError
 
 #: The execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
 WRITE = "relay_write"
@@ -44,8 +47,51 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycop
 
 
 def default_data_dir() -> Path:
-    """``$RELAY_HOME``, else ``./.relay``."""
-    return Path(os.environ.get("RELAY_HOME") or ".relay")
+    """``$RELAY_HOME``, else the user's data directory (``platformdirs``, e.g.
+    ``~/.local/share/relay``): never the current directory, so a command run elsewhere finds
+    the same store."""
+    home = os.environ.get("RELAY_HOME")
+    return Path(home) if home else Path(platformdirs.user_data_dir("relay"))
+
+
+class StoreUnavailable(RelayError):
+    """The database cannot be used right now (disk full, read-only, moved, corrupt): nothing
+    was written; the operator must look at the database named in the message. The server
+    answers 503 with ``Retry-After`` instead of acknowledging."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        #: the database (file or masked URL) and what is wrong with it
+        self.where = where
+        self.reason = reason
+
+
+#: SQLite result codes whose meaning is "the file is not (or no longer) a usable database".
+_CORRUPT = ("not a database", "malformed", "corrupt")
+
+
+def translate(exc: BaseException, where: str) -> StoreUnavailable | None:
+    """The relay error for a database failure ``exc`` of the database ``where`` (one line), or
+    ``None`` when ``exc`` is not one (constraint violations stay what they are: the store's
+    callers handle those)."""
+    orig = getattr(exc, "orig", None) or exc
+    if type(orig).__module__.startswith("psycopg"):
+        if isinstance(exc, OperationalError):
+            return StoreUnavailable(where, f"the database is unavailable: {_first_line(orig)}")
+        return None
+    # not IntegrityError or ProgrammingError: a constraint or a bug is not the database's state
+    failed = isinstance(orig, sqlite3.OperationalError | OSError)
+    if not failed and type(orig) is not sqlite3.DatabaseError:
+        return None
+    text = _first_line(orig)
+    if any(mark in text.lower() for mark in _CORRUPT):
+        return StoreUnavailable(where, f"not a relay database or corrupt ({text})")
+    return StoreUnavailable(where, f"the database cannot be written or read: {text}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def resolve_url(url: str | None, data_dir: Path) -> URL:
@@ -97,9 +143,12 @@ def create_engine(url: URL) -> AsyncEngine:
     """An async engine for ``url``, configured as the module docstring explains."""
     if url.get_backend_name() != "sqlite":
         # pre-ping: a worker idle across a database restart reconnects instead of failing once
-        return create_async_engine(url, pool_pre_ping=True)
+        engine = create_async_engine(url, pool_pre_ping=True)
+        _translating(engine, masked(url))
+        return engine
     engine = create_async_engine(url)
     sync_engine = engine.sync_engine
+    _translating(engine, url.database or masked(url))
 
     @event.listens_for(sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -117,6 +166,18 @@ def create_engine(url: URL) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _translating(engine: AsyncEngine, where: str) -> None:
+    """Raise ``StoreUnavailable`` in place of the driver's database failures on ``engine``."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _handle_error(context: Any) -> None:
+        if context.is_pre_ping:
+            return  # the pool reconnects: not a failure anyone sees
+        found = translate(context.sqlalchemy_exception or context.original_exception, where)
+        if found is not None:
+            raise found from context.original_exception
 
 
 class _Writer:
@@ -213,8 +274,43 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def dumps(value: Any) -> str:
-    """JSON text for a column (compact; ``NaN`` allowed, since payloads may carry it)."""
-    return _ENCODER.encode(value)
+    """JSON text for a column (compact, ASCII; ``NaN`` allowed, since payloads may carry it).
+
+    A lone surrogate (JSON ``"\\ud800"`` in a webhook body) becomes U+FFFD here, so what an
+    execution reads back is text every consumer accepts (CEL refuses such strings). Escaped
+    surrogates also stand for characters beyond the BMP, so only text holding one is looked at.
+    """
+    text = _ENCODER.encode(value)
+    if "\\ud" in text:
+        fixed = _without_lone_surrogates(value)
+        if fixed is not value:
+            return _ENCODER.encode(fixed)
+    return text
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with lone surrogates replaced by U+FFFD (``value`` itself if it had none)."""
+    if isinstance(value, str):
+        return _valid_text(value)
+    if isinstance(value, dict):
+        fix = _without_lone_surrogates
+        pairs = [(fix(k), fix(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    if isinstance(value, list | tuple):
+        items = [_without_lone_surrogates(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
+def _valid_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # a surrogate pair written as two code points joins; a lone one is replaced
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def loads(text: str | None) -> Any:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runtime.errors import ConfigurationError
 from runtime.store.db import writer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,14 +38,20 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database to the head revision (idempotent, safe to race)."""
+async def upgrade(engine: AsyncEngine, *, refuse_new: str | None = None) -> bool:
+    """Bring the database to the head revision (idempotent, safe to race); whether it was new
+    (no relay schema yet). With ``refuse_new``, a new database is not created: that message is
+    raised as a ``ConfigurationError`` and the transaction rolled back (data was expected)."""
     async with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext('relay-migrate:' || current_schema()))")
             )
+        new = await conn.run_sync(_current) is None
+        if new and refuse_new is not None:
+            raise ConfigurationError(refuse_new)
         await conn.run_sync(_upgrade)
+    return new
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.errors import ConfigurationError
 from runtime.store.connections import ConnectionQueries
-from runtime.store.crypto import Keyring
-from runtime.store.db import create_engine, default_data_dir, masked, resolve_url, writer
+from runtime.store.crypto import ENV_KEYS, KEY_FILE, DecryptionError, Keyring
+from runtime.store.db import (
+    StoreUnavailable,
+    create_engine,
+    default_data_dir,
+    masked,
+    resolve_url,
+    translate,
+    writer,
+)
 from runtime.store.executions import ExecutionQueries
 from runtime.store.groupcommit import GroupCommit, sqlite_file
 from runtime.store.instances import InstanceQueries
@@ -20,6 +32,21 @@ from runtime.store.migrate import upgrade
 from runtime.store.state import StateQueries
 from runtime.store.tables import encrypted_columns
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
+
+T = TypeVar("T")
+
+
+class _TranslatingGroupCommit(GroupCommit):
+    """Group commit whose SQLite failures leave as ``StoreUnavailable`` (as the engine's do)."""
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await super().run(op)
+        except (sqlite3.Error, OSError) as exc:
+            found = translate(exc, self.path)
+            if found is None:
+                raise
+            raise found from exc
 
 
 class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
@@ -37,7 +64,11 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         #: the ``runtime.connections.TokenStore`` on this database
         self.tokens = DatabaseTokenStore(engine, keyring, LeaseLocks(engine, TOKEN_LOCK_LEASE))
         path = sqlite_file(engine.url)
-        self.group = GroupCommit(path, engine) if path is not None else None
+        #: the SQLite file, if the store is one
+        self.file = path
+        self.group = _TranslatingGroupCommit(path, engine) if path is not None else None
+        # which file was opened: one moved, deleted or replaced later is no longer the store
+        self._identity = _identity(path) if path is not None else None
 
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
@@ -47,14 +78,69 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
             await self.group.close()
         await self.engine.dispose()
 
-    async def rotate_keys(self, new_key: str | None = None) -> int:
+    def gone(self) -> str | None:
+        """Why the database file is no longer the one this store opened (moved, deleted or
+        replaced: writes would land in an unlinked file), or ``None``. One ``stat``: cheap
+        enough to ask before acknowledging every delivery."""
+        if self._identity is None or self.file is None:
+            return None
+        try:
+            now = _identity(self.file)
+        except OSError:
+            now = None
+        if now == self._identity:
+            return None
+        return (
+            f"the database {self.file} was moved, deleted or replaced while open "
+            "(RELAY_HOME moved?): restore it and restart relay"
+        )
+
+    async def check_keys(self, where: str | None = None) -> None:
+        """Decrypt one stored secret of each kind: keys that cannot are refused now, with one
+        line, instead of failing every delivery later."""
+        async with self.engine.connect() as conn:
+            for table, names in encrypted_columns():
+                row = (await conn.execute(select(*(table.c[n] for n in names)).limit(1))).first()
+                if row is None:
+                    continue
+                try:
+                    for value in row:
+                        self.keyring.decrypt(value)
+                except DecryptionError:
+                    raise DecryptionError(
+                        f"the secrets stored in {where or self.url} cannot be decrypted with "
+                        f"the configured keys ({self._key_source()}): were they replaced?"
+                    ) from None
+
+    def _key_source(self) -> str:
+        if self.keyring.path is not None:
+            return f"the key file {self.keyring.path}"
+        return ENV_KEYS if self.keyring.from_env else "the keyring given"
+
+    async def check_integrity(self) -> None:
+        """SQLite's ``quick_check``: a corrupt file is refused (``StoreUnavailable``) before a
+        server starts on it. Nothing to do on PostgreSQL."""
+        if self.file is None:
+            return
+        async with self.engine.connect() as conn:
+            found = [r[0] for r in await conn.execute(text("PRAGMA quick_check"))]
+        if found != ["ok"]:
+            raise StoreUnavailable(
+                self.file, f"not a relay database or corrupt ({str(found[0])[:200]})"
+            )
+
+    async def rotate_keys(self, new_key: str | None = None, *, add: bool = True) -> int:
         """Add ``new_key`` (or a generated one, for a key file) as the newest key and re-encrypt
         every encrypted column under it, in one transaction. Returns the rows re-encrypted.
+        With ``add=False`` no key is added: everything is re-encrypted under the newest key
+        already there (keys from ``RELAY_SECRET_KEYS``, with the new one put first).
 
         Other processes reading a key file pick the new key up when they meet a row they cannot
-        decrypt; with ``RELAY_SECRET_KEYS``, put the new key first there before restarting them.
+        decrypt, but keep encrypting under their newest key until restarted: restart them
+        before an old key is dropped. With ``RELAY_SECRET_KEYS``, put the new key first there.
         """
-        self.keyring.add_key(new_key)
+        if add:
+            self.keyring.add_key(new_key)
         count = 0
         async with writer(self.engine).begin() as conn:
             for table, names in encrypted_columns():
@@ -68,28 +154,76 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         return count
 
 
+def _identity(path: str) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
 async def open_store(
     url: str | None = None, *, data_dir: Path | None = None, keyring: Keyring | None = None
 ) -> Store:
     """Open (and migrate to the current schema) the store at ``url``.
 
     ``url`` ``None`` means the SQLite file ``<data_dir>/relay.db``; ``data_dir`` defaults to
-    ``$RELAY_HOME`` or ``./.relay``. Without ``keyring`` the keys come from
+    ``$RELAY_HOME`` or the user's data directory. Without ``keyring`` the keys come from
     ``RELAY_SECRET_KEYS`` or ``<data_dir>/secret.key`` (see ``runtime.store.crypto``).
+
+    Where data is expected the store refuses to open rather than start empty (one line each):
+    a key file beside a missing or new database (``RELAY_HOME`` moved, the database deleted),
+    a database holding encrypted secrets but no key file (a key file is created only together
+    with a new store), and keys that cannot decrypt what is stored.
     """
     directory = data_dir or default_data_dir()
     resolved = resolve_url(url, directory)
-    ring = keyring or Keyring.load(directory)
+    where = sqlite_file(resolved) or masked(resolved)
+    key_path = directory / KEY_FILE
+    from_file = keyring is None and not os.environ.get(ENV_KEYS, "").strip()
+    refuse_new = None
+    ring = keyring
+    if not from_file:
+        ring = ring or Keyring.load(directory)
+    elif key_path.exists():
+        ring = Keyring.load(directory)  # a key file others may read is refused first
+        refuse_new = (
+            f"the key file {key_path} exists but the database {where} is new: was RELAY_HOME "
+            "moved or the database deleted? Restore it (or move the key file away to start an "
+            "empty store)"
+        )
+        file = sqlite_file(resolved)
+        if file is not None and not Path(file).exists():
+            raise ConfigurationError(refuse_new.replace("is new", "is missing"))
     engine = create_engine(resolved)
     try:
-        await upgrade(engine)
+        await upgrade(engine, refuse_new=refuse_new)
+        if ring is None:
+            if await _holds_secrets(engine):
+                raise ConfigurationError(
+                    f"the database {where} holds encrypted secrets but the key file {key_path} "
+                    f"is missing: restore it (or set {ENV_KEYS}); relay does not make a new key "
+                    "beside them"
+                )
+            ring = Keyring.load(directory)  # creates the key file, with the new store
+        store = Store(engine, ring, masked(resolved))
+        await store.check_keys(where)
+    except StoreUnavailable as exc:
+        await engine.dispose()
+        raise ConfigurationError(f"cannot open the store at {exc.where}: {exc.reason}") from exc
     except (OperationalError, DBAPIError) as exc:
         await engine.dispose()
+        text = str(exc.orig).strip()
         raise ConfigurationError(
             f"cannot open the store at {masked(resolved)}: {type(exc.orig).__name__}: "
-            f"{str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ''}"
+            f"{text.splitlines()[0] if text else ''}"
         ) from exc
     except BaseException:
         await engine.dispose()
         raise
-    return Store(engine, ring, masked(resolved))
+    return store
+
+
+async def _holds_secrets(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        for table, _names in encrypted_columns():
+            if (await conn.execute(select(literal(1)).select_from(table).limit(1))).first():
+                return True
+    return False
