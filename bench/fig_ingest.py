@@ -34,15 +34,17 @@ from bench.common import (
 )
 
 SECRET = "bench-ingest-secret"
-FLOW = f"""\
+FLOW = """\
 name: bench ingest
+config:
+  hookSecret: {type: string, secret: true}
 trigger:
-  webhook: {{secret: {SECRET}}}
+  webhook: {secret: "${{ config.hookSecret }}"}
 steps:
   - id: answer
     action: relay.value
     inputs:
-      value: ${{{{ trigger.body.n }}}}
+      value: ${{ trigger.body.n }}
 """
 TARGET_SHARE, TARGET_ACCEPTED, TARGET_EXECUTIONS = 0.5, 1000.0, 500.0
 #: The steady run: deliveries per second and for how long (well under what one process takes).
@@ -101,7 +103,7 @@ async def deploy(home: Path) -> str:
     store = await open_store(None, data_dir=home)
     runtime = Runtime()
     try:
-        instance = await Relay(runtime, store).deploy(flow, {}, "ingest")
+        instance = await Relay(runtime, store).deploy(flow, {"hookSecret": SECRET}, "ingest")
         return f"/webhooks/{instance.webhook_token}"
     finally:
         await runtime.aclose()

@@ -108,8 +108,9 @@ def many_steps(count: int) -> str:
         "config:",
         "  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}",
         "  organization: {type: string}",
+        "  hookSecret: {type: string, secret: true}",
         "trigger:",
-        "  webhook: {secret: bench-secret}",
+        '  webhook: {secret: "${{ config.hookSecret }}"}',
         "steps:",
     ]
     for i in range(count):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -28,6 +27,12 @@ from runtime.errors import ConfigurationError, RelayError, WebhookRejected
 from runtime.expressions import render_value
 from runtime.flows import Flow
 from runtime.logs import SECRETS
+from runtime.plain_webhooks import (
+    DEPLOY_STATE_KEY,
+    evaluate_secret,
+    stored_secret,
+    verify_signature,
+)
 from runtime.redaction import SECRET_KEYS, Redactor
 from runtime.store import Instance, Store
 from runtime.store.records import ExecutionRow, LeaseLost
@@ -41,8 +46,14 @@ _KEPT_HEADERS = ("content-type", "user-agent", "calendly-webhook-signature", "x-
 #: by this process (deploy, undeploy) take effect at once; changes made by another process
 #: (``relay deploy``/``undeploy`` while ``relay serve`` runs) within this many seconds. A
 #: delivery whose verification fails against a cached instance is checked once more against
-#: the stored one, and one for an instance gone from the store is answered 404.
+#: the stored one (see ``RECHECK_AFTER``), and one for an instance gone from the store is
+#: answered 404.
 INSTANCE_TTL = 2.0
+#: A delivery refused against a cached instance re-reads the stored one only if the cached copy
+#: was read at least this many seconds ago: forged deliveries then cost at most one store read
+#: (and decryption) per instance per interval, and a secret changed by another process is
+#: picked up within it.
+RECHECK_AFTER = 0.5
 
 
 @frozen
@@ -91,7 +102,15 @@ def checked_public_url(value: str, source: str) -> str:
 class Relay:
     """One runtime + one store; safe to share across tasks in one event loop."""
 
-    def __init__(self, runtime: Runtime, store: Store, *, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: Store,
+        *,
+        base_url: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``monotonic`` is the clock the instance cache ages by (tests pass a manual one)."""
         self.runtime = runtime
         self.store = store
         self.base_url = (
@@ -103,6 +122,7 @@ class Relay:
         self._by_token: dict[str, tuple[Instance, float]] = {}
         self._by_name: dict[str, tuple[Instance, float]] = {}
         self._reading: dict[tuple[str, str], asyncio.Future[Instance | None]] = {}
+        self._monotonic = monotonic
         # connections resolve through the store: named connections, and tokens (encrypted, with
         # the cross-process lock that keeps single-use refresh tokens single-flight)
         runtime.connection_source = store
@@ -147,39 +167,53 @@ class Relay:
     async def instance_by_token(self, token: str, *, fresh: bool = False) -> Instance | None:
         """The instance of a webhook token, cached for ``INSTANCE_TTL`` seconds."""
         cached = self._by_token.get(token)
-        if cached is not None and not fresh and time.monotonic() - cached[1] < INSTANCE_TTL:
+        if cached is not None and not fresh and self._age(cached[1]) < INSTANCE_TTL:
             return cached[0]
-        instance = await self._single_flight(("token", token), self.store.instance_by_token, token)
-        self._remember(instance, token)
-        return instance
+        return await self._single_flight(("token", token), self.store.instance_by_token, token)
+
+    def _age(self, read_at: float) -> float:
+        return self._monotonic() - read_at
+
+    def _recheck_due(self, token: str) -> bool:
+        """Whether the cached instance of ``token`` is old enough to be worth reading again."""
+        cached = self._by_token.get(token)
+        return cached is None or self._age(cached[1]) >= RECHECK_AFTER
 
     async def instance_named(self, name: str) -> Instance | None:
         """The instance called ``name``, cached for ``INSTANCE_TTL`` seconds."""
         cached = self._by_name.get(name)
-        if cached is not None and time.monotonic() - cached[1] < INSTANCE_TTL:
+        if cached is not None and self._age(cached[1]) < INSTANCE_TTL:
             return cached[0]
-        instance = await self._single_flight(("name", name), self.store.get_instance, name)
-        if instance is None:
-            self._by_name.pop(name, None)
-        self._remember(instance)
-        return instance
+        return await self._single_flight(("name", name), self.store.get_instance, name)
 
     async def _single_flight(
         self, key: tuple[str, str], read: Callable[[str], Awaitable[Instance | None]], arg: str
     ) -> Instance | None:
-        """One store read per key at a time: callers that miss the cache together share it."""
+        """One store read per key at a time: callers that miss the cache together share it.
+        The cache is updated as the read ends, before any caller resumes."""
+
+        async def read_and_remember() -> Instance | None:
+            try:
+                instance = await read(arg)
+            finally:
+                self._reading.pop(key, None)
+            if instance is None:
+                if key[0] == "token":
+                    self._by_token.pop(arg, None)
+                else:
+                    self._by_name.pop(arg, None)
+            self._remember(instance)
+            return instance
+
         pending = self._reading.get(key)
         if pending is None:
-            pending = self._reading[key] = asyncio.ensure_future(read(arg))
-            pending.add_done_callback(lambda _: self._reading.pop(key, None))
+            pending = self._reading[key] = asyncio.ensure_future(read_and_remember())
         return await asyncio.shield(pending)
 
-    def _remember(self, instance: Instance | None, token: str | None = None) -> None:
+    def _remember(self, instance: Instance | None) -> None:
         if instance is None:
-            if token is not None:
-                self._by_token.pop(token, None)
             return
-        t = time.monotonic()
+        t = self._monotonic()
         if len(self._by_token) > 10_000:  # unbounded only if instances churn; keep it small
             self._by_token.clear()
         self._by_token[instance.webhook_token] = (instance, t)
@@ -214,6 +248,9 @@ class Relay:
             raise ConfigurationError(f"an instance named {name!r} exists; undeploy it first")
         self.forget(name)
         await self.runtime.resolve_config(flow, config, key_prefix=f"instance:{name}:")
+        # a plain webhook's secret is evaluated once, here, and kept only in the encrypted
+        # deploy state: the flow text (copied into every execution) holds just its expression
+        secret = evaluate_secret(flow, config)
         instance = await self.store.create_instance(
             name,
             flow.name,
@@ -221,6 +258,7 @@ class Relay:
             flow.text,
             dict(config),
             secrets.token_urlsafe(24),
+            deploy_state={DEPLOY_STATE_KEY: secret} if secret is not None else None,
         )
         if flow.trigger.kind == "component":
             try:
@@ -301,7 +339,10 @@ class Relay:
             try:
                 payload = await self._shape(instance, self.flow_of(instance), request)
             except WebhookRejected:
-                # the cached instance may predate a change of its secrets: check the stored one
+                # the cached instance may predate a change of its secrets: check the stored one,
+                # unless it was read a moment ago (each forged delivery would cost a read)
+                if not self._recheck_due(token):
+                    raise
                 stored = await self.instance_by_token(token, fresh=True)
                 if stored is None:
                     return WebhookOutcome(404, reason="unknown webhook")
@@ -344,8 +385,11 @@ class Relay:
                 return None
             return {**dict(event.payload), "branch": event.branch}
         if trigger.kind == "webhook":
-            if trigger.secret:
-                _verify_plain_signature(trigger.secret, request)
+            if trigger.secret is not None:
+                secret = stored_secret(instance.deploy_state)
+                if secret is None:  # deployed before secrets were evaluated at deploy
+                    raise WebhookRejected("the instance has no webhook secret: redeploy it", 401)
+                verify_signature(secret, request)
             return {"headers": _safe_headers(request.headers), "body": _parse_body(request.body)}
         raise WebhookRejected("this flow is not triggered by webhooks", status=405)
 
@@ -513,13 +557,3 @@ def _parse_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         return body.decode("utf-8", "replace")
-
-
-def _verify_plain_signature(secret: str, request: WebhookRequest) -> None:
-    """Plain webhooks with a secret: ``X-Relay-Signature: sha256=<hex hmac of the body>``."""
-    given = next((v for k, v in request.headers.items() if k.lower() == "x-relay-signature"), "")
-    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-    if not given:
-        raise WebhookRejected("missing X-Relay-Signature", 401)
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise WebhookRejected("bad signature", 401)

@@ -23,6 +23,7 @@ from runtime.errors import ConfigurationError, FlowError, RelayError
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
 from runtime.logs import settings_from_env
+from runtime.plain_webhooks import evaluate_secret
 from runtime.plugins import make_plugin_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -245,6 +246,8 @@ def run_command(
     flow = runtime.load_flow(flow_path)
     config = read_data_file(config_path, "config") or {}
     payload = read_data_file(payload_path, "payload")
+    if isinstance(config, dict):  # a plain webhook's secret: evaluated as deploy would
+        evaluate_secret(flow, config)
     result = runtime.run_sync(flow, config=config, payload=payload)
     data = result.as_dict()
     if as_json:

@@ -28,6 +28,7 @@ from runtime.flows.model import (
     parse_duration,
 )
 from runtime.flows.yamlsource import Path, YamlDocument, parse_yaml
+from runtime.plain_webhooks import secret_problem
 from runtime.registry import Registry
 from runtime.schemas import load_schema
 
@@ -156,7 +157,7 @@ class _Compiler:
         if raw is None or "manual" in raw:
             return TriggerSpec(kind="manual")
         if "webhook" in raw:
-            return TriggerSpec(kind="webhook", secret=raw["webhook"].get("secret"))
+            return TriggerSpec(kind="webhook", secret=self._webhook_secret(raw["webhook"]))
         if "schedule" in raw:
             return TriggerSpec(kind="schedule", every=parse_duration(raw["schedule"]["every"]))
         path: Path = ("trigger",)
@@ -175,6 +176,20 @@ class _Compiler:
         return TriggerSpec(
             kind="component", component=raw["component"], trigger=raw["trigger"], inputs=inputs
         )
+
+    def _webhook_secret(self, raw: Mapping[str, Any]) -> Template | None:
+        """A plain webhook's secret: one expression over ``secret: true`` config variables."""
+        if "secret" not in raw:
+            return None
+        path: Path = ("trigger", "webhook", "secret")
+        written = raw["secret"]
+        template = self._template(written, path, set()) if has_template(written) else None
+        if template is None and has_template(written):
+            return None  # its expression problem is reported already
+        problem = secret_problem(template, self.doc.data.get("config") or {})
+        if problem is not None:
+            self._error(path, problem)
+        return template
 
     def _steps(self, raw: list[dict[str, Any]], path: Path) -> tuple[Step, ...]:
         out: list[Step] = []

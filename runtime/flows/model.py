@@ -107,7 +107,9 @@ class TriggerSpec:
     trigger: str | None = None
     inputs: dict[str, Any] | None = None
     every: float | None = None
-    secret: str | None = None
+    #: A plain webhook's signing secret: an expression over ``secret: true`` config variables,
+    #: evaluated at deploy (see ``runtime.plain_webhooks``); never the secret itself.
+    secret: Template | None = None
 
 
 @frozen

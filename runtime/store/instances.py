@@ -24,8 +24,12 @@ class InstanceQueries(StoreBase):
         flow_text: str,
         config: dict[str, Any],
         webhook_token: str,
+        *,
+        deploy_state: dict[str, Any] | None = None,
     ) -> Instance:
-        """Store a new instance (flow version 1). Its name and webhook token must be unused."""
+        """Store a new instance (flow version 1). Its name and webhook token must be unused.
+        ``deploy_state`` (encrypted) is what deploy already knows, e.g. a plain webhook's
+        evaluated secret, written in the same transaction as the instance."""
         values = {
             "name": name,
             "flow_name": flow_name,
@@ -35,7 +39,7 @@ class InstanceQueries(StoreBase):
             # the whole config is encrypted: which values are secret is the flow's business
             "config": self.keyring.encrypt_json(config),
             "webhook_token": webhook_token,
-            "deploy_state": self.keyring.encrypt_json({}),
+            "deploy_state": self.keyring.encrypt_json(deploy_state or {}),
             "created_at": now(),
         }
         try:

@@ -23,7 +23,7 @@ import pytest_asyncio
 import redis
 from relay_backends import postgres_schema
 from relay_processes import RELAY, relay_env
-from relay_service_support import body, sign
+from relay_service_support import CONFIG, body, sign
 
 from runtime import Relay, Runtime, create_app, open_store
 from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
@@ -119,7 +119,9 @@ class Cluster:
     async def deploy(self, flow: str, name: str, config: dict[str, Any] | None = None) -> str:
         path = self.home / f"{name}.yaml"
         path.write_text(flow)
-        instance = await self.relay.deploy(path, config or {}, name)
+        if config is None:  # flows made from the plain one take its webhook secret
+            config = dict(CONFIG) if "config.hookSecret" in flow else {}
+        instance = await self.relay.deploy(path, config, name)
         return "/webhooks/" + instance.webhook_token
 
     async def post(self, url: str, n: int, pause: float = 0.0) -> httpx.Response:

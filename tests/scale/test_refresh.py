@@ -19,17 +19,18 @@ from .conftest import Cluster, until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.redis]
 
-FLOW = f"""\
+FLOW = """\
 name: who am i
 concurrency: 50
 config:
-  calendly: {{type: connection, component: calendly, connection: calendlyOauth2Connection}}
+  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
+  hookSecret: {type: string, secret: true}
 trigger:
-  webhook: {{secret: {SECRET}}}
+  webhook: {secret: "${{ config.hookSecret }}"}
 steps:
   - id: me
     action: calendly.getCurrentUser
-    inputs: {{connection: "${{{{ config.calendly }}}}"}}
+    inputs: {connection: "${{ config.calendly }}"}
 """
 
 
@@ -63,7 +64,8 @@ async def test_fifty_executions_on_two_workers_refresh_an_expired_token_once(
     await cluster.store.save_connection("shared", "calendly", "calendlyOauth2Connection", fields)
     issued = Token.from_response(sandbox.issue_token(), time.time())
     await cluster.store.tokens.save("connection:shared", issued.expired_copy(time.time() - 10))
-    url = await cluster.deploy(FLOW, "whoami", {"calendly": {"use": "shared"}})
+    config = {"calendly": {"use": "shared"}, "hookSecret": SECRET}
+    url = await cluster.deploy(FLOW, "whoami", config)
     # at most 25 messages in hand per process: neither can take all 50
     for _ in range(2):
         cluster.start_worker("--threads", "25", dramatiq_queue_prefetch="25")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from relay_backends import SETUPS, setup_env
 from relay_processes import RELAY, free_port, kill_hard, relay_env, start_server, stop
-from relay_service_support import FLOW, body, sign
+from relay_service_support import FLOW, SECRET, body, sign
 
 from runtime import open_store
 
@@ -36,7 +36,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
 def deploy(home: Path, port: int, env: dict[str, str]) -> str:
     flow = home / "plain.yaml"
     flow.write_text(FLOW)
-    (home / "config.yaml").write_text("{}\n")
+    (home / "config.yaml").write_text(f"hookSecret: {SECRET}\n")
     out = subprocess.run(
         [RELAY, "deploy", str(flow), "--config", str(home / "config.yaml"), "--name", "durable"],
         env=relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}", **env),

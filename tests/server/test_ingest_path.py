@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from relay_service_support import FLOW, Service, body
+from relay_service_support import CONFIG, FLOW, Service, body
 
 from runtime import Relay, Runtime, open_store
 from runtime.server.app import MAX_BODY
@@ -63,7 +63,7 @@ async def test_undeploy_elsewhere_refuses_the_cached_url_at_once(
         # deployed again under the same name: a new URL; the old one stays refused
         flow = tmp_path / "again.yaml"
         flow.write_text(FLOW.replace("name: plain webhook", "name: plain webhook again"))
-        again = await other.deploy(flow, {}, "a")
+        again = await other.deploy(flow, CONFIG, "a")
         assert (await service.post(path, body(3))).status_code == 404
         response = await service.post("/webhooks/" + again.webhook_token, body(4))
         assert response.status_code == 202

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from relay_service_support import FLOW, Service, body
+from relay_service_support import CONFIG, FLOW, Service, body
 
 from runtime import InProcessExecutor
 
@@ -31,7 +31,7 @@ async def deploy_with_concurrency(service: Service, name: str, concurrency: int)
     flow.write_text(
         FLOW.replace("name: plain webhook\n", f"name: plain webhook\nconcurrency: {concurrency}\n")
     )
-    instance = await service.relay.deploy(flow, {}, name)
+    instance = await service.relay.deploy(flow, CONFIG, name)
     return "/webhooks/" + instance.webhook_token
 
 

@@ -13,20 +13,24 @@ import httpx
 from runtime import InProcessExecutor, Relay
 
 SECRET = "plain-webhook-secret-for-tests"
-FLOW = f"""\
+#: The config every instance of ``FLOW`` is deployed with: its webhook secret.
+CONFIG = {"hookSecret": SECRET}
+FLOW = """\
 name: plain webhook
+config:
+  hookSecret: {type: string, secret: true}
 trigger:
-  webhook: {{secret: {SECRET}}}
+  webhook: {secret: "${{ config.hookSecret }}"}
 steps:
   - id: remember
     action: relay.setState
-    inputs: {{scope: flow, key: last, value: "${{{{ trigger.body }}}}"}}
+    inputs: {scope: flow, key: last, value: "${{ trigger.body }}"}
   - id: pause
     action: relay.sleep
-    inputs: {{seconds: "${{{{ double(trigger.body.pause) }}}}"}}
+    inputs: {seconds: "${{ double(trigger.body.pause) }}"}
   - id: answer
     action: relay.value
-    inputs: {{value: {{n: "${{{{ trigger.body.n }}}}"}}}}
+    inputs: {value: {n: "${{ trigger.body.n }}"}}
 """
 
 
@@ -49,7 +53,7 @@ class Service:
         self.flow = flow
 
     async def deploy(self, name: str) -> str:
-        instance = await self.relay.deploy(self.flow, {}, name)
+        instance = await self.relay.deploy(self.flow, CONFIG, name)
         return "/webhooks/" + instance.webhook_token
 
     async def post(
