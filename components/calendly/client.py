@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.calendly.pages import read_pages
 from runtime import ConnectionHandle, Context, HttpClient
 
-PAGE_SIZE = 100
 _UUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -65,17 +65,7 @@ class CalendlyClient:
     async def paginate(
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
     ) -> list[Any]:
-        """Every item of a paginated collection (or the first ``limit``), 100 per request."""
-        query = drop_unset(params or {})
-        query["count"] = min(PAGE_SIZE, limit) if limit else PAGE_SIZE
-        items: list[Any] = []
-        while True:
-            body = await self.get(path, query)
-            items.extend(body.get("collection", []))
-            token = (body.get("pagination") or {}).get("next_page_token")
-            if not token or (limit is not None and len(items) >= limit):
-                break
-            query["page_token"] = token
-        if limit is not None:
-            del items[limit:]  # in place: no second list of every item
-        return items
+        """Every item of a paginated collection (or the first ``limit``), each page once."""
+        return await read_pages(
+            lambda query: self.get(path, query), path, drop_unset(params or {}), limit=limit
+        )
