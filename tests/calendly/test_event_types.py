@@ -111,3 +111,30 @@ async def test_unknown_event_type_is_404(runtime: Runtime, connection: Connectio
             "calendly.getEventType", {"connection": connection, "uuid": "UNKNOWN000000000"}
         )
     assert caught.value.status == 404
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("source", [False, True])
+async def test_a_schedule_alone_is_paired_with_its_owner_not_the_organization(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox, source: bool
+) -> None:
+    """Calendly filters by ``user_availability_schedule`` together with ``user``: given only a
+    schedule, its owner is the user (never the organization, which Calendly does not pair)."""
+    member = next(u for u in sandbox.state.users.values() if u.uuid != sandbox.owner.uuid)
+    schedule = next(s for s in sandbox.state.schedules.values() if s.user_uuid == member.uuid)
+    inputs = {"connection": connection, "userAvailabilitySchedule": schedule.uuid}
+    if source:
+        items = await runtime.picklist("calendly.eventTypes", inputs)
+        got = {i["key"] for i in items}
+    else:
+        out = await runtime.invoke_action("calendly.listUserEventTypes", inputs)
+        got = {e["uri"].rsplit("/", 1)[1] for e in out["data"]}
+    (call,) = api_calls(sandbox, "/event_types")
+    assert call["query"]["user"] == sandbox.user_uri(member)
+    assert "organization" not in call["query"]
+    assert call["query"]["user_availability_schedule"].endswith(f"/{schedule.uuid}")
+    assert got == {
+        e.uuid
+        for e in sandbox.state.event_types.values()
+        if e.schedule_uuid == schedule.uuid and member.uuid in e.host_uuids
+    }

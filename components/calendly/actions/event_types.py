@@ -16,7 +16,7 @@ from components.calendly.actions._common import (
     resource_output,
     user_ref,
 )
-from components.calendly.client import CalendlyClient
+from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
 from runtime import Action, Context, Input
 
@@ -93,8 +93,12 @@ async def fetch_event_types(
     client: CalendlyClient, params: dict[str, Any], limit: int | None = None
 ) -> list[Any]:
     """Event types matching the filters; with neither user nor organization, those of the
-    current user's organization (Calendly needs one of them)."""
+    current user's organization (Calendly needs one of them). Calendly filters by schedule
+    only together with ``user``, so a schedule given alone brings its owner as the user."""
     query = filters(client, params, _QUERY, _URIS)
+    if "user_availability_schedule" in query and "user" not in query:
+        path = f"/user_availability_schedules/{to_uuid(params['userAvailabilitySchedule'])}"
+        query["user"] = str((await client.get(path))["resource"]["user"])
     if "organization" not in query and "user" not in query:
         query["organization"] = await current_organization(client)
     return await client.paginate("/event_types", query, limit=limit)
