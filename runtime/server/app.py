@@ -1,8 +1,15 @@
 """The Starlette app behind ``relay serve``.
 
-``POST /webhooks/{token}``: the raw body and headers go to the instance's trigger, which
-verifies them; an accepted delivery is committed to the store (with its pending execution)
-before the 202 is sent, then handed to the executor. ``GET /health``, ``GET /metrics``.
+``POST /webhooks/{token}`` (a trailing slash is the same URL): the raw body and headers go to
+the instance's trigger, which verifies them; an accepted delivery is committed to the store
+(with its pending execution) before the 202 is sent, then handed to the executor.
+``GET /health``, ``GET /metrics``.
+
+Nothing is acknowledged that the store may not hold: when the database fails (disk full,
+read-only) or its file is no longer the one opened (``RELAY_HOME`` moved or deleted), a delivery
+gets 503 with ``Retry-After`` (the sender tries again later), the fault is logged once (one
+line, until the store works again), ``/health`` answers 503, and the connection stays open. A
+body that does not arrive within ``body_timeout`` gets 408.
 
 The webhook endpoint is the hot path, so it is plain ASGI: ``RelayApp`` answers
 ``POST /webhooks/{token}`` itself (no Starlette request/response objects, middleware or route
@@ -32,9 +39,14 @@ from starlette.types import Receive, Scope, Send
 from runtime.declarations import WebhookRequest
 from runtime.executors import Executor
 from runtime.service import Relay
+from runtime.store import StoreUnavailable
 
 log = structlog.get_logger("relay.server")
 MAX_BODY = 1024 * 1024
+#: Seconds a sender has to finish sending a webhook body once its headers arrived.
+BODY_TIMEOUT = 30.0
+#: What a 503 tells the sender to wait before trying again (seconds).
+RETRY_AFTER = 10
 
 
 class Metrics:
@@ -92,11 +104,49 @@ def _url(scope: Scope) -> str:
     return url
 
 
-async def _answer(send: Send, status: int, content: Any) -> None:
+async def _answer(
+    send: Send, status: int, content: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = _json_body(content)
-    headers = [(b"content-length", str(len(body)).encode()), *_JSON_HEADERS]
+    headers = [(b"content-length", str(len(body)).encode()), *_JSON_HEADERS, *(extra or ())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+_UNAVAILABLE = [(b"retry-after", str(RETRY_AFTER).encode())]
+_CLOSE = [(b"connection", b"close")]
+
+
+class StoreHealth:
+    """Whether the store can take deliveries: its file is the one opened and its last write
+    did not fail. A fault is logged when it starts and when it ends, not per request."""
+
+    def __init__(self, relay: Relay) -> None:
+        self._relay = relay
+        self.fault: str | None = None
+        self._fault_at = 0.0
+
+    def problem(self) -> str | None:
+        """Why deliveries cannot be acknowledged now, or ``None``. A write fault counts for
+        ``RETRY_AFTER`` seconds: then the next delivery finds out whether it is over."""
+        gone = self._relay.store.gone()
+        if gone is not None:
+            self.failed(gone)
+            return gone
+        if self.fault is not None and time.monotonic() - self._fault_at < RETRY_AFTER:
+            return self.fault
+        return None
+
+    def failed(self, reason: str) -> None:
+        if self.fault is None:
+            log.error("store unavailable: deliveries are answered 503", reason=reason)
+        self.fault = reason
+        self._fault_at = time.monotonic()
+
+    def worked(self) -> None:
+        if self.fault is not None and self._relay.store.gone() is None:
+            log.warning("store available again", was=self.fault)
+            self.fault = None
 
 
 class _AsgiEndpoint:
@@ -122,6 +172,8 @@ class RelayApp(Starlette):
                 path = path[len(root) :]
             if path.startswith(_WEBHOOKS):
                 token = path[len(_WEBHOOKS) :]
+                if token.endswith("/"):  # the same URL: answered, not redirected
+                    token = token[:-1]
                 if token and "/" not in token:
                     scope["app"] = self
                     await self.webhook(token, scope, receive, send)
@@ -129,21 +181,30 @@ class RelayApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(relay: Relay, executor: Executor, *, grace: float = 10.0) -> Starlette:
+def create_app(
+    relay: Relay, executor: Executor, *, grace: float = 10.0, body_timeout: float = BODY_TIMEOUT
+) -> Starlette:
     """The server app; its lifespan starts the executor (resuming unfinished work) and
-    shuts it down gracefully."""
+    shuts it down gracefully. A webhook body must arrive within ``body_timeout`` seconds."""
     metrics = Metrics()
+    health_of_store = StoreHealth(relay)
 
     async def webhook(token: str, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
-        async def answer(status: int, content: Any) -> None:
+        async def answer(
+            status: int, content: Any, extra: list[tuple[bytes, bytes]] | None = None
+        ) -> None:
             nonlocal started
             started = True
-            await _answer(send, status, content)
+            await _answer(send, status, content, extra)
 
         try:
             await _webhook(token, scope, receive, answer)
+        except StoreUnavailable as exc:
+            health_of_store.failed(str(exc))
+            if not started:
+                await answer(503, {"error": "the store is unavailable"}, _UNAVAILABLE)
         except Exception:
             if not started:
                 body = b"Internal Server Error"
@@ -163,19 +224,25 @@ def create_app(relay: Relay, executor: Executor, *, grace: float = 10.0) -> Star
     async def _webhook(token: str, scope: Scope, receive: Receive, answer: Any) -> None:
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the sender is gone: nothing recorded, nothing to answer
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                metrics.outcomes["too_large"].inc()
-                await answer(413, {"error": "body too large"})
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(body_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return  # the sender is gone: nothing recorded, nothing to answer
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        metrics.outcomes["too_large"].inc()
+                        await answer(413, {"error": "body too large"})
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            # the rest of the body may still come: this connection cannot carry another request
+            await answer(408, {"error": "the request body did not arrive in time"}, _CLOSE)
+            return
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         delivery = WebhookRequest(
             method="POST",
@@ -195,6 +262,12 @@ def create_app(relay: Relay, executor: Executor, *, grace: float = 10.0) -> Star
             metrics.outcomes["ignored"].inc()
             await answer(200, {"status": "ignored", "reason": outcome.reason})
             return
+        gone = relay.store.gone()
+        if gone is not None:  # recorded into a file that is no longer the store
+            health_of_store.failed(gone)
+            await answer(503, {"error": "the store is unavailable"}, _UNAVAILABLE)
+            return
+        health_of_store.worked()
         metrics.outcomes["duplicate" if outcome.duplicate else "accepted"].inc()
         if not outcome.duplicate:
             await executor.submit(outcome.execution_id, outcome.instance)
@@ -205,6 +278,13 @@ def create_app(relay: Relay, executor: Executor, *, grace: float = 10.0) -> Star
         await webhook(scope["path_params"]["token"], scope, receive, send)
 
     async def health(request: Request) -> Response:
+        problem = health_of_store.problem()
+        if problem is not None:
+            return JSONResponse(
+                {"status": "unhealthy", "reason": problem, "in_flight": executor.in_flight()},
+                status_code=503,
+                headers={"retry-after": str(RETRY_AFTER)},
+            )
         return JSONResponse({"status": "ok", "in_flight": executor.in_flight()})
 
     async def metrics_endpoint(request: Request) -> Response:
