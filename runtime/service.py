@@ -260,6 +260,7 @@ class Relay:
             secrets.token_urlsafe(24),
             deploy_state={DEPLOY_STATE_KEY: secret} if secret is not None else None,
         )
+        await self.store.record_webhook_url(name, self.webhook_url(instance))
         if flow.trigger.kind == "component":
             try:
                 state = await self.runtime.deploy_trigger(

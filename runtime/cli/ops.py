@@ -257,25 +257,35 @@ def serve_command(
     """Serve webhooks; run executions in this process or hand them to workers."""
     import uvicorn
 
+    from runtime.cli import err
     from runtime.executors import make_executor
     from runtime.heap import freeze_startup_heap
     from runtime.server import create_app
+    from runtime.server.listen import bind_socket, moved_webhook_urls
+    from runtime.server.protocol import HEAD_TIMEOUT, head_timeout_protocol
     from runtime.service import checked_public_url
 
+    if public_url:
+        base = checked_public_url(public_url, "--public-url")
+    elif os.environ.get("RELAY_PUBLIC_URL"):
+        base = checked_public_url(os.environ["RELAY_PUBLIC_URL"], "RELAY_PUBLIC_URL")
+    else:
+        base = f"http://{host}:{port}"
+    # the port first: a busy one fails here, before the store's work is resumed or claimed
+    sock = bind_socket(host, port)
+
     async def main() -> None:
-        if public_url:
-            base = checked_public_url(public_url, "--public-url")
-        elif os.environ.get("RELAY_PUBLIC_URL"):
-            base = checked_public_url(os.environ["RELAY_PUBLIC_URL"], "RELAY_PUBLIC_URL")
-        else:
-            base = f"http://{host}:{port}"
         async with service(base) as relay:
+            # refused before serving: a corrupt file (keys that cannot decrypt the store are
+            # refused when it opens)
+            await relay.store.check_integrity()
+            for line in await moved_webhook_urls(relay):
+                err.print(line, markup=False)
             executor = make_executor(executor_kind, relay, lease=lease)
             app = create_app(relay, executor, grace=grace)
             config = uvicorn.Config(
                 app,
-                host=host,
-                port=port,
+                http=head_timeout_protocol(HEAD_TIMEOUT),
                 access_log=False,
                 log_level="warning",
                 timeout_graceful_shutdown=int(grace) + 1,
@@ -284,9 +294,12 @@ def serve_command(
                 f"relay serving on http://{host}:{port} (store {relay.store.url})", markup=False
             )
             freeze_startup_heap()
-            await uvicorn.Server(config).serve()
+            await uvicorn.Server(config).serve(sockets=[sock])
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()
 
 
 @cli.command("connect")

@@ -30,7 +30,7 @@ from runtime.store.instances import InstanceQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
 from runtime.store.state import StateQueries
-from runtime.store.tables import encrypted_columns
+from runtime.store.tables import encrypted_columns, instances
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
 
 T = TypeVar("T")
@@ -94,6 +94,21 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
             f"the database {self.file} was moved, deleted or replaced while open "
             "(RELAY_HOME moved?): restore it and restart relay"
         )
+
+    async def record_webhook_url(self, name: str, url: str) -> None:
+        """Remember the webhook URL instance ``name`` was registered with (at deploy)."""
+        async with writer(self.engine).begin() as conn:
+            await conn.execute(
+                update(instances).where(instances.c.name == name).values(webhook_url=url)
+            )
+
+    async def registered_webhook_urls(self) -> dict[str, str | None]:
+        """Each instance's webhook URL as registered at deploy (``None``: not recorded)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(instances.c.name, instances.c.webhook_url).order_by(instances.c.name)
+            )
+            return {name: url for name, url in rows}
 
     async def check_keys(self, where: str | None = None) -> None:
         """Decrypt one stored secret of each kind: keys that cannot are refused now, with one

@@ -55,6 +55,8 @@ instances = Table(
     # what the triggers' deploy lifecycle returned (may hold webhook signing keys)
     Column("deploy_state", LargeBinary, nullable=False, info=ENCRYPTED),
     Column("created_at", Double, nullable=False),
+    # the webhook URL given to the sender at deploy (NULL: deployed before it was recorded)
+    Column("webhook_url", Text, nullable=True),
 )
 
 #: Named connections (``relay connect``): their field values, encrypted; tokens live in

@@ -7,13 +7,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
 
 from runtime.errors import ConfigurationError
 from runtime.store import Keyring, open_store
-from runtime.store.migrate import current_revision, head_revision
+from runtime.store.migrate import alembic_config, current_revision, head_revision
 from runtime.store.tables import metadata
 
 from .conftest import make_instance, pg_schema_url
@@ -27,7 +28,7 @@ async def test_opening_twice_is_idempotent(db_url: str, tmp_path: Path, keyring:
     await first.close()
     second = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(second.engine) == head_revision() == "0002"
+        assert await current_revision(second.engine) == head_revision() == "0003"
         assert [i.name for i in await second.list_instances()] == ["acme"]
     finally:
         await second.close()
@@ -89,3 +90,33 @@ async def test_a_fresh_store_opens_while_another_process_holds_the_write_lock(
     finally:
         releases.join()
         other.close()
+
+
+
+async def test_an_older_store_gains_the_registered_webhook_url(
+    tmp_path: Path, keyring: Keyring
+) -> None:
+    """A 0002 database with an instance upgrades in place: the instance stays, its
+    registered URL is unknown (``None``) until recorded."""
+    path = tmp_path / "relay.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002")
+        conn.execute(
+            text(
+                "INSERT INTO instances (name, flow_name, flow_path, flow_text, flow_version,"
+                " config, webhook_token, deploy_state, created_at)"
+                " VALUES ('acme', 'F', 'f.yaml', 'x', 1, :config, 'tok', :state, 1.0)"
+            ),
+            {"config": keyring.encrypt_json({}), "state": keyring.encrypt_json({})},
+        )
+    engine.dispose()
+    store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
+    try:
+        assert await current_revision(store.engine) == "0003"
+        assert [i.name for i in await store.list_instances()] == ["acme"]
+        assert await store.registered_webhook_urls() == {"acme": None}
+        await store.record_webhook_url("acme", "http://a.test/webhooks/t")
+        assert await store.registered_webhook_urls() == {"acme": "http://a.test/webhooks/t"}
+    finally:
+        await store.close()
