@@ -336,7 +336,7 @@ def render_result(data: dict[str, Any]) -> None:
 
 def _load_commands() -> None:
     # the service commands live in their own module; importing it registers them
-    from runtime.cli import ops, worker  # noqa: F401
+    from runtime.cli import keys, ops, worker  # noqa: F401
 
 
 def main() -> None:

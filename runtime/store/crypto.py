@@ -5,7 +5,7 @@ key a line, newest first; default ``<data dir>/secret.key``) created with mode 0
 use. A key file that group or others may read is refused: the keys protect every token and
 signing key in the database, so a readable key file would make the encryption decorative.
 
-Rotation (``Store.rotate_keys``) puts a new key first: new writes use it, and
+Rotation (``Store.rotate_keys``, ``relay keys rotate``) puts a new key first: new writes use it, and
 ``MultiFernet.rotate`` re-encrypts old ciphertext under it while older keys still decrypt. The
 key file is rewritten *before* rows are re-encrypted, so a crash in between leaves every row
 readable.
@@ -14,6 +14,7 @@ readable.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -85,6 +86,19 @@ class Keyring:
         """The keys, newest first (secret: do not log)."""
         return tuple(self._keys)
 
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        """A short, non-secret name for each key, newest first (see ``fingerprint``)."""
+        return tuple(fingerprint(k) for k in self._keys)
+
+    def key_index(self, token: bytes) -> int | None:
+        """Which key (0 = newest) decrypts ``token``; ``None`` if none does."""
+        for index, key in enumerate(self._keys):
+            with contextlib.suppress(InvalidToken):
+                Fernet(key).decrypt(token)
+                return index
+        return None
+
     def encrypt(self, data: bytes) -> bytes:
         return self._multi.encrypt(data)
 
@@ -138,6 +152,13 @@ class Keyring:
         if self.path is not None:
             _write_key_file(self.path, [k.decode() if isinstance(k, bytes) else k for k in keys])
         self._set_keys(keys)
+
+
+def fingerprint(key: str | bytes) -> str:
+    """16 hex digits of the key's SHA-256: tells keys apart in listings without revealing them
+    (a hash of 256 random bits cannot be turned back into the key)."""
+    raw = key.encode() if isinstance(key, str) else key
+    return hashlib.sha256(b"relay key fingerprint:" + raw).hexdigest()[:16]
 
 
 def _read_key_file(path: Path) -> list[str]:

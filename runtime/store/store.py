@@ -110,6 +110,22 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
             )
             return {name: url for name, url in rows}
 
+    async def key_usage(self) -> tuple[list[int], int]:
+        """How many stored secrets each key (newest first) decrypts, and how many none does:
+        a key no secret needs any more can be dropped."""
+        counts = [0] * len(self.keyring.keys)
+        unreadable = 0
+        async with self.engine.connect() as conn:
+            for table, names in encrypted_columns():
+                for row in await conn.execute(select(*(table.c[n] for n in names))):
+                    for value in row:
+                        index = self.keyring.key_index(value)
+                        if index is None:
+                            unreadable += 1
+                        else:
+                            counts[index] += 1
+        return counts, unreadable
+
     async def check_keys(self, where: str | None = None) -> None:
         """Decrypt one stored secret of each kind: keys that cannot are refused now, with one
         line, instead of failing every delivery later."""
