@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from attrs import define, field, frozen
 
+from runtime import expression_budget
 from runtime.connections import ConnectionHandle
 from runtime.context import Context, State
 from runtime.declarations import Action
@@ -31,7 +32,7 @@ from runtime.errors import (
     RelayError,
     StepFailed,
 )
-from runtime.expressions import ConfigCache, render_value, templates_in
+from runtime.expressions import ConfigCache, Template, render_value, templates_in
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
 from runtime.inputs import CONNECTION_MARKER, InputSchema
 from runtime.logs import SECRETS, BoundOnUse
@@ -65,6 +66,8 @@ class ActionPlan:
     reads_run: bool
     #: Inputs recorded as ``[password]``.
     passwords: frozenset[str]
+    #: An input iterates (a comprehension macro): rendered within the expression budget.
+    iterates: bool = False
 
 
 class ActionPlans:
@@ -98,6 +101,7 @@ class ActionPlans:
             and inspect.iscoroutinefunction(action.perform),
             reads_run=any(not t.config_only for t in templates_in(step.inputs)),
             passwords=frozenset(i.key for i in schema.inputs if i.type == "password"),
+            iterates=any(t.iterates for t in templates_in(step.inputs)),
         )
 
 
@@ -204,7 +208,8 @@ class Execution:
         chosen: tuple[str, tuple[Step, ...]] | None = None
         try:
             for case in step.cases:
-                if _truthy(case.when.render(self._scope(outputs, loop))):
+                where = f"steps.{path}.{case.name}.when"
+                if _truthy(await _render(case.when, self._scope(outputs, loop), where)):
                     chosen = (case.name, case.steps)
                     break
         except ExpressionError as exc:
@@ -221,7 +226,7 @@ class Execution:
     ) -> None:
         started = self.runtime.clock.time()
         try:
-            items = step.items.render(self._scope(outputs, loop))
+            items = await _render(step.items, self._scope(outputs, loop), f"steps.{path}.for_each")
             if not isinstance(items, list):
                 raise ExpressionError(f"for_each needs a list, got {type(items).__name__}")
         except ExpressionError as exc:
@@ -251,7 +256,8 @@ class Execution:
         log: Any = BoundOnUse(self._log, step=path, instance=self.instance)
         if step.when is not None:
             try:
-                run_it = _truthy(step.when.render(self._scope(outputs, loop)))
+                scope = self._scope(outputs, loop)
+                run_it = _truthy(await _render(step.when, scope, f"steps.{path}.when"))
             except ExpressionError as exc:
                 self._fail(step.id, path, "action", started, exc, step.on_error, outputs, plan.ref)
                 return
@@ -262,7 +268,12 @@ class Execution:
         attempts = 0
         try:
             scope = self._scope(outputs, loop) if plan.reads_run else self._config_scope
-            rendered = render_value(step.inputs, scope, self._config_cache)
+            if plan.iterates:
+                rendered = await expression_budget.render(
+                    step.inputs, scope, f"steps.{path}.inputs", self._config_cache
+                )
+            else:
+                rendered = render_value(step.inputs, scope, self._config_cache)
             params = self._bind_connections(plan.schema.validate(rendered))
             context = Context(
                 execution_id=self.id,
@@ -478,6 +489,13 @@ def _should_retry(policy: RetryPolicy, exc: BaseException) -> bool:
     if "server_error" in policy.on and exc.status >= 500:
         return True
     return "retriable" in policy.on and exc.retriable
+
+
+async def _render(template: Template, scope: Mapping[str, Any], where: str) -> Any:
+    """A ``when`` or ``for_each`` value; one that iterates is evaluated within the budget."""
+    if template.iterates:
+        return await expression_budget.render(template, scope, where)
+    return template.render(scope)
 
 
 def _truthy(value: Any) -> bool:

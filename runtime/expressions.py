@@ -47,6 +47,12 @@ class Expression:
     #: For a plain reference (``steps.me.data.resource.uri``, ``item["name"]``, ``list[0]``): the
     #: variable, then each key or index. See ``evaluate``.
     path: tuple[str | int, ...] | None = None
+    #: How deeply comprehension macros (map/filter/all/exists/exists_one) nest, how many there
+    #: are, and how many items list and map literals can hold (commas and brackets counted):
+    #: what ``runtime.expression_budget`` estimates an evaluation's cost from.
+    macro_depth: int = 0
+    macro_count: int = 0
+    literal_items: int = 0
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         if self.path is not None:
@@ -156,7 +162,8 @@ def _from_cel(value: Any, *, strict: bool = False) -> Any:
     return value
 
 
-def _check_nesting(source: str) -> None:
+def _check_nesting(source: str) -> int:
+    """Refuse brackets or macros nested too deeply; returns the macro nesting."""
     bare = _STRING_LITERAL.sub('""', source)
     depth = deepest = 0
     for char in bare:
@@ -172,6 +179,7 @@ def _check_nesting(source: str) -> None:
         raise ExpressionError(
             f"macro nesting {macro_depth} exceeds the limit of {MAX_MACRO_NESTING}"
         )
+    return macro_depth
 
 
 def _macro_depth(bare: str) -> int:
@@ -202,7 +210,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError("empty expression")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
-    _check_nesting(text)
+    macro_depth = _check_nesting(text)
     try:
         # imported on first use: the package also imports its REPL (prompt_toolkit), ~0.1 s
         # that commands which never compile an expression (relay --help, instances) skip
@@ -222,7 +230,18 @@ def compile_expression(source: str) -> Expression:
     references = _STEP_REF.findall(bare)
     steps = frozenset(name or literals[int(index)] for name, index in references)
     static_steps = len(references) == len(_STEPS_ROOT.findall(bare))
-    return Expression(text, program, variables, steps, static_steps, _reference_path(text))
+    macro_count = len(_MACROS.findall(bare)) if macro_depth else 0
+    return Expression(
+        text,
+        program,
+        variables,
+        steps,
+        static_steps,
+        _reference_path(text),
+        macro_depth=macro_depth,
+        macro_count=macro_count,
+        literal_items=sum(bare.count(c) for c in ",[{") if macro_depth else 0,
+    )
 
 
 def _syntax_message(exc: BaseException) -> str:
@@ -247,10 +266,17 @@ class Template:
 
     #: Whether every expression reads ``config`` and nothing else (asked for every step).
     config_only: bool = field(init=False)
+    #: Whether an expression iterates (a comprehension macro): its cost depends on the data,
+    #: so it is evaluated within a budget (``runtime.expression_budget``), not by ``render``.
+    iterates: bool = field(init=False)
 
     @config_only.default
     def _reads_only_config(self) -> bool:
         return all(isinstance(p, str) or p.variables == _CONFIG_ONLY for p in self.parts)
+
+    @iterates.default
+    def _has_macros(self) -> bool:
+        return any(isinstance(p, Expression) and p.macro_depth > 0 for p in self.parts)
 
     def render(self, scope: Mapping[str, Any]) -> Any:
         if self.whole:

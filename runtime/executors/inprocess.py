@@ -31,6 +31,7 @@ from collections import deque
 import structlog
 
 from runtime.envsettings import POSITIVE, env_value
+from runtime.expression_budget import current_budget
 from runtime.service import Relay
 from runtime.store.records import ExecutionRow, Holder, LeaseLost
 
@@ -67,6 +68,7 @@ class InProcessExecutor:
         self.lease = lease
         #: seconds an execution may run before it is failed (default ``RELAY_TIME_LIMIT``)
         self.time_limit = time_limit if time_limit is not None else time_limit_from_env()
+        current_budget()  # a bad RELAY_EXPRESSION_* setting is refused at start, not mid-run
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the lanes' worker coroutines
@@ -196,7 +198,7 @@ class InProcessExecutor:
 
     async def _run(self, execution_id: str, instance: str | None) -> None:
         task = asyncio.current_task()
-        self._running[execution_id] = task  # type: ignore[assignment]
+        self._running[execution_id] = task
         try:
             async with asyncio.timeout(self.time_limit) as deadline:
                 status = await self.relay.execute(
