@@ -1,8 +1,11 @@
 """The one place relay talks HTTP (httpx is imported nowhere else in runtime or components).
 
-``HttpClient`` is bound to one API base URL. It sends a connection's token only to that host,
-refreshes once on a 401, waits out rate limits (``Retry-After`` or ``X-RateLimit-Reset``:
-seconds until the window resets), retries network errors and 5xx for idempotent requests, and
+``HttpClient`` is bound to one API base URL. It sends a connection's token only to that
+URL's origin (scheme, host and port, as httpx parses them: ``origin_of``), never follows a
+redirect, and sends credentials over plain HTTP only to loopback or in-process hosts
+(``credentials_problem``, which token endpoints are held to as well). It refreshes once on a
+401, waits out rate limits (``Retry-After`` or ``X-RateLimit-Reset``: seconds until the window
+resets), retries network errors and 5xx for idempotent requests, and
 turns error responses into relay's ``ApiError`` family. Transports are injected: hosts offered
 in-process (a sandbox) are served through ``httpx.ASGITransport`` with no socket.
 """
@@ -10,11 +13,13 @@ in-process (a sandbox) are served through ``httpx.ASGITransport`` with no socket
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json as jsonlib
 import random
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
 from attrs import frozen
@@ -91,21 +96,77 @@ def default_error(response: Response) -> ApiError:
     return kind(response.status, title, message, details)
 
 
+#: (scheme, host, port): where a request goes. Hosts are lowercase ASCII (IDNA-encoded).
+Origin = tuple[str, str, int]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+@functools.lru_cache(maxsize=512)
+def origin_of(url: str) -> Origin | None:
+    """The origin a request for ``url`` is sent to, parsed as httpx parses what it sends
+    (default ports filled in); ``None`` unless ``url`` is an absolute http(s) URL with a host
+    and without user info (credentials in a URL are never what relay means to send)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+    if parsed.scheme not in _DEFAULT_PORTS or not parsed.raw_host or parsed.userinfo:
+        return None
+    port = parsed.port if parsed.port is not None else _DEFAULT_PORTS[parsed.scheme]
+    return parsed.scheme, parsed.raw_host.decode("ascii").lower(), port
+
+
+def _origin_text(origin: Origin | None) -> str:
+    return "no usable origin" if origin is None else f"{origin[0]}://{origin[1]}:{origin[2]}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class HostRouter(httpx.AsyncBaseTransport):
-    """Serves some hosts from in-process ASGI apps and everything else over the network."""
+    """Serves some hosts from in-process ASGI apps and everything else over the network.
+
+    A key ``"api.example.test"`` serves that host on any scheme and port; a key that is an
+    origin (``"http://127.0.0.1:8001"``) serves only that scheme, host and port (and wins over
+    a host key)."""
 
     def __init__(self, hosts: Mapping[str, Any] | None = None) -> None:
-        self._asgi = {host: httpx.ASGITransport(app=app) for host, app in (hosts or {}).items()}
+        self._asgi: dict[str, httpx.ASGITransport] = {}
+        self._origins: dict[Origin, httpx.ASGITransport] = {}
+        for key, app in (hosts or {}).items():
+            origin = origin_of(key) if "://" in key else None
+            if "://" in key and origin is None:
+                raise ConfigurationError(f"in-process host {key!r} is not an http(s) origin")
+            if origin is not None:
+                self._origins[origin] = httpx.ASGITransport(app=app)
+            else:
+                self._asgi[key.lower()] = httpx.ASGITransport(app=app)
         self._network = httpx.AsyncHTTPTransport()
 
     def serves_in_process(self, host: str) -> bool:
-        return host in self._asgi
+        return host.lower() in self._asgi or any(o[1] == host.lower() for o in self._origins)
 
-    def handle_async_request(
-        self, request: httpx.Request
-    ) -> Coroutine[Any, Any, httpx.Response]:
+    def serves_origin(self, origin: Origin) -> bool:
+        """Whether requests for ``origin`` stay in this process (no network)."""
+        return origin in self._origins or origin[1] in self._asgi
+
+    def handle_async_request(self, request: httpx.Request) -> Coroutine[Any, Any, httpx.Response]:
         """The chosen transport's coroutine itself (not awaited here: one frame fewer)."""
-        transport = self._asgi.get(request.url.host, self._network)
+        url = request.url
+        transport = None
+        if self._origins:
+            port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
+            transport = self._origins.get((url.scheme, url.raw_host.decode("ascii").lower(), port))
+        if transport is None:
+            transport = self._asgi.get(url.host, self._network)
         return transport.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -124,10 +185,13 @@ class _NoCookies(httpx.Cookies):
 
 
 class PooledClient(httpx.AsyncClient):
-    """httpx's client without cookie persistence. One pool serves every connection of every
+    """httpx's client without cookie persistence (``router``: its transport, when made by
+    ``shared_client``). One pool serves every connection of every
     instance (many users of one API), so a cookie set in answer to one user's request must
     never ride along on another's; APIs relay calls authenticate by token, not by session
     cookie. (Skipping the cookie jar also saves parsing every response's headers twice.)"""
+
+    router: HostRouter | None = None
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -144,17 +208,40 @@ _NO_COOKIES = _NoCookies()
 
 def shared_client(router: HostRouter, timeout: float = 30.0) -> httpx.AsyncClient:
     """One pooled client per runtime; every ``HttpClient`` borrows it."""
-    return PooledClient(
+    client = PooledClient(
         transport=router,
         timeout=timeout,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        follow_redirects=False,
+    )
+    client.router = router
+    return client
+
+
+def credentials_problem(client: httpx.AsyncClient, url: str, what: str) -> str | None:
+    """Why ``what`` (a token, a client secret) must not be sent to ``url``, or ``None``: only
+    https carries credentials over the network; plain http only to a loopback address or a
+    host ``client``'s router (see ``shared_client``) serves in-process."""
+    origin = origin_of(url)
+    if origin is None:
+        return f"refusing to send {what} to a URL that is not an absolute http(s) URL"
+    if origin[0] == "https" or _is_loopback(origin[1]):
+        return None
+    router = getattr(client, "router", None)
+    if not isinstance(router, HostRouter):
+        return None  # a transport relay did not make (a test's mock): not relay's network
+    if router.serves_origin(origin):
+        return None
+    return (
+        f"refusing to send {what} to {_origin_text(origin)} over plain HTTP: use its https:// URL"
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _host(url: str) -> str:
-    """(Cached: every step builds an ``HttpClient`` for the same few base URLs.)"""
-    return (urlsplit(url).hostname or "").lower()
+def check_credentials_url(client: httpx.AsyncClient, url: str, what: str) -> None:
+    """``credentials_problem`` as a ``ConfigurationError``."""
+    problem = credentials_problem(client, url, what)
+    if problem is not None:
+        raise ConfigurationError(problem)
 
 
 class HttpClient:
@@ -178,7 +265,8 @@ class HttpClient:
         """``before_request`` is awaited before every attempt is sent (retries included, as
         each counts against the API's limit); it may wait for a rate-limit slot or raise."""
         self.base_url = base_url.rstrip("/")
-        self._host = _host(base_url)
+        self._origin = origin_of(self.base_url)
+        self._checked_credentials = False
         self._client = client
         self._clock = clock
         #: Whose token the requests carry.
@@ -192,15 +280,21 @@ class HttpClient:
         self._before_request = before_request
 
     def url(self, path: str) -> str:
-        """The absolute URL for ``path``; an absolute URL must be on this client's host."""
-        if path.startswith(("http://", "https://")):
-            if _host(path) != self._host:
-                raise ConfigurationError(
-                    f"refusing to send a request for {self._host} to another host "
-                    f"({_host(path) or 'none'}): credentials stay with their API"
-                )
-            return path
-        return f"{self.base_url}/{path.lstrip('/')}"
+        """The absolute URL for ``path``; an absolute URL must be on this client's origin
+        (scheme, host and port). A relative one is joined to the base URL after a ``/``, which
+        ends the base's authority, so it cannot leave the origin."""
+        if self._origin is None:
+            raise ConfigurationError(f"{self.base_url!r} is not an absolute http(s) URL")
+        if _ABSOLUTE.match(path) is None:
+            return f"{self.base_url}/{path.lstrip('/')}"
+        target = origin_of(path)
+        if target != self._origin:
+            raise ConfigurationError(
+                f"refusing to send a request for {_origin_text(self._origin)} to another "
+                f"host, port or scheme ({_origin_text(target)}): credentials stay with their "
+                "API's origin"
+            )
+        return path
 
     async def request(
         self,
@@ -224,6 +318,9 @@ class HttpClient:
         budget = self.retries if retries is None else retries
         attempt = 0
         refreshed = False
+        if self.auth is not None and not self._checked_credentials:
+            check_credentials_url(self._client, self.base_url, "a connection's token")
+            self._checked_credentials = True
         token = await self.auth.access_token() if self.auth is not None else None
         query = None
         if params or "?" in url:
@@ -248,7 +345,8 @@ class HttpClient:
                         files=files,
                         headers=sent_headers,
                         timeout=send_timeout,
-                    )
+                    ),
+                    follow_redirects=False,  # a redirect could lead the token away
                 )
             except httpx.TransportError as exc:
                 if (idempotent or isinstance(exc, httpx.ConnectError)) and attempt <= budget:

@@ -17,6 +17,7 @@ from attrs import evolve, field, frozen
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from runtime.errors import ApiError, ReconnectRequired
+from runtime.http import check_credentials_url
 
 
 @frozen
@@ -136,6 +137,7 @@ async def token_request(
 
     ``invalid_grant`` becomes ``ReconnectRequired``; other failures become ``ApiError``.
     """
+    check_credentials_url(client, token_url, "the client secret")  # https, unless local
     try:
         response = await client.post(
             token_url,
