@@ -20,6 +20,7 @@ from rich.table import Table
 
 from runtime.api import Runtime
 from runtime.errors import ConfigurationError, FlowError, RelayError
+from runtime.expression_budget import Budget
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
 from runtime.logs import settings_from_env
@@ -343,6 +344,7 @@ def main() -> None:
     """Console-script entry point: add plugin commands, then run."""
     try:
         settings_from_env()  # a mistyped RELAY_LOG_LEVEL is an error, not a silent default
+        Budget.from_env()  # and RELAY_EXPRESSION_BUDGET / RELAY_EXPRESSION_TIME_LIMIT
         pm = make_plugin_manager()
         _load_commands()
         pm.hook.register_commands(cli=cli)
