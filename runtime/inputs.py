@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -18,6 +18,7 @@ from jsonschema.exceptions import ValidationError
 
 from runtime.declarations import Input
 from runtime.errors import InputValidationError, Problem
+from runtime.schema_messages import describe, did_you_mean
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -93,17 +94,21 @@ def json_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def _problem(error: ValidationError, prefix: Iterable[Any]) -> Problem:
-    path = [*prefix, *error.absolute_path]
-    message = error.message
-    if error.validator == "required":
-        missing = str(error.message).split("'")[1] if "'" in error.message else ""
-        if missing:
-            path.append(missing)
-            message = "is required"
-    elif error.validator == "additionalProperties":
-        message = f"unknown input: {error.message}"
-    return Problem(message=message, path=json_path(path))
+def _findings(error: ValidationError) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """``error`` in words, with the path (keys and indexes) of the value it is about."""
+    path = tuple(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        for missing in error.validator_value:
+            if missing not in error.instance:
+                yield (*path, missing), "is required"
+        return
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        what = "key" if path else "input"
+        for extra in sorted(set(error.instance) - set(known), key=str):
+            yield (*path, extra), f"unknown {what} {extra!r}{did_you_mean(extra, known)}"
+        return
+    yield path, describe(error)
 
 
 class InputSchema:
@@ -146,9 +151,16 @@ class InputSchema:
     def problems(self, values: Mapping[str, Any], prefix: Iterable[Any] = ()) -> list[Problem]:
         """Every failure of ``values`` (after defaults), sorted by path."""
         prefix = tuple(prefix)
-        errors = self._validator.iter_errors(self.with_defaults(values))
-        found = [_problem(error, prefix) for error in errors]
+        found = [
+            Problem(message=message, path=json_path((*prefix, *path)))
+            for path, message in self.findings(values)
+        ]
         return sorted(found, key=lambda p: p.path)
+
+    def findings(self, values: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+        """Every failure of ``values`` (after defaults) as (path of keys and indexes, words)."""
+        errors = self._validator.iter_errors(self.with_defaults(values))
+        return [finding for error in errors for finding in _findings(error)]
 
     def with_defaults(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` without unset (None) entries, plus the defaults of missing inputs."""

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from relay_widgets import WIDGETS
 
-from runtime import Input, InputValidationError
+from runtime import Choice, Input, InputValidationError
 from runtime.inputs import InputSchema, _quick_check, input_schema
 
 ECHO = WIDGETS.action("echo")
@@ -95,9 +95,44 @@ def test_schema_and_clean_problems_are_reported_together() -> None:
     with pytest.raises(InputValidationError) as info:
         schema.validate({"u": "lower", "n": "x"})
     assert {p.path: p.message for p in info.value.problems} == {
-        "$.n": "'x' is not of type 'integer'",
+        "$.n": "'x' is not an integer",
         "$.u": "must be upper case",
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "expected"),
+    [
+        (Input("d", "D", schema={"pattern": "^[0-9]+$"}), "1x", "'1x' is not a whole number"),
+        (Input("d", "D", schema={"pattern": "^ab+$"}), "a", "'a' is not in the form this value needs"),
+        (Input("d", "D", "timestamp"), "soon", "'soon' is not a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
+        (Input("d", "D", "date"), "3 May", "'3 May' is not a date (YYYY-MM-DD)"),
+        (Input("d", "D", choices=(Choice("red", "Red"), Choice("blue", "Blue"))), "rde", "'rde' is not one of: red, blue (did you mean 'red'?)"),
+        (Input("d", "D", "integer", schema={"minimum": 1, "maximum": 720}), 721, "721 is more than the maximum of 720"),
+        (Input("d", "D", "integer", schema={"minimum": 1}), 0, "0 is less than the minimum of 1"),
+        (Input("d", "D", schema={"minLength": 1}), "", "must not be empty"),
+        (Input("d", "D", "boolean"), "yes", "'yes' is not true or false"),
+        (Input("d", "D", collection="valuelist"), "x", "'x' is not a list"),
+        (Input("d", "D", schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]}), "x",
+         "'x' is not a date (YYYY-MM-DD) or a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
+    ],
+)
+def test_problems_say_what_was_expected_in_words(spec: Input, value: Any, expected: str) -> None:
+    schema = InputSchema("t", (spec,))
+    with pytest.raises(InputValidationError) as info:
+        schema.validate({"d": value})
+    assert [str(p) for p in info.value.problems] == [f"$.d: {expected}"]
+
+
+def test_unknown_inputs_are_named_each_with_a_suggestion() -> None:
+    schema = InputSchema("t", (Input("color", "Color"), Input("count", "Count", "integer")))
+    with pytest.raises(InputValidationError) as info:
+        schema.validate({"colour": "red", "cuont": 1, "zzz": 2})
+    assert [str(p) for p in info.value.problems] == [
+        "$.colour: unknown input 'colour' (did you mean 'color'?)",
+        "$.cuont: unknown input 'cuont' (did you mean 'count'?)",
+        "$.zzz: unknown input 'zzz'",
+    ]
 
 
 # --- the quick check: "valid" only where jsonschema agrees ---------------------------------------
