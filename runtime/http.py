@@ -161,7 +161,7 @@ class HostRouter(httpx.AsyncBaseTransport):
     def handle_async_request(self, request: httpx.Request) -> Coroutine[Any, Any, httpx.Response]:
         """The chosen transport's coroutine itself (not awaited here: one frame fewer)."""
         url = request.url
-        transport = None
+        transport: httpx.AsyncBaseTransport | None = None
         if self._origins:
             port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
             transport = self._origins.get((url.scheme, url.raw_host.decode("ascii").lower(), port))

@@ -23,7 +23,7 @@ from runtime.api import Consent, Runtime
 from runtime.connections import ConnectionHandle
 from runtime.context import State
 from runtime.declarations import WebhookRequest
-from runtime.errors import ConfigurationError, RelayError, WebhookRejected
+from runtime.errors import ConfigurationError, FlowError, RelayError, WebhookRejected
 from runtime.expressions import render_value
 from runtime.flows import Flow
 from runtime.logs import SECRETS
@@ -352,6 +352,14 @@ class Relay:
         except WebhookRejected as exc:
             log.warning("webhook rejected", instance=instance.name, reason=exc.reason)
             return WebhookOutcome(exc.status, reason=exc.reason)
+        except FlowError as exc:  # stored by an older relay: e.g. a literal webhook secret
+            first = str(exc.problems[0]) if exc.problems else str(exc)
+            log.error(
+                "webhook refused: the stored flow no longer loads; redeploy the instance",
+                instance=instance.name,
+                problem=first,
+            )
+            return WebhookOutcome(503, reason="the instance's flow no longer loads: redeploy it")
         if payload is None:
             return WebhookOutcome(200, reason="ignored: event not selected")
         headers = {k: v for k, v in request.headers.items() if k.lower() in _KEPT_HEADERS}

@@ -135,3 +135,18 @@ def test_relay_run_evaluates_the_secret(tmp_path: Path) -> None:
     ran = CliRunner().invoke(cli, ["run", str(flow), "--config", str(config), "--json"])
     assert ran.exit_code == 0, ran.output
     assert "s3cr3t-value" not in ran.output
+
+
+@pytest.mark.asyncio
+async def test_an_instance_stored_with_a_literal_secret_is_refused_in_one_line(
+    service: Service,
+) -> None:
+    """A flow stored by an older relay (a literal secret) no longer loads: 503, not a 500."""
+    path = await service.deploy("a")
+    old = FLOW.replace('"${{ config.hookSecret }}"', "literal-old-secret")
+    await service.relay.store.update_instance_flow("a", old, 2)
+    service.relay.forget("a")
+    response = await service.post(path, body(1), sign(body(1), secret="literal-old-secret"))
+    assert response.status_code == 503
+    assert response.json() == {"error": "the instance's flow no longer loads: redeploy it"}
+    assert await service.executions() == []

@@ -6,6 +6,7 @@ import pytest
 
 from runtime.errors import ConfigurationError
 from runtime.store import Store
+from runtime.store.tables import instances
 
 from .conftest import FLOW, make_instance
 
@@ -26,6 +27,20 @@ async def test_create_and_read_back(store: Store) -> None:
     assert created.created_at > 0
     assert "cs-very-secret" not in repr(created)
     assert "tok-acme" not in repr(created)
+
+
+async def test_deploy_state_given_at_creation_is_stored_encrypted(store: Store) -> None:
+    state = {"secret": "hook-secret-given-at-deploy"}
+    created = await store.create_instance(
+        "acme", "Booking follow-up", "flows/b.yaml", FLOW, {}, "tok-acme", deploy_state=state
+    )
+    assert created.deploy_state == state
+    found = await store.instance_by_token("tok-acme")
+    assert found is not None and found.deploy_state == state
+    assert "hook-secret-given-at-deploy" not in repr(found)
+    async with store.engine.connect() as conn:
+        [row] = (await conn.execute(instances.select())).all()
+    assert b"hook-secret-given-at-deploy" not in bytes(row._mapping["deploy_state"])
 
 
 async def test_missing_instances(store: Store) -> None:
