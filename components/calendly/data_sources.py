@@ -14,7 +14,7 @@ from components.calendly.actions.event_types import EVENT_TYPE_FILTERS, fetch_ev
 from components.calendly.actions.organizations import MEMBERSHIP_FILTERS, fetch_memberships
 from components.calendly.actions.scheduled_events import EVENT_FILTERS, fetch_events, fetch_invitees
 from components.calendly.client import CalendlyClient, to_uuid
-from components.calendly.inputs import CONNECTION, uuid_input
+from components.calendly.inputs import CONNECTION, SORT_SCHEMA, uuid_input
 from runtime import Context, DataSource, Input
 
 Item = dict[str, str]
@@ -156,6 +156,7 @@ DATA_SOURCES: tuple[DataSource, ...] = (
                     "list of {field}:{direction} values. Supported fields are: created_at. Sort "
                     "direction is specified as: asc, desc."
                 ),
+                schema=SORT_SCHEMA,
             ),
         ),
         perform=routing_forms,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.calendly.client import clean_uuid
 from runtime import Input
 
@@ -51,7 +53,18 @@ def user_input(
     )
 
 
-SORT = Input("sort", "Sort", comments="Order results by {field}:{direction}, comma-separated.")
+#: Calendly's sort syntax, ``{field}:{asc|desc}`` comma-separated, checked before any request
+#: (the fields differ by endpoint and are left to Calendly); empty means unset. The lookahead
+#: ends the match at the very end (``$`` would also allow a trailing newline).
+SORT_SCHEMA: dict[str, Any] = {
+    "pattern": r"^(?:[A-Za-z0-9_.]+:(?:asc|desc)(?:,[A-Za-z0-9_.]+:(?:asc|desc))*)?(?![\s\S])"
+}
+SORT = Input(
+    "sort",
+    "Sort",
+    comments="Order results by {field}:{direction}, comma-separated.",
+    schema=SORT_SCHEMA,
+)
 LIMIT = Input(
     "limit",
     "Limit",

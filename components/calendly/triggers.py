@@ -25,6 +25,7 @@ from components.calendly.actions._subscriptions import (
 from components.calendly.actions.webhooks import scope_input, signing_key_input
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION
+from components.calendly.rules import USER_FOR_USER_SCOPE, check
 from components.calendly.signature import (
     DEFAULT_TOLERANCE,
     SIGNATURE_HEADER,
@@ -106,6 +107,7 @@ async def on_webhook(
 
 async def on_deploy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Subscribe this flow's webhook URL, reusing an identical subscription (redeploys)."""
+    check("calendlyTrigger", params, USER_FOR_USER_SCOPE)
     if not ctx.webhook_url:
         raise ConfigurationError("calendlyTrigger needs the flow's webhook URL to deploy")
     client = CalendlyClient(ctx, params["connection"])

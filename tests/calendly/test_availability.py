@@ -84,11 +84,11 @@ async def test_busy_times_send_snake_case_range(
 
 
 @pytest.mark.asyncio
-async def test_range_over_seven_days_is_400(
+async def test_range_over_seven_days_is_refused_before_any_request(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
     start = datetime.now(UTC) + timedelta(hours=1)
-    with pytest.raises(FatalApiError) as caught:
+    with pytest.raises(InputValidationError) as caught:
         await runtime.invoke_action(
             "calendly.listUserBusyTimes",
             {
@@ -98,8 +98,8 @@ async def test_range_over_seven_days_is_400(
                 "endTime": iso(start + timedelta(days=8)),
             },
         )
-    assert caught.value.status == 400
-    assert caught.value.details[0]["parameter"] == "end_time"
+    assert [p.path for p in caught.value.problems] == ["$.endTime"]
+    assert api_calls(sandbox) == []
 
 
 @pytest.mark.asyncio

@@ -84,10 +84,10 @@ async def test_activity_log_needs_enterprise(
 
 
 @pytest.mark.asyncio
-async def test_activity_log_bad_sort_is_400(
+async def test_activity_log_bad_sort_is_refused_before_any_request(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    with pytest.raises(FatalApiError) as info:
+    with pytest.raises(InputValidationError) as info:
         await runtime.invoke_action(
             "calendly.listActivityLogEntries",
             {
@@ -96,7 +96,8 @@ async def test_activity_log_bad_sort_is_400(
                 "sortList": ["colour:asc"],
             },
         )
-    assert info.value.status == 400
+    assert [p.path for p in info.value.problems] == ["$.sortList[0]"]
+    assert api_calls(sandbox) == []
 
 
 @pytest.mark.asyncio

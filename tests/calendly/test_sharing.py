@@ -92,10 +92,10 @@ async def test_create_share_minimal(
 
 
 @pytest.mark.asyncio
-async def test_create_share_fixed_period_without_dates_is_400(
+async def test_create_share_fixed_period_without_dates_is_refused_before_any_request(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    with pytest.raises(FatalApiError) as info:
+    with pytest.raises(InputValidationError) as info:
         await runtime.invoke_action(
             "calendly.createShare",
             {
@@ -104,8 +104,8 @@ async def test_create_share_fixed_period_without_dates_is_400(
                 "periodType": "fixed",
             },
         )
-    assert info.value.status == 400
-    assert info.value.details[0]["parameter"] == "start_date"
+    assert [p.path for p in info.value.problems] == ["$.endDate", "$.startDate"]
+    assert api_calls(sandbox) == []
 
 
 @pytest.mark.asyncio

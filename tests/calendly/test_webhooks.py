@@ -100,15 +100,13 @@ async def test_create_on_the_free_plan_is_403(
 
 
 @pytest.mark.asyncio
-async def test_create_user_scope_without_user_is_400(
+async def test_create_user_scope_without_user_is_refused_before_any_request(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    with pytest.raises(FatalApiError) as info:
+    with pytest.raises(InputValidationError) as info:
         await create(runtime, connection, sandbox, scope="user")
-    assert info.value.status == 400
-    assert info.value.details == [
-        {"parameter": "user", "message": "is required when scope is user"}
-    ]
+    assert [str(p) for p in info.value.problems] == ["$.user: is required when scope is 'user'"]
+    assert api_calls(sandbox) == []
 
 
 @pytest.mark.asyncio

@@ -18,7 +18,7 @@ from components.calendly.actions._common import STR, STR_OR_NULL, Schema, curren
 from components.calendly.client import CalendlyClient, to_uuid
 from runtime import ApiError, Choice, ConnectionHandle
 
-#: The events the reference offers; Calendly knows newer ones, which the actions pass through.
+#: The events the reference offers (the trigger's branches).
 WEBHOOK_EVENTS: tuple[str, ...] = (
     "invitee.created",
     "invitee.canceled",
@@ -26,6 +26,21 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     "invitee_no_show.deleted",
     "routing_form_submission.created",
 )
+#: Every event Calendly accepts on a subscription (it refuses others with 400).
+CALENDLY_EVENTS: tuple[str, ...] = (
+    *WEBHOOK_EVENTS,
+    "event_type.created",
+    "event_type.updated",
+    "event_type.deleted",
+    "meeting_recap.created",
+    "meeting_recap.updated",
+    "meeting_recap.deleted",
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+)
+#: A URL Calendly can post to: an absolute http(s) URI with a host.
+CALLBACK_URL_SCHEMA: dict[str, Any] = {"format": "uri", "pattern": "^https?://[^/?#\\s]+"}
 SCOPE_CHOICES = (Choice("organization", "Organization"), Choice("user", "User"))
 PATH = "/webhook_subscriptions"
 

@@ -23,6 +23,7 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, uuid_input
+from components.calendly.rules import check, time_window
 from runtime import Action, Context, Input
 
 
@@ -51,8 +52,13 @@ def _range(params: dict[str, Any]) -> dict[str, Any]:
     return {"start_time": params["startTime"], "end_time": params["endTime"]}
 
 
+#: Calendly answers only windows that end after they start, at most a week later.
+_WINDOW = time_window("startTime", "endTime", max_days=7)
+
+
 async def list_available_times(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """``GET /event_type_available_times``."""
+    check("listEventTypeAvailableTimes", params, _WINDOW)
     client = CalendlyClient(ctx, params["connection"])
     query = {"event_type": client.uri("event_types", params["eventType"]), **_range(params)}
     return {"data": await client.get("/event_type_available_times", query)}
@@ -60,6 +66,7 @@ async def list_available_times(ctx: Context, params: dict[str, Any]) -> dict[str
 
 async def list_busy_times(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """``GET /user_busy_times``."""
+    check("listUserBusyTimes", params, _WINDOW)
     client = CalendlyClient(ctx, params["connection"])
     query = {"user": client.uri("users", params["user"]), **_range(params)}
     return {"data": await client.get("/user_busy_times", query)}

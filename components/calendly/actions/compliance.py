@@ -16,7 +16,7 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, LIMIT
-from runtime import Action, Context, Input
+from runtime import Action, Choice, Context, Input
 
 ACTIVITY_ENTRY: Schema = obj(
     ("uri", "occurred_at", "namespace", "action", "organization"),
@@ -36,6 +36,12 @@ ACTIVITY_ENTRY: Schema = obj(
         group={"type": "object"},
     ),
     details={"type": ["object", "null"]},
+)
+#: The sort values Calendly's activity log accepts (it refuses any other).
+ACTIVITY_SORTS: tuple[str, ...] = tuple(
+    f"{field}:{direction}"
+    for field in ("action", "actor.display_name", "actor.uri", "namespace", "occurred_at")
+    for direction in ("asc", "desc")
 )
 ACCEPTED_OUTPUT: Schema = obj(("data",), data={"type": "object", "maxProperties": 0})
 
@@ -148,6 +154,7 @@ LIST_ACTIVITY = Action(
             collection="valuelist",
             comments="Order results by the specified field and direction. "
             "{field}:{direction} value.",
+            choices=tuple(Choice(value, value) for value in ACTIVITY_SORTS),
         ),
         LIMIT,
     ),

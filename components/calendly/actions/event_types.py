@@ -17,7 +17,7 @@ from components.calendly.actions._common import (
     user_ref,
 )
 from components.calendly.client import CalendlyClient, to_uuid
-from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
+from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
 from runtime import Action, Context, Input
 
 #: Filters shared by listUserEventTypes and the eventTypes data source.
@@ -57,6 +57,7 @@ EVENT_TYPE_FILTERS: tuple[Input, ...] = (
             "{field}:{direction} values. Supported fields are: name. Sort direction is specified "
             "as: asc, desc."
         ),
+        schema=SORT_SCHEMA,
     ),
     user_ref(
         comments=(

@@ -19,7 +19,7 @@ from components.calendly.actions._common import (
     user_ref,
 )
 from components.calendly.client import CalendlyClient
-from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
+from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
 from runtime import Action, Choice, Context, Input
 
 MEMBERSHIP_ID_COMMENTS = "The organization membership's unique identifier"
@@ -165,6 +165,7 @@ LIST_INVITATIONS = Action(
                 "Order results by the created_at field and direction specified: ascending ('asc') "
                 "or descending ('desc')"
             ),
+            schema=SORT_SCHEMA,
         ),
         Input(
             "status",

@@ -19,7 +19,7 @@ from components.calendly.actions._common import (
     resource_output,
 )
 from components.calendly.client import CalendlyClient
-from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
+from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
 from runtime import Action, Context, Input
 
 _QUESTION: Schema = obj(
@@ -66,6 +66,7 @@ def _sort(fields: str, example: str | None = None) -> Input:
             f"Order results by the specified field and direction. {fields}Supported fields are: "
             "created_at. Sort direction is specified as: asc, desc."
         ),
+        schema=SORT_SCHEMA,
     )
 
 

@@ -20,7 +20,7 @@ from components.calendly.actions._common import (
     user_ref,
 )
 from components.calendly.client import CalendlyClient
-from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
+from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
 from runtime import Action, Choice, Context, Input
 
 _BY_CREATED = (
@@ -62,7 +62,7 @@ EVENT_FILTERS: tuple[Input, ...] = (
         comments="Include events with start times after this time",
     ),
     org_ref(comments="Return events scheduled with the organization associated with this URI"),
-    Input("sort", "Sort", comments=_BY_CREATED),
+    Input("sort", "Sort", comments=_BY_CREATED, schema=SORT_SCHEMA),
     status_input(),
     user_ref(comments="Return events scheduled with the user associated with this URI"),
 )
@@ -177,7 +177,7 @@ LIST_INVITEES = Action(
             comments="Indicates if the results should be filtered by email address",
             example="bob@example.com",
         ),
-        Input("sort", "Sort", comments=_BY_CREATED),
+        Input("sort", "Sort", comments=_BY_CREATED, schema=SORT_SCHEMA),
         status_input(),
         uuid_input(example=UUID_EXAMPLE, data_source="events"),
         LIMIT,

@@ -18,6 +18,7 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION
+from components.calendly.rules import check, required_when
 from runtime import Action, Choice, Context, Input
 
 #: The reference types these numbers as strings; flows may pass real integers too.
@@ -28,6 +29,69 @@ _FIXED_NOTE = "is required when period_type is 'fixed' Format: YYYY-MM-DD"
 
 def _whole_number(value: Any) -> int:
     return int(value)
+
+
+#: A share's duration in minutes: Calendly takes 1 to 720.
+_DURATION: dict[str, Any] = {**_WHOLE_NUMBER, "minimum": 1, "maximum": 720}
+
+
+def _duration(value: Any) -> int:
+    # the schema's range covers integers only; a numeric string is checked here
+    minutes = int(value)
+    if not _DURATION["minimum"] <= minutes <= _DURATION["maximum"]:
+        raise ValueError(f"must be {_DURATION['minimum']} to {_DURATION['maximum']} minutes")
+    return minutes
+
+
+#: The location kinds Calendly accepts in a share's location configurations.
+LOCATION_KINDS: tuple[str, ...] = (
+    "physical",
+    "ask_invitee",
+    "custom",
+    "outbound_call",
+    "inbound_call",
+    "google_conference",
+    "gotomeeting_conference",
+    "microsoft_teams_conference",
+    "webex_conference",
+    "zoom_conference",
+)
+_LOCATION_TEXT = {"location": 255, "additional_info": 255, "phone_number": None}
+
+
+def _location_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "must be an object"
+    kind = item.get("kind")
+    if kind is not None and kind not in LOCATION_KINDS:
+        return f"kind {kind!r} is not one of {', '.join(LOCATION_KINDS)}"
+    for key, most in _LOCATION_TEXT.items():
+        text = item.get(key)
+        if text is not None and (not isinstance(text, str) or (most and len(text) > most)):
+            return f"{key} must be text" + (f" of at most {most} characters" if most else "")
+    position = item.get("position")
+    if position is not None and (not isinstance(position, int) or isinstance(position, bool)):
+        return "position must be an integer"
+    return None
+
+
+def _locations(value: Any) -> list[Any]:
+    """Location configurations as Calendly accepts them (checked before any request)."""
+    if not isinstance(value, list):
+        raise ValueError("must be a JSON array of location objects")
+    for n, item in enumerate(value):
+        problem = _location_problem(item)
+        if problem:
+            raise ValueError(f"item {n}: {problem}")
+    return value
+
+
+#: Which dates a period type needs (Calendly refuses the share without them).
+_PERIOD_RULES = (
+    required_when("startDate", "periodType", ("fixed",)),
+    required_when("endDate", "periodType", ("fixed",)),
+    required_when("maxBookingTime", "periodType", ("moving", "available_moving")),
+)
 
 
 def _event_type_ref(key: str, label: str, *, comments: str, example: str | None = None) -> Input:
@@ -75,6 +139,7 @@ _SHARE_FIELDS = {
 
 async def create_share(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """``POST /shares`` with the event type's URI and only the overrides that were set."""
+    check("createShare", params, *_PERIOD_RULES)
     client = CalendlyClient(ctx, params["connection"])
     body: dict[str, Any] = {"event_type": client.uri("event_types", params["eventType"])}
     body.update({field: params.get(key) for key, field in _SHARE_FIELDS.items()})
@@ -109,9 +174,9 @@ CREATE_SHARE = Action(
             "duration",
             "Duration",
             example="60",
-            comments="Duration in minutes.",
-            schema=_WHOLE_NUMBER,
-            clean=_whole_number,
+            comments="Duration in minutes (1 to 720).",
+            schema=_DURATION,
+            clean=_duration,
         ),
         Input("endDate", "End Date", comments=_FIXED_NOTE, example="2019-01-03", schema=_DATE),
         _event_type_ref(
@@ -133,6 +198,7 @@ CREATE_SHARE = Action(
             "code",
             comments="The locations offered (JSON array).",
             schema={"type": ["array", "string"]},
+            clean=_locations,
         ),
         Input(
             "maxBookingTime",

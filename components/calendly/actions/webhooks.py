@@ -14,6 +14,8 @@ from components.calendly.actions._common import (
     user_ref,
 )
 from components.calendly.actions._subscriptions import (
+    CALENDLY_EVENTS,
+    CALLBACK_URL_SCHEMA,
     PATH,
     SCOPE_CHOICES,
     WEBHOOK,
@@ -24,8 +26,9 @@ from components.calendly.actions._subscriptions import (
     spec_from_params,
 )
 from components.calendly.client import CalendlyClient
-from components.calendly.inputs import CONNECTION, LIMIT, uuid_input
-from runtime import Action, Context, Input, InputValidationError, Problem
+from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
+from components.calendly.rules import USER_FOR_USER_SCOPE, check
+from runtime import Action, Choice, Context, Input, InputValidationError, Problem
 
 _USER_EXAMPLE = "https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"
 _SIGNING_KEY_COMMENTS = (
@@ -70,6 +73,7 @@ def _user_uri(client: CalendlyClient, params: dict[str, Any]) -> str | None:
 
 async def create_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Create a subscription as asked (a duplicate URL is Calendly's 409, surfaced as is)."""
+    check("createWebhookSubscription", params, USER_FOR_USER_SCOPE)
     client = _client(ctx, params)
     spec = spec_from_params(
         client,
@@ -89,6 +93,7 @@ async def get_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 async def list_webhooks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Every subscription of the organization or user, all pages."""
+    check("listWebhookSubscription", params, USER_FOR_USER_SCOPE)
     client = _client(ctx, params)
     items = await list_subscriptions(
         client,
@@ -109,6 +114,7 @@ async def delete_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
 
 async def delete_instanced_webhooks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Delete every subscription pointing at this instance, not only the first."""
+    check("deleteInstancedWebhooks", params, USER_FOR_USER_SCOPE)
     urls = set(params.get("webhookUrls") or ())
     if ctx.webhook_url:
         urls.add(ctx.webhook_url)
@@ -152,7 +158,7 @@ CREATE_WEBHOOK = Action(
                 "invitee.canceled, invitee.created, invitee_no_show.created, "
                 "routing_form_submission.created"
             ),
-            schema={"minLength": 1},
+            choices=tuple(Choice(event, event) for event in CALENDLY_EVENTS),
         ),
         org_ref(required=True, comments=_ORG_COMMENTS),
         scope_input(
@@ -165,7 +171,7 @@ CREATE_WEBHOOK = Action(
             required=True,
             comments="The URL where you want to receive POST requests for events you are "
             "subscribed to.",
-            schema={"pattern": "^https?://"},
+            schema=CALLBACK_URL_SCHEMA,
         ),
         user_ref(comments=_USER_COMMENTS, example=_USER_EXAMPLE),
     ),
@@ -200,6 +206,7 @@ LIST_WEBHOOKS = Action(
                 "of {field}:{direction} values. Supported fields are: created_at. Sort direction "
                 "is specified as: asc, desc."
             ),
+            schema=SORT_SCHEMA,
         ),
         user_ref(
             comments=(
