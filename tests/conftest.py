@@ -34,3 +34,10 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (required under CI=true)")
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _relay_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches the real per-user store: ``RELAY_HOME`` is a fresh temporary directory
+    (a test may set its own)."""
+    monkeypatch.setenv("RELAY_HOME", str(tmp_path_factory.mktemp("relay-home")))
