@@ -485,3 +485,40 @@ async def test_a_time_window_is_at_most_seven_days_forward(
     else:
         inputs["eventType"] = next(iter(sandbox.state.event_types.values())).uuid
     await _refused(runtime, sandbox, f"calendly.{ref}", inputs, "endTime")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("ref", "inputs", "key"),
+    [
+        ("createShare", {"duration": 721}, "duration"),
+        ("createShare", {"duration": "0"}, "duration"),
+        ("createWebhookSubscription", {"url": "not a uri"}, "url"),
+        ("createWebhookSubscription", {"url": "https://"}, "url"),
+        ("createWebhookSubscription", {"event": ["invitee.rescheduled"]}, "event[0]"),
+        ("listActivityLogEntries", {"sortList": ["occurred_at:up"]}, "sortList[0]"),
+        ("listEvents", {"sort": "start_time:descending"}, "sort"),
+    ],
+)
+async def test_refused_values_never_reach_the_sandbox(
+    runtime: Runtime,
+    connection: ConnectionHandle,
+    sandbox: Sandbox,
+    ref: str,
+    inputs: dict[str, Any],
+    key: str,
+) -> None:
+    base: dict[str, Any] = {
+        "createShare": {"eventType": next(iter(sandbox.state.event_types.values())).uuid},
+        "createWebhookSubscription": {
+            "url": "https://relay.example.com/hook",
+            "event": ["invitee.created"],
+            "organization": sandbox.org_uri(),
+            "scope": "organization",
+        },
+        "listActivityLogEntries": {"organization": sandbox.org_uri()},
+        "listEvents": {},
+    }[ref]
+    await _refused(
+        runtime, sandbox, f"calendly.{ref}", {"connection": connection, **base, **inputs}, key
+    )
