@@ -19,6 +19,13 @@ _SCOPES = (
 )
 _SCOPE = Input("scope", "Scope", required=True, default="flow", choices=_SCOPES)
 _KEY = Input("key", "Key", required=True, schema={"minLength": 1})
+#: Any JSON value, taken as it is: a string stays a string (structured values come from YAML
+#: or expressions). A ``code`` input would read every string as JSON text.
+_ANY = {"type": ["string", "number", "boolean", "object", "array", "null"]}
+
+
+def _any(key: str, label: str, comments: str) -> Input:
+    return Input(key, label, "string", schema=_ANY, comments=comments)
 
 
 async def value(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +55,7 @@ BUILTINS = Component(
             "value",
             "Value",
             "Returns its input: compose or reshape data with expressions.",
-            (Input("value", "Value", "code"),),
+            (_any("value", "Value", "Any value: returned as it is."),),
             value,
             output_schema={"type": "object", "required": ["data"]},
         ),
@@ -72,7 +79,7 @@ BUILTINS = Component(
             "setState",
             "Set State",
             "Stores a value under a key in a state scope (persisted with the execution).",
-            (_SCOPE, _KEY, Input("value", "Value", "code")),
+            (_SCOPE, _KEY, _any("value", "Value", "Any value: stored as it is.")),
             set_state,
             output_schema={"type": "object", "required": ["data"]},
         ),
@@ -80,7 +87,7 @@ BUILTINS = Component(
             "getState",
             "Get State",
             "Reads a value stored with Set State (or the default).",
-            (_SCOPE, _KEY, Input("default", "Default", "code")),
+            (_SCOPE, _KEY, _any("default", "Default", "Returned when nothing is stored.")),
             get_state,
             output_schema={"type": "object", "required": ["data"]},
         ),
