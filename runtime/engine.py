@@ -66,8 +66,8 @@ class ActionPlan:
     reads_run: bool
     #: Inputs recorded as ``[password]``.
     passwords: frozenset[str]
-    #: An input iterates (a comprehension macro): rendered within the expression budget.
-    iterates: bool = False
+    #: An input's expression is budgeted (it iterates, say): rendered within the budget.
+    budgeted: bool = False
 
 
 class ActionPlans:
@@ -101,7 +101,7 @@ class ActionPlans:
             and inspect.iscoroutinefunction(action.perform),
             reads_run=any(not t.config_only for t in templates_in(step.inputs)),
             passwords=frozenset(i.key for i in schema.inputs if i.type == "password"),
-            iterates=any(t.iterates for t in templates_in(step.inputs)),
+            budgeted=any(t.budgeted for t in templates_in(step.inputs)),
         )
 
 
@@ -268,7 +268,7 @@ class Execution:
         attempts = 0
         try:
             scope = self._scope(outputs, loop) if plan.reads_run else self._config_scope
-            if plan.iterates:
+            if plan.budgeted:
                 rendered = await expression_budget.render(
                     step.inputs, scope, f"steps.{path}.inputs", self._config_cache
                 )
@@ -492,8 +492,8 @@ def _should_retry(policy: RetryPolicy, exc: BaseException) -> bool:
 
 
 async def _render(template: Template, scope: Mapping[str, Any], where: str) -> Any:
-    """A ``when`` or ``for_each`` value; one that iterates is evaluated within the budget."""
-    if template.iterates:
+    """A ``when`` or ``for_each`` value; a budgeted one is evaluated within the budget."""
+    if template.budgeted:
         return await expression_budget.render(template, scope, where)
     return template.render(scope)
 

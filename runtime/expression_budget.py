@@ -8,8 +8,9 @@ values it reads (counting stops once over the budget, so the estimate itself sta
 its literals. Within ``Budget.inline`` it is evaluated inline as any other expression; over
 it, in a child process (``runtime.expression_isolation``) under ``Budget.time_limit``, so the
 event loop keeps answering while it runs. Past the time limit the step fails with
-``<where>: expression exceeded its evaluation budget (...)``. Expressions without macros
-cost in proportion to their inputs and are always evaluated inline.
+``<where>: expression exceeded its evaluation budget (...)``. A long chain of ``+`` is
+estimated too (each ``+`` can copy the list or string built so far: quadratic in the chain);
+other expressions cost in proportion to their inputs and are evaluated inline unestimated.
 """
 
 from __future__ import annotations
@@ -63,15 +64,21 @@ def current_budget() -> Budget:
 
 
 def estimate(expr: Expression, bindings: Mapping[str, Any], limit: int) -> int:
-    """A bound on ``expr``'s cost with ``bindings``: ``macros x items ** depth``, where items
-    counts the elements of every value it reads plus its literals' items. Counting stops once
-    the result is over ``limit`` (the value returned is then over ``limit``, not exact)."""
-    if expr.macro_depth == 0:
+    """A bound on ``expr``'s cost with ``bindings``: ``macros x (1 + pluses) x items ** depth``
+    for an expression that iterates, ``(1 + pluses) ** 2 x items`` for a chain of ``+`` (each
+    copies what the chain built so far), where items counts the elements of every value it
+    reads plus its literals' items. 0 for an expression that is not budgeted. Counting stops
+    once the result is over ``limit`` (the value returned is then over it, not exact)."""
+    if not expr.budgeted:
         return 0
-    count = max(1, expr.macro_count)
-    enough = int((max(limit, 0) / count) ** (1 / expr.macro_depth)) + 1
+    depth = max(1, expr.macro_depth)
+    if expr.macro_depth:
+        factor = max(1, expr.macro_count) * (1 + expr.concatenations)
+    else:
+        factor = (1 + expr.concatenations) ** 2
+    enough = int((max(limit, 0) / factor) ** (1 / depth)) + 1
     items = expr.literal_items + _elements(bindings.values(), enough - expr.literal_items)
-    return int(count * items**expr.macro_depth)
+    return int(factor * items**depth)
 
 
 def _elements(values: Any, cap: int) -> int:
@@ -94,7 +101,7 @@ def _elements(values: Any, cap: int) -> int:
 
 async def evaluate(expr: Expression, scope: Mapping[str, Any], where: str) -> Any:
     """``expr.evaluate(scope)``, inline or isolated as its estimated cost decides."""
-    if expr.macro_depth == 0:
+    if not expr.budgeted:
         return expr.evaluate(scope)
     budget = current_budget()
     bindings = expr.bindings(scope)
@@ -109,8 +116,7 @@ async def evaluate(expr: Expression, scope: Mapping[str, Any], where: str) -> An
     except EvaluationTimedOut:
         raise ExpressionError(
             f"{where}: expression exceeded its evaluation budget (still running after"
-            f" {budget.time_limit:g} s, RELAY_EXPRESSION_TIME_LIMIT; its macros nest"
-            f" {expr.macro_depth} deep over the data it reads)"
+            f" {budget.time_limit:g} s, RELAY_EXPRESSION_TIME_LIMIT)"
         ) from None
     except EvaluationFailed as exc:
         raise ExpressionError(
@@ -138,7 +144,7 @@ async def render(
 
 
 async def _template(template: Template, scope: Mapping[str, Any], where: str) -> Any:
-    if not template.iterates:
+    if not template.budgeted:
         return template.render(scope)
     if template.whole:
         expr = template.parts[0]

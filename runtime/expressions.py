@@ -22,6 +22,8 @@ from runtime.errors import ExpressionError
 MAX_NESTING = 24
 MAX_MACRO_NESTING = 3
 MAX_LENGTH = 4096
+#: ``+`` an expression may chain and still be evaluated without a cost estimate.
+CHEAP_CONCATENATIONS = 8
 
 ROOTS = frozenset({"config", "trigger", "steps", "item", "index", "state"})
 _CONFIG_ONLY = frozenset({"config"})
@@ -48,11 +50,19 @@ class Expression:
     #: variable, then each key or index. See ``evaluate``.
     path: tuple[str | int, ...] | None = None
     #: How deeply comprehension macros (map/filter/all/exists/exists_one) nest, how many there
-    #: are, and how many items list and map literals can hold (commas and brackets counted):
-    #: what ``runtime.expression_budget`` estimates an evaluation's cost from.
+    #: are, how many ``+`` it has (each can copy a list or string it was given), and how many
+    #: items list and map literals can hold (commas and brackets counted): what
+    #: ``runtime.expression_budget`` estimates an evaluation's cost from.
     macro_depth: int = 0
     macro_count: int = 0
+    concatenations: int = 0
     literal_items: int = 0
+
+    @property
+    def budgeted(self) -> bool:
+        """Whether the cost can grow faster than the data it reads: it iterates, or chains
+        more ``+`` than ``CHEAP_CONCATENATIONS`` (each one copies what the last produced)."""
+        return self.macro_depth > 0 or self.concatenations > CHEAP_CONCATENATIONS
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         if self.path is not None:
@@ -231,6 +241,8 @@ def compile_expression(source: str) -> Expression:
     steps = frozenset(name or literals[int(index)] for name, index in references)
     static_steps = len(references) == len(_STEPS_ROOT.findall(bare))
     macro_count = len(_MACROS.findall(bare)) if macro_depth else 0
+    concatenations = bare.count("+")
+    estimated = macro_depth > 0 or concatenations > CHEAP_CONCATENATIONS
     return Expression(
         text,
         program,
@@ -240,7 +252,8 @@ def compile_expression(source: str) -> Expression:
         _reference_path(text),
         macro_depth=macro_depth,
         macro_count=macro_count,
-        literal_items=sum(bare.count(c) for c in ",[{") if macro_depth else 0,
+        concatenations=concatenations,
+        literal_items=sum(bare.count(c) for c in ",[{") if estimated else 0,
     )
 
 
@@ -266,17 +279,17 @@ class Template:
 
     #: Whether every expression reads ``config`` and nothing else (asked for every step).
     config_only: bool = field(init=False)
-    #: Whether an expression iterates (a comprehension macro): its cost depends on the data,
-    #: so it is evaluated within a budget (``runtime.expression_budget``), not by ``render``.
-    iterates: bool = field(init=False)
+    #: Whether an expression's cost can grow faster than its data (``Expression.budgeted``):
+    #: evaluated within a budget (``runtime.expression_budget``), not by ``render``.
+    budgeted: bool = field(init=False)
 
     @config_only.default
     def _reads_only_config(self) -> bool:
         return all(isinstance(p, str) or p.variables == _CONFIG_ONLY for p in self.parts)
 
-    @iterates.default
-    def _has_macros(self) -> bool:
-        return any(isinstance(p, Expression) and p.macro_depth > 0 for p in self.parts)
+    @budgeted.default
+    def _has_budgeted(self) -> bool:
+        return any(isinstance(p, Expression) and p.budgeted for p in self.parts)
 
     def render(self, scope: Mapping[str, Any]) -> Any:
         if self.whole:

@@ -201,3 +201,47 @@ def test_budget_settings_are_checked(name: str, raw: str, message: str) -> None:
     assert budget.Budget.from_env(
         {"RELAY_EXPRESSION_BUDGET": "0", "RELAY_EXPRESSION_TIME_LIMIT": "1.5"}
     ) == budget.Budget(inline=0, time_limit=1.5)
+
+
+ITERATING = [
+    "${{ xs.map(a, a * 2) }}",
+    "${{ xs.filter(a, a > 1) }}",
+    "${{ xs.map(a, xs.exists(b, a == b + 1)) }}",
+    "n: ${{ xs.all(a, a >= 0) }} ${{ xs.exists_one(a, a == 3) }}",
+]
+
+
+@given(
+    xs=st.lists(st.integers(min_value=-5, max_value=5), max_size=10),
+    template=st.sampled_from(ITERATING),
+)
+def test_budgeted_rendering_gives_what_inline_rendering_gives(xs: list[int], template: str) -> None:
+    from runtime.expressions import compile_template, render_value
+
+    value = {"out": [compile_template(template)], "plain": "text"}
+    scope = {"xs": xs}
+    expected = render_value(value, scope)
+    assert asyncio.run(budget.render(value, scope, "steps.s.inputs")) == expected
+
+
+def test_a_long_chain_of_concatenations_is_estimated_and_a_short_one_is_not() -> None:
+    chain = compile_expression(" + ".join(["xs"] * 200))
+    assert chain.budgeted and not compile_expression("xs + ys + [1]").budgeted
+    assert budget.estimate(chain, {"xs": list(range(5000))}, 20_000) > 20_000
+    assert budget.estimate(compile_expression("xs + ys"), {"xs": [1] * 10**6}, 0) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_concatenation_bomb_is_evaluated_away_from_the_loop() -> None:
+    loop = asyncio.get_running_loop()
+    chain = " + ".join(["trigger.xs"] * 100)
+    text = flow_text(
+        f"""  - id: joined
+    action: relay.value
+    inputs: {{value: {{n: "${{{{ size({chain}) }}}}"}}}}
+"""
+    )
+    result = await run(text, {"xs": list(range(1000))})
+    assert result.outputs["joined"]["data"] == {"n": 100_000}
+    assert loop in _BY_LOOP  # a child process evaluated it
+    await _BY_LOOP[loop].aclose()
