@@ -36,8 +36,7 @@ def _loop(path: str, pages: int, why: str) -> FatalApiError:
     return FatalApiError(
         502,
         "Pagination Loop",
-        f"GET {path} {why} after {pages} page(s); stopped reading so no item is read or "
-        "acted on twice",
+        f"GET {path}: page {pages} {why}; stopped reading so no item is read or acted on twice",
     )
 
 
@@ -64,11 +63,11 @@ async def read_pages(
             break
         token = str(token)
         if token in followed:
-            raise _loop(path, pages, "returned a page token it had already returned")
+            raise _loop(path, pages, "returned a page token already followed")
         followed.add(token)
         params["page_token"] = token
     else:
-        raise _loop(path, MAX_PAGES, "did not reach its last page")
+        raise _loop(path, MAX_PAGES, "is still not the last")
     if limit is not None:
         del items[limit:]  # in place: no second list of every item
     return items
