@@ -121,3 +121,28 @@ async def test_serve_chooses_its_executor_by_name(cluster: Cluster) -> None:
     await executor.shutdown(0)
     with pytest.raises(ValueError, match="unknown executor"):
         make_executor("celery", cluster.relay)
+
+
+async def test_a_worker_whose_lease_was_taken_over_stops_and_writes_nothing(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_SECRET_KEYS", cluster.env["RELAY_SECRET_KEYS"])
+    # renewals every 0.1 s; the run sleeps far longer than the test
+    runner = ExecutionRunner(WorkerSettings.from_env(cluster.env, time_limit=60.0, lease=0.3))
+    try:
+        execution_id = await recorded(cluster, "stalled", pause=30.0)
+        handling = asyncio.create_task(runner.handle(execution_id, "stalled"))
+        deadline = asyncio.get_running_loop().time() + 20
+        while (await cluster.store.get_execution(execution_id)).worker != runner.worker_id:
+            assert asyncio.get_running_loop().time() < deadline, "the runner never claimed it"
+            await asyncio.sleep(0.02)  # polling the store with a deadline
+        # the runner stalls past its lease and another worker takes the execution over
+        await cluster.store.release_execution(execution_id)
+        taken = await cluster.store.claim_execution(execution_id, "elsewhere:1", 60.0)
+        assert taken is not None and taken.attempts == 2
+        assert await asyncio.wait_for(handling, 20) is None  # stopped by its next renewal
+        row = await cluster.store.get_execution(execution_id)
+        assert (row.status, row.worker, row.attempts) == ("running", "elsewhere:1", 2)
+        assert row.result is None
+    finally:
+        await runner.aclose()
