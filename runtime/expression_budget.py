@@ -105,8 +105,7 @@ async def evaluate(expr: Expression, scope: Mapping[str, Any], where: str) -> An
         return expr.evaluate(scope)
     budget = current_budget()
     bindings = expr.bindings(scope)
-    cost = estimate(expr, bindings, budget.inline)
-    if cost <= budget.inline:
+    if budget.inline and estimate(expr, bindings, budget.inline) <= budget.inline:
         return expr.evaluate(scope)
     # (imported here: commands that only check settings need none of it)
     from runtime.expression_isolation import EvaluationFailed, EvaluationTimedOut, isolated
