@@ -11,7 +11,15 @@ from attrs import define, field
 
 from runtime.clock import Clock
 from runtime.connections import ConnectionHandle
-from runtime.http import AsyncClient, ErrorParser, HttpClient, RequestLimiter, default_error
+from runtime.errors import ConfigurationError
+from runtime.http import (
+    AsyncClient,
+    ErrorParser,
+    HttpClient,
+    RequestLimiter,
+    default_error,
+    origin_of,
+)
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -73,10 +81,18 @@ class Context:
         retries: int = 3,
         timeout: float | None = None,
     ) -> HttpClient:
-        """An HTTP client for ``connection``'s API (its token sent only to that host)."""
+        """An HTTP client for ``connection``'s API (its token sent only to that API's origin).
+        ``base_url`` with a connection may change the path, never the origin."""
         url = base_url or (connection.endpoints.api_base_url if connection else None)
         if url is None:
             raise ValueError("http() needs a connection or a base_url")
+        if connection is not None and base_url is not None:
+            own = origin_of(connection.endpoints.api_base_url)
+            if origin_of(base_url) != own:
+                raise ConfigurationError(
+                    f"refusing to send connection {connection.name!r}'s token to another "
+                    "host, port or scheme than its API's: credentials stay with their API"
+                )
         # connections are keyed by identity: a handle lives as long as its execution
         key = (
             id(connection),

@@ -227,3 +227,28 @@ async def test_any_absolute_url_gets_the_token_only_on_the_apis_origin(
         assert api.seen == ["Bearer alice-token"], url
     finally:
         await runtime.aclose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("base", "allowed"),
+    [
+        ("http://widgets.test/v2", True),
+        ("HTTP://WIDGETS.test:80", True),
+        ("http://widgets.test:8080", False),
+        ("https://widgets.test", False),
+        ("http://widgets.test.evil.test", False),
+    ],
+)
+async def test_a_components_base_url_keeps_the_connections_origin(
+    rt: Runtime, base: str, allowed: bool
+) -> None:
+    handle = await rt.open_connection(
+        "w", "widgets", "oauth", {"clientId": "widget-client", "clientSecret": "widget-secret"}
+    )
+    ctx = rt.context()
+    if allowed:
+        assert ctx.http(handle, base_url=base).base_url == base.rstrip("/")
+    else:
+        with pytest.raises(ConfigurationError, match="another host, port or scheme"):
+            ctx.http(handle, base_url=base)
