@@ -14,6 +14,7 @@ import functools
 import inspect
 import os
 import random
+import time
 import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,14 @@ from runtime.logs import SECRETS, BoundOnUse
 from runtime.redaction import Redactor
 from runtime.registry import Registry
 from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
+from runtime.schema_messages import kind_of
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
+
+
+#: Seconds an execution runs steps before it lets the event loop run other work.
+YIELD_EVERY = 0.01
 
 
 class _Halt(Exception):
@@ -133,6 +139,8 @@ class Execution:
     _config_scope: dict[str, Any] = field(factory=dict, init=False, repr=False)
     #: ``Context.http`` clients, shared by the steps of this run (see ``Context``).
     _http_clients: dict[Any, Any] = field(factory=dict, init=False, repr=False)
+    #: When the next step first lets the event loop run other work (``time.monotonic``).
+    _yield_at: float = field(factory=lambda: time.monotonic() + YIELD_EVERY, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
@@ -188,6 +196,11 @@ class Execution:
         prefix: str,
     ) -> None:
         for step in steps:
+            if time.monotonic() >= self._yield_at:
+                # steps that never suspend (relay.value, a loop over a long list) would keep
+                # the event loop from everything else for the whole run: give it a turn
+                await asyncio.sleep(0)
+                self._yield_at = time.monotonic() + YIELD_EVERY
             path = f"{prefix}{step.id}"
             if not prefix and step.id in self.reuse_outputs:
                 outputs[step.id] = self.reuse_outputs[step.id]
@@ -499,7 +512,10 @@ async def _render(template: Template, scope: Mapping[str, Any], where: str) -> A
 
 
 def _truthy(value: Any) -> bool:
-    return bool(value)
+    # no truthiness: a `when` giving "no" or 0 would otherwise run its step
+    if not isinstance(value, bool):
+        raise ExpressionError(f"when must give true or false, not {kind_of(value)}")
+    return value
 
 
 def _origin(exc: BaseException) -> str:

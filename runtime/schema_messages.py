@@ -87,6 +87,24 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def kind_of(value: Any) -> str:
+    """A value's JSON kind in words (``a string``, ``null``): for messages that must not
+    repeat the value itself."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else type(value).__name__
+
+
 def expected(schema: Any) -> str:
     """What a (sub)schema accepts, in words, as far as its type, pattern, format or choices say."""
     if not isinstance(schema, dict):

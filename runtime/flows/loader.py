@@ -6,41 +6,19 @@ until a flow loads clean.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
-from runtime.errors import ExpressionError, FlowError, Problem
-from runtime.expressions import Template, compile_template, has_template, templates_in
-from runtime.flows.model import (
-    ActionStep,
-    BranchCase,
-    BranchStep,
-    ConfigVariable,
-    Flow,
-    LoopStep,
-    RetryPolicy,
-    Step,
-    TriggerSpec,
-    parse_duration,
-)
-from runtime.flows.yamlsource import Path, YamlDocument, parse_yaml
+from runtime.errors import FlowError, Problem
+from runtime.expressions import Template, has_template
+from runtime.flows.model import ConfigVariable, Flow, TriggerSpec, parse_duration
+from runtime.flows.steps import StepCompiler
+from runtime.flows.structure import schema_problems
+from runtime.flows.yamlsource import Path, parse_yaml
 from runtime.plain_webhooks import secret_problem
 from runtime.registry import Registry
-from runtime.schemas import load_schema
-
-_CONFIG_REF = re.compile(r"(?<![\w.])config\s*\.\s*([A-Za-z_]\w*)")
-_FLOW_VALIDATOR: Draft202012Validator | None = None
-
-
-def _flow_validator() -> Draft202012Validator:
-    global _FLOW_VALIDATOR
-    if _FLOW_VALIDATOR is None:
-        _FLOW_VALIDATOR = Draft202012Validator(load_schema("flow"))
-    return _FLOW_VALIDATOR
+from runtime.schema_messages import did_you_mean
 
 
 def load_flow_file(path: str | FsPath, registry: Registry) -> Flow:
@@ -62,52 +40,29 @@ def load_flow_text(text: str, file: str, registry: Registry) -> Flow:
         if not isinstance(doc.data, dict):
             doc.problems.append(doc.problem((), "a flow must be a mapping"))
         else:
-            schema_problems = list(_schema_problems(doc))
-            doc.problems.extend(schema_problems)
-            if not schema_problems:
-                flow = _Compiler(doc, registry, text).compile()
+            # the schema's problems do not stop the compiler: it checks all it still can
+            found = schema_problems(doc)
+            doc.problems.extend(found.problems)
+            flow = _Compiler(doc, registry, text, found.blocked, found.flagged).compile()
     if doc.problems or flow is None:
         problems = sorted(set(doc.problems), key=lambda p: (p.line, p.column, p.message))
         raise FlowError(f"{file}: {len(problems)} problem(s)", problems)
     return flow
 
 
-def _schema_problems(doc: YamlDocument) -> Iterator[Problem]:
-    for error in _flow_validator().iter_errors(doc.data):
-        path: Path = tuple(error.absolute_path)
-        best = error
-        if error.validator == "oneOf" and error.context:
-            # report the branch that got furthest: the deepest sub-error
-            best = max(error.context, key=lambda e: len(e.absolute_path))
-            path = tuple(best.absolute_path)
-        message = best.message
-        if best.validator == "additionalProperties":
-            extra = sorted(set(best.instance) - set(best.schema.get("properties", {})))
-            for name in extra:
-                yield doc.problem((*path, name), f"unknown key {name!r}", key=True)
-            continue
-        if best.validator == "pattern" and path and path[-1] in ("when", "for_each"):
-            message = f"{path[-1]} must be a single ${{{{ expression }}}}"
-        yield doc.problem(path, message)
-
-
-class _Compiler:
-    """Turns the schema-valid data into a Flow, collecting semantic problems."""
-
-    def __init__(self, doc: YamlDocument, registry: Registry, text: str) -> None:
-        self.doc = doc
-        self.registry = registry
-        self.text = text
-        self.seen_steps: set[str] = set()
-        self.all_steps: set[str] = set()
-        self.config_names: set[str] = set()
+class _Compiler(StepCompiler):
+    """Turns the document into a Flow, collecting every problem on the way."""
 
     def compile(self) -> Flow | None:
         data: dict[str, Any] = self.doc.data
-        self.all_steps = set(_all_step_ids(data.get("steps", [])))
-        config = self._config(data.get("config", {}))
-        trigger = self._trigger(data.get("trigger"))
-        steps = self._steps(data["steps"], ("steps",))
+        raw_config = data.get("config")
+        config = self._config(
+            raw_config if isinstance(raw_config, dict) and self._usable(("config",)) else {}
+        )
+        # the trigger is compiled only as the schema describes it (its problems are reported)
+        trigger_ok = not any(p[:1] == ("trigger",) for p in self.flagged)
+        trigger = self._trigger(data.get("trigger")) if trigger_ok else TriggerSpec(kind="manual")
+        steps, _ = self._steps(data.get("steps"), ("steps",))
         if self.doc.problems:
             return None
         return Flow(
@@ -122,27 +77,19 @@ class _Compiler:
             version=str(data.get("version", "")),
         )
 
-    def _error(self, path: Path, message: str, *, key: bool = False) -> None:
-        self.doc.problems.append(self.doc.problem(path, message, key=key))
-
     def _config(self, raw: Mapping[str, Any]) -> tuple[ConfigVariable, ...]:
         out = []
         for name, spec in raw.items():
-            self.config_names.add(name)
+            self.config_names.add(name)  # even a malformed one: its uses are not unknown
             path: Path = ("config", name)
-            if spec["type"] == "connection":
-                registered = self.registry.get(spec["component"])
-                if registered is None:
-                    self._error((*path, "component"), f"unknown component {spec['component']!r}")
-                elif registered.component.connection(spec["connection"]) is None:
-                    self._error(
-                        (*path, "connection"),
-                        f"component {spec['component']!r} has no connection {spec['connection']!r}",
-                    )
+            if not isinstance(spec, dict) or not self._usable(path):
+                continue
+            if spec.get("type") == "connection":
+                self._connection(spec, path)
             out.append(
                 ConfigVariable(
                     name=name,
-                    type=spec["type"],
+                    type=spec.get("type", "string"),
                     component=spec.get("component"),
                     connection=spec.get("connection"),
                     default=spec.get("default"),
@@ -152,6 +99,22 @@ class _Compiler:
                 )
             )
         return tuple(out)
+
+    def _connection(self, spec: Mapping[str, Any], path: Path) -> None:
+        """A connection variable names a component's connection that exists."""
+        component, connection = spec.get("component"), spec.get("connection")
+        if not isinstance(component, str) or not self._usable((*path, "component")):
+            return
+        registered = self.registry.get(component)
+        if registered is None:
+            hint = did_you_mean(component, [r.component.key for r in self.registry])
+            self._error((*path, "component"), f"unknown component {component!r}{hint}")
+        elif isinstance(connection, str) and registered.component.connection(connection) is None:
+            hint = did_you_mean(connection, self._known("connections", registered.component))
+            self._error(
+                (*path, "connection"),
+                f"component {component!r} has no connection {connection!r}{hint}",
+            )
 
     def _trigger(self, raw: Mapping[str, Any] | None) -> TriggerSpec:
         if raw is None or "manual" in raw:
@@ -164,11 +127,13 @@ class _Compiler:
         inputs = self._values(raw.get("inputs", {}), (*path, "inputs"), set())
         registered = self.registry.get(raw["component"])
         if registered is None:
-            self._error((*path, "component"), f"unknown component {raw['component']!r}")
+            hint = did_you_mean(raw["component"], [r.component.key for r in self.registry])
+            self._error((*path, "component"), f"unknown component {raw['component']!r}{hint}")
         elif registered.component.trigger(raw["trigger"]) is None:
+            hint = did_you_mean(raw["trigger"], self._known("triggers", registered.component))
             self._error(
                 (*path, "trigger"),
-                f"component {raw['component']!r} has no trigger {raw['trigger']!r}",
+                f"component {raw['component']!r} has no trigger {raw['trigger']!r}{hint}",
             )
         else:
             schema = registered.schema("trigger", raw["trigger"])
@@ -190,145 +155,3 @@ class _Compiler:
         if problem is not None:
             self._error(path, problem)
         return template
-
-    def _steps(self, raw: list[dict[str, Any]], path: Path) -> tuple[Step, ...]:
-        out: list[Step] = []
-        for index, item in enumerate(raw):
-            step = self._step(item, (*path, index))
-            if step is not None:
-                out.append(step)
-        return tuple(out)
-
-    def _step(self, raw: dict[str, Any], path: Path) -> Step | None:
-        step_id: str = raw["id"]
-        if step_id in self.seen_steps:
-            self._error((*path, "id"), f"duplicate step id {step_id!r}")
-        on_error = raw.get("on_error", "fail")
-        if "action" in raw:
-            step = self._action_step(raw, path)
-            self.seen_steps.add(step_id)
-            return step
-        if "branch" in raw:
-            cases = []
-            for index, case in enumerate(raw["branch"]):
-                case_path: Path = (*path, "branch", index)
-                when = self._expression(case["when"], (*case_path, "when"))
-                steps = self._steps(case["steps"], (*case_path, "steps"))
-                cases.append(BranchCase(case.get("name", f"case{index}"), when, steps))  # type: ignore[arg-type]
-            otherwise = self._steps(raw.get("else", []), (*path, "else"))
-            self.seen_steps.add(step_id)
-            return BranchStep(step_id, tuple(cases), otherwise, on_error)
-        items = self._expression(raw["for_each"], (*path, "for_each"))
-        self.seen_steps.add(step_id)
-        steps = self._steps(raw["steps"], (*path, "steps"))
-        return LoopStep(step_id, items, steps, on_error)  # type: ignore[arg-type]
-
-    def _action_step(self, raw: dict[str, Any], path: Path) -> ActionStep:
-        component_key, action_key = raw["action"].split(".", 1)
-        inputs_raw = raw.get("inputs", {})
-        inputs = self._values(inputs_raw, (*path, "inputs"), self.seen_steps)
-        registered = self.registry.get(component_key)
-        if registered is None:
-            self._error((*path, "action"), f"unknown component {component_key!r}")
-        elif registered.component.action(action_key) is None:
-            self._error(
-                (*path, "action"), f"component {component_key!r} has no action {action_key!r}"
-            )
-        else:
-            schema = registered.schema("action", action_key)
-            self._check_inputs(schema, inputs_raw, inputs, (*path, "inputs"))
-        when = self._expression(raw["when"], (*path, "when")) if "when" in raw else None
-        retry = _retry_policy(raw.get("retry", {}))
-        timeout = parse_duration(raw["timeout"]) if "timeout" in raw else None
-        return ActionStep(
-            id=raw["id"],
-            component=component_key,
-            action=action_key,
-            inputs=inputs,
-            retry=retry,
-            on_error=raw.get("on_error", "fail"),
-            when=when,
-            timeout=timeout,
-        )
-
-    def _check_inputs(
-        self, schema: Any, raw: Mapping[str, Any], compiled: Mapping[str, Any], path: Path
-    ) -> None:
-        """Unknown keys, missing required inputs, and literals of the wrong type."""
-        for key in raw:
-            if key not in schema.by_key:
-                self._error((*path, key), f"unknown input {key!r} for {schema.owner}", key=True)
-        for spec in schema.inputs:
-            if spec.required and raw.get(spec.key) is None and not spec.has_default:
-                self._error(path, f"missing required input {spec.key!r} for {schema.owner}")
-        literals = {
-            k: v for k, v in compiled.items() if k in schema.by_key and not _has_templates(v)
-        }
-        for problem in schema.problems(literals):
-            if problem.message == "is required":
-                continue  # reported above, with the template-aware rule
-            key = problem.path.removeprefix("$.").split(".")[0].split("[")[0]
-            self._error((*path, key), f"input {problem.path}: {problem.message}")
-
-    def _values(self, value: Any, path: Path, visible: set[str]) -> Any:
-        if isinstance(value, dict):
-            return {k: self._values(v, (*path, k), visible) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._values(v, (*path, i), visible) for i, v in enumerate(value)]
-        if isinstance(value, str) and has_template(value):
-            return self._template(value, path, visible)
-        return value
-
-    def _expression(self, raw: str, path: Path) -> Template | None:
-        return self._template(raw, path, self.seen_steps)
-
-    def _template(self, raw: str, path: Path, visible: set[str]) -> Template | None:
-        try:
-            template = compile_template(raw)
-        except ExpressionError as exc:
-            self._error(path, f"expression error: {exc}")
-            return None
-        for expr in template.expressions:
-            for step in sorted(expr.steps):
-                if step in visible:
-                    continue
-                if step in self.all_steps:
-                    self._error(path, f"reference to step {step!r} before it runs")
-                else:
-                    self._error(path, f"reference to unknown step {step!r}")
-            bare = expr.source
-            for name in sorted(set(_CONFIG_REF.findall(bare))):
-                if name not in self.config_names:
-                    self._error(path, f"reference to unknown config variable {name!r}")
-        return template
-
-
-def _has_templates(value: Any) -> bool:
-    return next(templates_in(value), None) is not None
-
-
-def _all_step_ids(steps: Any) -> Iterator[str]:
-    if not isinstance(steps, list):
-        return
-    for step in steps:
-        if not isinstance(step, dict):
-            continue
-        if isinstance(step.get("id"), str):
-            yield step["id"]
-        yield from _all_step_ids(step.get("steps"))
-        yield from _all_step_ids(step.get("else"))
-        for case in step.get("branch", []) if isinstance(step.get("branch"), list) else []:
-            if isinstance(case, dict):
-                yield from _all_step_ids(case.get("steps"))
-
-
-def _retry_policy(raw: Mapping[str, Any]) -> RetryPolicy:
-    defaults = RetryPolicy()
-    return RetryPolicy(
-        attempts=raw.get("attempts", defaults.attempts),
-        backoff=raw.get("backoff", defaults.backoff),
-        initial=parse_duration(raw.get("initial", defaults.initial)),
-        max=parse_duration(raw.get("max", defaults.max)),
-        jitter=raw.get("jitter", defaults.jitter),
-        on=tuple(raw.get("on", defaults.on)),
-    )

@@ -21,6 +21,7 @@ from attrs import define, field
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runtime.errors import Problem
+from runtime.schema_messages import key_path
 
 Path = tuple[str | int, ...]
 
@@ -272,7 +273,8 @@ class _Builder:
             name = str(key) if not isinstance(key, bool) else str(key).lower()
             child = (*path, name)
             if name in out:
-                self.doc.problems.append(self._at(key_node, f"duplicate key {name!r}"))
+                where = f"{key_path(path)}: " if path else ""
+                self.doc.problems.append(self._at(key_node, f"{where}duplicate key {name!r}"))
                 continue
             self.doc.key_positions[child] = (
                 key_node.start_mark.line + 1,

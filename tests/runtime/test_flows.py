@@ -56,13 +56,13 @@ def test_five_problems_all_reported_with_positions(runtime: Runtime) -> None:
     assert where == ["f.yaml:7:7", "f.yaml:9:13", "f.yaml:12:13", "f.yaml:16:13", "f.yaml:20:13"]
     messages = [f.split(": ", 1)[1] for f in found]
     assert messages[:4] == [
-        "duplicate key 'text'",
-        "component 'widgets' has no action 'nope'",
-        "missing required input 'values' for widgets.add",
-        "reference to unknown step 'ghost'",
+        "steps[0].inputs: duplicate key 'text'",
+        "steps[1].action: component 'widgets' has no action 'nope'",
+        "steps[2].inputs: missing required input 'values' for widgets.add",
+        "steps[3].inputs.text: reference to unknown step 'ghost'",
     ]
     # the rest of the wording is the CEL library's; the position is ours
-    assert messages[4].startswith("expression error: syntax error:")
+    assert messages[4].startswith("steps[4].inputs.text: expression error: syntax error:")
 
 
 def test_relay_validate_prints_all_five_and_exits_1(
@@ -86,11 +86,11 @@ def test_relay_validate_prints_all_five_and_exits_1(
     [
         (
             "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: '${{ steps.b.data }}'}\n  - id: b\n    action: widgets.echo\n    inputs: {text: x}\n",
-            "5:20: reference to step 'b' before it runs",
+            "5:20: steps[0].inputs.text: reference to step 'b' before it runs",
         ),
         (
             "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: 1, count: many}\n",
-            "input $.count: 'many' is not of type 'integer'",
+            "steps[0].inputs.count: 'many' is not an integer",
         ),
         (
             "name: x\nsteps:\n  - id: a\n    action: widgets.echo\n    inputs: {text: x, bogus: 1}\n",

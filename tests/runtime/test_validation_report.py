@@ -1,0 +1,385 @@
+"""`relay validate` reports every problem of a flow at once, each at its place, in words."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from relay_widgets import WidgetsPlugin
+
+from runtime import FlowError, Runtime
+from runtime.cli import cli
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    return Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+
+
+def problems_of(runtime: Runtime, text: str) -> list[str]:
+    with pytest.raises(FlowError) as info:
+        runtime.load_flow_text(text, "f.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def flow(steps: str, head: str = "") -> str:
+    return f"name: x\n{head}steps:\n{steps}"
+
+
+# --- the README's first flow, and an empty else ---------------------------------------------
+
+
+def test_the_readmes_first_flow_validates(tmp_path: Path) -> None:
+    found = re.search(r"## Flows\n\n```yaml\n(.*?)```", README.read_text(), re.S)
+    assert found is not None
+    path = tmp_path / "readme.yaml"
+    path.write_text(found.group(1))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: ok" in result.output
+
+
+def test_an_empty_else_is_valid_and_runs_nothing(runtime: Runtime) -> None:
+    loaded = runtime.load_flow_text(
+        flow(
+            "  - id: b\n    branch:\n      - when: ${{ true }}\n        steps:\n"
+            "          - {id: a, action: widgets.echo, inputs: {text: x}}\n    else: []\n"
+        )
+    )
+    assert loaded.steps[0].otherwise == ()  # type: ignore[union-attr]
+
+
+def test_an_else_of_the_wrong_shape_names_else(runtime: Runtime) -> None:
+    found = problems_of(
+        runtime,
+        flow(
+            "  - id: b\n    branch:\n      - when: ${{ true }}\n        steps:\n"
+            "          - {id: a, action: widgets.echo, inputs: {text: x}}\n    else: nope\n"
+        ),
+    )
+    assert found == ["f.yaml:8:11: steps[0].else: 'nope' is not a list"]
+
+
+# --- everything at once ---------------------------------------------------------------------
+
+EVERYTHING = """\
+name: everything
+extra: 1
+steps:
+  - id: one
+    action: widgets.echo
+    for_each: ${{ [1] }}
+    inputs: {text: x, count: many}
+  - id: two
+    action: widgets.echo
+    retry: {attempts: 0, initial: 1x, tries: 3}
+    inputs: {count: 2.5, colour: red}
+  - id: three
+    action: widgets.echo
+    inputs: {text: "${{ item.name }}", when: yesterday}
+"""
+
+
+def test_structural_errors_hide_nothing(runtime: Runtime) -> None:
+    found = problems_of(runtime, EVERYTHING)
+    assert found == [
+        "f.yaml:2:1: unknown key 'extra'",
+        "f.yaml:4:5: steps[0]: a step has exactly one of action, branch, for_each; "
+        "this one has action and for_each",
+        "f.yaml:4:5: steps[0]: missing required key 'steps'",  # (of a for_each)
+        "f.yaml:7:30: steps[0].inputs.count: 'many' is not an integer",
+        "f.yaml:10:23: steps[1].retry.attempts: 0 is less than the minimum of 1",
+        "f.yaml:10:35: steps[1].retry.initial: '1x' is not a duration (e.g. 30s, 5m, 1h)",
+        "f.yaml:10:39: steps[1].retry: unknown key 'tries'",
+        "f.yaml:11:13: steps[1].inputs: missing required input 'text' for widgets.echo",
+        "f.yaml:11:21: steps[1].inputs.count: 2.5 is not an integer",
+        "f.yaml:11:26: steps[1].inputs: unknown input 'colour' for widgets.echo "
+        "(did you mean 'color'?)",
+        "f.yaml:14:20: steps[2].inputs.text: item is only defined inside for_each",
+        "f.yaml:14:46: steps[2].inputs.when: 'yesterday' is not a date and time "
+        "(RFC 3339, e.g. 2026-01-31T09:00:00Z)",
+    ]
+
+
+def test_relay_validate_prints_every_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "all.yaml"
+    path.write_text(EVERYTHING)
+    monkeypatch.setattr(
+        "runtime.cli.Runtime", lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+    )
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert len([ln for ln in result.output.splitlines() if ln.startswith(str(path))]) == 12
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, timeout: soon}\n",
+            "steps[0].timeout: 'soon' is not a duration (e.g. 30s, 5m, 1h)",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, retry: {backoff: linear}}\n",
+            "steps[0].retry.backoff: 'linear' is not one of: fixed, exponential",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, on_error: ignore}\n",
+            "steps[0].on_error: 'ignore' is not one of: fail, continue",
+        ),
+        (
+            "  - {id: 1a, action: widgets.echo, inputs: {text: x}}\n",
+            "steps[0].id: '1a' is not a name (letters, digits and _, not starting with a digit)",
+        ),
+        (
+            "  - {id: a, action: echo, inputs: {text: x}}\n",
+            "steps[0].action: 'echo' is not an action reference (component.action)",
+        ),
+        ("  - {action: widgets.echo, inputs: {text: x}}\n", "steps[0]: missing required key 'id'"),
+        (
+            "  - {id: a, inputs: {text: x}}\n",
+            "steps[0]: a step needs one of action, branch, for_each",
+        ),
+        ("  - {id: a, for_each: '${{ [1] }}'}\n", "steps[0]: missing required key 'steps'"),
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, retry: {attempts: many}}\n",
+            "steps[0].retry.attempts: 'many' is not an integer",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, inputs: [x]}\n",
+            "steps[0].inputs: a list is not a mapping",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x, tags: 3}}\n",
+            "steps[0].inputs.tags: 3 is not a list",
+        ),
+    ],
+)
+def test_messages_name_the_key_in_words(runtime: Runtime, steps: str, expected: str) -> None:
+    found = problems_of(runtime, flow(steps))
+    assert any(p.endswith(expected) for p in found), found
+    assert not any(re.search(r"\^|\$'|is not of type|does not match", p) for p in found), found
+
+
+def test_config_and_trigger_problems_name_their_keys(runtime: Runtime) -> None:
+    found = problems_of(
+        runtime,
+        "name: x\nconfig:\n  9lives: {type: string}\n  n: {type: text}\n"
+        "  c: {type: connection, component: widgets}\n"
+        "trigger: {schedule: {every: often}}\n"
+        "steps:\n  - {id: a, action: widgets.echo, inputs: {text: x}}\n",
+    )
+    assert found == [
+        "f.yaml:3:3: config: '9lives' is not a name "
+        "(letters, digits and _, not starting with a digit)",
+        "f.yaml:4:13: config.n.type: 'text' is not one of: string, number, integer, boolean, "
+        "json, connection",
+        "f.yaml:5:6: config.c: missing required key 'connection'",
+        "f.yaml:6:29: trigger.schedule.every: 'often' is not a duration (e.g. 30s, 5m, 1h)",
+    ]
+
+
+# --- references that cannot work at run time ------------------------------------------------
+
+LOOP = """\
+  - id: each
+    for_each: ${{ [1, 2] }}
+    steps:
+      - id: inner
+        action: widgets.echo
+        inputs: {text: "${{ item }} ${{ steps.each.count }}"}
+  - id: after
+    action: widgets.echo
+    inputs: {text: "${{ steps.inner.data.text }} ${{ index }}"}
+"""
+
+BRANCH = """\
+  - id: route
+    branch:
+      - when: ${{ steps.route.branch == "a" }}
+        steps:
+          - id: left
+            action: widgets.echo
+            inputs: {text: "${{ steps.route.branch }}"}
+      - when: ${{ true }}
+        steps:
+          - id: right
+            action: widgets.echo
+            inputs: {text: "${{ steps.left.data.text }}"}
+    else:
+      - id: other
+        action: widgets.echo
+        inputs: {text: "${{ steps.other.data }} ${{ steps.right.data }}"}
+  - id: last
+    action: widgets.echo
+    inputs: {text: "${{ steps.left.data.text }} ${{ steps.route.branch }}"}
+"""
+
+
+def test_loop_scoping(runtime: Runtime) -> None:
+    assert problems_of(runtime, flow(LOOP)) == [
+        "f.yaml:8:24: steps[0].steps[0].inputs.text: steps.each is set once the loop has "
+        "finished; inside it, use item and index",
+        "f.yaml:11:20: steps[1].inputs.text: index is only defined inside for_each",
+        "f.yaml:11:20: steps[1].inputs.text: step 'inner' runs inside for_each 'each': "
+        "outside it, read steps.each.results",
+    ]
+
+
+def test_branch_scoping(runtime: Runtime) -> None:
+    # a case's steps see the branch's own output ({branch}); steps after the branch see the
+    # steps of whichever case ran; a case never sees another case's steps
+    assert problems_of(runtime, flow(BRANCH)) == [
+        "f.yaml:5:15: steps[0].branch[0].when: a step cannot read its own output (steps.route)",
+        "f.yaml:14:28: steps[0].branch[1].steps[0].inputs.text: step 'left' is in another "
+        "case of branch 'route' (only one case runs)",
+        "f.yaml:18:24: steps[0].else[0].inputs.text: a step cannot read its own output "
+        "(steps.other)",
+        "f.yaml:18:24: steps[0].else[0].inputs.text: step 'right' is in another case of "
+        "branch 'route' (only one case runs)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "${{ state.flows.count }}",
+            "state has execution, flow, cross_flow and integration, not 'flows' "
+            "(did you mean 'flow'?)",
+        ),
+        ("${{ stpes.a }}", "unknown variable 'stpes' (did you mean 'steps'?)"),
+        ("${{ steps.frist.data }}", "reference to unknown step 'frist' (did you mean 'first'?)"),
+        (
+            "${{ config.organisation }}",
+            "reference to unknown config variable 'organisation' (did you mean 'organization'?)",
+        ),
+        ("${{ [1].map(item, item + 1) }}", None),  # a macro's own variable is not the loop's
+        ('${{ "config.nope state.nope" }}', None),  # string literals are not references
+    ],
+)
+def test_reference_checks(runtime: Runtime, text: str, expected: str | None) -> None:
+    head = "config:\n  organization: {type: string}\n"
+    steps = (
+        "  - {id: first, action: widgets.echo, inputs: {text: x}}\n"
+        f"  - {{id: second, action: widgets.echo, inputs: {{text: '{text}'}}}}\n"
+    )
+    if expected is None:
+        runtime.load_flow_text(flow(steps, head))
+        return
+    found = problems_of(runtime, flow(steps, head))
+    assert [p.split(": ", 2)[2] for p in found] == [expected]
+
+
+# --- when -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ('"yes"', "'yes' is not true, false or one ${{ expression }}"),
+        ("1", "1 is not true, false or one ${{ expression }}"),
+        ("${{ 1 }}", "is always 1, not true or false"),
+        ('${{ "yes" }}', "is always 'yes', not true or false"),
+        (
+            '"${{ true }} and ${{ true }}"',
+            "is text with expressions in it, always a string: write one ${{ expression }}",
+        ),
+    ],
+)
+def test_a_non_boolean_when_is_a_problem(runtime: Runtime, when: str, expected: str) -> None:
+    found = problems_of(
+        runtime,
+        flow(f"  - id: a\n    action: widgets.echo\n    inputs: {{text: x}}\n    when: {when}\n"),
+    )
+    assert found == [f"f.yaml:6:11: steps[0].when: {expected}"]
+
+
+def test_a_literal_boolean_when_is_valid(runtime: Runtime) -> None:
+    loaded = runtime.load_flow_text(
+        flow(
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, when: false}\n"
+            "  - id: b\n    branch:\n      - {when: true, steps: [{id: c, action: widgets.fail}]}\n"
+        )
+    )
+    assert loaded.steps[0].when is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio
+async def test_a_when_that_evaluates_to_a_non_boolean_fails_the_step(rt: Runtime) -> None:
+    loaded = rt.load_flow_text(
+        flow(
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, when: '${{ trigger.flag }}'}\n"
+            "  - {id: b, action: widgets.echo, inputs: {text: x}, when: '${{ trigger.on }}'}\n"
+        )
+    )
+    result = await rt.run(loaded, payload={"flag": "yes", "on": False})
+    assert result.status == "failed"
+    assert [(s.id, s.status) for s in result.steps] == [("a", "failed")]
+    message = str(result.steps[0].error)
+    assert "when" in message and "true or false" in message and "string" in message
+
+
+@pytest.mark.asyncio
+async def test_a_branch_case_when_that_is_not_boolean_fails_the_branch(rt: Runtime) -> None:
+    loaded = rt.load_flow_text(
+        flow(
+            "  - id: b\n    branch:\n      - when: ${{ trigger.n }}\n"
+            "        steps: [{id: c, action: widgets.echo, inputs: {text: x}}]\n"
+        )
+    )
+    result = await rt.run(loaded, payload={"n": 1})
+    assert result.status == "failed"
+    assert "true or false" in str(result.steps[0].error)
+
+
+# --- did you mean ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (
+            "  - {id: a, action: widgets.ecko, inputs: {text: x}}\n",
+            "component 'widgets' has no action 'ecko' (did you mean 'echo'?)",
+        ),
+        (
+            "  - {id: a, action: widget.echo, inputs: {text: x}}\n",
+            "unknown component 'widget' (did you mean 'widgets'?)",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, retyr: {}}\n",
+            "unknown key 'retyr' (did you mean 'retry'?)",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, inputs: {text: x}, retry: {attempt: 2}}\n",
+            "unknown key 'attempt' (did you mean 'attempts'?)",
+        ),
+        (
+            "  - {id: a, action: widgets.echo, input: {text: x}}\n",
+            "unknown key 'input' (did you mean 'inputs'?)",
+        ),
+    ],
+)
+def test_did_you_mean(runtime: Runtime, steps: str, expected: str) -> None:
+    found = problems_of(runtime, flow(steps))
+    assert any(p.endswith(expected) for p in found), found
+
+
+def test_did_you_mean_for_connections_triggers_and_top_level_keys(runtime: Runtime) -> None:
+    found = problems_of(
+        runtime,
+        "name: x\ndescripton: y\nconfig:\n"
+        "  c: {type: connection, component: widgets, connection: oath}\n"
+        "trigger: {component: widgets, trigger: nope}\n"
+        "steps:\n  - {id: a, action: widgets.echo, inputs: {text: x}}\n",
+    )
+    assert "f.yaml:2:1: unknown key 'descripton' (did you mean 'description'?)" in found
+    assert any(p.endswith("has no connection 'oath' (did you mean 'oauth'?)") for p in found)
+    assert any("has no trigger 'nope'" in p for p in found)
