@@ -18,7 +18,7 @@ from jsonschema.exceptions import ValidationError
 
 from runtime.declarations import Input
 from runtime.errors import InputValidationError, Problem
-from runtime.schema_messages import describe, did_you_mean
+from runtime.schema_messages import describe, did_you_mean, expected
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -97,16 +97,21 @@ def json_path(parts: Iterable[Any]) -> str:
 def _findings(error: ValidationError) -> Iterator[tuple[tuple[Any, ...], str]]:
     """``error`` in words, with the path (keys and indexes) of the value it is about."""
     path = tuple(error.absolute_path)
+    schema: Any = error.schema  # (jsonschema types these as "or Unset")
+    required: Any = error.validator_value
     if error.validator == "required" and isinstance(error.instance, dict):
-        for missing in error.validator_value:
+        for missing in required:
             if missing not in error.instance:
                 yield (*path, missing), "is required"
         return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = error.schema.get("properties", {})
+        known = schema.get("properties", {})
         what = "key" if path else "input"
         for extra in sorted(set(error.instance) - set(known), key=str):
             yield (*path, extra), f"unknown {what} {extra!r}{did_you_mean(extra, known)}"
+        return
+    if isinstance(schema, dict) and schema.get("writeOnly"):
+        yield path, f"is not {expected(schema)}"  # a password's value is never repeated
         return
     yield path, describe(error)
 

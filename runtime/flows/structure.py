@@ -66,19 +66,20 @@ def schema_problems(doc: YamlDocument) -> SchemaReport:
 def _findings(error: ValidationError) -> Iterator[_Finding]:
     path: Path = tuple(error.absolute_path)
     validator = error.validator
+    schema: Any = error.schema  # (jsonschema types these as "or Unset")
     if validator == "oneOf":
         yield from _one_of(error, path)
     elif validator == "additionalProperties" and isinstance(error.instance, dict):
-        yield from _unknown_keys(error.instance, error.schema.get("properties", {}), path)
+        yield from _unknown_keys(error.instance, schema.get("properties", {}), path)
     elif validator == "required":
         yield _Finding(path, describe(error))
     elif "propertyNames" in error.schema_path:
         # the error is about a key of the mapping at ``path``: point at that key
-        name = error.instance
-        yield _Finding((*path, name), f"{show(name)} is not {expected(error.schema)}", key=True)
+        name: Any = error.instance
+        yield _Finding((*path, name), f"{show(name)} is not {expected(schema)}", key=True)
     else:
         hidden = bool(path) and path[-1] == "secret"  # never repeat a secret, even a wrong one
-        message = f"is not {expected(error.schema)}" if hidden else describe(error)
+        message = f"is not {expected(schema)}" if hidden else describe(error)
         yield _Finding(path, message, blocks=True)
 
 
@@ -90,10 +91,11 @@ def _unknown_keys(instance: dict[str, Any], known: Any, path: Path) -> Iterator[
 def _one_of(error: ValidationError, path: Path) -> Iterator[_Finding]:
     """The forms (step kinds, trigger kinds) the author wrote, each checked as itself."""
     instance = error.instance
-    forms: list[Any] = error.validator_value
+    forms: Any = error.validator_value
+    schema: Any = error.schema
     noun = "a step" if path and isinstance(path[-1], int) else f"a {path[-1]}" if path else "it"
     if not isinstance(instance, dict):
-        if "type" not in error.schema:  # else the type error beside this one says it
+        if "type" not in schema:  # else the type error beside this one says it
             yield _Finding(path, f"{show(instance)} is not a mapping", blocks=True)
         return
     kinds = [_kind(form) for form in forms]

@@ -73,8 +73,8 @@ def dump(document: dict[str, Any], style: str) -> str:
     if style == "json":
         return json.dumps(document, indent=2)
     if style == "flow":
-        return yaml.safe_dump(document, default_flow_style=True, width=80)
-    return yaml.safe_dump(document, sort_keys=False)
+        return str(yaml.safe_dump(document, default_flow_style=True, width=80))
+    return str(yaml.safe_dump(document, sort_keys=False))
 
 
 def check_places(text: str, exc: FlowError) -> None:

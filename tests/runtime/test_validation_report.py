@@ -383,3 +383,10 @@ def test_did_you_mean_for_connections_triggers_and_top_level_keys(runtime: Runti
     assert "f.yaml:2:1: unknown key 'descripton' (did you mean 'description'?)" in found
     assert any(p.endswith("has no connection 'oath' (did you mean 'oauth'?)") for p in found)
     assert any("has no trigger 'nope'" in p for p in found)
+
+
+def test_a_password_inputs_value_is_never_repeated(runtime: Runtime) -> None:
+    found = problems_of(
+        runtime, flow("  - {id: a, action: widgets.echo, inputs: {text: x, secret: 987654321}}\n")
+    )
+    assert found == ["f.yaml:3:61: steps[0].inputs.secret: is not a string"]
