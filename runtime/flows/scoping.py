@@ -49,6 +49,7 @@ class Where:
 
     @property
     def in_loop(self) -> bool:
+        """Whether a ``for_each`` encloses the place (so ``item`` and ``index`` exist)."""
         return any(arm == "loop" for _, arm in self.ancestors)
 
 

@@ -382,7 +382,7 @@ def test_did_you_mean_for_connections_triggers_and_top_level_keys(runtime: Runti
     )
     assert "f.yaml:2:1: unknown key 'descripton' (did you mean 'description'?)" in found
     assert any(p.endswith("has no connection 'oath' (did you mean 'oauth'?)") for p in found)
-    assert any("has no trigger 'nope'" in p for p in found)
+    assert any(p.endswith("has no trigger 'nope'") for p in found)  # nothing close
 
 
 def test_a_password_inputs_value_is_never_repeated(runtime: Runtime) -> None:
@@ -390,3 +390,17 @@ def test_a_password_inputs_value_is_never_repeated(runtime: Runtime) -> None:
         runtime, flow("  - {id: a, action: widgets.echo, inputs: {text: x, secret: 987654321}}\n")
     )
     assert found == ["f.yaml:3:61: steps[0].inputs.secret: is not a string"]
+
+
+def test_did_you_mean_for_a_components_trigger() -> None:
+    found = problems_of(
+        Runtime(),
+        "name: x\ntrigger: {component: calendly, trigger: calendlyTriger}\n"
+        "steps:\n  - {id: a, action: calendly.getEvnt, inputs: {uuid: x}}\n",
+    )
+    assert found == [
+        "f.yaml:2:41: trigger.trigger: component 'calendly' has no trigger 'calendlyTriger' "
+        "(did you mean 'calendlyTrigger'?)",
+        "f.yaml:4:21: steps[0].action: component 'calendly' has no action 'getEvnt' "
+        "(did you mean 'getEvent'?)",
+    ]
