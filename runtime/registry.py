@@ -13,6 +13,7 @@ from jsonschema.exceptions import SchemaError
 from runtime.declarations import INPUT_TYPES, Action, Component, DataSource, Input, Trigger
 from runtime.errors import ConfigurationError, PluginError
 from runtime.inputs import InputSchema, input_schema
+from runtime.schema_messages import describe, key_path
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -137,4 +138,5 @@ def _check_inputs(
         try:
             Draft202012Validator.check_schema(input_schema(spec))
         except SchemaError as exc:
-            yield f"{where}: input {spec.key!r} has an invalid schema: {exc.message}"
+            at = key_path(exc.absolute_path) or "(the whole schema)"
+            yield f"{where}: input {spec.key!r} has an invalid schema: {at}: {describe(exc)}"

@@ -404,3 +404,18 @@ def test_did_you_mean_for_a_components_trigger() -> None:
         "f.yaml:4:21: steps[0].action: component 'calendly' has no action 'getEvnt' "
         "(did you mean 'getEvent'?)",
     ]
+
+
+def test_an_invalid_input_schema_is_named_by_its_key_path() -> None:
+    from runtime import Action, Component, Input, PluginError
+    from runtime.registry import Registry
+
+    async def noop(ctx: object, params: object) -> None:
+        return None
+
+    inputs = (Input("a", "A", schema={"minimum": "x"}),)
+    with pytest.raises(PluginError) as info:
+        Registry().add(
+            Component("bad", "Bad", "d", actions=(Action("x", "X", "d", inputs, noop),)), plugin="p"
+        )
+    assert str(info.value).endswith("input 'a' has an invalid schema: minimum: 'x' is not a number")
