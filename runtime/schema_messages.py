@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 #: Regular expressions relay and its components use, in words.
 _PATTERNS: dict[str, str] = {
@@ -135,7 +135,7 @@ def expected(schema: Any) -> str:
     return "a valid value"
 
 
-def describe(error: ValidationError) -> str:
+def describe(error: ValidationError | SchemaError) -> str:
     """One sentence about ``error``'s value (the caller says where it is)."""
     validator = error.validator
     value = error.instance
