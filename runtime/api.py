@@ -25,7 +25,7 @@ from runtime.declarations import Connection, TriggerEvent, WebhookRequest
 from runtime.engine import ActionPlans, Execution, call_function
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
 from runtime.flows import Flow, load_flow_file, load_flow_text
-from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
+from runtime.http import AsyncClient, HostRouter, RequestLimiter, get_redirect, shared_client
 from runtime.inputs import CONNECTION_MARKER, json_path
 from runtime.logs import SECRETS
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
@@ -125,11 +125,22 @@ class Runtime:
         store_key: str | None = None,
         authorize: bool = True,
     ) -> ConnectionHandle:
-        """Validate a connection's field values and return its handle.
+        """Validate a connection's field values and return its handle (what an action's
+        connection input takes, e.g. ``rt.picklist(ref, {"connection": handle})``).
 
-        ``values`` may carry ``token`` (``access_token``, ``refresh_token``, ``expires_in`` or
-        ``expires_at``), which seeds the token store. Without a stored token, connections whose
-        server consents headlessly (a sandbox) are connected on the spot.
+        - ``name``: what the connection is called in errors, logs and records (a flow's config
+          variable, say ``"calendly"``).
+        - ``component``, ``key``: which declared connection, e.g. ``"calendly"`` and
+          ``"calendlyOauth2Connection"`` (``relay components`` lists them).
+        - ``values``: its field values (``relay describe calendly.calendlyOauth2Connection``
+          lists the fields), validated with every problem named ``$.NAME.field``. It may carry
+          ``token`` (``access_token``, ``refresh_token``, ``expires_in`` or ``expires_at``),
+          which seeds the token store.
+        - ``store_key``: where its token is kept in the token store (default
+          ``"COMPONENT:KEY:NAME"``); two handles with one key share one token.
+        - ``authorize``: whether to get a token now when none is stored. An OAuth connection
+          whose server consents headlessly (a sandbox) is then connected on the spot; one that
+          needs a browser is ``ReconnectRequired``. With ``False`` no request is made.
         """
         declaration = self.connection_declaration(component, key)
         registered = self.registry.require(component)
@@ -184,10 +195,9 @@ class Runtime:
         if consent is not None:
             location = await consent(request.url, request.redirect_uri)
         elif handle.endpoints.headless_consent:
-            answer = await handle.http.get(request.url, follow_redirects=False)
-            location = answer.headers.get("location", "")
-            if answer.status_code not in (301, 302, 303, 307) or not location:
-                raise ReconnectRequired(handle.name, f"authorization failed ({answer.status_code})")
+            status, location = await get_redirect(handle.http, request.url)
+            if status not in (301, 302, 303, 307) or not location:
+                raise ReconnectRequired(handle.name, f"authorization failed ({status})")
         else:
             raise ReconnectRequired(handle.name, "this server needs a browser to consent")
         code = code_from_redirect(location, request.state)
@@ -314,7 +324,17 @@ class Runtime:
         return await execution.run()
 
     def run_sync(self, flow: Flow, **kwargs: Any) -> ExecutionResult:
-        """``run`` for code without an event loop."""
+        """``run`` for code without an event loop. Inside a running one (async code, a
+        notebook) it is a ``ConfigurationError`` saying to ``await rt.run(...)`` instead."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # no loop running: the one case run_sync serves
+        else:
+            raise ConfigurationError(
+                "Runtime.run_sync cannot run inside a running event loop: use "
+                "`await rt.run(flow, ...)` there"
+            )
 
         async def main() -> ExecutionResult:
             try:

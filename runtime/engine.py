@@ -317,6 +317,8 @@ class Execution:
             attempts = max(attempts, getattr(exc, "attempts", 1))
             if not isinstance(exc, RelayError):
                 log.error("step raised", error=type(exc).__name__, where=_origin(exc))
+                # the whole traceback only at debug (secrets scrubbed by the log pipeline)
+                log.debug("step traceback", exception="".join(traceback.format_exception(exc)))
             inputs = self._redacted_inputs(plan, rendered)
             self._fail(
                 step.id,

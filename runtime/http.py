@@ -244,6 +244,20 @@ def check_credentials_url(client: httpx.AsyncClient, url: str, what: str) -> Non
         raise ConfigurationError(problem)
 
 
+async def get_redirect(client: httpx.AsyncClient, url: str) -> tuple[int, str]:
+    """GET ``url`` without following a redirect: ``(status, Location)``. A server that cannot
+    be reached is a ``RetriableApiError`` naming its origin (never httpx's own exception)."""
+    try:
+        answer = await client.get(url, follow_redirects=False)
+    except httpx.TransportError as exc:
+        origin = origin_of(url)
+        where = _origin_text(origin) if origin is not None else url.split("?", 1)[0]
+        raise RetriableApiError(
+            0, "Network Error", f"cannot reach {where} ({type(exc).__name__})"
+        ) from exc
+    return answer.status_code, answer.headers.get("location", "")
+
+
 class HttpClient:
     """Requests against one base URL, authenticated by an optional ``TokenSource``."""
 

@@ -5,14 +5,14 @@ These are plain values (``as_dict`` is what is stored and printed); the engine b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from attrs import define, field
 
 from runtime.connections import ConnectionHandle
 from runtime.context import State
-from runtime.errors import ApiError, InputValidationError, StepFailed
+from runtime.errors import ApiError, InputValidationError, RelayError, StepFailed
 from runtime.logs import SECRETS
 from runtime.redaction import REDACTED, SECRET_KEYS
 
@@ -109,11 +109,62 @@ class ExecutionResult:
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
-    """An exception as recorded: relay errors keep their fields; others their type only."""
+    """An exception as recorded: relay errors keep their fields; others their type, which
+    leads their message too (``ZeroDivisionError: division by zero``): a component's own
+    exception says nothing without it."""
     cause = exc.cause if isinstance(exc, StepFailed) else exc
-    out: dict[str, Any] = {"type": type(cause).__name__, "message": str(cause)}
+    kind = type(cause).__name__
+    message = str(cause)
+    if not isinstance(cause, RelayError):
+        message = f"{kind}: {message}" if message else kind
+    out: dict[str, Any] = {"type": kind, "message": message}
     if isinstance(cause, ApiError):
         out.update(cause.as_dict())
     if isinstance(cause, InputValidationError):
         out["problems"] = [{"path": p.path, "message": p.message} for p in cause.problems]
     return out
+
+
+#: The keys of an execution document, in order (``relay run --json``, ``relay execution --json``).
+DOCUMENT_KEYS = (
+    "id", "flow", "instance", "status", "created_at", "started_at", "finished_at",
+    "duration_ms", "replay_of", "error", "payload", "steps", "outputs", "connections",
+)
+
+
+def execution_document(
+    result: Mapping[str, Any] | None,
+    *,
+    payload: Any = None,
+    id: str | None = None,
+    instance: str | None = None,
+    status: str | None = None,
+    created_at: float | None = None,
+    finished_at: float | None = None,
+    replay_of: str | None = None,
+) -> dict[str, Any]:
+    """One execution as printed, in one shape whether it just ran here (``relay run``) or was
+    read from the store (``relay execution``): ``result`` is ``ExecutionResult.as_dict()``
+    (or ``None`` for one that has not finished); the rest is what the store knows of it."""
+    result = dict(result or {})
+    started = result.get("started_at")
+    duration = result.get("duration_ms")
+    if finished_at is None and started is not None and duration is not None:
+        finished_at = round(started + duration / 1000, 6)
+    doc = {
+        "id": id or result.get("id"),
+        "flow": result.get("flow"),
+        "instance": instance,
+        "status": status or result.get("status"),
+        "created_at": created_at if created_at is not None else started,
+        "started_at": started,
+        "finished_at": finished_at,
+        "duration_ms": duration,
+        "replay_of": replay_of,
+        "error": result.get("error"),
+        "payload": payload,
+        "steps": result.get("steps", []),
+        "outputs": result.get("outputs", {}),
+        "connections": result.get("connections", {}),
+    }
+    return {key: doc[key] for key in DOCUMENT_KEYS}

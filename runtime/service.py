@@ -506,12 +506,22 @@ class Relay:
                 attempt=row.attempts,
             )
             return None
-        log.info(
-            "execution finished",
-            execution_id=execution_id,
-            instance=row.instance,
-            status=result.status,
-        )
+        if result.status == "failed":  # the default level (warning) must show a failure
+            recorded = result.as_dict()["error"] or {}
+            log.warning(
+                "execution failed",
+                execution_id=execution_id,
+                instance=row.instance,
+                step=recorded.get("step"),
+                error=Redactor().text(str(recorded.get("message", ""))),
+            )
+        else:
+            log.info(
+                "execution finished",
+                execution_id=execution_id,
+                instance=row.instance,
+                status=result.status,
+            )
         return result.status
 
     async def replay(

@@ -6,30 +6,37 @@ Every relay error becomes one clear message and a non-zero exit; tracebacks neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable, Coroutine
+import traceback
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import structlog
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from runtime.api import Runtime
+from runtime.cli.values import convert_input, strict_json
 from runtime.errors import ConfigurationError, FlowError, RelayError
 from runtime.expression_budget import Budget
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
-from runtime.logs import settings_from_env
+from runtime.logs import SECRETS, settings_from_env
 from runtime.plain_webhooks import evaluate_secret
 from runtime.plugins import make_plugin_manager
+from runtime.results import execution_document
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+_LOG = structlog.get_logger("relay.cli")
 
 
 def handle_errors(function: F) -> F:
@@ -52,16 +59,28 @@ def handle_errors(function: F) -> F:
             sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)
+        except click.ClickException:
+            raise
+        except Exception as exc:  # a defect: one line for the user, the traceback at debug
+            _LOG.debug("unexpected error", exception="".join(traceback.format_exception(exc)))
+            err.print(
+                f"error: unexpected {type(exc).__name__}: {SECRETS.text(str(exc))} "
+                "(RELAY_LOG_LEVEL=debug logs the traceback)",
+                markup=False,
+            )
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
 def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to its end on a new event loop."""
     return asyncio.run(coro)
 
 
-def read_data_file(path: str | None, what: str) -> Any:
-    """A YAML or JSON file (config, payload): problems name file, line and column."""
+def read_data_file(path: str | None, what: str, *, mapping: bool = True) -> Any:
+    """A YAML or JSON file (config, payload): problems name file, line and column. A config
+    file (``mapping``) must hold a mapping at its top level (or nothing)."""
     if path is None:
         return None
     try:
@@ -72,11 +91,29 @@ def read_data_file(path: str | None, what: str) -> Any:
     doc = parse_yaml(text, path)
     if doc.problems:
         raise FlowError(f"{path}: invalid {what} file", doc.problems)
+    if mapping and doc.data is not None and not isinstance(doc.data, dict):
+        raise ConfigurationError(
+            f"{path}: the {what} file must be a mapping of KEY: value at its top level, "
+            f"not {_kind_of(doc.data)}"
+        )
     return doc.data
 
 
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+    """``data`` as strict JSON on stdout (see ``strict_json``)."""
+    click.echo(strict_json(data))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,6 +172,7 @@ def _input_rows(inputs: Any) -> list[dict[str, Any]]:
                 "example": spec.example,
                 "data_source": spec.data_source,
                 "comments": spec.comments,
+                "choices": [{"value": c.value, "label": c.label} for c in spec.choices],
                 "schema": input_schema(spec),
             }
         )
@@ -189,31 +227,49 @@ def describe_command(ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    out.print(f"[bold]{ref}[/bold] ({kind}): {item.label}")
+    out.print(f"[bold]{escape(ref)}[/bold] ({kind}): {escape(item.label)}")
     if data["description"]:
         out.print(data["description"], markup=False)
-    table = Table("key", "label", "type", "required", "default", "example")
-    for row in data["inputs"]:
-        kind_text = row["type"] + (f" ({row['collection']})" if row["collection"] else "")
-        table.add_row(
-            row["key"],
-            row["label"],
-            kind_text,
-            "yes" if row["required"] else "",
-            "" if row["default"] is None else json.dumps(row["default"]),
-            "" if row["example"] is None else str(row["example"]),
-        )
-    out.print(table)
+    for line in describe_inputs(data["inputs"]):
+        out.print(line, markup=False)
+
+
+def describe_inputs(rows: list[dict[str, Any]]) -> list[str]:
+    """Each input as a few whole lines (never cut to the terminal's width): its key, type and
+    label; its description; its default, example, choices and data source."""
+    lines = []
+    for row in rows:
+        kind_text = row["type"] + (f" {row['collection']}" if row["collection"] else "")
+        required = ", required" if row["required"] else ""
+        lines.append(f"  {row['key']} ({kind_text}{required}): {row['label']}")
+        if row["comments"]:
+            lines.append(f"      {row['comments']}")
+        details = []
+        if row["default"] is not None:
+            details.append(f"default {json.dumps(row['default'])}")
+        if row["example"] is not None:
+            details.append(f"example {row['example']}")
+        if row["choices"]:
+            details.append("choices " + ", ".join(c["value"] for c in row["choices"]))
+        if row["data_source"]:
+            details.append(f"data source {row['data_source']}")
+        if details:
+            lines.append("      " + "; ".join(details))
+    return lines
 
 
 @cli.command("validate")
-@click.argument("flows", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("flows", nargs=-1, required=True, type=click.Path())
 @handle_errors
 def validate_command(flows: tuple[str, ...]) -> None:
-    """Check FLOW files without running them; every problem as FILE:LINE:COL: message."""
+    """Check FLOW files without running them; every problem as FILE:LINE:COL: message.
+
+    A directory stands for every *.yaml / *.yml file directly in it (not its subfolders, so
+    ``flows/`` leaves the configs and payloads in ``flows/samples/`` out).
+    """
     runtime = Runtime()
     failed = 0
-    for path in flows:
+    for path in _flow_files(flows):
         try:
             flow = runtime.load_flow(path)
         except FlowError as exc:
@@ -224,6 +280,20 @@ def validate_command(flows: tuple[str, ...]) -> None:
         out.print(f"{path}: ok ({flow.name!r}, {len(flow.walk())} steps)", markup=False)
     if failed:
         sys.exit(1)
+
+
+def _flow_files(given: tuple[str, ...]) -> list[str]:
+    files: list[str] = []
+    for path in given:
+        folder = Path(path)
+        if not folder.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not found:
+            raise ConfigurationError(f"{path}: no *.yaml or *.yml flow in this directory")
+        files.extend(str(p) for p in found)
+    return files
 
 
 @cli.command("run")
@@ -242,21 +312,55 @@ def validate_command(flows: tuple[str, ...]) -> None:
 def run_command(
     flow_path: str, config_path: str | None, payload_path: str | None, as_json: bool
 ) -> None:
-    """Run FLOW once, here and now, and show what each step did."""
+    """Run FLOW once, here and now, and show what each step did.
+
+    A config that names a stored connection (``calendly: {use: NAME}``) uses the store, as
+    ``relay deploy`` does. ``--json`` prints the same document as ``relay execution --json``.
+    """
     runtime = Runtime()
     flow = runtime.load_flow(flow_path)
     config = read_data_file(config_path, "config") or {}
-    payload = read_data_file(payload_path, "payload")
-    if isinstance(config, dict):  # a plain webhook's secret: evaluated as deploy would
-        evaluate_secret(flow, config)
-    result = runtime.run_sync(flow, config=config, payload=payload)
-    data = result.as_dict()
+    payload = read_data_file(payload_path, "payload", mapping=False)
+    evaluate_secret(flow, config)  # a plain webhook's secret: evaluated as deploy would
+
+    async def main() -> Any:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if uses_stored_connection(config):
+                    await stack.enter_async_context(store_for(runtime))
+                return await runtime.run(flow, config=config, payload=payload)
+        finally:
+            await runtime.aclose()
+
+    result = run_async(main())
+    data = execution_document(result.as_dict(), payload=payload)
     if as_json:
         emit_json(data)
     else:
         render_result(data)
     if not result.ok:
         sys.exit(1)
+
+
+def uses_stored_connection(values: Any) -> bool:
+    """Whether a config names a stored connection (``{use: NAME}``) anywhere at its top level."""
+    return isinstance(values, dict) and any(
+        isinstance(v, dict) and "use" in v for v in values.values()
+    )
+
+
+@contextlib.asynccontextmanager
+async def store_for(runtime: Runtime) -> AsyncIterator[Any]:
+    """The configured store, as the source of ``runtime``'s named connections and tokens."""
+    from runtime.service import Relay
+    from runtime.store import open_store
+
+    store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
+    try:
+        Relay(runtime, store)  # points the runtime's connections and tokens at the store
+        yield store
+    finally:
+        await store.close()
 
 
 @cli.command("picklist")
@@ -276,47 +380,92 @@ def picklist_command(
     inside it picks the connection by key; the component's first is the default).
     """
     values: dict[str, Any] = dict(read_data_file(config_path, "config") or {})
+    runtime = Runtime()
+    source = _data_source(runtime, ref)
+    specs = {spec.key: spec for spec in source.inputs}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--input")
-        values[key] = raw
-    items = run_async(_picklist(ref, values))
+        values[key] = convert_input(specs.get(key), key, raw)
+    items = run_async(_picklist(runtime, ref, source, values, config_path or "the config"))
     if as_json:
         emit_json(items)
         return
     table = Table("key", "label")
+    for column in table.columns:
+        column.overflow = "fold"
     for item in items:
-        table.add_row(str(item.get("key")), str(item.get("label")))
+        table.add_row(escape(str(item.get("key"))), escape(str(item.get("label"))))
     out.print(table)
 
 
-async def _picklist(ref: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-    runtime = Runtime()
+def _data_source(runtime: Runtime, ref: str) -> Any:
+    """The data source ``ref`` names (``COMPONENT.KEY``), or an error listing the choices."""
+    component, _, key = ref.partition(".")
+    registered = runtime.registry.require(component)
+    source = registered.component.data_source(key) if key else None
+    if source is None:
+        keys = ", ".join(f"{component}.{s.key}" for s in registered.component.data_sources)
+        said = f"no data source {key!r}" if key else "a data source is COMPONENT.KEY"
+        raise ConfigurationError(
+            f"{ref}: {said}; {component}'s data sources: {keys or 'none'}"
+        )
+    return source
+
+
+async def _picklist(
+    runtime: Runtime, ref: str, source: Any, values: dict[str, Any], where: str
+) -> list[dict[str, Any]]:
+    component = ref.partition(".")[0]
+    registered = runtime.registry.require(component)
     try:
-        component, _, _key = ref.partition(".")
-        registered = runtime.registry.require(component)
-        source = registered.component.data_source(_key)
-        if source is None:
-            raise RelayError(f"component {component!r} has no data source {_key!r}")
-        for spec in source.inputs:
-            raw = values.get(spec.key)
-            if spec.type == "connection" and isinstance(raw, dict):
+        async with contextlib.AsyncExitStack() as stack:
+            if uses_stored_connection(values):
+                await stack.enter_async_context(store_for(runtime))
+            for spec in source.inputs:
+                raw = values.get(spec.key)
+                if spec.type != "connection" or not isinstance(raw, dict):
+                    continue
                 fields = dict(raw)
-                default = registered.component.connections[0].key
-                chosen = str(fields.pop("connection", default))
+                if "use" in fields:
+                    values[spec.key] = await _stored_connection(runtime, component, fields, where)
+                    continue
+                chosen = str(fields.pop("connection", registered.component.connections[0].key))
                 values[spec.key] = await runtime.open_connection(
                     spec.key, component, chosen, fields
                 )
-        return await runtime.picklist(ref, values)
+            return await runtime.picklist(ref, values)
     finally:
         await runtime.aclose()
+
+
+async def _stored_connection(
+    runtime: Runtime, component: str, fields: dict[str, Any], where: str
+) -> Any:
+    name = str(fields["use"])
+    source = runtime.connection_source
+    found = await source.get_connection(name) if source is not None else None
+    if found is None:
+        raise ConfigurationError(
+            f"{where}: no stored connection {name!r} (`relay connections` lists them; "
+            "`relay connect` makes one)"
+        )
+    if found[0] != component:
+        raise ConfigurationError(
+            f"{where}: connection {name!r} is a {found[0]}.{found[1]}, not a {component} one"
+        )
+    return await runtime.open_connection(
+        name, component, found[1], found[2], store_key=f"connection:{name}"
+    )
 
 
 def render_result(data: dict[str, Any]) -> None:
     table = Table(
         "step", "action", "status", "attempts", "ms", title=f"{data['flow']}: {data['status']}"
     )
+    for column in table.columns:
+        column.overflow = "fold"
     for step in data["steps"]:
         style = {"completed": "green", "failed": "red", "skipped": "dim", "reused": "cyan"}[
             step["status"]
@@ -337,7 +486,12 @@ def render_result(data: dict[str, Any]) -> None:
 
 def _load_commands() -> None:
     # the service commands live in their own module; importing it registers them
-    from runtime.cli import keys, ops, worker  # noqa: F401
+    from runtime.cli import (  # noqa: F401
+        connection_commands,
+        keys,
+        ops,
+        worker,
+    )
 
 
 def main() -> None:
@@ -351,4 +505,21 @@ def main() -> None:
     except RelayError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(1)
-    cli(prog_name="relay")
+    sys.exit(run_cli(sys.argv[1:]))
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the ``relay`` command line; a usage error is one line naming the option."""
+    try:
+        code = cli.main(args, prog_name="relay", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        return 130
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare ``relay``: the help, as asked
+        err.print(exc.format_message(), markup=False)
+        return exc.exit_code
+    except click.ClickException as exc:
+        err.print(f"error: {exc.format_message()}", markup=False)
+        return exc.exit_code
+    return code if isinstance(code, int) else 0

@@ -43,7 +43,24 @@ class ConnectionQueries(StoreBase):
             rows = await conn.execute(select(connections).order_by(connections.c.name))
             return [(r.name, r.component, r.connection) for r in rows]
 
+    async def connection_rows(self) -> list[dict[str, Any]]:
+        """Every stored connection as ``{name, component, connection, saved_at}`` (when it was
+        stored or last replaced), by name; never its fields."""
+        c = connections.c
+        query = select(c.name, c.component, c.connection, c.updated_at).order_by(c.name)
+        async with self.engine.connect() as conn:
+            return [
+                {
+                    "name": r.name,
+                    "component": r.component,
+                    "connection": r.connection,
+                    "saved_at": r.updated_at,
+                }
+                for r in await conn.execute(query)
+            ]
+
     async def delete_connection(self, name: str) -> None:
+        """Forget the connection ``name`` and its token (nothing happens if there is none)."""
         async with writer(self.engine).begin() as conn:
             await conn.execute(delete(connections).where(connections.c.name == name))
             await conn.execute(delete(tokens).where(tokens.c.key == f"connection:{name}"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.errors import ConfigurationError
@@ -351,6 +351,18 @@ class ExecutionQueries(StoreBase):
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
         rows = await self._rows(_ROWS.where(executions.c.id == execution_id))
         return rows[0] if rows else None
+
+    async def executions_with_prefix(self, prefix: str, limit: int = 2) -> tuple[int, list[str]]:
+        """How many execution ids start with ``prefix``, and up to ``limit`` of them. Ids are
+        hex digits: any other prefix matches nothing (and needs no LIKE escaping)."""
+        if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
+            return 0, []
+        c = executions.c
+        matching = c.id.like(prefix + "%")
+        async with self.engine.connect() as conn:
+            count = (await conn.execute(select(func.count()).where(matching))).scalar_one()
+            ids = [r.id for r in await conn.execute(select(c.id).where(matching).limit(limit))]
+        return int(count), ids
 
     async def list_executions(
         self, instance: str | None = None, status: str | None = None, limit: int = 50

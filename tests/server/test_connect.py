@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from relay_sandbox_process import loopback_sandbox
 
 from runtime import open_store
 from runtime.cli import _load_commands, cli
@@ -21,8 +22,12 @@ def test_connect_against_the_sandbox_stores_fields_and_token(tmp_path: Path, mon
     monkeypatch.setenv("RELAY_HOME", str(tmp_path))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     config = tmp_path / "conn.yaml"
-    config.write_text("clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\nuseLiveServer: false\n")
-    result = CliRunner().invoke(cli, ["connect", "calendly", "--config", str(config), "--name", "cal"])
+    with loopback_sandbox(tmp_path) as sandbox_url:  # an in-process sandbox is refused
+        config.write_text(
+            "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\nuseLiveServer: false\n"
+            f"sandboxUrl: {sandbox_url}\n"
+        )
+        result = CliRunner().invoke(cli, ["connect", "calendly", "--config", str(config), "--name", "cal"])
     assert result.exit_code == 0, result.output
     assert "connected cal (calendly.calendlyOauth2Connection, oauth2)" in result.output
     assert "sandbox-client-secret" not in result.output
@@ -39,7 +44,7 @@ def test_connect_against_the_sandbox_stores_fields_and_token(tmp_path: Path, mon
         "calendly", "calendlyOauth2Connection",
         {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret", "useLiveServer": False,
          "authorizeUrl": "https://auth.calendly.com/oauth/authorize", "scopes": "default",
-         "tokenUrl": "https://auth.calendly.com/oauth/token", "sandboxUrl": "http://calendly.sandbox.invalid"},
+         "tokenUrl": "https://auth.calendly.com/oauth/token", "sandboxUrl": sandbox_url},
     )
     assert token is not None
     assert b"sandbox-client-secret" not in (tmp_path / "relay.db").read_bytes()
