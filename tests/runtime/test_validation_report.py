@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from relay_widgets import WidgetsPlugin
 
 from runtime import FlowError, Runtime
@@ -419,3 +421,29 @@ def test_an_invalid_input_schema_is_named_by_its_key_path() -> None:
             Component("bad", "Bad", "d", actions=(Action("x", "X", "d", inputs, noop),)), plugin="p"
         )
     assert str(info.value).endswith("input 'a' has an invalid schema: minimum: 'x' is not a number")
+
+
+WHEN_RUNTIME = Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+WHEN_FLOW = WHEN_RUNTIME.load_flow_text(
+    flow("  - {id: a, action: widgets.echo, inputs: {text: x}, when: '${{ trigger.v }}'}\n")
+)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@given(any_json)
+def test_a_when_runs_its_step_on_true_only_and_fails_it_on_a_non_boolean(value: object) -> None:
+    result = WHEN_RUNTIME.run_sync(WHEN_FLOW, payload={"v": value})
+    [record] = result.steps
+    if value is True:
+        assert (result.status, record.status) == ("completed", "completed")
+    elif value is False:
+        assert (result.status, record.status) == ("completed", "skipped")
+    else:
+        assert (result.status, record.status) == ("failed", "failed")
+        assert "when must give true or false" in str(record.error)
