@@ -91,6 +91,8 @@ class StepCompiler:
         step_id = raw.get("id") if isinstance(raw.get("id"), str) else None
         if step_id is not None and step_id in self.seen_steps:
             self._error((*path, "id"), f"duplicate step id {step_id!r}")
+        if step_id is not None:
+            self.seen_steps.add(step_id)  # before its children: one may not reuse its id
         outer = self.where
         self.where = Where(step_id, ancestors)
         name = step_id or f"#{path}"
@@ -107,8 +109,6 @@ class StepCompiler:
                 built.append(self._loop_step(raw, path, visible, name, ancestors))
         finally:
             self.where = outer
-        if step_id is not None:
-            self.seen_steps.add(step_id)
         return (built[0] if len(built) == 1 else None), after
 
     def _branch_step(

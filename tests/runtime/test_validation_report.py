@@ -447,3 +447,14 @@ def test_a_when_runs_its_step_on_true_only_and_fails_it_on_a_non_boolean(value: 
     else:
         assert (result.status, record.status) == ("failed", "failed")
         assert "when must give true or false" in str(record.error)
+
+
+def test_a_nested_step_may_not_reuse_its_parents_id(runtime: Runtime) -> None:
+    found = problems_of(
+        runtime,
+        flow(
+            "  - id: b\n    branch:\n      - when: ${{ true }}\n        steps:\n"
+            "          - {id: b, action: widgets.echo, inputs: {text: x}}\n"
+        ),
+    )
+    assert found == ["f.yaml:7:18: steps[0].branch[0].steps[0].id: duplicate step id 'b'"]
