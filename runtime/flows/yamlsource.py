@@ -261,19 +261,21 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        where = f"{key_path(path)}: " if path else ""  # the mapping's key path, for messages
         for key_node, value_node in node.value:
             tag = _tag(key_node)
             if tag == _TAG + "merge":
-                self.doc.problems.append(self._at(key_node, "merge keys (<<) are not supported"))
+                message = f"{where}merge keys (<<) are not supported"
+                self.doc.problems.append(self._at(key_node, message))
                 continue
             key = _scalar(key_node, tag) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str | int | float | bool) or key is None:
-                self.doc.problems.append(self._at(key_node, "mapping keys must be plain scalars"))
+                message = f"{where}mapping keys must be plain scalars"
+                self.doc.problems.append(self._at(key_node, message))
                 continue
             name = str(key) if not isinstance(key, bool) else str(key).lower()
             child = (*path, name)
             if name in out:
-                where = f"{key_path(path)}: " if path else ""
                 self.doc.problems.append(self._at(key_node, f"{where}duplicate key {name!r}"))
                 continue
             self.doc.key_positions[child] = (

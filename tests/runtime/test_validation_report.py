@@ -458,3 +458,16 @@ def test_a_nested_step_may_not_reuse_its_parents_id(runtime: Runtime) -> None:
         ),
     )
     assert found == ["f.yaml:7:18: steps[0].branch[0].steps[0].id: duplicate step id 'b'"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        ("{text: x, text: y}", "f.yaml:3:53: steps[0].inputs: duplicate key 'text'"),
+        ("{<<: {text: x}}", "f.yaml:3:44: steps[0].inputs: merge keys (<<) are not supported"),
+        ("{[1]: x, text: y}", "f.yaml:3:44: steps[0].inputs: mapping keys must be plain scalars"),
+    ],
+)
+def test_yaml_key_problems_name_the_mapping(runtime: Runtime, inputs: str, expected: str) -> None:
+    found = problems_of(runtime, flow(f"  - {{id: a, action: widgets.echo, inputs: {inputs}}}\n"))
+    assert expected in found, found
