@@ -49,3 +49,32 @@ def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
         assert value not in run.stdout, f"{what} in CLI output"
         assert value not in run.stderr, f"{what} in logs"
         assert value.encode() not in stored, f"{what} in the database file"
+
+
+def test_demo_fills_the_config_of_another_flow(tmp_path: Path) -> None:
+    flow = Path(__file__).resolve().parents[1] / "flows" / "cancellation-cleanup.yaml"
+    run = subprocess.run(
+        [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow), "--bookings", "3"],
+        env=relay_env(tmp_path), capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "executions {'completed': 3}" in run.stdout  # two cancellations, one reschedule
+
+
+def test_demo_names_the_config_it_cannot_fill(tmp_path: Path) -> None:
+    flow = tmp_path / "needs.yaml"
+    flow.write_text(
+        "name: needs more\nconfig:\n  region: {type: string}\n  limit: {type: integer}\n"
+        "  note: {type: string, default: hi}\nsteps:\n"
+        "  - {id: a, action: relay.value, inputs: {value: '${{ config.region }}'}}\n"
+    )
+    run = subprocess.run(
+        [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow)],
+        env=relay_env(tmp_path), capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    [line] = [x for x in run.stdout.splitlines() if x.startswith("error:")]
+    assert line.startswith(
+        f"error: {flow}: the demo cannot fill config region (string), limit (integer): it fills"
+    )

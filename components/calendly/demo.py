@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from runtime import RelayError, Runtime
+from runtime import FlowError, RelayError, Runtime
 
 if TYPE_CHECKING:
     from runtime import Relay
@@ -118,17 +118,19 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
             console.print(
                 f"picked    follow-up event type {types[0]['label']!r} (eventTypes picklist)"
             )
-            config = {
-                "calendly": {"use": "sandbox"},
-                "organization": sandbox.organization.uri,
-                "followUpEventType": types[0]["key"],
-            }
+            config = demo_config(
+                flow_path,
+                runtime.load_flow(flow_path),
+                {"organization": sandbox.organization.uri, "followUpEventType": types[0]["key"]},
+            )
             instance = await relay.deploy(flow_path, config, "demo")
             console.print(f"deployed  {instance.name}: {instance.flow_name}")
             console.print(f"          webhook {relay.webhook_url(instance).rsplit('/', 1)[0]}/…")
-            expected = await _simulate(sandbox, bookings)
+            _simulate(sandbox, bookings)
             console.print(f"simulated {bookings} bookings, 2 cancellations, 1 reschedule")
-            rows = await _watch(relay, expected, sandbox)
+            # every delivery answered (so every execution the flow's events start is recorded)
+            await sandbox.drain_webhooks()
+            rows = await _watch(relay)
             replayed = await _replay_one(relay, rows)
         elapsed = time.perf_counter() - started
     finally:
@@ -157,28 +159,59 @@ async def _replay_one(relay: Relay, rows: list[Any]) -> tuple[str, str, str] | N
     return booked.id, new_id, status
 
 
-async def _simulate(sandbox: Any, bookings: int) -> int:
+def _simulate(sandbox: Any, bookings: int) -> None:
     invitees = [sandbox.book() for _ in range(bookings)]
     for invitee in invitees[:2]:
         sandbox.cancel(invitee["uri"], reason="demo: plans changed")
     sandbox.reschedule(invitees[2]["uri"])
-    # booking: 1 delivery; cancel: 1; reschedule: canceled + created
-    return bookings + 2 + 2
 
 
-async def _watch(relay: Relay, expected: int, sandbox: Any) -> list[Any]:
+async def _watch(relay: Relay) -> list[Any]:
+    """The demo's executions, shown live until every recorded one has finished."""
     deadline = time.monotonic() + 60
     rows: list[Any] = []
     with Live(_table(rows), console=console, refresh_per_second=8) as live:
         while time.monotonic() < deadline:
-            rows = await relay.store.list_executions(instance="demo", limit=200)
+            rows = await relay.store.list_executions(instance="demo", limit=500)
             live.update(_table(rows))
-            finished = [r for r in rows if r.status in ("completed", "failed", "canceled")]
-            if len(finished) >= expected:
+            if all(r.status in ("completed", "failed", "canceled") for r in rows):
                 break
             await asyncio.sleep(0.1)
-    await sandbox.drain_webhooks()
     return rows
+
+
+#: What the demo fills in a flow's config besides connections, secrets and defaults.
+FILLED = ("organization", "followUpEventType")
+
+
+def demo_config(flow_path: Path, flow: Any, known: dict[str, Any]) -> dict[str, Any]:
+    """A config for ``flow`` from what the demo has: its Calendly OAuth connection (stored as
+    ``sandbox``), the values in ``known`` (by variable name), a fresh value for each secret
+    string; a variable with a default keeps it. Anything else is one error naming the keys."""
+    import secrets
+
+    config: dict[str, Any] = {}
+    missing = []
+    for var in flow.config:
+        if var.type == "connection":
+            if (var.component, var.connection) == ("calendly", "calendlyOauth2Connection"):
+                config[var.name] = {"use": "sandbox"}
+            else:
+                missing.append(f"{var.name} (a {var.component}.{var.connection} connection)")
+        elif var.name in known:
+            config[var.name] = known[var.name]
+        elif var.default is not None or not var.required:
+            continue
+        elif var.secret and var.type == "string":
+            config[var.name] = secrets.token_urlsafe(24)
+        else:
+            missing.append(f"{var.name} ({var.type})")
+    if missing:
+        raise RelayError(
+            f"{flow_path}: the demo cannot fill config {', '.join(missing)}: it fills Calendly "
+            f"OAuth connections, {', '.join(FILLED)}, secret strings, and keeps defaults"
+        )
+    return config
 
 
 @click.command("demo")
@@ -204,8 +237,12 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
     os.environ.setdefault("RELAY_HOME", str(home))
     try:
         summary = asyncio.run(run_demo(flow_path, home, bookings))
-    except RelayError as exc:
-        console.print(f"error: {exc}", markup=False)
+    except FlowError as exc:
+        for problem in exc.problems:
+            console.print(str(problem), markup=False, soft_wrap=True)
+        raise SystemExit(1) from None
+    except RelayError as exc:  # one line, however wide the terminal
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise SystemExit(1) from None
     console.print()
     console.print(f"[bold]done in {summary['seconds']} s[/bold]: executions {summary['statuses']}")
