@@ -79,7 +79,7 @@ def test_the_python_examples_run(tmp_path: Path) -> None:
     assert first == "completed Olivia Owner"
     assert second.startswith("completed ['me', 'route'")
     module = types.ModuleType("relay_acme")
-    exec(compile(component[0], "README.md", "exec"), module.__dict__)  # noqa: S102 - our README
+    exec(compile(component[0], "README.md", "exec"), module.__dict__)  # our own README
     runtime = Runtime(plugins=[module], load_entry_points=False)
     assert_conformant(runtime.registry.require("acme").component)
 
