@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from relay_processes import RELAY, relay_env
 
-from runtime import Action, Component, ConfigurationError, Runtime, hookimpl
+from runtime import Action, Component, ConfigurationError, Input, Runtime, hookimpl
 from runtime.cli import _load_commands, cli
+from runtime.cli.values import convert_input
 from runtime.logs import configure_from_env, configure_logging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +206,7 @@ class _Broken:
                 key="broken",
                 label="Broken",
                 description="Raises.",
-                actions=(Action("explode", "Explode", "Divides by zero.", (), explode),),
+                actions=(Action(key="explode", label="Explode", description="Divides by zero.", inputs=(), perform=explode),),
             )
         )
 
@@ -244,3 +245,32 @@ def test_run_sync_inside_an_event_loop_says_to_await(recwarn: pytest.WarningsRec
 
     asyncio.run(inside())
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+@given(
+    kind=st.sampled_from(["boolean", "integer", "number", "code", "string"]),
+    raw=st.text(max_size=20),
+)
+def test_any_input_text_converts_or_is_one_error_naming_the_key(kind: str, raw: str) -> None:
+    spec = Input(key="k", label="K", type=kind)  # type: ignore[arg-type]
+    try:
+        value = convert_input(spec, "k", raw)
+    except ConfigurationError as exc:
+        assert str(exc).startswith("--input k: ")
+        assert "\n" not in str(exc)
+        return
+    expected = {"boolean": bool, "integer": int, "number": (int, float), "string": str}
+    if kind in expected:
+        assert isinstance(value, expected[kind])
+    json.dumps(value, allow_nan=False)  # what a data source receives is plain JSON
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_id=st.text(max_size=40))
+def test_any_execution_id_is_found_or_one_error(given_id: str) -> None:
+    result = CliRunner().invoke(cli, ["execution", "--", given_id])
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "unexpected" not in output
+    assert result.exit_code in (1, 2), output
+    if result.exit_code == 1:
+        one_error_line(result.stderr)
