@@ -259,7 +259,9 @@ def test_any_input_text_converts_or_is_one_error_naming_the_key(kind: str, raw: 
         assert str(exc).startswith("--input k: ")
         assert "\n" not in str(exc)
         return
-    expected = {"boolean": bool, "integer": int, "number": (int, float), "string": str}
+    expected: dict[str, type | tuple[type, ...]] = {
+        "boolean": bool, "integer": int, "number": (int, float), "string": str,
+    }
     if kind in expected:
         assert isinstance(value, expected[kind])
     json.dumps(value, allow_nan=False)  # what a data source receives is plain JSON
