@@ -12,20 +12,20 @@ from runtime.declarations import Action, Choice, Component, Input
 from runtime.hookspecs import Register, hookimpl
 
 _SCOPES = (
-    Choice("execution", "This execution"),
-    Choice("flow", "This instance, across executions"),
-    Choice("cross_flow", "Every flow of this instance"),
-    Choice("integration", "Every instance"),
+    Choice(value="execution", label="This execution"),
+    Choice(value="flow", label="This instance, across executions"),
+    Choice(value="cross_flow", label="Every flow of this instance"),
+    Choice(value="integration", label="Every instance"),
 )
-_SCOPE = Input("scope", "Scope", required=True, default="flow", choices=_SCOPES)
-_KEY = Input("key", "Key", required=True, schema={"minLength": 1})
+_SCOPE = Input(key="scope", label="Scope", required=True, default="flow", choices=_SCOPES)
+_KEY = Input(key="key", label="Key", required=True, schema={"minLength": 1})
 #: Any JSON value, taken as it is: a string stays a string (structured values come from YAML
 #: or expressions). A ``code`` input would read every string as JSON text.
 _ANY = {"type": ["string", "number", "boolean", "object", "array", "null"]}
 
 
 def _any(key: str, label: str, comments: str) -> Input:
-    return Input(key, label, "string", schema=_ANY, comments=comments)
+    return Input(key=key, label=label, type="string", schema=_ANY, comments=comments)
 
 
 async def value(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -52,43 +52,45 @@ BUILTINS = Component(
     description="Built-in actions: compose values, pause, and keep state between executions.",
     actions=(
         Action(
-            "value",
-            "Value",
-            "Returns its input: compose or reshape data with expressions.",
-            (_any("value", "Value", "Any value: returned as it is."),),
-            value,
+            key="value",
+            label="Value",
+            description="Returns its input: compose or reshape data with expressions.",
+            inputs=(_any("value", "Value", "Any value: returned as it is."),),
+            perform=value,
             output_schema={"type": "object", "required": ["data"]},
         ),
         Action(
-            "sleep",
-            "Sleep",
-            "Pauses the execution.",
-            (
+            key="sleep",
+            label="Sleep",
+            description="Pauses the execution.",
+            inputs=(
                 Input(
-                    "seconds",
-                    "Seconds",
-                    "number",
+                    key="seconds",
+                    label="Seconds",
+                    type="number",
                     required=True,
                     schema={"minimum": 0, "maximum": 3600},
                 ),
             ),
-            pause,
+            perform=pause,
             output_schema={"type": "object", "properties": {"data": {"type": "number"}}},
         ),
         Action(
-            "setState",
-            "Set State",
-            "Stores a value under a key in a state scope (persisted with the execution).",
-            (_SCOPE, _KEY, _any("value", "Value", "Any value: stored as it is.")),
-            set_state,
+            key="setState",
+            label="Set State",
+            description=(
+                "Stores a value under a key in a state scope (persisted with the execution)."
+            ),
+            inputs=(_SCOPE, _KEY, _any("value", "Value", "Any value: stored as it is.")),
+            perform=set_state,
             output_schema={"type": "object", "required": ["data"]},
         ),
         Action(
-            "getState",
-            "Get State",
-            "Reads a value stored with Set State (or the default).",
-            (_SCOPE, _KEY, _any("default", "Default", "Returned when nothing is stored.")),
-            get_state,
+            key="getState",
+            label="Get State",
+            description="Reads a value stored with Set State (or the default).",
+            inputs=(_SCOPE, _KEY, _any("default", "Default", "Returned when nothing is stored.")),
+            perform=get_state,
             output_schema={"type": "object", "required": ["data"]},
         ),
     ),

@@ -39,7 +39,7 @@ Collection = Literal["valuelist", "keyvaluelist"]
 NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
 
 
-@frozen
+@frozen(kw_only=True)
 class Choice:
     """One allowed value of an input, with its label."""
 
@@ -47,7 +47,7 @@ class Choice:
     label: str = ""
 
 
-@frozen
+@frozen(kw_only=True)
 class Input:
     """One input of an action, trigger, data source or connection.
 
@@ -75,7 +75,7 @@ class Input:
         return self.default is not NO_DEFAULT
 
 
-@frozen
+@frozen(kw_only=True)
 class OAuth2Endpoints:
     """Where a connection's OAuth 2.0 server and API live for one set of field values."""
 
@@ -89,7 +89,7 @@ class OAuth2Endpoints:
     revoke_url: str | None = None
 
 
-@frozen
+@frozen(kw_only=True)
 class Connection:
     """How a component authenticates.
 
@@ -110,7 +110,7 @@ class Connection:
     refresh_margin: float = 60.0
 
 
-@frozen
+@frozen(kw_only=True)
 class Action:
     """A keyed operation a flow step can call. ``perform(ctx, params)`` returns its output."""
 
@@ -123,7 +123,7 @@ class Action:
     examples: tuple[Mapping[str, Any], ...] = ()
 
 
-@frozen
+@frozen(kw_only=True)
 class DataSource:
     """A picklist: ``perform(ctx, params)`` returns ``[{"key": ..., "label": ...}, ...]``."""
 
@@ -134,7 +134,7 @@ class DataSource:
     perform: Callable[..., Any] = field(eq=False)
 
 
-@frozen
+@frozen(kw_only=True)
 class WebhookRequest:
     """A webhook delivery exactly as received: the raw body is what signatures cover."""
 
@@ -150,7 +150,7 @@ class WebhookRequest:
         return json.loads(self.body)
 
 
-@frozen
+@frozen(kw_only=True)
 class TriggerEvent:
     """What a trigger hands to the flow: the payload plus an optional branch name."""
 
@@ -158,7 +158,7 @@ class TriggerEvent:
     branch: str | None = None
 
 
-@frozen
+@frozen(kw_only=True)
 class PollResult:
     """A poll's outcome: the new items (empty: no run) and the cursor to persist."""
 
@@ -166,7 +166,7 @@ class PollResult:
     cursor: Any
 
 
-@frozen
+@frozen(kw_only=True)
 class Trigger:
     """Starts a flow.
 
@@ -188,9 +188,14 @@ class Trigger:
     poll: Callable[..., Any] | None = field(default=None, eq=False)
     branches: tuple[str, ...] = ()
     poll_interval: float = 300.0
+    #: Webhook triggers: the request headers (lower-case names) a delivery record keeps and
+    #: the flow may see, besides relay's own ``content-type`` and ``user-agent``; e.g. the
+    #: sender's signature header, so a recorded delivery can be verified again. Every other
+    #: header is dropped (it may carry credentials).
+    kept_headers: tuple[str, ...] = ()
 
 
-@frozen
+@frozen(kw_only=True)
 class Component:
     """A named bundle of connections, actions, triggers and data sources."""
 

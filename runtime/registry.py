@@ -16,6 +16,10 @@ from runtime.inputs import InputSchema, input_schema
 from runtime.schema_messages import describe, key_path
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+#: An HTTP header name (RFC 9110 ``token``).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: Headers that carry credentials: a delivery record never keeps them, whoever asks.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 @frozen
@@ -104,6 +108,8 @@ def _check_component(component: Component) -> Iterator[str]:
             seen.add(item.key)
             yield from _check_inputs(where, item.inputs, data_sources, bool(component.connections))
             yield from _check_callables(where, item)
+            if isinstance(item, Trigger):
+                yield from _check_kept_headers(where, item)
 
 
 def _check_callables(where: str, item: Any) -> Iterator[str]:
@@ -114,6 +120,27 @@ def _check_callables(where: str, item: Any) -> Iterator[str]:
             yield f"{where}: a webhook trigger needs perform"
         if item.kind == "polling" and not callable(item.poll):
             yield f"{where}: a polling trigger needs poll"
+
+
+def _check_kept_headers(where: str, trigger: Trigger) -> Iterator[str]:
+    names = trigger.kept_headers
+    if not isinstance(names, tuple):
+        yield f"{where}: kept_headers must be a tuple of header names, not {names!r}"
+        return
+    if names and trigger.kind != "webhook":
+        yield f"{where}: kept_headers: only a webhook trigger keeps headers"
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            yield f"{where}: kept_headers: {name!r} is not an HTTP header name"
+        elif name != name.lower():
+            yield f"{where}: kept_headers: {name!r} is not lower-case (write {name.lower()!r})"
+        elif name in _CREDENTIAL_HEADERS:
+            yield f"{where}: kept_headers: {name!r} carries credentials and is never kept"
+        elif name in seen:
+            yield f"{where}: kept_headers: {name!r} is listed twice"
+        else:
+            seen.add(name)
 
 
 def _check_inputs(

@@ -40,7 +40,10 @@ from runtime.store.records import ExecutionRow, LeaseLost
 log = structlog.get_logger("relay.service")
 
 #: Headers kept with a delivery record (the rest may carry credentials or noise).
-_KEPT_HEADERS = ("content-type", "user-agent", "calendly-webhook-signature", "x-relay-signature")
+#: Headers every delivery record keeps (never credentials); a trigger adds what it declares.
+_KEPT_HEADERS = frozenset({"content-type", "user-agent"})
+#: A plain ``webhook:`` trigger also keeps relay's own signature header.
+_PLAIN_WEBHOOK_HEADERS = _KEPT_HEADERS | {"x-relay-signature"}
 
 #: Seconds an instance read from the store is reused for webhooks and executions. Changes made
 #: by this process (deploy, undeploy) take effect at once; changes made by another process
@@ -362,7 +365,8 @@ class Relay:
             return WebhookOutcome(503, reason="the instance's flow no longer loads: redeploy it")
         if payload is None:
             return WebhookOutcome(200, reason="ignored: event not selected")
-        headers = {k: v for k, v in request.headers.items() if k.lower() in _KEPT_HEADERS}
+        kept = self._kept_headers(self.flow_of(instance))
+        headers = {k: v for k, v in request.headers.items() if k.lower() in kept}
         dedupe = hashlib.sha256(request.body).hexdigest()
         try:
             execution_id, new = await self.store.record_delivery(
@@ -399,8 +403,21 @@ class Relay:
                 if secret is None:  # deployed before secrets were evaluated at deploy
                     raise WebhookRejected("the instance has no webhook secret: redeploy it", 401)
                 verify_signature(secret, request)
-            return {"headers": _safe_headers(request.headers), "body": _parse_body(request.body)}
+            shown = _safe_headers(request.headers, _PLAIN_WEBHOOK_HEADERS)
+            return {"headers": shown, "body": _parse_body(request.body)}
         raise WebhookRejected("this flow is not triggered by webhooks", status=405)
+
+    def _kept_headers(self, flow: Flow) -> frozenset[str]:
+        """The request headers a delivery to ``flow`` keeps: relay's own plus its trigger's."""
+        trigger = flow.trigger
+        if trigger.kind == "webhook":
+            return _PLAIN_WEBHOOK_HEADERS
+        if trigger.kind == "component" and trigger.component and trigger.trigger:
+            registered = self.runtime.registry.require(trigger.component)
+            declared = registered.component.trigger(trigger.trigger)
+            if declared is not None and declared.kept_headers:
+                return _KEPT_HEADERS.union(declared.kept_headers)
+        return _KEPT_HEADERS
 
     # -- executions ----------------------------------------------------------------------
 
@@ -566,8 +583,8 @@ def _outputs_before(flow: Flow, step: str, result: Mapping[str, Any]) -> dict[st
     return reuse
 
 
-def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
+def _safe_headers(headers: Mapping[str, str], kept: frozenset[str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() in kept}
 
 
 def _parse_body(body: bytes) -> Any:

@@ -15,16 +15,16 @@ LIVE_TOKEN = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL, not 
 SANDBOX_URL = "http://calendly.sandbox.invalid"
 
 _LIVE = Input(
-    "useLiveServer",
-    "Use Live Server",
-    "boolean",
+    key="useLiveServer",
+    label="Use Live Server",
+    type="boolean",
     required=True,
     default=False,
     comments="Use the live Calendly API, or (false) relay's Calendly sandbox.",
 )
 _SANDBOX = Input(
-    "sandboxUrl",
-    "Sandbox URL",
+    key="sandboxUrl",
+    label="Sandbox URL",
     default=SANDBOX_URL,
     comments="Where the sandbox runs when not live (`relay sandbox`); the default is in-process.",
     example="http://127.0.0.1:8765",
@@ -60,35 +60,35 @@ OAUTH2 = Connection(
     endpoints=oauth_endpoints,
     inputs=(
         Input(
-            "authorizeUrl",
-            "Authorize URL",
+            key="authorizeUrl",
+            label="Authorize URL",
             required=True,
             default=LIVE_AUTHORIZE,
             comments="The OAuth 2.0 Authorization URL for the Calendly API",
         ),
         Input(
-            "clientId",
-            "Client ID",
+            key="clientId",
+            label="Client ID",
             required=True,
             comments="Client Identifier of your app for the Calendly API",
         ),
         Input(
-            "clientSecret",
-            "Client Secret",
-            "password",
+            key="clientSecret",
+            label="Client Secret",
+            type="password",
             required=True,
             comments="Client Secret of your app for the Calendly API",
         ),
         Input(
-            "scopes",
-            "Scopes",
+            key="scopes",
+            label="Scopes",
             default="default",
             example="default",
             comments="Set the desired scopes.",
         ),
         Input(
-            "tokenUrl",
-            "Token URL",
+            key="tokenUrl",
+            label="Token URL",
             required=True,
             default=LIVE_TOKEN,
             comments="The OAuth 2.0 Token URL for the Calendly API",
@@ -106,7 +106,7 @@ PERSONAL_TOKEN = Connection(
     endpoints=oauth_endpoints,  # it has no OAuth server: only the API base is used
     token_input="apiKey",  # noqa: S106 - the input's key, not a secret
     inputs=(
-        Input("apiKey", "Personal Access Token", "password", required=True),
+        Input(key="apiKey", label="Personal Access Token", type="password", required=True),
         _LIVE,
         _SANDBOX,
     ),

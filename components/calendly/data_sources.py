@@ -148,8 +148,8 @@ DATA_SOURCES: tuple[DataSource, ...] = (
                 ),
             ),
             Input(
-                "sort",
-                "Sort",
+                key="sort",
+                label="Sort",
                 example="created_at:desc",
                 comments=(
                     "Order results by the specified field and direction. Accepts comma-separated "

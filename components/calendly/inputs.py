@@ -7,7 +7,7 @@ from typing import Any
 from components.calendly.client import clean_uuid
 from runtime import Input
 
-CONNECTION = Input("connection", "Connection", "connection", required=True)
+CONNECTION = Input(key="connection", label="Connection", type="connection", required=True)
 
 
 def uuid_input(
@@ -21,8 +21,8 @@ def uuid_input(
 ) -> Input:
     """A resource reference: a full Calendly URI or a bare UUID (cleaned to the UUID)."""
     return Input(
-        key,
-        label,
+        key=key,
+        label=label,
         required=required,
         example=example or None,
         comments=comments,
@@ -33,8 +33,8 @@ def uuid_input(
 
 def organization_input(*, required: bool = False, comments: str = "") -> Input:
     return Input(
-        "organization",
-        "Organization",
+        key="organization",
+        label="Organization",
         required=required,
         example="https://api.calendly.com/organizations/EBHAAFHDCAEQTSEZ or EBHAAFHDCAEQTSEZ",
         comments=comments or "The organization's URI or UUID.",
@@ -45,8 +45,8 @@ def user_input(
     *, required: bool = False, comments: str = "", key: str = "user", label: str = "User"
 ) -> Input:
     return Input(
-        key,
-        label,
+        key=key,
+        label=label,
         required=required,
         example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ",
         comments=comments or "The user's URI or UUID.",
@@ -60,15 +60,15 @@ SORT_SCHEMA: dict[str, Any] = {
     "pattern": r"^(?:[A-Za-z0-9_.]+:(?:asc|desc)(?:,[A-Za-z0-9_.]+:(?:asc|desc))*)?(?![\s\S])"
 }
 SORT = Input(
-    "sort",
-    "Sort",
+    key="sort",
+    label="Sort",
     comments="Order results by {field}:{direction}, comma-separated.",
     schema=SORT_SCHEMA,
 )
 LIMIT = Input(
-    "limit",
-    "Limit",
-    "integer",
+    key="limit",
+    label="Limit",
+    type="integer",
     comments="Stop after this many items (all pages are read when unset).",
     schema={"minimum": 1},
 )

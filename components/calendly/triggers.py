@@ -145,11 +145,11 @@ CALENDLY_TRIGGER = Trigger(
     inputs=(
         CONNECTION,
         Input(
-            "eventNamesInput",
-            "Webhook Event Name",
+            key="eventNamesInput",
+            label="Webhook Event Name",
             required=True,
             collection="valuelist",
-            choices=tuple(Choice(name, name) for name in WEBHOOK_EVENTS),
+            choices=tuple(Choice(value=name, label=name) for name in WEBHOOK_EVENTS),
             comments="The events that start the flow (one branch per event).",
         ),
         org_ref(
@@ -165,9 +165,9 @@ CALENDLY_TRIGGER = Trigger(
             example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ",
         ),
         Input(
-            "tolerance",
-            "Signature Tolerance",
-            "integer",
+            key="tolerance",
+            label="Signature Tolerance",
+            type="integer",
             default=DEFAULT_TOLERANCE,
             comments=(
                 "Seconds a delivery's signed timestamp may differ from the time it "
@@ -180,6 +180,8 @@ CALENDLY_TRIGGER = Trigger(
     on_deploy=on_deploy,
     on_undeploy=on_undeploy,
     branches=WEBHOOK_EVENTS,
+    # kept with each delivery record, so a recorded delivery can be verified again
+    kept_headers=(SIGNATURE_HEADER.lower(),),
 )
 
 # --- polling trigger ------------------------------------------------------------------------
@@ -315,22 +317,22 @@ POLL_CHANGES_TRIGGER = Trigger(
             example="https://api.calendly.com/users/EBHAAFHDCAEQTSEZ",
         ),
         Input(
-            "showNewEvents",
-            "Show New Events",
-            "boolean",
+            key="showNewEvents",
+            label="Show New Events",
+            type="boolean",
             default=True,
             comments="Include events created since the last run.",
         ),
         Input(
-            "showUpdatedEvents",
-            "Show Updated Events",
-            "boolean",
+            key="showUpdatedEvents",
+            label="Show Updated Events",
+            type="boolean",
             default=True,
             comments="Include events updated (e.g. canceled) since the last run.",
         ),
         Input(
-            "lookBackDate",
-            "Look-Back Date",
+            key="lookBackDate",
+            label="Look-Back Date",
             example="2024-01-01",
             comments=(
                 "Backfill on the first run: every event created or updated on or after "

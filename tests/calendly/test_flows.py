@@ -155,14 +155,14 @@ class Live:
             if delivery.url != HOOK + name:
                 continue
             request = WebhookRequest(
-                "POST",
-                delivery.url,
-                {
+                method="POST",
+                url=delivery.url,
+                headers={
                     "Content-Type": "application/json",
                     "Calendly-Webhook-Signature": delivery.signatures[-1],
                 },
-                delivery.body.encode(),
-                self.sandbox.clock(),
+                body=delivery.body.encode(),
+                received_at=self.sandbox.clock(),
             )
             event = await self.runtime.webhook_event(
                 "calendly.calendlyTrigger", inputs, request, deploy_state=state

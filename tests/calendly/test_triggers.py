@@ -273,11 +273,11 @@ def signed_request(
     body: bytes, key: str, t: int, received_at: float, url: str = HOOK, **headers: str
 ) -> WebhookRequest:
     return WebhookRequest(
-        "POST",
-        url,
-        {"Content-Type": "application/json", SIG: sign(key, t, body), **headers},
-        body,
-        received_at,
+        method="POST",
+        url=url,
+        headers={"Content-Type": "application/json", SIG: sign(key, t, body), **headers},
+        body=body,
+        received_at=received_at,
     )
 
 
@@ -410,7 +410,9 @@ def deliveries_strategy(draw: st.DrawFn) -> WebhookRequest:
     received_at = draw(
         st.floats(allow_nan=True, allow_infinity=True) | st.just(float(PROPERTY_NOW))
     )
-    return WebhookRequest("POST", HOOK, headers, body, received_at)
+    return WebhookRequest(
+        method="POST", url=HOOK, headers=headers, body=body, received_at=received_at
+    )
 
 
 def _context() -> Context:

@@ -33,7 +33,7 @@ def test_every_input_type_compiles_to_a_valid_schema() -> None:
         "connection",
     ):
         for collection in (None, "valuelist", "keyvaluelist"):
-            spec = Input("k", "K", kind, collection=collection)
+            spec = Input(key="k", label="K", type=kind, collection=collection)
             Draft202012Validator.check_schema(input_schema(spec))
 
 
@@ -59,7 +59,7 @@ def test_code_inputs_accept_json_text_and_report_bad_json() -> None:
 
 
 def test_clean_runs_after_validation() -> None:
-    schema = InputSchema("t", (Input("u", "U", clean=lambda v: v.rsplit("/", 1)[-1]),))
+    schema = InputSchema("t", (Input(key="u", label="U", clean=lambda v: v.rsplit("/", 1)[-1]),))
     assert schema.validate({"u": "https://x/users/ABC"}) == {"u": "ABC"}
 
 
@@ -91,7 +91,7 @@ def test_schema_and_clean_problems_are_reported_together() -> None:
             raise ValueError("must be upper case")
         return value
 
-    schema = InputSchema("t", (Input("u", "U", clean=must_be_upper), Input("n", "N", "integer")))
+    schema = InputSchema("t", (Input(key="u", label="U", clean=must_be_upper), Input(key="n", label="N", type="integer")))
     with pytest.raises(InputValidationError) as info:
         schema.validate({"u": "lower", "n": "x"})
     assert {p.path: p.message for p in info.value.problems} == {
@@ -103,17 +103,17 @@ def test_schema_and_clean_problems_are_reported_together() -> None:
 @pytest.mark.parametrize(
     ("spec", "value", "expected"),
     [
-        (Input("d", "D", schema={"pattern": "^[0-9]+$"}), "1x", "'1x' is not a whole number"),
-        (Input("d", "D", schema={"pattern": "^ab+$"}), "a", "'a' is not in the form this value needs"),
-        (Input("d", "D", "timestamp"), "soon", "'soon' is not a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
-        (Input("d", "D", "date"), "3 May", "'3 May' is not a date (YYYY-MM-DD)"),
-        (Input("d", "D", choices=(Choice("red", "Red"), Choice("blue", "Blue"))), "rde", "'rde' is not one of: red, blue (did you mean 'red'?)"),
-        (Input("d", "D", "integer", schema={"minimum": 1, "maximum": 720}), 721, "721 is more than the maximum of 720"),
-        (Input("d", "D", "integer", schema={"minimum": 1}), 0, "0 is less than the minimum of 1"),
-        (Input("d", "D", schema={"minLength": 1}), "", "must not be empty"),
-        (Input("d", "D", "boolean"), "yes", "'yes' is not true or false"),
-        (Input("d", "D", collection="valuelist"), "x", "'x' is not a list"),
-        (Input("d", "D", schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]}), "x",
+        (Input(key="d", label="D", schema={"pattern": "^[0-9]+$"}), "1x", "'1x' is not a whole number"),
+        (Input(key="d", label="D", schema={"pattern": "^ab+$"}), "a", "'a' is not in the form this value needs"),
+        (Input(key="d", label="D", type="timestamp"), "soon", "'soon' is not a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
+        (Input(key="d", label="D", type="date"), "3 May", "'3 May' is not a date (YYYY-MM-DD)"),
+        (Input(key="d", label="D", choices=(Choice(value="red", label="Red"), Choice(value="blue", label="Blue"))), "rde", "'rde' is not one of: red, blue (did you mean 'red'?)"),
+        (Input(key="d", label="D", type="integer", schema={"minimum": 1, "maximum": 720}), 721, "721 is more than the maximum of 720"),
+        (Input(key="d", label="D", type="integer", schema={"minimum": 1}), 0, "0 is less than the minimum of 1"),
+        (Input(key="d", label="D", schema={"minLength": 1}), "", "must not be empty"),
+        (Input(key="d", label="D", type="boolean"), "yes", "'yes' is not true or false"),
+        (Input(key="d", label="D", collection="valuelist"), "x", "'x' is not a list"),
+        (Input(key="d", label="D", schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]}), "x",
          "'x' is not a date (YYYY-MM-DD) or a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
     ],
 )
@@ -125,7 +125,7 @@ def test_problems_say_what_was_expected_in_words(spec: Input, value: Any, expect
 
 
 def test_unknown_inputs_are_named_each_with_a_suggestion() -> None:
-    schema = InputSchema("t", (Input("color", "Color"), Input("count", "Count", "integer")))
+    schema = InputSchema("t", (Input(key="color", label="Color"), Input(key="count", label="Count", type="integer")))
     with pytest.raises(InputValidationError) as info:
         schema.validate({"colour": "red", "cuont": 1, "zzz": 2})
     assert [str(p) for p in info.value.problems] == [
@@ -310,7 +310,7 @@ def test_a_default_its_cleaner_refuses_is_a_problem_on_both_paths() -> None:
     def refuse(value: Any) -> Any:
         raise ValueError("not today")
 
-    schema = InputSchema("t.x", [Input("day", "Day", default="monday", clean=refuse)])
+    schema = InputSchema("t.x", [Input(key="day", label="Day", default="monday", clean=refuse)])
     assert schema._fast is not None  # the one pass is tried first
     with pytest.raises(InputValidationError) as caught:
         schema.validate({})

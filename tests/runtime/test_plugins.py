@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import attrs
 import pytest
 from relay_widgets import WIDGETS, WidgetsPlugin
 
-from runtime import Action, Component, Input, PluginError, Runtime, hookimpl
+from runtime import (
+    Action,
+    Choice,
+    Component,
+    Connection,
+    DataSource,
+    Input,
+    OAuth2Endpoints,
+    PluginError,
+    PollResult,
+    Runtime,
+    Trigger,
+    TriggerEvent,
+    WebhookRequest,
+    hookimpl,
+)
 from runtime.testing import assert_conformant, check_component
 
 
@@ -28,8 +45,8 @@ class DuplicateKeys:
 
     @hookimpl
     def register_components(self, register: Any) -> None:
-        action = Action("same", "Same", "d", (), _noop)
-        register(Component("dupes", "Dupes", "d", actions=(action, action)))
+        action = Action(key="same", label="Same", description="d", inputs=(), perform=_noop)
+        register(Component(key="dupes", label="Dupes", description="d", actions=(action, action)))
 
 
 def test_misspelled_hook_fails_naming_the_plugin() -> None:
@@ -49,10 +66,10 @@ def test_duplicate_action_key_fails_naming_the_plugin() -> None:
 @pytest.mark.parametrize(
     ("inputs", "expected"),
     [
-        ((Input("a", "A"), Input("a", "A")), "duplicate input key 'a'"),
-        ((Input("a", "A", data_source="nope"),), "unknown data source 'nope'"),
-        ((Input("c", "C", "connection"),), "declares none"),
-        ((Input("a", "A", schema={"type": 12}),), "invalid schema"),
+        ((Input(key="a", label="A"), Input(key="a", label="A")), "duplicate input key 'a'"),
+        ((Input(key="a", label="A", data_source="nope"),), "unknown data source 'nope'"),
+        ((Input(key="c", label="C", type="connection"),), "declares none"),
+        ((Input(key="a", label="A", schema={"type": 12}),), "invalid schema"),
     ],
 )
 def test_bad_declarations_fail_at_load(inputs: tuple[Input, ...], expected: str) -> None:
@@ -61,7 +78,16 @@ def test_bad_declarations_fail_at_load(inputs: tuple[Input, ...], expected: str)
 
         @hookimpl
         def register_components(self, register: Any) -> None:
-            register(Component("bad", "Bad", "d", actions=(Action("x", "X", "d", inputs, _noop),)))
+            register(
+                Component(
+                    key="bad",
+                    label="Bad",
+                    description="d",
+                    actions=(
+                        Action(key="x", label="X", description="d", inputs=inputs, perform=_noop),
+                    ),
+                )
+            )
 
     with pytest.raises(PluginError, match=expected) as info:
         Runtime(plugins=[Plugin()], load_entry_points=False)
@@ -89,12 +115,82 @@ def test_calendly_registers_through_the_entry_point() -> None:
 def test_conformance_kit_passes_widgets_and_reports_problems() -> None:
     assert_conformant(WIDGETS)
     broken = Component(
-        "b",
-        "",
-        "",
-        actions=(Action("x", "", "", (Input("n", "N", "integer", default="x"),), _noop),),
+        key="b",
+        label="",
+        description="",
+        actions=(
+            Action(
+                key="x",
+                label="",
+                description="",
+                inputs=(Input(key="n", label="N", type="integer", default="x"),),
+                perform=_noop,
+            ),
+        ),
     )
     problems = check_component(broken)
     assert any("needs a label" in p for p in problems)
     assert any("default does not validate" in p for p in problems)
     assert any("no description" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        *(Choice, Input, OAuth2Endpoints, Connection, Action, DataSource, Trigger, Component),
+        *(WebhookRequest, TriggerEvent, PollResult),  # values handed between runtime and component
+    ],
+    ids=lambda cls: cls.__name__,
+)
+def test_declarations_take_named_fields_only(declaration: type) -> None:
+    """Every field is named at the construction site: a positional argument is refused."""
+    required = [f for f in attrs.fields(declaration) if f.default is attrs.NOTHING]
+    with pytest.raises(TypeError, match="positional"):
+        declaration(*("x" for _ in required))
+
+
+def _hook(kept_headers: Any, kind: str = "webhook") -> Trigger:
+    return Trigger(
+        key="hook",
+        label="Hook",
+        description="d",
+        kind=kind,  # type: ignore[arg-type]
+        inputs=(),
+        perform=_noop,
+        poll=_noop,
+        kept_headers=kept_headers,
+    )
+
+
+@pytest.mark.parametrize(
+    ("trigger", "expected"),
+    [
+        (_hook(("X-Acme-Signature",)), "'X-Acme-Signature' is not lower-case"),
+        (_hook(("x acme",)), "'x acme' is not an HTTP header name"),
+        (_hook(("",)), "'' is not an HTTP header name"),
+        (_hook((12,)), "12 is not an HTTP header name"),
+        (_hook("x-acme-signature"), "kept_headers must be a tuple of header names"),
+        (_hook(("x-a", "x-a")), "'x-a' is listed twice"),
+        (_hook(("authorization",)), "'authorization' carries credentials"),
+        (_hook(("cookie",)), "'cookie' carries credentials"),
+        (_hook(("x-a",), kind="polling"), "only a webhook trigger keeps headers"),
+    ],
+)
+def test_bad_kept_headers_fail_at_load(trigger: Trigger, expected: str) -> None:
+    class Plugin:
+        __name__ = "headers-plugin"
+
+        @hookimpl
+        def register_components(self, register: Any) -> None:
+            register(Component(key="hdr", label="H", description="d", triggers=(trigger,)))
+
+    with pytest.raises(PluginError, match=re.escape(expected)) as info:
+        Runtime(plugins=[Plugin()], load_entry_points=False)
+    assert info.value.plugin == "headers-plugin"
+
+
+def test_declared_kept_headers_register() -> None:
+    component = Component(
+        key="hdr", label="H", description="d", triggers=(_hook(("x-acme-signature", "x-b")),)
+    )
+    assert check_component(component) == []

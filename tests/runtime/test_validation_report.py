@@ -415,10 +415,10 @@ def test_an_invalid_input_schema_is_named_by_its_key_path() -> None:
     async def noop(ctx: object, params: object) -> None:
         return None
 
-    inputs = (Input("a", "A", schema={"minimum": "x"}),)
+    inputs = (Input(key="a", label="A", schema={"minimum": "x"}),)
     with pytest.raises(PluginError) as info:
         Registry().add(
-            Component("bad", "Bad", "d", actions=(Action("x", "X", "d", inputs, noop),)), plugin="p"
+            Component(key="bad", label="Bad", description="d", actions=(Action(key="x", label="X", description="d", inputs=inputs, perform=noop),)), plugin="p"
         )
     assert str(info.value).endswith("input 'a' has an invalid schema: minimum: 'x' is not a number")
 

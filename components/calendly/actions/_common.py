@@ -49,7 +49,12 @@ def ref_input(
 ) -> Input:
     """Any other resource reference (event type, schedule...): URI or UUID, cleaned to UUID."""
     return Input(
-        key, label, required=required, comments=comments, example=example, clean=clean_uuid
+        key=key,
+        label=label,
+        required=required,
+        comments=comments,
+        example=example,
+        clean=clean_uuid,
     )
 
 
@@ -59,8 +64,8 @@ def time_input(
     """A UTC timestamp kept as the reference's string type, but checked as RFC 3339 before
     any request is made."""
     return Input(
-        key,
-        label,
+        key=key,
+        label=label,
         required=required,
         comments=comments,
         example=example,
@@ -73,8 +78,8 @@ def email_input(
 ) -> Input:
     """An email address (checked before any request)."""
     return Input(
-        key,
-        label,
+        key=key,
+        label=label,
         required=required,
         comments=comments,
         example=example,

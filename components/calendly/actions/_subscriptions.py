@@ -41,7 +41,10 @@ CALENDLY_EVENTS: tuple[str, ...] = (
 )
 #: A URL Calendly can post to: an absolute http(s) URI with a host.
 CALLBACK_URL_SCHEMA: dict[str, Any] = {"format": "uri", "pattern": "^https?://[^/?#\\s]+"}
-SCOPE_CHOICES = (Choice("organization", "Organization"), Choice("user", "User"))
+SCOPE_CHOICES = (
+    Choice(value="organization", label="Organization"),
+    Choice(value="user", label="User"),
+)
 PATH = "/webhook_subscriptions"
 
 WEBHOOK: Schema = obj(

@@ -109,14 +109,14 @@ LIST_ACTIVITY = Action(
     description="Returns a list of activity log entries.",
     inputs=(
         Input(
-            "actionInput",
-            "Action",
+            key="actionInput",
+            label="Action",
             collection="valuelist",
             comments="The action associated with the entries",
         ),
         Input(
-            "actor",
-            "Actor",
+            key="actor",
+            label="Actor",
             collection="valuelist",
             clean=_actor,
             comments="Return entries from the user associated with the provided URI.",
@@ -135,26 +135,29 @@ LIST_ACTIVITY = Action(
             comments=f"Include entries that occurred after this time {_OCCURRED_NOTE}",
         ),
         Input(
-            "namespace", "Namespace", collection="valuelist", comments="The category of the entry."
+            key="namespace",
+            label="Namespace",
+            collection="valuelist",
+            comments="The category of the entry.",
         ),
         org_ref(
             required=True,
             comments=("Return activity log entries from the organization associated with this URI"),
         ),
         Input(
-            "searchTerm",
-            "Search Term",
+            key="searchTerm",
+            label="Search Term",
             example="compliance",
             comments="Filters entries based on the search term.",
             schema={"maxLength": 300},
         ),
         Input(
-            "sortList",
-            "Sort",
+            key="sortList",
+            label="Sort",
             collection="valuelist",
             comments="Order results by the specified field and direction. "
             "{field}:{direction} value.",
-            choices=tuple(Choice(value, value) for value in ACTIVITY_SORTS),
+            choices=tuple(Choice(value=value, label=value) for value in ACTIVITY_SORTS),
         ),
         LIMIT,
     ),
@@ -172,8 +175,8 @@ DELETE_INVITEE_DATA = Action(
     inputs=(
         CONNECTION,
         Input(
-            "emails",
-            "Email",
+            key="emails",
+            label="Email",
             required=True,
             collection="valuelist",
             comments="Invitee email to delete.",

@@ -25,18 +25,18 @@ from runtime import Action, Context, Input
 #: as a filter and lists would hold only inactive types. Unset means "all".
 EVENT_TYPE_FILTERS: tuple[Input, ...] = (
     Input(
-        "active",
-        "Active",
-        "boolean",
+        key="active",
+        label="Active",
+        type="boolean",
         comments=(
             "Return only active event types if true, only inactive if false, or all event types "
             "if this parameter is omitted."
         ),
     ),
     Input(
-        "adminManaged",
-        "Admin Managed",
-        "boolean",
+        key="adminManaged",
+        label="Admin Managed",
+        type="boolean",
         comments=(
             "Return only admin managed event types if true, exclude admin managed event types if "
             "false, or include all event types if this parameter is omitted."
@@ -49,8 +49,8 @@ EVENT_TYPE_FILTERS: tuple[Input, ...] = (
         )
     ),
     Input(
-        "sort",
-        "Sort",
+        key="sort",
+        label="Sort",
         default="name:asc",
         comments=(
             "Order results by the specified field and direction. Accepts comma-separated list of "

@@ -159,8 +159,8 @@ LIST_INVITATIONS = Action(
             example="bob@example.com",
         ),
         Input(
-            "sort",
-            "Sort",
+            key="sort",
+            label="Sort",
             comments=(
                 "Order results by the created_at field and direction specified: ascending ('asc') "
                 "or descending ('desc')"
@@ -168,17 +168,17 @@ LIST_INVITATIONS = Action(
             schema=SORT_SCHEMA,
         ),
         Input(
-            "status",
-            "Status",
+            key="status",
+            label="Status",
             example="active or canceled",
             comments=(
                 'Indicates if the results should be filtered by status ("pending", '
                 '"accepted", or "declined")'
             ),
             choices=(
-                Choice("pending", "Pending"),
-                Choice("accepted", "Accepted"),
-                Choice("declined", "Declined"),
+                Choice(value="pending", label="Pending"),
+                Choice(value="accepted", label="Accepted"),
+                Choice(value="declined", label="Declined"),
             ),
         ),
         uuid_input(example=UUID_EXAMPLE, data_source="organizations"),

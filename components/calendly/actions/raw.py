@@ -51,67 +51,67 @@ _NUMBER_TEXT: dict[str, Any] = {
 INPUTS: tuple[Input, ...] = (
     CONNECTION,
     Input(
-        "data",
-        "Data",
+        key="data",
+        label="Data",
         comments="The HTTP body payload to send to the URL.",
         example='{"exampleKey": "Example Data"}',
         schema={"type": ["string", "object", "array"]},
         clean=_json_body,
     ),
     Input(
-        "debugRequest",
-        "Debug Request",
-        "boolean",
+        key="debugRequest",
+        label="Debug Request",
+        type="boolean",
         default=False,
         comments="Enabling this flag will log out the current request.",
     ),
     Input(
-        "fileData",
-        "File Data",
+        key="fileData",
+        label="File Data",
         collection="keyvaluelist",
         comments="File Data to be sent as a multipart form upload.",
         example='[{key: "example.txt", value: "My File Contents"}]',
     ),
     Input(
-        "fileDataFileNames",
-        "File Data File Names",
+        key="fileDataFileNames",
+        label="File Data File Names",
         collection="keyvaluelist",
         comments=(
             "File names to apply to the file data inputs. Keys must match the file data keys above."
         ),
     ),
     Input(
-        "formData",
-        "Form Data",
+        key="formData",
+        label="Form Data",
         collection="keyvaluelist",
         comments="The Form Data to be sent as a multipart form upload.",
         example='[{"key": "Example Key", "value": new Buffer("Hello World")}]',
     ),
     Input(
-        "headers",
-        "Header",
+        key="headers",
+        label="Header",
         collection="keyvaluelist",
         comments="A list of headers to send with the request.",
         example="User-Agent: curl/7.64.1",
     ),
     Input(
-        "maxRetries",
-        "Max Retry Count",
+        key="maxRetries",
+        label="Max Retry Count",
         default="0",
         schema=_NUMBER_TEXT,
         clean=_whole_number,
         comments="The maximum number of retries to attempt. Specify 0 for no retries.",
     ),
     Input(
-        "method",
-        "Method",
+        key="method",
+        label="Method",
         required=True,
         comments="The HTTP method to use.",
-        choices=tuple(Choice(m, m) for m in _METHODS),
+        choices=tuple(Choice(value=m, label=m) for m in _METHODS),
     ),
     Input(
-        "queryParams",
-        "Query Parameter",
+        key="queryParams",
+        label="Query Parameter",
         collection="keyvaluelist",
         comments=(
             "A list of query parameters to send with the request. This is the portion at the end "
@@ -119,20 +119,24 @@ INPUTS: tuple[Input, ...] = (
         ),
     ),
     Input(
-        "responseType",
-        "Response Type",
+        key="responseType",
+        label="Response Type",
         required=True,
         default="json",
         comments=(
             "The type of data you expect in the response. You can request json, text, "
             "or binary data."
         ),
-        choices=(Choice("json", "JSON"), Choice("text", "Text"), Choice("binary", "Binary")),
+        choices=(
+            Choice(value="json", label="JSON"),
+            Choice(value="text", label="Text"),
+            Choice(value="binary", label="Binary"),
+        ),
     ),
     Input(
-        "retryAllErrors",
-        "Retry On All Errors",
-        "boolean",
+        key="retryAllErrors",
+        label="Retry On All Errors",
+        type="boolean",
         default=False,
         comments=(
             "If true, retries on all erroneous responses regardless of type. This is helpful when "
@@ -141,8 +145,8 @@ INPUTS: tuple[Input, ...] = (
         ),
     ),
     Input(
-        "retryDelayMS",
-        "Retry Delay (ms)",
+        key="retryDelayMS",
+        label="Retry Delay (ms)",
         default="0",
         schema=_NUMBER_TEXT,
         clean=_whole_number,
@@ -152,16 +156,16 @@ INPUTS: tuple[Input, ...] = (
         ),
     ),
     Input(
-        "timeout",
-        "Timeout",
+        key="timeout",
+        label="Timeout",
         example="2000",
         schema=_NUMBER_TEXT,
         clean=_whole_number,
         comments="The maximum time that a client will await a response to its request",
     ),
     Input(
-        "url",
-        "URL",
+        key="url",
+        label="URL",
         required=True,
         example="/users/me",
         comments=(
@@ -171,9 +175,9 @@ INPUTS: tuple[Input, ...] = (
         ),
     ),
     Input(
-        "useExponentialBackoff",
-        "Use Exponential Backoff",
-        "boolean",
+        key="useExponentialBackoff",
+        label="Use Exponential Backoff",
+        type="boolean",
         default=False,
         comments=(
             "Specifies whether to use a pre-defined exponential backoff strategy for "

@@ -59,8 +59,8 @@ SUBMISSION: Schema = obj(
 
 def _sort(fields: str, example: str | None = None) -> Input:
     return Input(
-        "sort",
-        "Sort",
+        key="sort",
+        label="Sort",
         example=example,
         comments=(
             f"Order results by the specified field and direction. {fields}Supported fields are: "

@@ -33,11 +33,14 @@ _START_EXAMPLE = "2020-01-02T12:30:00.000000Z"
 def status_input() -> Input:
     """Event and invitee status: Calendly knows only these two."""
     return Input(
-        "status",
-        "Status",
+        key="status",
+        label="Status",
         example="active or canceled",
         comments="Indicates if the invitee 'canceled' or still 'active'",
-        choices=(Choice("active", "Active"), Choice("canceled", "Canceled")),
+        choices=(
+            Choice(value="active", label="Active"),
+            Choice(value="canceled", label="Canceled"),
+        ),
     )
 
 
@@ -62,7 +65,7 @@ EVENT_FILTERS: tuple[Input, ...] = (
         comments="Include events with start times after this time",
     ),
     org_ref(comments="Return events scheduled with the organization associated with this URI"),
-    Input("sort", "Sort", comments=_BY_CREATED, schema=SORT_SCHEMA),
+    Input(key="sort", label="Sort", comments=_BY_CREATED, schema=SORT_SCHEMA),
     status_input(),
     user_ref(comments="Return events scheduled with the user associated with this URI"),
 )
@@ -156,8 +159,8 @@ CANCEL_EVENT = Action(
     inputs=(
         CONNECTION,
         Input(
-            "reason",
-            "Reason",
+            key="reason",
+            label="Reason",
             comments="The reason for canceling the event",
             schema={"maxLength": 10000},
         ),
@@ -177,7 +180,7 @@ LIST_INVITEES = Action(
             comments="Indicates if the results should be filtered by email address",
             example="bob@example.com",
         ),
-        Input("sort", "Sort", comments=_BY_CREATED, schema=SORT_SCHEMA),
+        Input(key="sort", label="Sort", comments=_BY_CREATED, schema=SORT_SCHEMA),
         status_input(),
         uuid_input(example=UUID_EXAMPLE, data_source="events"),
         LIMIT,

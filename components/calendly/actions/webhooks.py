@@ -40,12 +40,14 @@ _SIGNING_KEY_COMMENTS = (
 
 def scope_input(comments: str) -> Input:
     """The required ``scope`` input: organization or user."""
-    return Input("scope", "Scope", required=True, comments=comments, choices=SCOPE_CHOICES)
+    return Input(
+        key="scope", label="Scope", required=True, comments=comments, choices=SCOPE_CHOICES
+    )
 
 
 def signing_key_input() -> Input:
     """The optional ``signingKey`` input (a string in the reference, kept as such)."""
-    return Input("signingKey", "Signing Key", comments=_SIGNING_KEY_COMMENTS)
+    return Input(key="signingKey", label="Signing Key", comments=_SIGNING_KEY_COMMENTS)
 
 
 def subscription_owner_inputs(
@@ -149,8 +151,8 @@ CREATE_WEBHOOK = Action(
     inputs=(
         CONNECTION,
         Input(
-            "event",
-            "Event",
+            key="event",
+            label="Event",
             required=True,
             collection="valuelist",
             comments="Event to subscribe to.",
@@ -158,7 +160,7 @@ CREATE_WEBHOOK = Action(
                 "invitee.canceled, invitee.created, invitee_no_show.created, "
                 "routing_form_submission.created"
             ),
-            choices=tuple(Choice(event, event) for event in CALENDLY_EVENTS),
+            choices=tuple(Choice(value=event, label=event) for event in CALENDLY_EVENTS),
         ),
         org_ref(required=True, comments=_ORG_COMMENTS),
         scope_input(
@@ -166,8 +168,8 @@ CREATE_WEBHOOK = Action(
         ),
         signing_key_input(),
         Input(
-            "url",
-            "URL",
+            key="url",
+            label="URL",
             required=True,
             comments="The URL where you want to receive POST requests for events you are "
             "subscribed to.",
@@ -199,8 +201,8 @@ LIST_WEBHOOKS = Action(
         ),
         scope_input("Filter the list by organization or user"),
         Input(
-            "sort",
-            "Sort",
+            key="sort",
+            label="Sort",
             comments=(
                 "Order results by the specified field and direction. Accepts comma-separated list "
                 "of {field}:{direction} values. Supported fields are: created_at. Sort direction "
@@ -243,8 +245,8 @@ DELETE_INSTANCED = Action(
             example=_USER_EXAMPLE,
         ),
         Input(
-            "webhookUrls",
-            "Webhook URLs",
+            key="webhookUrls",
+            label="Webhook URLs",
             collection="valuelist",
             comments=(
                 "The webhook URLs of this instance's flows. A step run for a deployed "

@@ -1,0 +1,187 @@
+"""The headers a delivery record keeps: relay's generic ones plus what the trigger declares.
+
+Deliveries go through the real server app (in-process HTTP) into a real SQLite store; the
+Calendly instance is deployed against the sandbox, so its signature is a real one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import pytest_asyncio
+from relay_service_support import CONFIG, FLOW, sign
+
+from components.calendly.sandbox import Sandbox, SandboxConfig
+from components.calendly.signature import sign as calendly_sign
+from runtime import (
+    Component,
+    Context,
+    InProcessExecutor,
+    ManualClock,
+    Relay,
+    Runtime,
+    Token,
+    Trigger,
+    TriggerEvent,
+    WebhookRequest,
+    create_app,
+    open_store,
+)
+from runtime.testing import ComponentPlugin
+
+NOW = 1_800_000_000.0
+CALENDLY_FLOW = """\
+name: calendly hook
+config:
+  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
+  organization: {type: string}
+trigger:
+  component: calendly
+  trigger: calendlyTrigger
+  inputs:
+    connection: ${{ config.calendly }}
+    eventNamesInput: [invitee.created]
+    organization: ${{ config.organization }}
+    scope: organization
+steps:
+  - id: seen
+    action: relay.value
+    inputs: {value: "${{ trigger.body.event }}"}
+"""
+ECHO_FLOW = """\
+name: echo hook
+trigger: {component: echo, trigger: hook}
+steps:
+  - id: seen
+    action: relay.value
+    inputs: {value: "${{ trigger.body }}"}
+"""
+#: Sent with every delivery below: none of these may reach a record.
+UNDECLARED = {"X-Undeclared": "1", "Authorization": "Bearer not-for-records", "Cookie": "a=b"}
+
+
+def _echo(ctx: Context, request: WebhookRequest, params: dict[str, Any]) -> TriggerEvent:
+    return TriggerEvent(payload={"body": request.json()})
+
+
+ECHO = Component(
+    key="echo",
+    label="Echo",
+    description="A test-only component whose trigger declares its own header.",
+    triggers=(
+        Trigger(
+            key="hook",
+            label="Hook",
+            description="Accepts every delivery.",
+            kind="webhook",
+            inputs=(),
+            perform=_echo,
+            kept_headers=("x-echo-signature",),
+        ),
+    ),
+)
+
+
+@attrs.define
+class Setup:
+    relay: Relay
+    client: httpx.AsyncClient
+    sandbox: Sandbox
+    clock: ManualClock
+    home: Path
+
+    async def deploy(self, text: str, name: str, config: dict[str, Any]) -> Any:
+        path = self.home / f"{name}.yaml"
+        path.write_text(text)
+        return await self.relay.deploy(path, config, name)
+
+    async def recorded_headers(self, response: httpx.Response) -> dict[str, str]:
+        assert response.status_code == 202, response.text
+        row = await self.relay.store.get_execution(response.json()["execution_id"])
+        assert row is not None and row.delivery is not None
+        return {k.lower(): v for k, v in row.delivery.headers.items()}
+
+
+@pytest_asyncio.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+    clock = ManualClock(now=NOW)
+    sandbox = Sandbox(
+        SandboxConfig(seed=3, events=5, base_url="http://calendly.test"), clock=clock.time
+    )
+    runtime = Runtime(
+        plugins=[ComponentPlugin(ECHO)], hosts={"calendly.test": sandbox.app}, clock=clock
+    )
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path)
+    relay = Relay(runtime, store, base_url="http://relay.test")
+    executor = InProcessExecutor(relay)
+    await executor.start()
+    app = create_app(relay, executor)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
+    ) as client:
+        yield Setup(relay, client, sandbox, clock, tmp_path)
+    await executor.shutdown(5)
+    await runtime.aclose()
+    await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_calendly_delivery_keeps_the_calendly_signature(setup: Setup) -> None:
+    fields = {
+        "clientId": "sandbox-client-id",
+        "clientSecret": "sandbox-client-secret",
+        "useLiveServer": False,
+        "sandboxUrl": "http://calendly.test",
+    }
+    store = setup.relay.store
+    await store.save_connection("cal", "calendly", "calendlyOauth2Connection", fields)
+    await store.tokens.save("connection:cal", Token.from_response(setup.sandbox.issue_token(), NOW))
+    config = {"calendly": {"use": "cal"}, "organization": setup.sandbox.org_uri()}
+    instance = await setup.deploy(CALENDLY_FLOW, "cal-hook", config)
+    body = json.dumps({"event": "invitee.created", "payload": {"uri": "u"}}).encode()
+    signature = calendly_sign(instance.deploy_state["signingKey"], int(NOW), body)
+    headers = {"Content-Type": "application/json", "Calendly-Webhook-Signature": signature}
+    response = await setup.client.post(
+        f"/webhooks/{instance.webhook_token}", content=body, headers={**headers, **UNDECLARED}
+    )
+    kept = await setup.recorded_headers(response)
+    assert set(kept) == {"content-type", "user-agent", "calendly-webhook-signature"}
+    assert kept["calendly-webhook-signature"] == signature
+
+
+@pytest.mark.asyncio
+async def test_a_component_trigger_keeps_the_header_it_declares(setup: Setup) -> None:
+    instance = await setup.deploy(ECHO_FLOW, "echo-hook", {})
+    headers = {
+        "Content-Type": "application/json",
+        "X-Echo-Signature": "echoed",
+        "Calendly-Webhook-Signature": "t=1,v1=00",  # another trigger's header: not this one's
+        "X-Relay-Signature": "sha256=00",  # the plain webhook trigger's: not this one's
+    }
+    response = await setup.client.post(
+        f"/webhooks/{instance.webhook_token}", content=b"{}", headers={**headers, **UNDECLARED}
+    )
+    kept = await setup.recorded_headers(response)
+    assert set(kept) == {"content-type", "user-agent", "x-echo-signature"}
+    assert kept["x-echo-signature"] == "echoed"
+
+
+@pytest.mark.asyncio
+async def test_a_plain_webhook_keeps_relay_signature_and_drops_the_rest(setup: Setup) -> None:
+    instance = await setup.deploy(FLOW, "plain-hook", CONFIG)
+    body = json.dumps({"n": 1, "pause": 0}).encode()
+    others = {**UNDECLARED, "Calendly-Webhook-Signature": "t=1,v1=00"}
+    response = await setup.client.post(
+        f"/webhooks/{instance.webhook_token}", content=body, headers={**sign(body), **others}
+    )
+    kept = await setup.recorded_headers(response)
+    assert set(kept) == {"content-type", "user-agent", "x-relay-signature"}
+    row = await setup.relay.store.get_execution(response.json()["execution_id"])
+    assert row is not None
+    assert set(row.payload["headers"]) == set(kept)  # what the flow sees as trigger.headers
