@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
+from pluggy import HookCaller
 
 import runtime
 from runtime import hookspecs
+from runtime.plugins import make_plugin_manager
 from runtime.schemas import load_schema, schema_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,21 +65,79 @@ def test_httpx_is_imported_in_one_place() -> None:
     assert offenders == []
 
 
-def test_every_hook_is_documented() -> None:
-    hooks = [
-        fn
-        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-        if hasattr(fn, "relay_spec")
-    ]
-    assert {h.__name__ for h in hooks} == {
-        "register_components",
-        "in_process_hosts",
-        "register_commands",
+def _hooks() -> dict[str, HookCaller]:
+    """Every hook relay's plugin manager knows, by name (what a plugin may implement)."""
+    pm = make_plugin_manager(load_entry_points=False)
+    return {name: caller for name, caller in vars(pm.hook).items() if caller.spec is not None}
+
+
+#: What a firstresult hook's docstring must say, so implementers know later ones may not run.
+FIRST_RESULT = "Stops at first non-None result"
+
+
+def _doc_problems(name: str, doc: str, argnames: tuple[str, ...], firstresult: bool) -> list[str]:
+    """What a hook's docstring leaves out: when it is called, each argument, what it returns."""
+    problems = [f"{name}: does not describe {arg!r}" for arg in argnames if arg not in doc]
+    if "Called" not in doc:
+        problems.append(f"{name}: says nothing of when it is called")
+    if "Return" not in doc:
+        problems.append(f"{name}: says nothing of what it returns")
+    if firstresult and FIRST_RESULT not in doc:
+        problems.append(f"{name}: firstresult but does not say {FIRST_RESULT!r}")
+    return problems
+
+
+def _implemented_in(source: str) -> set[str]:
+    """Names of the ``@hookimpl`` functions and methods defined in ``source``."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+            (d.id if isinstance(d, ast.Name) else getattr(d, "attr", "")) == "hookimpl"
+            for d in node.decorator_list
+        ):
+            names.add(node.name)
+    return names
+
+
+def test_the_hooks_come_from_the_plugin_manager() -> None:
+    hooks = _hooks()
+    assert "register_components" in hooks  # the one every component implements
+    specced = {
+        n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(f, "relay_spec")
     }
-    for hook in hooks:
-        doc = inspect.getdoc(hook) or ""
-        assert "Called" in doc, hook.__name__
-        assert "Return" in doc, hook.__name__
+    assert set(hooks) == specced
+
+
+@pytest.mark.parametrize("name", sorted(_hooks()))
+def test_every_hook_is_documented(name: str) -> None:
+    spec = _hooks()[name].spec
+    assert spec is not None
+    doc = inspect.getdoc(spec.function) or ""
+    assert _doc_problems(name, doc, spec.argnames, bool(spec.opts.get("firstresult"))) == []
+
+
+def test_the_hook_doc_check_catches_what_it_is_for() -> None:
+    assert len(_doc_problems("h", "Does things.", ("cli",), firstresult=True)) == 4
+    full = f"Called once. ``cli`` is the group. Returns nothing. {FIRST_RESULT}."
+    assert _doc_problems("h", full, ("cli",), firstresult=True) == []
+
+
+@pytest.mark.parametrize("name", sorted(_hooks()))
+def test_every_hook_is_exercised_by_a_test(name: str) -> None:
+    """Some test plugin implements the hook (the test module runs it through relay)."""
+    implementers = [
+        path.relative_to(ROOT)
+        for path in _python_files("tests")
+        if path.name != "test_meta.py"
+        and path.name.startswith("test_")
+        and name in _implemented_in(path.read_text(encoding="utf-8"))
+    ]
+    assert implementers, f"no test implements the {name} hook"
+
+
+def test_the_implementation_scan_catches_what_it_is_for() -> None:
+    sample = "@hookimpl\ndef a(): ...\nclass P:\n    @runtime.hookimpl\n    def b(self): ...\ndef c(): ...\n"
+    assert _implemented_in(sample) == {"a", "b"}
 
 
 @pytest.mark.parametrize("name", schema_names())
@@ -132,7 +192,9 @@ def _project_text_files() -> list[Path]:
     files = []
     for path in sorted(ROOT.rglob("*")):
         parts = path.relative_to(ROOT).parts
-        ours = not any(p in _NOT_OURS or p.endswith(".egg-info") or p == "__pycache__" for p in parts)
+        ours = not any(
+            p in _NOT_OURS or p.endswith(".egg-info") or p == "__pycache__" for p in parts
+        )
         if ours and path.is_file() and path.suffix not in {".pyc", ".db", ".sqlite"}:
             files.append(path)
     return files

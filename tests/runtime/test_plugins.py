@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 import attrs
+import click
 import pytest
+from click.testing import CliRunner
 from relay_widgets import WIDGETS, WidgetsPlugin
 
 from runtime import (
@@ -25,6 +27,7 @@ from runtime import (
     WebhookRequest,
     hookimpl,
 )
+from runtime.plugins import make_plugin_manager
 from runtime.testing import assert_conformant, check_component
 
 
@@ -194,3 +197,64 @@ def test_declared_kept_headers_register() -> None:
         key="hdr", label="H", description="d", triggers=(_hook(("x-acme-signature", "x-b")),)
     )
     assert check_component(component) == []
+
+
+class _Answer:
+    """An ASGI app answering every request with its own name, standing for a sandbox."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": self.name.encode()})
+
+
+class HostsPlugin:
+    __name__ = "hosts-plugin"
+
+    @hookimpl
+    def in_process_hosts(self) -> dict[str, Any]:
+        return {"offered.test": _Answer("offered"), "both.test": _Answer("plugin")}
+
+
+class NoHostsPlugin:
+    __name__ = "no-hosts-plugin"
+
+    @hookimpl
+    def in_process_hosts(self) -> None:
+        return None
+
+
+@pytest.mark.asyncio
+async def test_in_process_hosts_serve_requests_and_hosts_given_win() -> None:
+    runtime = Runtime(
+        plugins=[HostsPlugin(), NoHostsPlugin()],
+        hosts={"both.test": _Answer("given")},
+        load_entry_points=False,
+    )
+    try:
+        ctx = runtime.context()
+        offered = await ctx.http(base_url="http://offered.test").request("GET", "/")
+        both = await ctx.http(base_url="http://both.test").request("GET", "/")
+        assert (offered.text, both.text) == ("offered", "given")
+    finally:
+        await runtime.aclose()
+
+
+class CommandsPlugin:
+    __name__ = "commands-plugin"
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        @cli.command("hello")
+        def hello() -> None:
+            click.echo("hello from a plugin")
+
+
+def test_register_commands_adds_a_plugins_command_to_the_group() -> None:
+    pm = make_plugin_manager([CommandsPlugin()], load_entry_points=False)
+    group = click.Group("relay")
+    pm.hook.register_commands(cli=group)
+    result = CliRunner().invoke(group, ["hello"])
+    assert (result.exit_code, result.output) == (0, "hello from a plugin\n")
