@@ -59,8 +59,8 @@ def handle_errors(function: F) -> F:
             sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)
-        except click.ClickException:
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: usage errors, ``ctx.exit()``, Ctrl-C at a prompt
         except Exception as exc:  # a defect: one line for the user, the traceback at debug
             _LOG.debug("unexpected error", exception="".join(traceback.format_exception(exc)))
             err.print(
@@ -138,7 +138,10 @@ def components_command(as_json: bool) -> None:
         emit_json(listing)
         return
     for item in listing:
-        out.print(f"[bold]{item['key']}[/bold]  {item['label']}  (plugin {item['plugin']})")
+        out.print(
+            f"[bold]{escape(item['key'])}[/bold]  {escape(item['label'])}"
+            f"  (plugin {escape(str(item['plugin']))})"
+        )
         for kind in ("connections", "triggers", "data_sources", "actions"):
             keys = ", ".join(x["key"] for x in item[kind]) or "-"
             out.print(f"  {kind.replace('_', ' ')} ({len(item[kind])}): {keys}")
@@ -198,11 +201,12 @@ def describe_command(ref: str, as_json: bool) -> None:
         if as_json:
             emit_json(summary)
         else:
-            out.print(f"[bold]{summary['key']}[/bold]: {summary['description']}")
+            out.print(f"[bold]{escape(summary['key'])}[/bold]: {escape(summary['description'])}")
             for kind in ("connections", "triggers", "data_sources", "actions"):
                 for item in summary[kind]:
                     noun = kind[:-1].replace("_", " ")
-                    out.print(f"  {noun}: {component_key}.{item['key']}  {item['label']}")
+                    line = f"  {noun}: {component_key}.{item['key']}  {item['label']}"
+                    out.print(line, markup=False)
         return
     c = registered.component
     found: list[tuple[str, Any]] = [
