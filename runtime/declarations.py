@@ -1,7 +1,9 @@
 """What a component declares: frozen attrs values, checked when the component registers.
 
 A component is data plus functions. Functions receive a context object (see ``runtime.context``)
-and the cleaned input values as a plain ``dict`` keyed by input key.
+and the cleaned input values as a plain ``dict`` keyed by input key. Every field is named where a
+value is built (``Input(key="id", label="ID")``): the classes take keyword arguments only, so a
+declaration reads as named fields and a reordered field cannot silently shift the others.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Input:
 
     @property
     def has_default(self) -> bool:
+        """Whether a default was declared (``None`` counts as one)."""
         return self.default is not NO_DEFAULT
 
 
@@ -145,6 +148,7 @@ class WebhookRequest:
     received_at: float
 
     def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
         import json
 
         return json.loads(self.body)
@@ -209,13 +213,17 @@ class Component:
     version: str = "0.0.0"
 
     def action(self, key: str) -> Action | None:
+        """The action with this key, if declared."""
         return next((a for a in self.actions if a.key == key), None)
 
     def trigger(self, key: str) -> Trigger | None:
+        """The trigger with this key, if declared."""
         return next((t for t in self.triggers if t.key == key), None)
 
     def data_source(self, key: str) -> DataSource | None:
+        """The data source with this key, if declared."""
         return next((d for d in self.data_sources if d.key == key), None)
 
     def connection(self, key: str) -> Connection | None:
+        """The connection with this key, if declared."""
         return next((c for c in self.connections if c.key == key), None)

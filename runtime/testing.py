@@ -46,6 +46,7 @@ class ComponentPlugin:
 
     @hookimpl
     def register_components(self, register: Any) -> None:
+        """Register the wrapped component."""
         register(self.component)
 
 
@@ -110,14 +111,18 @@ class Harness:
         self.runtime = runtime
 
     async def invoke(self, ref: str, inputs: Mapping[str, Any]) -> Any:
+        """Validate ``inputs`` and run the action ``ref`` (``component.key``); its output."""
         return await self.runtime.invoke_action(ref, inputs)
 
     async def picklist(self, ref: str, inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run the data source ``ref``: its ``[{"key", "label"}, ...]`` items."""
         return await self.runtime.picklist(ref, inputs)
 
     async def connect(
         self, component: str, connection: str, values: Mapping[str, Any], name: str = "conn"
     ) -> Any:
+        """Open ``component``'s ``connection`` with these field values: the handle an
+        action's connection input takes."""
         return await self.runtime.open_connection(name, component, connection, values)
 
 

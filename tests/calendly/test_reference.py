@@ -22,11 +22,11 @@ from runtime.testing import assert_conformant
 
 MANIFEST = Path(__file__).resolve().parent / "data" / "component-reference.json"
 KINDS = ("connections", "triggers", "dataSources", "actions")
-#: Inputs relay adds to what the reference lists (each explained in the README or the issue).
+#: Inputs relay adds to what the reference lists.
 ADDED = {"limit", "tolerance", "webhookUrls", "sandboxUrl"}
 #: Reference defaults relay leaves out on purpose, with why.
 NO_DEFAULT = {
-    # a default of false was sent as a filter, so lists held only inactive types: unset = all
+    # a default of false would be sent as a filter, listing only inactive types: unset = all
     ("eventTypes", "active"),
     ("eventTypes", "adminManaged"),
     ("listUserEventTypes", "active"),

@@ -27,7 +27,7 @@ T = 1700000000
 V1 = "47c138ca48752c11e8f39a50f3dc507d64cbd4ce21b2739c54d669393ef8d0d3"
 
 
-def test_the_api_notes_test_vector() -> None:
+def test_a_fixed_vector_signs_and_verifies() -> None:
     assert compute(KEY, T, BODY) == V1
     assert sign(KEY, T, BODY) == f"t={T},v1={V1}"
     assert verify(KEY, f"t={T},v1={V1}", BODY, now=T + 5) == T
