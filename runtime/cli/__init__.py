@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +24,7 @@ from rich.table import Table
 
 from runtime.api import Runtime
 from runtime.cli.values import strict_json
-from runtime.errors import ConfigurationError, FlowError, RelayError
+from runtime.errors import ConfigurationError, FlowError, InputValidationError, RelayError
 from runtime.expression_budget import Budget
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
@@ -102,6 +102,17 @@ def read_data_file(path: str | None, what: str, *, mapping: bool = True) -> Any:
             f"not {_kind_of(doc.data)}"
         )
     return doc.data
+
+
+@contextlib.contextmanager
+def values_from(path: str | None) -> Iterator[None]:
+    """Config or field values that fail their checks name the file they came from."""
+    try:
+        yield
+    except InputValidationError as exc:
+        if path is None or exc.summary.startswith(f"{path}:"):
+            raise
+        raise InputValidationError(f"{path}: {exc.summary}", exc.problems) from None
 
 
 def _kind_of(value: Any) -> str:
@@ -341,7 +352,8 @@ def run_command(
         finally:
             await runtime.aclose()
 
-    result = run_async(main())
+    with values_from(config_path):
+        result = run_async(main())
     data = execution_document(result.as_dict(), payload=payload)
     if as_json:
         emit_json(data)

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runtime.api import Runtime
-from runtime.cli import cli, emit_json, err, handle_errors, out, read_data_file, run_async
+from runtime.cli import (
+    cli,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+    read_data_file,
+    run_async,
+    values_from,
+)
 from runtime.cli.values import rows_text
 from runtime.errors import ConfigurationError, RelayError
 from runtime.executors import EXECUTORS
@@ -57,7 +66,8 @@ def deploy_command(flow_path: str, config_path: str, name: str | None) -> None:
             instance = await relay.deploy(flow_path, config, name)
             return instance.name, _webhook_url(relay, instance)
 
-    instance_name, url = run_async(main())
+    with values_from(config_path):
+        instance_name, url = run_async(main())
     out.print(f"deployed {instance_name}", markup=False)
     shown = url or "none (this flow is not triggered by webhooks)"
     out.print(f"webhook URL: {shown}", markup=False)
@@ -277,7 +287,8 @@ def connect_command(
             )
             return f"connected {stored_name} ({component}.{key}, {handle.declaration.kind})"
 
-    out.print(run_async(main()), markup=False)
+    with values_from(config_path):
+        out.print(run_async(main()), markup=False)
 
 
 def _refuse_in_process(

@@ -21,6 +21,7 @@ from runtime.cli import (
     run_async,
     store_for,
     uses_stored_connection,
+    values_from,
 )
 from runtime.cli.values import convert_input
 from runtime.errors import ConfigurationError
@@ -51,7 +52,8 @@ def picklist_command(
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--input")
         values[key] = convert_input(specs.get(key), key, raw)
-    items = run_async(_picklist(runtime, ref, source, values, config_path or "the config"))
+    with values_from(config_path):
+        items = run_async(_picklist(runtime, ref, source, values, config_path or "the config"))
     if as_json:
         emit_json(items)
         return

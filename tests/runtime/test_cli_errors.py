@@ -276,3 +276,19 @@ def test_any_execution_id_is_found_or_one_error(given_id: str) -> None:
     assert result.exit_code in (1, 2), output
     if result.exit_code == 1:
         one_error_line(result.stderr)
+
+
+def test_config_problems_name_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("calendly: {clientId: 5}\norganization: X\nfollowUpEventType: Y\n")
+    for args in (
+        ["run", str(FLOW), "--config", str(config)],
+        ["deploy", str(FLOW), "--config", str(config)],
+    ):
+        code, _, err = invoke(*args)
+        assert code == 1
+        first, *problems = err.strip().splitlines()
+        assert first.startswith(f"error: {config}: invalid config for flow"), first
+        assert "  $.calendly.clientId: 5 is not of type 'string'" in problems or any(
+            p.strip().startswith("$.calendly.clientId:") for p in problems
+        ), problems
