@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -41,6 +42,10 @@ def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 8}" in run.stdout
     assert "replayed" in run.stdout
+    # the command it suggests next can be run as printed (relay is not on the PATH here)
+    suggested = next(x for x in run.stdout.splitlines() if x.strip().endswith(" executions"))
+    program = suggested.split()[1]
+    assert program == RELAY or shutil.which(program) is not None, suggested
     assert run.stderr  # debug logs were written, so the check below means something
     secrets = asyncio.run(_secrets(home))
     assert all(len(value) >= 16 for value in secrets.values())

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -256,9 +257,20 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
         console.print(f"  replayed {original} from 'route'")
         console.print(f"        as {new_id}: {status}")
     console.print("next (the sandbox stopped with the demo; `relay sandbox` serves one to keep):")
-    console.print(f"  RELAY_HOME={home} relay executions")
+    relay = _relay_command()
+    console.print(f"  RELAY_HOME={home} {relay} executions", soft_wrap=True)
     if summary["first"]:
-        console.print(f"  RELAY_HOME={home} relay execution {summary['first']}")
+        console.print(f"  RELAY_HOME={home} {relay} execution {summary['first']}", soft_wrap=True)
     failed = summary["statuses"].get("failed", 0)
     if failed or not summary["statuses"].get("completed"):
         raise SystemExit(1)
+
+
+def _relay_command() -> str:
+    """How to call this ``relay`` again: ``relay`` when the PATH finds this one, else its path
+    (after ``make demo`` it is ``.venv/bin/relay``, which the PATH does not hold)."""
+    running = Path(sys.argv[0])
+    found = shutil.which("relay")
+    if running.name != "relay" or (found and Path(found).resolve() == running.resolve()):
+        return "relay"
+    return str(running)
