@@ -6,7 +6,9 @@ Calendly instance is deployed against the sandbox, so its signature is a real on
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ import attrs
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import given
+from hypothesis import strategies as st
 from relay_service_support import CONFIG, FLOW, sign
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -92,9 +96,8 @@ ECHO = Component(
 class Setup:
     relay: Relay
     client: httpx.AsyncClient
-    sandbox: Sandbox
-    clock: ManualClock
     home: Path
+    sandbox: Sandbox | None = None
 
     async def deploy(self, text: str, name: str, config: dict[str, Any]) -> Any:
         path = self.home / f"{name}.yaml"
@@ -125,7 +128,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
     ) as client:
-        yield Setup(relay, client, sandbox, clock, tmp_path)
+        yield Setup(relay, client, tmp_path, sandbox)
     await executor.shutdown(5)
     await runtime.aclose()
     await store.close()
@@ -133,6 +136,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
 
 @pytest.mark.asyncio
 async def test_a_calendly_delivery_keeps_the_calendly_signature(setup: Setup) -> None:
+    assert setup.sandbox is not None
     fields = {
         "clientId": "sandbox-client-id",
         "clientSecret": "sandbox-client-secret",
@@ -185,3 +189,62 @@ async def test_a_plain_webhook_keeps_relay_signature_and_drops_the_rest(setup: S
     row = await setup.relay.store.get_execution(response.json()["execution_id"])
     assert row is not None
     assert set(row.payload["headers"]) == set(kept)  # what the flow sees as trigger.headers
+
+
+#: The header names a delivery to the echo trigger keeps.
+ECHO_KEPT = {"content-type", "user-agent", "x-echo-signature"}
+_NAMES = st.sampled_from(
+    [
+        "Content-Type",
+        "user-agent",
+        "X-ECHO-SIGNATURE",
+        "x-echo-signature",
+        "X-Relay-Signature",
+        "Calendly-Webhook-Signature",
+        "Authorization",
+        "Cookie",
+        "Set-Cookie",
+        "X-Forwarded-For",
+    ]
+) | st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,15}", fullmatch=True)
+_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20)
+
+
+def _one_per_name(headers: dict[str, str]) -> dict[str, str]:
+    """Header names are case-insensitive: keep one spelling of each."""
+    seen: dict[str, tuple[str, str]] = {}
+    for name, value in headers.items():
+        seen.setdefault(name.lower(), (name, value))
+    return dict(seen.values())
+
+
+async def _record_echo(home: Path, headers: dict[str, str]) -> dict[str, str]:
+    runtime = Runtime(plugins=[ComponentPlugin(ECHO)], clock=ManualClock(now=NOW))
+    store = await open_store(f"sqlite+aiosqlite:///{home / 'r.db'}", data_dir=home)
+    relay = Relay(runtime, store, base_url="http://relay.test")
+    executor = InProcessExecutor(relay)
+    await executor.start()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(relay, executor)),
+            base_url="http://relay.test",
+        ) as client:
+            setup = Setup(relay, client, home)
+            instance = await setup.deploy(ECHO_FLOW, "echo-hook", {})
+            response = await client.post(
+                f"/webhooks/{instance.webhook_token}", content=b"{}", headers=headers
+            )
+            return await setup.recorded_headers(response)
+    finally:
+        await executor.shutdown(5)
+        await runtime.aclose()
+        await store.close()
+
+
+@given(st.dictionaries(_NAMES, _VALUES, max_size=8).map(_one_per_name))
+def test_a_record_keeps_exactly_the_kept_headers_of_any_delivery(headers: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        kept = asyncio.run(_record_echo(Path(home), headers))
+    sent = {name.lower(): value for name, value in headers.items()}
+    assert set(kept) == (set(sent) | {"user-agent"}) & ECHO_KEPT  # httpx sends a user-agent
+    assert all(kept[name] == sent[name] for name in kept if name in sent)
