@@ -34,8 +34,8 @@ def _kind(registry: Registry, component: str, key: str) -> str:
 @click.pass_context
 @handle_errors
 def connections_group(ctx: click.Context, as_json: bool) -> None:
-    """List stored connections: name, component, connection key, kind, when saved, and the
-    instances that use them (never a field or token)."""
+    """List stored connections: name, component, connection key, kind, when saved (stored or
+    last replaced), and the instances that use them (never a field or token)."""
     if ctx.invoked_subcommand is not None:
         return
 
@@ -44,8 +44,11 @@ def connections_group(ctx: click.Context, as_json: bool) -> None:
             instances = await relay.store.list_instances()
             return [
                 {
-                    **row,
+                    "name": row["name"],
+                    "component": row["component"],
+                    "key": row["connection"],
                     "kind": _kind(relay.runtime.registry, row["component"], row["connection"]),
+                    "saved_at": row["saved_at"],
                     "used_by": users_of(row["name"], instances),
                 }
                 for row in await relay.store.connection_rows()
@@ -56,12 +59,12 @@ def connections_group(ctx: click.Context, as_json: bool) -> None:
         emit_json(rows)
         return
     for line in rows_text(
-        ("name", "component", "connection", "kind", "saved", "used by"),
+        ("name", "component", "key", "kind", "saved", "used by"),
         (
             (
                 r["name"],
                 r["component"],
-                r["connection"],
+                r["key"],
                 r["kind"],
                 _when(r["saved_at"]),
                 ", ".join(r["used_by"]) or "-",

@@ -54,7 +54,7 @@ def test_stored_connections_are_listed_without_secrets(sandbox: str) -> None:
     assert code == 0, err
     [row] = json.loads(out)
     assert row["name"] == "acme"
-    assert (row["component"], row["connection"], row["kind"]) == (
+    assert (row["component"], row["key"], row["kind"]) == (
         "calendly", "calendlyOauth2Connection", "oauth2",
     )
     assert row["used_by"] == [] and row["saved_at"] > 0
