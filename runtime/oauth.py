@@ -123,6 +123,26 @@ def code_from_redirect(location: str, expected_state: str) -> str:
     return code
 
 
+#: The most of a token endpoint's error text a message carries (it is the server's words).
+MAX_SERVER_TEXT = 300
+
+
+def _server_text(value: Any, form: Mapping[str, str], client_secret: str) -> str:
+    """A token endpoint's ``error``/``error_description`` fit for a message: one line, at most
+    ``MAX_SERVER_TEXT`` characters, with any secret of the request (a code, a refresh token, a
+    verifier, the client secret) that the server echoed replaced."""
+    if not isinstance(value, str):
+        return ""
+    text = " ".join(value.split())
+    secrets_sent = [form.get(k) for k in ("code", "refresh_token", "code_verifier")]
+    for secret in (*secrets_sent, client_secret):
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    if len(text) > MAX_SERVER_TEXT:
+        text = text[: MAX_SERVER_TEXT - 3] + "..."
+    return text
+
+
 async def token_request(
     client: httpx.AsyncClient,
     token_url: str,
@@ -154,8 +174,9 @@ async def token_request(
     except ValueError:
         body = {}
     if response.status_code >= 400 or not isinstance(body, dict):
-        error = body.get("error", "") if isinstance(body, dict) else ""
-        description = body.get("error_description", "") if isinstance(body, dict) else ""
+        said = body if isinstance(body, dict) else {}
+        error = _server_text(said.get("error"), form, client_secret)
+        description = _server_text(said.get("error_description"), form, client_secret)
         if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise ReconnectRequired(connection, f"{error}: {description}".rstrip(": "))
         raise ApiError(

@@ -1,8 +1,14 @@
-"""Assembles the Starlette app: API routes, ``/oauth/*`` and the ``/_sandbox/*`` control API."""
+"""Assembles the Starlette app: API routes, ``/oauth/*`` and the ``/_sandbox/*`` control API.
+
+Every request ends by saving the sandbox's state file (when it has one) before its response
+goes out: a change a client saw acknowledged survives a restart.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -14,9 +20,12 @@ from starlette.routing import Route
 from . import control, oauth
 from .api import routes as api_routes
 from .errors import ApiError
+from .persistence import SandboxStateError
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
+
+log = logging.getLogger(__name__)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -44,6 +53,12 @@ def _merge(routes: list[Route]) -> list[Route]:
             async def endpoint(request: Request) -> Response:
                 route = table[request.method]
                 response: Response = await route.endpoint(request)
+                sb: Sandbox = request.app.state.sandbox
+                try:
+                    sb.commit()
+                except SandboxStateError as exc:
+                    log.error("%s", exc)
+                    return ApiError(503, "The sandbox could not save its state.").response()
                 return response
 
             return endpoint
@@ -54,9 +69,16 @@ def _merge(routes: list[Route]) -> list[Route]:
 
 def build_app(sb: Sandbox) -> Starlette:
     """The ASGI app for ``sb``; handlers find the sandbox in ``app.state.sandbox``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sb.dispatcher.resume()  # deliveries a restart cut off, now that a loop runs
+        yield
+
     app = Starlette(
         routes=_merge([*oauth.routes(), *control.routes(), *api_routes()]),
         exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
     )
     app.state.sandbox = sb
     return app

@@ -1,28 +1,118 @@
-"""``relay sandbox``: serve the Calendly sandbox over HTTP with uvicorn."""
+"""``relay sandbox``: serve the Calendly sandbox over HTTP with uvicorn.
+
+Every option is checked by click before anything starts, so a bad value is one line naming the
+option (exit 2); an unusable state file is one line naming the file (exit 1).
+"""
 
 from __future__ import annotations
+
+import ipaddress
+import re
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
+#: More events than this take minutes to seed and serve no test or demo.
+MAX_EVENTS = 100_000
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+class HostType(click.ParamType[str]):
+    """An IP address or a DNS host name (what uvicorn can bind to)."""
+
+    name = "host"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The host, or a click failure naming the option."""
+        text = str(value)
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+        labels = text.rstrip(".").split(".")
+        if len(text) > 253 or not all(_LABEL.match(label) for label in labels):
+            self.fail(f"{text!a} is not an IP address or host name", param, ctx)
+        return text
+
+
+class StatePath(click.Path):
+    """A file path for the state (it may not exist yet); never a folder."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The path, or a click failure naming the option."""
+        text = str(value)
+        if not text or "\x00" in text:
+            self.fail(f"{text!a} is not a file path", param, ctx)
+        try:
+            text.encode(sys.getfilesystemencoding(), "surrogateescape")
+        except UnicodeEncodeError:
+            self.fail(f"{text!a} is not a file path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
+    return f"http://{shown}:{port}"
+
 
 @click.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for the fake data.")
+@click.option("--host", default="127.0.0.1", show_default=True, type=HostType(), help="Interface.")
 @click.option(
-    "--events", default=200, show_default=True, type=int, help="How many scheduled events to seed."
+    "--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port."
 )
-def sandbox_command(host: str, port: int, seed: int, events: int) -> None:
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**63 - 1),
+    help="Seed for the fake data.",
+)
+@click.option(
+    "--events",
+    default=200,
+    show_default=True,
+    type=click.IntRange(0, MAX_EVENTS),
+    help="How many scheduled events to seed.",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=StatePath(),
+    default=None,
+    help="Keep the sandbox's state (tokens, subscriptions, bookings...) in FILE across "
+    "restarts; without it everything is lost at exit.",
+)
+def sandbox_command(host: str, port: int, seed: int, events: int, state_file: Path | None) -> None:
     """Run the Calendly sandbox (API v2, OAuth and webhooks) on HOST:PORT."""
     import uvicorn
 
+    from .persistence import SandboxStateError
     from .sandbox import Sandbox
 
-    base_url = f"http://{host}:{port}"
-    sb = Sandbox(SandboxConfig(seed=seed, events=events, base_url=base_url))
+    base_url = _base_url(host, port)
+    try:
+        sb = Sandbox(
+            SandboxConfig(seed=seed, events=events, base_url=base_url), state_file=state_file
+        )
+    except SandboxStateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     click.echo(f"Calendly sandbox on {base_url}  (seed {seed}, {events} events)")
+    if state_file is None:
+        click.echo(
+            "warning: the sandbox's state is in memory only and is lost when it exits "
+            "(tokens, subscriptions, bookings); keep it with --state FILE",
+            err=True,
+        )
+    else:
+        click.echo(f"  state file:     {state_file}")
     click.echo(f"  API base URL:   {base_url}")
     click.echo(f"  OAuth:          {base_url}/oauth/authorize  and  {base_url}/oauth/token")
     # The default client is public and sandbox-only, so printing its secret is safe; secrets of
@@ -33,6 +123,6 @@ def sandbox_command(host: str, port: int, seed: int, events: int) -> None:
         "  personal access token:  curl -X POST "
         f'{base_url}/_sandbox/tokens -d \'{{"kind": "pat"}}\''
     )
-    click.echo(f"  control API:    {base_url}/_sandbox/state")
+    click.echo(f"  control API:    {base_url}/_sandbox/  (an index of every control endpoint)")
     # Access logs would print OAuth codes and tokens carried in query strings: keep them off.
     uvicorn.run(sb.app, host=host, port=port, access_log=False, log_level="info")

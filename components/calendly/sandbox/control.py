@@ -5,8 +5,10 @@ kept off Calendly's paths so it can never be mistaken for the real API."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -65,7 +67,7 @@ def _required(body: dict[str, Any], name: str) -> str:
 
 
 async def book(request: Request, sb: Sandbox) -> Response:
-    """Book a slot: ``{event_type?, start_time?, email?, name?}`` -> 201 invitee."""
+    """An invitee books a slot (201, the new invitee); webhooks fire."""
     body = await _body(request)
     invitee = sb.book(
         _uuid(_opt_str(body, "event_type")),
@@ -77,34 +79,34 @@ async def book(request: Request, sb: Sandbox) -> Response:
 
 
 async def cancel(request: Request, sb: Sandbox) -> Response:
-    """The invitee cancels: ``{invitee, reason?}``."""
+    """The invitee cancels (the canceled invitee); webhooks fire."""
     body = await _body(request)
     out = sb.cancel(_required(body, "invitee"), _opt_str(body, "reason"))
     return JSONResponse({"resource": out})
 
 
 async def reschedule(request: Request, sb: Sandbox) -> Response:
-    """The invitee reschedules: ``{invitee, start_time?}`` -> 201 new invitee."""
+    """The invitee reschedules (201, the new invitee); webhooks fire."""
     body = await _body(request)
     out = sb.reschedule(_required(body, "invitee"), _opt_time(body, "start_time"))
     return JSONResponse({"resource": out}, status_code=201)
 
 
 async def no_show(request: Request, sb: Sandbox) -> Response:
-    """Mark a no-show: ``{invitee}`` -> 201 InviteeNoShow."""
+    """Mark the invitee as a no-show (201, the InviteeNoShow)."""
     body = await _body(request)
     return JSONResponse({"resource": sb.mark_no_show(_required(body, "invitee"))}, status_code=201)
 
 
 async def unmark_no_show(request: Request, sb: Sandbox) -> Response:
-    """Remove a no-show mark: ``{invitee}`` -> 204."""
+    """Remove the invitee's no-show mark (204)."""
     body = await _body(request)
     sb.unmark_no_show(_required(body, "invitee"))
     return Response(status_code=204)
 
 
 async def submit_form(request: Request, sb: Sandbox) -> Response:
-    """Submit a routing form: ``{form?, answers?: {question name or uuid: answer}}``."""
+    """Submit a routing form (201, the submission); webhooks fire."""
     body = await _body(request)
     answers = body.get("answers")
     if answers is not None and not (
@@ -116,13 +118,13 @@ async def submit_form(request: Request, sb: Sandbox) -> Response:
 
 
 async def clients(request: Request, sb: Sandbox) -> Response:
-    """Register an OAuth client -> ``{client_id, client_secret}``."""
+    """Register an OAuth client (201, its client_id and client_secret)."""
     client_id, secret = sb.register_client()
     return JSONResponse({"client_id": client_id, "client_secret": secret}, status_code=201)
 
 
 async def tokens(request: Request, sb: Sandbox) -> Response:
-    """Mint a token: ``{user?, kind?: "oauth"|"pat", scope?}``."""
+    """Mint an OAuth token pair or a personal access token (201)."""
     body = await _body(request)
     kind = _opt_str(body, "kind") or "oauth"
     user = _uuid(_opt_str(body, "user"))
@@ -139,17 +141,17 @@ async def tokens(request: Request, sb: Sandbox) -> Response:
 
 
 async def deliveries(request: Request, sb: Sandbox) -> Response:
-    """Every webhook delivery so far."""
+    """Every webhook delivery so far, with each attempt's status code."""
     return JSONResponse({"collection": [d.as_json() for d in sb.deliveries]})
 
 
 async def requests_(request: Request, sb: Sandbox) -> Response:
-    """Every recorded API/OAuth request so far (Authorization redacted)."""
+    """Every recorded API and OAuth request (secrets redacted; not kept in --state)."""
     return JSONResponse({"collection": sb.requests})
 
 
 async def faults(request: Request, sb: Sandbox) -> Response:
-    """Set faults: ``{error_rate_429?, error_rate_5xx?, latency?, seed?}``."""
+    """Inject 429s, 500s and latency into API calls (the new settings)."""
     body = await _body(request)
     try:
         sb.set_faults(
@@ -164,7 +166,7 @@ async def faults(request: Request, sb: Sandbox) -> Response:
 
 
 async def plan(request: Request, sb: Sandbox) -> Response:
-    """Switch the organization's plan: ``{plan: free|standard|enterprise}``."""
+    """Switch the organization's plan (rate limits and plan-gated endpoints follow)."""
     body = await _body(request)
     value = _opt_str(body, "plan")
     if value not in ("free", "standard", "enterprise"):
@@ -174,8 +176,7 @@ async def plan(request: Request, sb: Sandbox) -> Response:
 
 
 async def calendar(request: Request, sb: Sandbox) -> Response:
-    """Break or mend a user's calendar connection: ``{user?, broken: bool}`` (user: the owner
-    by default). While broken, ``/user_busy_times`` for that user answers 424."""
+    """Break or mend a user's calendar connection (broken: /user_busy_times answers 424)."""
     body = await _body(request)
     broken = body.get("broken")
     if not isinstance(broken, bool):
@@ -189,7 +190,7 @@ async def calendar(request: Request, sb: Sandbox) -> Response:
 
 
 async def state(request: Request, sb: Sandbox) -> Response:
-    """A summary of the seed: organization, owner, users, event types, forms."""
+    """A summary of the data: organization, owner, users, event types, forms, plan."""
     return JSONResponse(sb.summary())
 
 
@@ -205,22 +206,130 @@ def _wrap(handler: Any) -> Any:
     return endpoint
 
 
+@attrs.frozen
+class ControlRoute:
+    """One control endpoint: the app serves it and ``GET /_sandbox/`` describes it, both from
+    :data:`TABLE`, so the index cannot drift from what is served."""
+
+    method: str
+    path: str
+    handler: Any
+    #: body field -> what it means (empty for endpoints without a body)
+    body: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """The first line of the handler's docstring."""
+        return (self.handler.__doc__ or "").strip().splitlines()[0]
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        """The index entry."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "url": f"{base_url}{self.path}",
+            "summary": self.summary,
+            "body": dict(self.body),
+        }
+
+
+async def index(request: Request, sb: Sandbox) -> Response:
+    """This index: every control endpoint with its method, path, purpose and body fields."""
+    base = sb.config.base_url
+    return JSONResponse(
+        {
+            "sandbox": "Calendly API v2 sandbox",
+            "api_base_url": base,
+            "control": [route.describe(base) for route in TABLE],
+        }
+    )
+
+
+_INVITEE = "invitee URI or UUID"
+_START = "ISO 8601 start time (default: tomorrow at the next half hour)"
+TABLE: tuple[ControlRoute, ...] = (
+    ControlRoute("GET", "/_sandbox/", index),
+    ControlRoute("GET", "/_sandbox/state", state),
+    ControlRoute(
+        "POST",
+        "/_sandbox/book",
+        book,
+        {
+            "event_type": "event type URI or UUID (default: the owner's first active one)",
+            "start_time": _START,
+            "email": "invitee email",
+            "name": "invitee name",
+        },
+    ),
+    ControlRoute(
+        "POST", "/_sandbox/cancel", cancel, {"invitee": _INVITEE, "reason": "why (optional)"}
+    ),
+    ControlRoute(
+        "POST",
+        "/_sandbox/reschedule",
+        reschedule,
+        {"invitee": _INVITEE, "start_time": "ISO 8601 new start time (default: a day later)"},
+    ),
+    ControlRoute("POST", "/_sandbox/no_show", no_show, {"invitee": _INVITEE}),
+    ControlRoute("POST", "/_sandbox/no_show/delete", unmark_no_show, {"invitee": _INVITEE}),
+    ControlRoute(
+        "POST",
+        "/_sandbox/routing_form_submissions",
+        submit_form,
+        {
+            "form": "routing form URI or UUID (default: the first published one)",
+            "answers": "object: question name or UUID -> answer text",
+        },
+    ),
+    ControlRoute("POST", "/_sandbox/clients", clients),
+    ControlRoute(
+        "POST",
+        "/_sandbox/tokens",
+        tokens,
+        {
+            "user": "user URI or UUID (default: the owner)",
+            "kind": "oauth (default) or pat",
+            "scope": "OAuth scopes, space-separated (default: default)",
+        },
+    ),
+    ControlRoute("GET", "/_sandbox/deliveries", deliveries),
+    ControlRoute("GET", "/_sandbox/requests", requests_),
+    ControlRoute(
+        "POST",
+        "/_sandbox/faults",
+        faults,
+        {
+            "error_rate_429": "fraction 0..1 of API calls answered 429",
+            "error_rate_5xx": "fraction 0..1 of API calls answered 500",
+            "latency": "seconds added to each API call",
+            "seed": "integer seed for the fault draws",
+        },
+    ),
+    ControlRoute("POST", "/_sandbox/plan", plan, {"plan": "free, standard or enterprise"}),
+    ControlRoute(
+        "POST",
+        "/_sandbox/calendar",
+        calendar,
+        {"user": "user URI or UUID (default: the owner)", "broken": "true or false"},
+    ),
+)
+
+
+async def root(request: Request) -> Response:
+    """``GET /``: where things are, pointing to the control index."""
+    sb = _sb(request)
+    base = sb.config.base_url
+    return JSONResponse(
+        {
+            "sandbox": "Calendly API v2 sandbox",
+            "api_base_url": base,
+            "oauth": {"authorize": f"{base}/oauth/authorize", "token": f"{base}/oauth/token"},
+            "control_index": f"{base}/_sandbox/",
+        }
+    )
+
+
 def routes() -> list[Route]:
-    """The control routes."""
-    table: list[tuple[str, Any, str]] = [
-        ("/_sandbox/book", book, "POST"),
-        ("/_sandbox/cancel", cancel, "POST"),
-        ("/_sandbox/reschedule", reschedule, "POST"),
-        ("/_sandbox/no_show", no_show, "POST"),
-        ("/_sandbox/no_show/delete", unmark_no_show, "POST"),
-        ("/_sandbox/routing_form_submissions", submit_form, "POST"),
-        ("/_sandbox/clients", clients, "POST"),
-        ("/_sandbox/tokens", tokens, "POST"),
-        ("/_sandbox/deliveries", deliveries, "GET"),
-        ("/_sandbox/requests", requests_, "GET"),
-        ("/_sandbox/faults", faults, "POST"),
-        ("/_sandbox/plan", plan, "POST"),
-        ("/_sandbox/calendar", calendar, "POST"),
-        ("/_sandbox/state", state, "GET"),
-    ]
-    return [Route(path, _wrap(handler), methods=[method]) for path, handler, method in table]
+    """The control routes of :data:`TABLE`, and ``GET /`` pointing to their index."""
+    served = [Route(r.path, _wrap(r.handler), methods=[r.method]) for r in TABLE]
+    return [Route("/", root, methods=["GET"]), *served]

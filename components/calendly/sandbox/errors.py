@@ -15,6 +15,7 @@ TITLES = {
     424: "External Calendar Error",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 MESSAGES = {
     400: "The supplied parameters are invalid.",
@@ -28,6 +29,7 @@ MESSAGES = {
         "The server encountered an unexpected condition that prevented it from fulfilling "
         "the request."
     ),
+    503: "The service is unavailable; retry later.",
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +21,7 @@ from .errors import bad_param
 from .faults import Faults
 from .models import JSON, Organization, User
 from .operations import Operations
+from .persistence import SandboxStateError, StateFile, snapshot
 from .ratelimit import RateLimiter
 from .render import Renderer
 from .seed import build_state
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 #: Recorded requests kept in memory; the oldest go first (benchmarks send many).
 MAX_RECORDED_REQUESTS = 20000
 _REDACTED_HEADERS = ("authorization", "cookie")
+log = logging.getLogger(__name__)
 
 
 def _uuid(ref: str | None) -> str | None:
@@ -55,6 +59,10 @@ class Sandbox:
     ``clock`` and ``sleep`` are injectable so tests can move time (token expiry, rate-limit
     windows, webhook retry windows) without waiting; ``webhook_transport`` routes outgoing
     webhook POSTs (e.g. ``httpx.ASGITransport`` to an in-process receiver).
+
+    With ``state_file`` the sandbox starts from that file (or seeds and creates it) and writes
+    every change to it before the request that made the change is answered, so a restart keeps
+    tokens, subscriptions and everything else; :class:`SandboxStateError` when it is unusable.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class Sandbox:
         clock: Callable[[], float] = time.time,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         from .app import build_app  # app imports the routes, which type-check against us
 
@@ -70,9 +79,11 @@ class Sandbox:
         self.clock = clock
         self.sleep = sleep
         self.plan: str = self.config.plan
-        self.state = build_state(
-            self.config.seed, self.config.events, clock(), self.config.base_url
-        )
+        self.state_file = StateFile(state_file) if state_file is not None else None
+        saved = self.state_file.read() if self.state_file is not None else None
+        # a saved state replaces the seed wholesale: seed no events only to throw them away
+        events = self.config.events if saved is None else 0
+        self.state = build_state(self.config.seed, events, clock(), self.config.base_url)
         self.render = Renderer(self.state, self.config.base_url)
         self.tokens = TokenStore(self.config, clock)
         self.limiter = RateLimiter(clock)
@@ -86,12 +97,31 @@ class Sandbox:
             sleep=sleep,
             signing_key=self.webhook_signing_key,
             transport=webhook_transport,
+            on_change=self._commit_in_background,
         )
         self.ops = Operations(self.state, self.render, clock, self.dispatcher.emit)
         self._requests: collections.deque[dict[str, Any]] = collections.deque(
             maxlen=MAX_RECORDED_REQUESTS
         )
         self.app: Starlette = build_app(self)
+        if self.state_file is not None:
+            self.tokens.persistent = True
+            if saved is not None:
+                self.state_file.load_into(self, saved)
+            self.commit()  # a new file holds the seed at once (the seed depends on the day)
+
+    # persistence ----------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Write the state file if anything changed since the last write (no file: nothing)."""
+        if self.state_file is not None:
+            self.state_file.write(snapshot(self))
+
+    def _commit_in_background(self) -> None:
+        # a delivery's outcome changes with no request to fail: log the write error once here
+        try:
+            self.commit()
+        except SandboxStateError as exc:
+            log.error("%s", exc)
 
     # seed objects ---------------------------------------------------------------------------
     @property

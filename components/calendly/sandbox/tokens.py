@@ -98,6 +98,8 @@ class TokenStore:
         self.refresh: dict[str, RefreshToken] = {}
         self.codes: dict[str, AuthCode] = {}
         self.requests: list[TokenRequest] = []
+        #: whether tokens outlive a restart (a state file): refresh errors say so when not
+        self.persistent = False
 
     # clients --------------------------------------------------------------------------------
     def register_client(self) -> tuple[str, str]:
@@ -194,7 +196,9 @@ class TokenStore:
         if not token:
             raise OAuthError("invalid_request", "The request is missing refresh_token.")
         record = self.refresh.get(token)
-        if record is None or record.revoked or record.client_id != client_id:
+        if record is None:
+            raise OAuthError("invalid_grant", self._unknown_refresh())
+        if record.revoked or record.client_id != client_id:
             raise OAuthError(
                 "invalid_grant",
                 "The provided authorization grant is invalid, "
@@ -202,6 +206,15 @@ class TokenStore:
             )
         record.revoked = True
         return self.issue(record.user_uuid, client_id, record.scope)
+
+    def _unknown_refresh(self) -> str:
+        if self.persistent:
+            return "This refresh token is unknown to this sandbox; connect again."
+        return (
+            "This refresh token is unknown to this sandbox. A sandbox keeps its tokens across "
+            "restarts only when started with --state FILE (relay sandbox --state FILE); "
+            "connect again."
+        )
 
     # checking -------------------------------------------------------------------------------
     def authenticate(self, bearer: str) -> AccessToken | None:

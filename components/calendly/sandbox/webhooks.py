@@ -83,6 +83,7 @@ class WebhookDispatcher:
         sleep: Callable[[float], Awaitable[None]],
         signing_key: str,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.state = state
         self.render = render
@@ -95,6 +96,22 @@ class WebhookDispatcher:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._unscheduled: list[Delivery] = []
+        #: called after a delivery's outcome changes outside a request (the state file's save)
+        self.on_change = on_change
+
+    def restore(self, deliveries: list[Delivery], signing_key: str) -> None:
+        """Take over deliveries from a state file; the ones a restart cut off carry on (as
+        Calendly keeps retrying) once a loop runs them (:meth:`resume` or :meth:`drain`)."""
+        self.deliveries = deliveries
+        self.signing_key = signing_key
+        self._ids = itertools.count(max((d.id for d in deliveries), default=0) + 1)
+        self._unscheduled = [d for d in deliveries if d.status in ("pending", "retrying")]
+
+    def resume(self) -> None:
+        """Start the deliveries waiting for a running event loop (at server start)."""
+        pending, self._unscheduled = self._unscheduled, []
+        for delivery in pending:
+            self._schedule(delivery)
 
     def _matches(
         self, sub: WebhookSubscription, name: str, org_uuid: str, hosts: list[str]
@@ -144,9 +161,7 @@ class WebhookDispatcher:
     async def drain(self) -> None:
         """Wait until every delivery scheduled so far (and their retries) has finished."""
         while True:
-            pending, self._unscheduled = self._unscheduled, []
-            for delivery in pending:
-                self._schedule(delivery)
+            self.resume()
             loop = asyncio.get_running_loop()
             tasks = [t for t in self._tasks if t.get_loop() is loop]
             if not tasks and not self._unscheduled:
@@ -168,11 +183,13 @@ class WebhookDispatcher:
                 sub = self.state.webhooks.get(delivery.subscription_uuid)
                 if sub is None or sub.state != "active":
                     delivery.status = "abandoned"
+                    self.on_change()
                     return
                 code = await self._attempt(client, delivery, sub)
                 if code is not None and 200 <= code < 300:
                     delivery.status = "delivered"
                     sub.retry_started_at = None
+                    self.on_change()
                     return
                 failures += 1
                 now = self.clock()
@@ -183,8 +200,10 @@ class WebhookDispatcher:
                     sub.state = "disabled"
                     sub.updated_at = now
                     delivery.status = "failed"
+                    self.on_change()
                     return
                 delivery.status = "retrying"
+                self.on_change()
                 await self.sleep(self._backoff(failures))
 
     async def _attempt(
