@@ -508,7 +508,7 @@ async def test_refused_values_never_reach_the_sandbox(
     inputs: dict[str, Any],
     key: str,
 ) -> None:
-    base: dict[str, Any] = {
+    bases: dict[str, dict[str, Any]] = {
         "createShare": {"eventType": next(iter(sandbox.state.event_types.values())).uuid},
         "createWebhookSubscription": {
             "url": "https://relay.example.com/hook",
@@ -518,7 +518,7 @@ async def test_refused_values_never_reach_the_sandbox(
         },
         "listActivityLogEntries": {"organization": sandbox.org_uri()},
         "listEvents": {},
-    }[ref]
+    }
     await _refused(
-        runtime, sandbox, f"calendly.{ref}", {"connection": connection, **base, **inputs}, key
+        runtime, sandbox, f"calendly.{ref}", {"connection": connection, **bases[ref], **inputs}, key
     )
