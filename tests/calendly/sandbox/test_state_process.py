@@ -1,0 +1,127 @@
+"""``relay sandbox --state FILE`` as a real process: what it acknowledged survives SIGKILL, and
+a delivery the kill cut off is sent when it runs again."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from relay_processes import RELAY, free_port, kill_hard, relay_env
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from components.calendly.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+REDIRECT = "http://127.0.0.1:1/cb"
+AUTH = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+
+
+@contextlib.contextmanager
+def _sandbox(home: Path, port: int, state: Path) -> Iterator[httpx.Client]:
+    process = subprocess.Popen(
+        [RELAY, "sandbox", "--port", str(port), "--events", "5", "--state", str(state)],
+        env=relay_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"relay sandbox exited ({process.returncode})")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/", timeout=0.5).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("relay sandbox did not answer within 30 s")
+            time.sleep(0.05)  # polling another process's readiness, not synchronising on time
+        with httpx.Client(base_url=url) as http:
+            yield http
+    finally:
+        kill_hard(process)  # no shutdown hook runs: only what was written before answering
+
+
+def _tokens(http: httpx.Client) -> dict[str, Any]:
+    r = http.get(
+        "/oauth/authorize",
+        params={"client_id": DEFAULT_CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT},
+    )
+    code = httpx.URL(r.headers["location"]).params["code"]
+    body: dict[str, Any] = http.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        auth=AUTH,
+    ).json()
+    return body
+
+
+def test_acknowledged_changes_survive_a_kill(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    port = free_port()
+    with _sandbox(tmp_path, port, state) as http:
+        tokens = _tokens(http)
+        created = http.post(
+            "/webhook_subscriptions",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            json={
+                "url": "http://127.0.0.1:1/hook",
+                "events": ["invitee.canceled"],
+                "organization": tokens["organization"],
+                "scope": "organization",
+            },
+        )
+        assert created.status_code == 201
+    with _sandbox(tmp_path, port, state) as http:
+        rotated = http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=AUTH,
+        )
+        assert rotated.status_code == 200, rotated.text
+        sub = http.get(
+            created.json()["resource"]["uri"].removeprefix(str(http.base_url).rstrip("/")),
+            headers={"Authorization": f"Bearer {rotated.json()['access_token']}"},
+        )
+        assert sub.status_code == 200
+        assert sub.json()["resource"]["callback_url"] == "http://127.0.0.1:1/hook"
+
+
+def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path, serve: Any) -> None:
+    state, port, hook_port = tmp_path / "sandbox.json", free_port(), free_port()
+    received: list[bytes] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.body())
+        return Response(status_code=200)
+
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with _sandbox(tmp_path, port, state) as http:
+        pat = http.post("/_sandbox/tokens", json={"kind": "pat"}).json()["access_token"]
+        org = http.get("/_sandbox/state").json()["organization"]["uri"]
+        created = http.post(
+            "/webhook_subscriptions",
+            headers={"Authorization": f"Bearer {pat}"},
+            json={
+                "url": f"http://127.0.0.1:{hook_port}/hook",
+                "events": ["invitee.created"],
+                "organization": org,
+                "scope": "organization",
+            },
+        )
+        assert created.status_code == 201
+        assert http.post("/_sandbox/book", json={}).status_code == 201  # receiver is down
+    with serve(receiver, hook_port), _sandbox(tmp_path, port, state) as http:
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling another process's progress, not synchronising on time
+        deliveries = http.get("/_sandbox/deliveries").json()["collection"]
+    assert len(received) == 1 and b'"invitee.created"' in received[0]
+    assert [d["status"] for d in deliveries] == ["delivered"]
