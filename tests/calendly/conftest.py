@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from calendly_trigger_env import Env, open_env
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import ConnectionHandle, ManualClock, Runtime
@@ -55,3 +56,10 @@ async def connection(runtime: Runtime, sandbox: Sandbox) -> ConnectionHandle:
     return await runtime.open_connection(
         "calendly", "calendly", "calendlyOauth2Connection", connection_fields(sandbox)
     )
+
+
+@pytest_asyncio.fixture
+async def env() -> AsyncIterator[Env]:
+    """The triggers' environment: sandbox and relay on one clock, deliveries received in-process."""
+    async with open_env() as made:
+        yield made
