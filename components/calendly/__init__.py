@@ -14,6 +14,7 @@ from runtime import hookimpl
 
 @hookimpl
 def register_components(register: Any) -> None:
+    """Register the Calendly component."""
     register(build_component())
 
 
@@ -39,6 +40,7 @@ class _LazySandbox:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    """Add ``relay sandbox`` and ``relay demo``."""
     from components.calendly.demo import demo_command
     from components.calendly.sandbox.cli import sandbox_command
 

@@ -51,15 +51,18 @@ class CalendlyClient:
         return f"{self.base_url}/{collection}/{to_uuid(value)}"
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` with the set ``params`` as the query; the parsed JSON body."""
         query = drop_unset(params) if params else None
         response = await self.http.request("GET", path, params=query)
         return response.json()
 
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """POST the set fields of ``body`` as JSON to ``path``; the parsed JSON body."""
         response = await self.http.request("POST", path, json=drop_unset(body or {}))
         return response.json()
 
     async def delete(self, path: str) -> None:
+        """DELETE ``path`` (an error status raises, as for every request)."""
         await self.http.request("DELETE", path)
 
     async def paginate(

@@ -10,6 +10,7 @@ from runtime import Component
 
 
 def build_component() -> Component:
+    """The Calendly component: its connections, triggers, data sources and actions."""
     return Component(
         key="calendly",
         label="Calendly",

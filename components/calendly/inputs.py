@@ -32,6 +32,7 @@ def uuid_input(
 
 
 def organization_input(*, required: bool = False, comments: str = "") -> Input:
+    """An ``organization`` input taking a URI or a bare UUID."""
     return Input(
         key="organization",
         label="Organization",
@@ -44,6 +45,7 @@ def organization_input(*, required: bool = False, comments: str = "") -> Input:
 def user_input(
     *, required: bool = False, comments: str = "", key: str = "user", label: str = "User"
 ) -> Input:
+    """A user input (``user`` unless ``key`` says otherwise) taking a URI or a bare UUID."""
     return Input(
         key=key,
         label=label,
