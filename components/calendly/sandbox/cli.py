@@ -125,4 +125,7 @@ def sandbox_command(host: str, port: int, seed: int, events: int, state_file: Pa
     )
     click.echo(f"  control API:    {base_url}/_sandbox/  (an index of every control endpoint)")
     # Access logs would print OAuth codes and tokens carried in query strings: keep them off.
-    uvicorn.run(sb.app, host=host, port=port, access_log=False, log_level="info")
+    try:
+        uvicorn.run(sb.app, host=host, port=port, access_log=False, log_level="info")
+    finally:
+        sb.close()

@@ -12,11 +12,12 @@ the folder) and the file is created with mode 0600: it holds tokens and signing 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import models as m
 from .statecodec import (
@@ -58,6 +59,46 @@ TABLES: dict[str, type[Any]] = {
     "scheduling_links": m.SchedulingLink,
 }
 _PLANS = ("free", "standard", "enterprise")
+#: (table, field, table it names): the records a field refers to must exist, or every request
+#: touching them would fail; ``None`` (no reference) is allowed where the field allows it.
+REFERENCES = (
+    ("users", "org_uuid", "organizations"),
+    ("memberships", "user_uuid", "users"),
+    ("memberships", "org_uuid", "organizations"),
+    ("invitations", "org_uuid", "organizations"),
+    ("invitations", "user_uuid", "users"),
+    ("schedules", "user_uuid", "users"),
+    ("event_types", "org_uuid", "organizations"),
+    ("event_types", "host_uuids", "users"),
+    ("event_types", "schedule_uuid", "schedules"),
+    ("events", "org_uuid", "organizations"),
+    ("events", "event_type_uuid", "event_types"),
+    ("events", "host_uuids", "users"),
+    ("events", "invitee_uuids", "invitees"),
+    ("invitees", "event_uuid", "events"),
+    ("invitees", "no_show_uuid", "no_shows"),
+    ("invitees", "routing_form_submission_uuid", "submissions"),
+    ("no_shows", "invitee_uuid", "invitees"),
+    ("routing_forms", "org_uuid", "organizations"),
+    ("submissions", "form_uuid", "routing_forms"),
+    ("webhooks", "org_uuid", "organizations"),
+    ("webhooks", "user_uuid", "users"),
+    ("webhooks", "creator_uuid", "users"),
+    ("activity", "org_uuid", "organizations"),
+    ("shares", "event_type_uuid", "event_types"),
+    ("scheduling_links", "event_type_uuid", "event_types"),
+)
+
+
+def _check_references(tables: dict[str, dict[str, Any]]) -> None:
+    for table, field, target in REFERENCES:
+        for key, record in tables[table].items():
+            value = getattr(record, field)
+            names = value if isinstance(value, list) else [value]
+            for name in names:
+                if name is not None and name not in tables[target]:
+                    where = path_of(path_of(path_of("$.state", table), key), field)
+                    raise StateFormatError(f"{where}: names no record in $.state.{target}")
 
 
 class SandboxStateError(Exception):
@@ -104,6 +145,7 @@ def _state_tables(sb: Sandbox, raw: dict[str, Any]) -> None:
         name: decode_table(cls, raw[name], path_of(path, name), lambda r: str(r.uuid))
         for name, cls in TABLES.items()
     }
+    _check_references(tables)
     owner = check(raw["owner_uuid"], str, path_of(path, "owner_uuid"))
     org = check(raw["org_uuid"], str, path_of(path, "org_uuid"))
     if owner not in tables["users"]:
@@ -134,6 +176,11 @@ def _tokens(sb: Sandbox, raw: dict[str, Any]) -> None:
         decode(TokenRequest, r, path_of(path_of(path, "requests"), i))
         for i, r in enumerate(requests)
     ]
+    for name, table in (("access", access), ("refresh", refresh), ("codes", codes)):
+        for key, record in table.items():
+            if record.user_uuid not in sb.state.users:
+                where = path_of(path_of(path_of(path, name), key), "user_uuid")
+                raise StateFormatError(f"{where}: names no record in $.state.users")
     tokens = sb.tokens
     tokens.clients, tokens.access, tokens.refresh = clients, access, refresh
     tokens.codes, tokens.requests = codes, decoded
@@ -190,11 +237,34 @@ def _reject_constant(name: str) -> Any:
 
 
 class StateFile:
-    """One state file on disk. ``write`` skips the disk when the text has not changed."""
+    """One state file on disk, held by one sandbox at a time (``lock``/``close``); ``write``
+    skips the disk when the text has not changed."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._last: str | None = None
+        self._lock: IO[bytes] | None = None
+
+    def lock(self) -> None:
+        """Hold the file alone: two sandboxes on one file would each overwrite the other's
+        changes. The lock is on a ``.lock`` file beside it, which the atomic rename leaves be."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            handle = open(lock_path, "ab")  # noqa: SIM115 - held open until close()
+        except OSError as exc:
+            raise self._error(f"cannot be locked ({exc.strerror or type(exc).__name__})") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise self._error("is in use by another sandbox") from None
+        self._lock = handle
+
+    def close(self) -> None:
+        """Let another sandbox use the file."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _error(self, reason: str) -> SandboxStateError:
         return SandboxStateError(f"sandbox state file {self.path}: {reason}")

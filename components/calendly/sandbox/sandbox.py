@@ -80,7 +80,7 @@ class Sandbox:
         self.sleep = sleep
         self.plan: str = self.config.plan
         self.state_file = StateFile(state_file) if state_file is not None else None
-        saved = self.state_file.read() if self.state_file is not None else None
+        saved = self._open_state_file()
         # a saved state replaces the seed wholesale: seed no events only to throw them away
         events = self.config.events if saved is None else 0
         self.state = build_state(self.config.seed, events, clock(), self.config.base_url)
@@ -106,11 +106,30 @@ class Sandbox:
         self.app: Starlette = build_app(self)
         if self.state_file is not None:
             self.tokens.persistent = True
-            if saved is not None:
-                self.state_file.load_into(self, saved)
-            self.commit()  # a new file holds the seed at once (the seed depends on the day)
+            try:
+                if saved is not None:
+                    self.state_file.load_into(self, saved)
+                self.commit()  # a new file holds the seed at once (the seed depends on the day)
+            except SandboxStateError:
+                self.close()
+                raise
 
     # persistence ----------------------------------------------------------------------------
+    def _open_state_file(self) -> Any:
+        if self.state_file is None:
+            return None
+        self.state_file.lock()
+        try:
+            return self.state_file.read()
+        except SandboxStateError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the state file (another sandbox may then start on it)."""
+        if self.state_file is not None:
+            self.state_file.close()
+
     def commit(self) -> None:
         """Write the state file if anything changed since the last write (no file: nothing)."""
         if self.state_file is not None:

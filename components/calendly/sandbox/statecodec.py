@@ -19,6 +19,8 @@ from typing import Any, TypeVar, cast
 import attrs
 
 R = TypeVar("R")
+#: 9999-12-31T23:59:59Z: the last instant ISO 8601 dates (and Python's datetime) can write.
+LAST_TIME = 253402300799.0
 
 
 class StateFormatError(ValueError):
@@ -188,7 +190,11 @@ def decode(cls: type[R], value: Any, path: str) -> R:
             if field.default is attrs.NOTHING:
                 raise _fail(path_of(path, name), "is missing")
             continue
-        kwargs[name] = check(data[name], hints[name], path_of(path, name))
+        value = check(data[name], hints[name], path_of(path, name))
+        # a record's numbers with a fraction are times: keep them where dates can show them
+        if isinstance(value, float) and not 0.0 <= value <= LAST_TIME:
+            raise _fail(path_of(path, name), "must be a time in epoch seconds (years 1970-9999)")
+        kwargs[name] = value
     return cls(**kwargs)
 
 

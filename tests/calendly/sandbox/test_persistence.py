@@ -3,6 +3,7 @@ a state file that cannot be used is one error naming the file, never a traceback
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from pathlib import Path
@@ -103,8 +104,10 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
         assert created.status_code == 201, created.text
     sub_uri = created.json()["resource"]["uri"]
     first_ids = set(first.state.invitees)
+    first.close()  # the process ends
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds tokens and signing keys
-    assert [p.name for p in tmp_path.iterdir()] == ["sandbox.json"]  # no temporary left
+    # no temporary file is left beside it, only the lock that keeps a second sandbox off it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sandbox.json", "sandbox.json.lock"]
 
     seen: list[Request] = []
     second = _start(path, clock, _receiver(seen))
@@ -125,6 +128,7 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
     # the identifier generator went on from where it stopped: nothing minted twice
     new_ids = set(second.state.invitees) - first_ids
     assert len(new_ids) == 1
+    second.close()
 
     third = _start(path, clock)
     async with _http(third) as http:
@@ -156,11 +160,13 @@ async def test_a_delivery_cut_off_by_the_restart_is_delivered_after_it(
         # booked over HTTP, answered, and the process stops before the POST is made
         assert (await http.post("/_sandbox/book", json={})).status_code == 201
     assert [d.status for d in first.deliveries] == ["pending"]
+    first.close()
     seen: list[Request] = []
     second = _start(path, clock, _receiver(seen))
     await second.drain_webhooks()
     assert len(seen) == 1
     assert [d.status for d in second.deliveries] == ["delivered"]
+    second.close()
     assert [d.status for d in _start(path, clock).deliveries] == ["delivered"]
 
 
@@ -169,6 +175,7 @@ def test_a_new_file_is_written_at_once_with_the_seed(tmp_path: Path, clock: Fake
     sb = _start(path, clock)
     data = json.loads(path.read_text())
     assert data["format"] == "relay-calendly-sandbox-state"
+    sb.close()
     later = FakeClock(T0 + 3 * 86400)  # another day would seed other data; the file wins
     again = Sandbox(_config(), clock=later, state_file=path)
     assert set(again.state.events) == set(sb.state.events)
@@ -181,7 +188,8 @@ async def test_a_change_that_cannot_be_saved_is_not_acknowledged(
     folder = tmp_path / "gone"
     folder.mkdir()
     sb = _start(folder / "sandbox.json", clock)
-    (folder / "sandbox.json").unlink()
+    for leftover in folder.iterdir():
+        leftover.unlink()
     folder.rmdir()  # the state file's folder disappears while the sandbox serves
     async with _http(sb) as http:
         answer = await http.post("/_sandbox/book", json={})
@@ -262,7 +270,39 @@ def test_any_corrupt_file_is_one_error_naming_it(
         assert "\n" not in message and len(message) < 400
         return
     # the edit happened to be one the sandbox can live with: then it serves
-    assert sb.summary()["base_url"] == BASE_URL
+    try:
+        assert asyncio.run(_worst_status(sb)) < 500
+    finally:
+        sb.close()
+
+
+async def _worst_status(sb: Sandbox) -> int:
+    """The highest status of a few reads and a booking (a loaded file must not make 500s)."""
+    org = sb.org_uri()
+    reads = [
+        ("/users/me", {}),
+        ("/scheduled_events", {"organization": org}),
+        ("/event_types", {"organization": org}),
+        ("/webhook_subscriptions", {"organization": org, "scope": "organization"}),
+        ("/_sandbox/state", {}),
+    ]
+    headers = {"Authorization": f"Bearer {sb.personal_access_token()}"}
+    async with _http(sb) as http:
+        statuses = [
+            (await http.get(url, params=q, headers=headers)).status_code for url, q in reads
+        ]
+        statuses.append((await http.post("/_sandbox/book", json={})).status_code)
+    return max(statuses)
+
+
+def test_a_second_sandbox_on_the_same_file_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "sandbox.json"
+    first = _start(path, clock)
+    with pytest.raises(SandboxStateError) as caught:
+        _start(path, clock)
+    assert str(caught.value) == f"sandbox state file {path}: is in use by another sandbox"
+    first.close()
+    _start(path, clock).close()
 
 
 def test_a_folder_or_empty_file_is_one_error(tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ async def test_a_restart_with_state_keeps_the_connection(
     app.sb = _sandbox(path)
     conn = await rt.open_connection("cal", "calendly", "calendlyOauth2Connection", FIELDS)
     await rt.invoke_action("calendly.getCurrentUser", {"connection": conn})
+    app.sb.close()  # the process ends
     app.sb = _sandbox(path)
     # the stored access token still works, and so does its refresh after a revocation
     await rt.invoke_action("calendly.getCurrentUser", {"connection": conn})
