@@ -1,13 +1,15 @@
 """``relay sandbox``: serve the Calendly sandbox over HTTP with uvicorn.
 
 Every option is checked by click before anything starts, so a bad value is one line naming the
-option (exit 2); an unusable state file is one line naming the file (exit 1).
+option (exit 2); an address it cannot listen on or an unusable state file is one line naming
+it (exit 1).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,21 @@ class StatePath(click.Path):
         return super().convert(value, param, ctx)
 
 
+def _can_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not an address of this machine, an
+    unknown name), or ``None``: checked before anything is printed, so a failed bind is one
+    line instead of a "sandbox on ..." banner followed by uvicorn's error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
 def _base_url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
     return f"http://{shown}:{port}"
@@ -97,6 +114,10 @@ def sandbox_command(host: str, port: int, seed: int, events: int, state_file: Pa
     from .sandbox import Sandbox
 
     base_url = _base_url(host, port)
+    problem = _can_listen(host, port)
+    if problem is not None:
+        click.echo(f"error: cannot listen on {base_url}: {problem}", err=True)
+        sys.exit(1)
     try:
         sb = Sandbox(
             SandboxConfig(seed=seed, events=events, base_url=base_url), state_file=state_file

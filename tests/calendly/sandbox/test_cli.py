@@ -3,31 +3,37 @@ file, and uvicorn started without access logs."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import uvicorn
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.calendly.sandbox.cli import MAX_EVENTS, sandbox_command
+from components.calendly.sandbox.cli import MAX_EVENTS, HostType, sandbox_command
+
+from .conftest import free_port
 
 
 def test_sandbox_command_runs_uvicorn_without_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    port = free_port()
     result = CliRunner().invoke(
-        sandbox_command, ["--port", "9911", "--seed", "3", "--events", "25"]
+        sandbox_command, ["--port", str(port), "--seed", "3", "--events", "25"]
     )
     assert result.exit_code == 0, result.output
     ((app, kwargs),) = calls
-    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 9911
+    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == port
     assert kwargs["access_log"] is False
     assert app.state.sandbox.config.events == 25
-    assert "http://127.0.0.1:9911" in result.output
+    assert f"http://127.0.0.1:{port}" in result.output
     assert "sandbox-client-id" in result.output
     assert "/_sandbox/tokens" in result.output
 
@@ -63,7 +69,7 @@ def test_a_bad_option_is_one_line_naming_it(args: list[str], option: str) -> Non
 
 def test_without_state_one_warning_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
-    result = CliRunner().invoke(sandbox_command, ["--events", "3"])
+    result = CliRunner().invoke(sandbox_command, ["--events", "3", "--port", str(free_port())])
     assert result.exit_code == 0
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "--state FILE" in warnings[0]
@@ -74,7 +80,9 @@ def test_state_file_is_created_and_used(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append(app))
     path = tmp_path / "state.json"
     for _ in range(2):
-        result = CliRunner().invoke(sandbox_command, ["--events", "3", "--state", str(path)])
+        result = CliRunner().invoke(
+            sandbox_command, ["--events", "3", "--state", str(path), "--port", str(free_port())]
+        )
         assert result.exit_code == 0, result.output
         assert "warning:" not in result.stderr and str(path) in result.stdout
     first, second = (app.state.sandbox for app in apps)
@@ -88,12 +96,26 @@ def test_an_unusable_state_file_is_one_error_line(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not serve"))
     path = tmp_path / "state.json"
     path.write_bytes(contents)
-    result = CliRunner().invoke(sandbox_command, ["--state", str(path)])
+    result = CliRunner().invoke(sandbox_command, ["--state", str(path), "--port", str(free_port())])
     assert result.exit_code == 1
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: sandbox state file {path}: ")
     assert path.read_bytes() == contents  # a file it could not read is left as it was
+
+
+def test_an_address_it_cannot_listen_on_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not serve"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases = [["--port", str(port)], ["--host", "192.0.2.1"]]  # in use; not this machine's
+        for args in cases:
+            result = CliRunner().invoke(sandbox_command, [*args, "--events", "0"])
+            assert result.exit_code == 1 and result.stdout == ""
+            (line,) = result.stderr.splitlines()
+            assert line.startswith("error: cannot listen on http://")
 
 
 _VALUES = st.one_of(
@@ -116,6 +138,16 @@ def _usable(option: str, value: str) -> bool:
             return True
     if option == "--state":
         return "/" not in value and "\\" not in value and not value.startswith("..")
+    if option == "--host":
+        # a host name that passes would be looked up in DNS: keep to literals and refusals
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            try:
+                HostType().convert(value, None, None)
+            except click.BadParameter:
+                return True
+            return value == "localhost"
     return True
 
 
@@ -137,6 +169,6 @@ def test_any_option_values_end_cleanly(options: list[tuple[str, str]]) -> None:
         assert any(option in problems[0] for option, _ in options)
     elif result.exit_code == 1:
         (line,) = result.stderr.splitlines()
-        assert line.startswith("error: sandbox state file ")
+        assert line.startswith(("error: sandbox state file ", "error: cannot listen on "))
     else:
         assert result.exit_code == 0
