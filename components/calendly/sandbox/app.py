@@ -1,7 +1,8 @@
 """Assembles the Starlette app: API routes, ``/oauth/*`` and the ``/_sandbox/*`` control API.
 
-Every request ends by saving the sandbox's state file (when it has one) before its response
-goes out: a change a client saw acknowledged survives a restart.
+Every request that can change state ends by saving the sandbox's state file (when it has one)
+before its response goes out: a change a client saw acknowledged survives a restart. Reads
+(GET) change nothing a state file keeps, except ``/oauth/authorize``, which mints a code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)
+_SAFE = ("GET", "HEAD")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -54,6 +56,8 @@ def _merge(routes: list[Route]) -> list[Route]:
                 route = table[request.method]
                 response: Response = await route.endpoint(request)
                 sb: Sandbox = request.app.state.sandbox
+                if request.method in _SAFE and request.url.path not in oauth.CHANGING_READS:
+                    return response  # reads change nothing kept: skip serialising the state
                 try:
                     sb.commit()
                 except SandboxStateError as exc:

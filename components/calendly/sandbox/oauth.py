@@ -17,6 +17,8 @@ from .tokens import AccessToken, OAuthError, TokenRequest
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
+#: GET paths that change kept state (a code is minted), so a state file is saved after them.
+CHANGING_READS = frozenset({"/oauth/authorize"})
 #: Body fields that are secrets; recorded requests show them redacted.
 SECRET_FIELDS = ("client_secret", "code", "code_verifier", "refresh_token", "token")
 

@@ -102,6 +102,9 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
             },
         )
         assert created.status_code == 201, created.text
+        assert (await http.post("/_sandbox/plan", json={"plan": "standard"})).status_code == 200
+        faults = {"error_rate_429": 1e-9, "seed": 4}
+        assert (await http.post("/_sandbox/faults", json=faults)).status_code == 200
     sub_uri = created.json()["resource"]["uri"]
     first_ids = set(first.state.invitees)
     first.close()  # the process ends
@@ -111,6 +114,7 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
 
     seen: list[Request] = []
     second = _start(path, clock, _receiver(seen))
+    assert second.plan == "standard" and second.faults.error_rate_429 == 1e-9
     async with _http(second) as http:
         rotated = await _refresh(http, tokens["refresh_token"])
         assert rotated.status_code == 200, rotated.text
@@ -305,6 +309,24 @@ def test_a_second_sandbox_on_the_same_file_is_refused(tmp_path: Path, clock: Fak
     _start(path, clock).close()
 
 
+def test_a_record_naming_a_missing_one_is_refused(tmp_path: Path, valid_text: str) -> None:
+    doc = json.loads(valid_text)
+    key, invitee = next(iter(doc["state"]["invitees"].items()))
+    invitee["event_uuid"] = "NOSUCHEVENT"
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SandboxStateError) as caught:
+        Sandbox(_config(), state_file=path)
+    where = (
+        f'$.state.invitees["{key}"].event_uuid'
+        if key[0].isdigit()
+        else (f"$.state.invitees.{key}.event_uuid")
+    )
+    assert str(caught.value) == (
+        f"sandbox state file {path}: {where}: names no record in $.state.events"
+    )
+
+
 def test_a_folder_or_empty_file_is_one_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("")
@@ -312,3 +334,36 @@ def test_a_folder_or_empty_file_is_one_error(tmp_path: Path) -> None:
         with pytest.raises(SandboxStateError) as caught:
             Sandbox(_config(), state_file=path)
         assert str(caught.value).startswith(f"sandbox state file {path}: {reason}")
+
+
+@pytest.mark.asyncio
+async def test_reads_do_not_write_but_an_authorization_code_is_kept(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "sandbox.json"
+    first = _start(path, clock)
+    seeded = path.read_bytes()
+    async with _http(first) as http:
+        pat = (await http.post("/_sandbox/tokens", json={"kind": "pat"})).json()["access_token"]
+        written = path.read_bytes()
+        assert written != seeded
+        for url in ("/users/me", "/event_types", "/_sandbox/state", "/_sandbox/deliveries"):
+            await http.get(url, headers={"Authorization": f"Bearer {pat}"})
+        assert path.read_bytes() == written
+        r = await http.get(
+            "/oauth/authorize",
+            params={
+                "client_id": DEFAULT_CLIENT_ID,
+                "response_type": "code",
+                "redirect_uri": REDIRECT,
+            },
+        )
+    first.close()
+    code = httpx.URL(r.headers["location"]).params["code"]
+    async with _http(_start(path, clock)) as http:
+        tok = await http.post(
+            "/oauth/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+            auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+        )
+    assert tok.status_code == 200, tok.text
