@@ -203,3 +203,37 @@ def test_a_query_written_in_the_path_is_kept_and_merged() -> None:
         "http://x/a",
         [("tags", "p"), ("tags", "q")],
     )
+
+
+@pytest.mark.asyncio
+async def test_a_long_run_of_steps_that_never_suspend_lets_the_event_loop_run(
+    rt: Runtime,
+) -> None:
+    import asyncio
+
+    flow = rt.load_flow_text(
+        flow_text("""\
+  - id: each
+    for_each: "${{ trigger.items }}"
+    steps:
+      - id: copy
+        action: widgets.echo
+        inputs: {text: x, count: "${{ item }}"}
+""")
+    )
+    turns = 0
+
+    async def other_work() -> None:  # counts the loop's turns while the execution runs
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    ticker = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    result = await rt.run(flow, payload={"items": list(range(5000))})
+    during = turns - before
+    ticker.cancel()
+    assert result.status == "completed" and result.outputs["each"]["count"] == 5000
+    assert during > 0  # widgets.echo never suspends: without a turn given, this would be 0
