@@ -49,6 +49,18 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, bo
     return chosen[0], chosen[1] == "json"
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing: a stream captured when
+    logging was configured (a test runner's, a replaced one) may be closed by the time a log
+    line is written, and writing to it would fail the caller."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "warning", *, json: bool = False) -> None:
     """Send relay's logs to stderr at ``level`` (one of ``LEVELS``), as console lines or JSON."""
     if level.lower() not in LEVELS:
@@ -67,7 +79,7 @@ def configure_logging(level: str = "warning", *, json: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=False,
     )
 

@@ -49,3 +49,30 @@ def test_relay_refuses_a_mistyped_setting_in_one_line(var: str, raw: str) -> Non
         LEVELS if var == "RELAY_LOG_LEVEL" else FORMATS
     )
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_logging_configured_under_a_replaced_stderr_survives_its_closing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stream that was stderr when logging was configured (a CLI runner's) may be closed
+    later; log lines then go to the stderr of the moment instead of raising."""
+    import io
+    import sys
+
+    import structlog
+
+    from runtime.logs import configure_logging
+
+    replaced = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", replaced)
+    try:
+        configure_logging("warning")
+        structlog.get_logger("relay.test").warning("while replaced")
+    finally:
+        monkeypatch.undo()
+    replaced.close()
+    try:
+        structlog.get_logger("relay.test").warning("after closing")
+        assert "after closing" in capsys.readouterr().err
+    finally:
+        configure_logging("warning")
