@@ -222,7 +222,9 @@ def test_a_component_exception_names_its_type_and_logs_its_traceback_at_debug(
     try:
         for level in ("warning", "debug"):
             configure_logging(level)  # logs go to whatever stderr is when they are written
-            code, _, err = invoke("run", str(flow))
+            # not ``invoke``: at debug the traceback is meant to be on stderr, as a log line
+            result = CliRunner().invoke(cli, ["run", str(flow)])
+            code, err = result.exit_code, result.stderr
             stderr = err + capsys.readouterr().err
             assert code == 1
             assert "error in step boom: ZeroDivisionError: division by zero" in err
