@@ -32,15 +32,27 @@ async def _secrets(home: Path) -> dict[str, str]:
         await store.close()
 
 
+async def _execution_ids(home: Path) -> list[str]:
+    store = await open_store(None, data_dir=home)
+    try:
+        return [row.id for row in await store.list_executions(limit=100)]
+    finally:
+        await store.close()
+
+
 def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     run = subprocess.run(
         [RELAY, "demo", "--home", str(home), "--bookings", "4"],
-        env=relay_env(tmp_path, RELAY_LOG_LEVEL="debug"),
+        env=relay_env(tmp_path, RELAY_LOG_LEVEL="debug", COLUMNS="80"),
         capture_output=True, text=True, timeout=240, check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 8}" in run.stdout
+    # at 80 columns every execution id is printed whole (it is what `relay execution` takes)
+    ids = asyncio.run(_execution_ids(home))
+    assert len(ids) == 9  # eight deliveries and the replay
+    assert all(i in run.stdout for i in ids), run.stdout
     assert "replayed" in run.stdout
     # the command it suggests next can be run as printed (relay is not on the PATH here)
     suggested = next(x for x in run.stdout.splitlines() if x.strip().endswith(" executions"))

@@ -65,17 +65,19 @@ async def _serve(app: Any, port: int) -> AsyncIterator[None]:
 
 
 def _table(rows: list[Any]) -> Table:
-    table = Table("execution", "event", "status", "steps", "ms", title="executions")
+    table = Table("event", "status", "steps", "ms", title="executions", pad_edge=False)
+    # ids are what `relay execution` takes: never cut (a narrow terminal folds them)
+    table.add_column("execution", overflow="fold", min_width=32)
     for row in rows[:15]:
         result = row.result or {}
         event = (row.payload or {}).get("branch") or "-"
         style = {"completed": "green", "failed": "red"}.get(row.status, "yellow")
         table.add_row(
-            row.id,
             str(event),
             f"[{style}]{row.status}[/{style}]",
             str(len(result.get("steps", []))),
             f"{result.get('duration_ms', 0):.0f}" if result else "-",
+            row.id,
         )
     return table
 
