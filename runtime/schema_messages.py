@@ -12,9 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
-from typing import Any
-
-from jsonschema.exceptions import SchemaError, ValidationError
+from typing import TYPE_CHECKING, Any
 
 #: Regular expressions relay and its components use, in words.
 _PATTERNS: dict[str, str] = {
@@ -50,6 +48,10 @@ _TYPES: dict[str, str] = {
     "array": "a list",
     "null": "null",
 }
+
+
+if TYPE_CHECKING:  # jsonschema costs ~50 ms to import; only its errors come here
+    from jsonschema.exceptions import SchemaError, ValidationError
 
 
 def key_path(parts: Iterable[Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,7 +11,9 @@ from runtime.cli.ops import _when, service
 from runtime.cli.values import rows_text
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
-from runtime.store import Instance
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only for the commands that use it
+    from runtime.store import Instance
 
 
 def users_of(name: str, instances: list[Instance]) -> list[str]:

@@ -16,7 +16,6 @@ import click
 from rich.table import Table
 
 from runtime.cli import cli, emit_json, handle_errors, out, run_async
-from runtime.store.crypto import ENV_KEYS
 
 
 @cli.group("keys")
@@ -26,6 +25,7 @@ def keys_group() -> None:
 
 async def _usage() -> dict[str, Any]:
     from runtime.store import open_store
+    from runtime.store.crypto import ENV_KEYS
 
     store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
     try:
