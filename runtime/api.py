@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ from runtime.inputs import CONNECTION_MARKER, json_path
 from runtime.logs import SECRETS
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
 from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
+from runtime.redaction import Redactor
 from runtime.registry import Registry
 from runtime.results import ExecutionResult
 
@@ -64,6 +66,8 @@ class Runtime:
         token_store: TokenStore | None = None,
         clock: Clock | None = None,
         logger: FilteringBoundLogger | None = None,
+        connection_source: ConnectionSource | None = None,
+        request_limiter: RequestLimiter | None = None,
     ) -> None:
         self.plugin_manager = make_plugin_manager(plugins, load_entry_points=load_entry_points)
         self.registry: Registry = load_components(self.plugin_manager)
@@ -75,11 +79,34 @@ class Runtime:
         self.clock = clock or Clock()
         self.logger: FilteringBoundLogger = logger or structlog.get_logger("relay")
         self._clients: dict[int, AsyncClient] = {}
-        #: Where ``{use: NAME}`` connections are looked up (set by the service to its store).
-        self.connection_source: ConnectionSource | None = None
+        #: Where ``{use: NAME}`` connections are looked up (a store, for a service).
+        self.connection_source: ConnectionSource | None = connection_source
         #: Awaited with a connection's store key before each request made with it (a rate limit
         #: shared across processes: the Dramatiq workers set one). ``None``: no limit here.
-        self.request_limiter: RequestLimiter | None = None
+        self.request_limiter: RequestLimiter | None = request_limiter
+        #: The secrets this runtime has seen, scrubbed from its records and logs.
+        self.redactor: Redactor = SECRETS
+
+    def using(
+        self,
+        *,
+        token_store: TokenStore | None = None,
+        connection_source: ConnectionSource | None = None,
+        request_limiter: RequestLimiter | None = None,
+    ) -> Runtime:
+        """A runtime sharing these components and hosts, with its own sources of connections.
+
+        How a service binds the runtime it is given to its store without changing it.
+        """
+        other = copy.copy(self)
+        other._clients = {}
+        if token_store is not None:
+            other.token_store = token_store
+        if connection_source is not None:
+            other.connection_source = connection_source
+        if request_limiter is not None:
+            other.request_limiter = request_limiter
+        return other
 
     # -- flows ---------------------------------------------------------------------------
 

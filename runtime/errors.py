@@ -13,6 +13,7 @@
     │   ├── RetriableApiError       429, 5xx or network: trying again later may succeed
     │   └── FatalApiError           any other 4xx: trying again will not help
     ├── WebhookRejected             a webhook delivery failed verification (status to answer)
+    ├── NotFound                    a stored instance, execution or connection does not exist
     └── StepFailed                  a flow step failed after its retries; wraps the cause
 
 Foreign exceptions are translated to these at one boundary each, chained with ``from exc``.
@@ -145,6 +146,15 @@ class WebhookRejected(RelayError):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class NotFound(RelayError):
+    """A stored instance, execution or connection does not exist (or no longer does)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"no {kind} named {name!r}")
+        self.kind = kind
+        self.name = name
 
 
 class StepFailed(RelayError):
