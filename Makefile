@@ -23,8 +23,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: typecheck
+	$(BIN)/ruff format --check runtime components tests bench
 	$(BIN)/ruff check runtime components tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
 	$(BIN)/mypy
 	MYPYPATH=tests/support $(BIN)/mypy --explicit-package-bases tests bench
 
