@@ -12,6 +12,8 @@ from runtime.store.tables import connections, tokens
 
 
 class ConnectionQueries(StoreBase):
+    """The ``Store``'s named-connection methods."""
+
     async def save_connection(
         self, name: str, component: str, connection: str, fields: dict[str, Any]
     ) -> None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import literal, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,32 +18,19 @@ from runtime.store.db import (
     default_data_dir,
     masked,
     resolve_url,
-    translate,
     writer,
 )
 from runtime.store.executions import ExecutionQueries
-from runtime.store.groupcommit import GroupCommit, sqlite_file
+from runtime.store.groupcommit import sqlite_file
+from runtime.store.grouped_writes import GroupCommitWrites
 from runtime.store.instances import InstanceQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
+from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
 from runtime.store.tables import encrypted_columns, instances
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
-
-T = TypeVar("T")
-
-
-class _TranslatingGroupCommit(GroupCommit):
-    """Group commit whose SQLite failures leave as ``StoreUnavailable`` (as the engine's do)."""
-
-    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return await super().run(op)
-        except (sqlite3.Error, OSError) as exc:
-            found = translate(exc, self.path)
-            if found is None:
-                raise
-            raise found from exc
+from runtime.store.writes import Writes
 
 
 class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
@@ -56,9 +40,11 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
     Build with ``open_store``; ``close`` when done.
     """
 
-    def __init__(self, engine: AsyncEngine, keyring: Keyring, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, keyring: Keyring, url: str, writes: Writes) -> None:
         self.engine = engine
         self.keyring = keyring
+        #: the hot path's writes (``runtime.store.writes``), on the backend chosen for ``engine``
+        self.writes = writes
         #: the database URL, with any password masked
         self.url = url
         #: the ``runtime.connections.TokenStore`` on this database
@@ -66,7 +52,6 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         path = sqlite_file(engine.url)
         #: the SQLite file, if the store is one
         self.file = path
-        self.group = _TranslatingGroupCommit(path, engine) if path is not None else None
         # which file was opened: one moved, deleted or replaced later is no longer the store
         self._identity = _identity(path) if path is not None else None
 
@@ -74,8 +59,8 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         return f"<Store {self.url}>"
 
     async def close(self) -> None:
-        if self.group is not None:
-            await self.group.close()
+        """Close the write backend and the engine's connections (a later call reopens them)."""
+        await self.writes.close()
         await self.engine.dispose()
 
     def gone(self) -> str | None:
@@ -190,8 +175,21 @@ def _identity(path: str) -> tuple[int, int]:
     return found.st_dev, found.st_ino
 
 
+def choose_writes(engine: AsyncEngine, *, group_commit: bool = True) -> Writes:
+    """The write backend for ``engine``: group commit on a SQLite file (unless
+    ``group_commit`` is off), SQLAlchemy otherwise."""
+    path = sqlite_file(engine.url)
+    if path is not None and group_commit:
+        return GroupCommitWrites(path, engine)
+    return SqlAlchemyWrites(engine)
+
+
 async def open_store(
-    url: str | None = None, *, data_dir: Path | None = None, keyring: Keyring | None = None
+    url: str | None = None,
+    *,
+    data_dir: Path | None = None,
+    keyring: Keyring | None = None,
+    group_commit: bool = True,
 ) -> Store:
     """Open (and migrate to the current schema) the store at ``url``.
 
@@ -203,6 +201,9 @@ async def open_store(
     a key file beside a missing or new database (``RELAY_HOME`` moved, the database deleted),
     a database holding encrypted secrets but no key file (a key file is created only together
     with a new store), and keys that cannot decrypt what is stored.
+
+    On a SQLite file the hot path's writes are group-committed; ``group_commit=False`` writes
+    them through SQLAlchemy instead, as on PostgreSQL (``runtime.store.writes``).
     """
     directory = data_dir or default_data_dir()
     resolved = resolve_url(url, directory)
@@ -234,7 +235,9 @@ async def open_store(
                     "beside them"
                 )
             ring = Keyring.load(directory)  # creates the key file, with the new store
-        store = Store(engine, ring, masked(resolved))
+        store = Store(
+            engine, ring, masked(resolved), choose_writes(engine, group_commit=group_commit)
+        )
         await store.check_keys(where)
     except StoreUnavailable as exc:
         await engine.dispose()
