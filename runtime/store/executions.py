@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from runtime.store.base import StoreBase
-from runtime.store.db import new_id, now
 from runtime.store.queries import ROWS, claimable
 from runtime.store.records import ExecutionRow, Holder
 from runtime.store.tables import executions
+from runtime.store.values import new_id, now
 
 #: The statuses of a finished execution.
 FINAL = ("completed", "failed", "canceled")

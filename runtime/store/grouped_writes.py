@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.store import sqliteops
-from runtime.store.db import dumps, new_id, translate
+from runtime.store.db import translate
 from runtime.store.groupcommit import GroupCommit
 from runtime.store.queries import SCOPES, state_documents
 from runtime.store.records import ExecutionRow, Holder
+from runtime.store.values import dumps, new_id
 
 T = TypeVar("T")
 

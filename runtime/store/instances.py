@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.errors import ConfigurationError, NotFound
 from runtime.store.base import StoreBase
-from runtime.store.db import now, writer
+from runtime.store.db import writer
 from runtime.store.records import Instance
 from runtime.store.tables import cursors, deliveries, instances, state
+from runtime.store.values import now
 
 
 class InstanceQueries(StoreBase):

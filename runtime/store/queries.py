@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.dialects import sqlite
 
-from runtime.store.db import loads
 from runtime.store.tables import deliveries, executions
+from runtime.store.values import loads
 
 #: The persistent state scopes (the ``execution`` scope lives with its execution row).
 SCOPES = ("flow", "cross_flow", "integration")

@@ -9,12 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from runtime.errors import NotFound
-from runtime.store.db import dumps, insert_new, new_id, now, writer
+from runtime.store.db import insert_new, writer
 from runtime.store.queries import ROWS, claimable, state_documents, state_keys, stored_scopes
 from runtime.store.records import ExecutionRow, Holder, LeaseLost
 from runtime.store.state import write_state
 from runtime.store.tables import deliveries, executions, instances
 from runtime.store.tables import state as state_table
+from runtime.store.values import dumps, new_id, now
 
 
 class SqlAlchemyWrites:

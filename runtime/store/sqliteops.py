@@ -17,10 +17,10 @@ import sqlite3
 from typing import Any
 
 from runtime.errors import NotFound
-from runtime.store.db import now
 from runtime.store.queries import row_sql, state_keys, stored_scopes
 from runtime.store.records import Holder, LeaseLost
 from runtime.store.tables import executions
+from runtime.store.values import now
 
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at, execution_id)"

@@ -20,9 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.store.base import StoreBase
-from runtime.store.db import dumps, loads, now, upsert, writer
+from runtime.store.db import upsert, writer
 from runtime.store.queries import state_documents, state_keys, stored_scopes
 from runtime.store.tables import cursors, state
+from runtime.store.values import dumps, loads, now
 
 
 async def write_state(

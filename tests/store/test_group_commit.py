@@ -12,7 +12,7 @@ import pytest
 
 from runtime.errors import NotFound
 from runtime.store import Store, open_store
-from runtime.store.db import new_id
+from runtime.store.values import new_id
 
 from .conftest import group_of, make_instance
 

@@ -19,7 +19,8 @@ from sqlalchemy import event
 from runtime.errors import ConfigurationError
 from runtime.store import DecryptionError, StoreUnavailable, open_store
 from runtime.store.crypto import ENV_KEYS
-from runtime.store.db import default_data_dir, dumps, loads
+from runtime.store.db import default_data_dir
+from runtime.store.values import dumps, loads
 
 from .conftest import group_of, make_instance
 
