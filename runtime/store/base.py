@@ -17,5 +17,7 @@ class StoreBase:
 
     engine: AsyncEngine
     keyring: Keyring
+    #: the database URL, with any password masked
+    url: str
     #: the hot path's writes, on the backend ``open_store`` chose
     writes: Writes

@@ -91,6 +91,21 @@ class InstanceQueries(StoreBase):
         async with writer(self.engine).begin() as conn:
             await _update(conn, name, flow_text=flow_text, flow_version=version)
 
+    async def record_webhook_url(self, name: str, url: str) -> None:
+        """Remember the webhook URL instance ``name`` was registered with (at deploy)."""
+        async with writer(self.engine).begin() as conn:
+            await conn.execute(
+                update(instances).where(instances.c.name == name).values(webhook_url=url)
+            )
+
+    async def registered_webhook_urls(self) -> dict[str, str | None]:
+        """Each instance's webhook URL as registered at deploy (``None``: not recorded)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(instances.c.name, instances.c.webhook_url).order_by(instances.c.name)
+            )
+            return {name: url for name, url in rows}
+
     async def _one(self, where: Any) -> Instance | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(instances).where(where))).first()

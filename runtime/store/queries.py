@@ -1,4 +1,5 @@
-"""The queries and mappings both write paths share (``runtime.store.writes``' two backends).
+"""The queries and mappings the store's modules share: both write backends
+(``runtime.store.writes``) and the reads.
 
 The SQLAlchemy path runs these as Core statements; the SQLite group commit compiles the same
 ones to SQL text for ``sqlite3`` (``row_sql``), so an execution reads back identically

@@ -5,36 +5,37 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import literal, select, text, update
+from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.errors import ConfigurationError
 from runtime.store.connections import ConnectionQueries
-from runtime.store.crypto import ENV_KEYS, KEY_FILE, DecryptionError, Keyring
+from runtime.store.crypto import ENV_KEYS, KEY_FILE, Keyring
 from runtime.store.db import (
     StoreUnavailable,
     create_engine,
     default_data_dir,
     masked,
     resolve_url,
-    writer,
 )
 from runtime.store.executions import ExecutionQueries
 from runtime.store.groupcommit import sqlite_file
 from runtime.store.grouped_writes import GroupCommitWrites
 from runtime.store.instances import InstanceQueries
+from runtime.store.keys import KeyQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
 from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
-from runtime.store.tables import encrypted_columns, instances
+from runtime.store.tables import encrypted_columns
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
 from runtime.store.writes import Writes
 
 
-class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
-    """Instances, tokens, deliveries, executions, state and cursors, on SQLite or PostgreSQL.
+class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries):
+    """Instances, tokens, deliveries, executions, state, cursors and connections, on SQLite or
+    PostgreSQL.
 
     Every method is a coroutine that runs its own transaction (committed when it returns).
     Build with ``open_store``; ``close`` when done.
@@ -80,59 +81,6 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
             "(RELAY_HOME moved?): restore it and restart relay"
         )
 
-    async def record_webhook_url(self, name: str, url: str) -> None:
-        """Remember the webhook URL instance ``name`` was registered with (at deploy)."""
-        async with writer(self.engine).begin() as conn:
-            await conn.execute(
-                update(instances).where(instances.c.name == name).values(webhook_url=url)
-            )
-
-    async def registered_webhook_urls(self) -> dict[str, str | None]:
-        """Each instance's webhook URL as registered at deploy (``None``: not recorded)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(instances.c.name, instances.c.webhook_url).order_by(instances.c.name)
-            )
-            return {name: url for name, url in rows}
-
-    async def key_usage(self) -> tuple[list[int], int]:
-        """How many stored secrets each key (newest first) decrypts, and how many none does:
-        a key no secret needs any more can be dropped."""
-        counts = [0] * len(self.keyring.keys)
-        unreadable = 0
-        async with self.engine.connect() as conn:
-            for table, names in encrypted_columns():
-                for row in await conn.execute(select(*(table.c[n] for n in names))):
-                    for value in row:
-                        index = self.keyring.key_index(value)
-                        if index is None:
-                            unreadable += 1
-                        else:
-                            counts[index] += 1
-        return counts, unreadable
-
-    async def check_keys(self, where: str | None = None) -> None:
-        """Decrypt one stored secret of each kind: keys that cannot are refused now, with one
-        line, instead of failing every delivery later."""
-        async with self.engine.connect() as conn:
-            for table, names in encrypted_columns():
-                row = (await conn.execute(select(*(table.c[n] for n in names)).limit(1))).first()
-                if row is None:
-                    continue
-                try:
-                    for value in row:
-                        self.keyring.decrypt(value)
-                except DecryptionError:
-                    raise DecryptionError(
-                        f"the secrets stored in {where or self.url} cannot be decrypted with "
-                        f"the configured keys ({self._key_source()}): were they replaced?"
-                    ) from None
-
-    def _key_source(self) -> str:
-        if self.keyring.path is not None:
-            return f"the key file {self.keyring.path}"
-        return ENV_KEYS if self.keyring.from_env else "the keyring given"
-
     async def check_integrity(self) -> None:
         """SQLite's ``quick_check``: a corrupt file is refused (``StoreUnavailable``) before a
         server starts on it. Nothing to do on PostgreSQL."""
@@ -144,30 +92,6 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
             raise StoreUnavailable(
                 self.file, f"not a relay database or corrupt ({str(found[0])[:200]})"
             )
-
-    async def rotate_keys(self, new_key: str | None = None, *, add: bool = True) -> int:
-        """Add ``new_key`` (or a generated one, for a key file) as the newest key and re-encrypt
-        every encrypted column under it, in one transaction. Returns the rows re-encrypted.
-        With ``add=False`` no key is added: everything is re-encrypted under the newest key
-        already there (keys from ``RELAY_SECRET_KEYS``, with the new one put first).
-
-        Other processes reading a key file pick the new key up when they meet a row they cannot
-        decrypt, but keep encrypting under their newest key until restarted: restart them
-        before an old key is dropped. With ``RELAY_SECRET_KEYS``, put the new key first there.
-        """
-        if add:
-            self.keyring.add_key(new_key)
-        count = 0
-        async with writer(self.engine).begin() as conn:
-            for table, names in encrypted_columns():
-                keys = list(table.primary_key.columns)
-                rows = (await conn.execute(select(*keys, *(table.c[n] for n in names)))).all()
-                for row in rows:
-                    values = {n: self.keyring.reencrypt(row._mapping[n]) for n in names}
-                    where = [k == row._mapping[k.name] for k in keys]
-                    await conn.execute(update(table).where(*where).values(values))
-                    count += 1
-        return count
 
 
 def _identity(path: str) -> tuple[int, int]:
