@@ -23,7 +23,7 @@ from runtime.api import Consent, Runtime
 from runtime.connections import ConnectionHandle
 from runtime.context import State
 from runtime.declarations import WebhookRequest
-from runtime.errors import ConfigurationError, FlowError, RelayError, WebhookRejected
+from runtime.errors import ConfigurationError, FlowError, NotFound, RelayError, WebhookRejected
 from runtime.expressions import render_value
 from runtime.flows import Flow
 from runtime.logs import SECRETS
@@ -378,7 +378,7 @@ class Relay:
                 payload,
                 webhook_token=token,
             )
-        except ConfigurationError:  # undeployed by another process since it was cached
+        except NotFound:  # undeployed by another process since it was cached
             self.forget(instance.name)
             return WebhookOutcome(404, reason="unknown webhook")
         return WebhookOutcome(202, execution_id, duplicate=not new, instance=instance.name)

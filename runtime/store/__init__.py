@@ -2,7 +2,8 @@
 migrations, secrets encrypted at rest and cross-process locks.
 
 ``store = await open_store()`` gives a ``Store``; ``store.tokens`` is the ``TokenStore`` that
-``runtime.connections`` refreshes tokens through.
+``runtime.connections`` refreshes tokens through. The hot path's writes go through
+``store.writes``, a ``Writes`` backend ``open_store`` picks once (``runtime.store.writes``).
 """
 
 from runtime.store.crypto import DecryptionError, Keyring
@@ -11,6 +12,7 @@ from runtime.store.locks import LeaseLocks, LockTimeout
 from runtime.store.records import Delivery, ExecutionRow, Instance
 from runtime.store.store import Store, open_store
 from runtime.store.tokens import DatabaseTokenStore
+from runtime.store.writes import Writes
 
 __all__ = [
     "DatabaseTokenStore",
@@ -23,5 +25,6 @@ __all__ = [
     "LockTimeout",
     "Store",
     "StoreUnavailable",
+    "Writes",
     "open_store",
 ]

@@ -1,7 +1,7 @@
-"""What every part of the ``Store`` shares: the engine and the keyring.
+"""What every part of the ``Store`` shares: the engine, the keyring and the write backend.
 
-The store is assembled from one mixin per area (instances, executions, state) so each module
-stays small while the lead's code sees one object with every method.
+The store is assembled from one mixin per area (instances, executions, state, connections) so
+each module stays small while callers see one object with every method.
 """
 
 from __future__ import annotations
@@ -9,11 +9,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.store.crypto import Keyring
-from runtime.store.groupcommit import GroupCommit
+from runtime.store.writes import Writes
 
 
 class StoreBase:
+    """The attributes the ``Store``'s mixins read."""
+
     engine: AsyncEngine
     keyring: Keyring
-    #: SQLite files: the hot path's writes, group-committed (``None`` on PostgreSQL)
-    group: GroupCommit | None
+    #: the database URL, with any password masked
+    url: str
+    #: the hot path's writes, on the backend ``open_store`` chose
+    writes: Writes

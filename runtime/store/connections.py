@@ -7,11 +7,14 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from runtime.store.base import StoreBase
-from runtime.store.db import now, upsert, writer
+from runtime.store.db import upsert, writer
 from runtime.store.tables import connections, tokens
+from runtime.store.values import now
 
 
 class ConnectionQueries(StoreBase):
+    """The ``Store``'s named-connection methods."""
+
     async def save_connection(
         self, name: str, component: str, connection: str, fields: dict[str, Any]
     ) -> None:

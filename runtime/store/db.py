@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,7 +185,7 @@ class _Writer:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine.execution_options(**{WRITE: True})
-        self._lock = _process_lock(engine) if engine.dialect.name == "sqlite" else None
+        self._lock = write_lock(engine) if engine.dialect.name == "sqlite" else None
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -202,7 +200,8 @@ class _Writer:
 _WRITE_LOCKS: dict[tuple[int, int], asyncio.Lock] = {}
 
 
-def _process_lock(engine: AsyncEngine) -> asyncio.Lock:
+def write_lock(engine: AsyncEngine) -> asyncio.Lock:
+    """The per-process lock every writer of ``engine`` on this event loop queues on (SQLite)."""
     key = (id(engine.sync_engine), id(asyncio.get_running_loop()))
     lock = _WRITE_LOCKS.get(key)
     if lock is None:
@@ -243,75 +242,3 @@ def insert_new(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> A
 def _insert(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).values(values)
-
-
-def now() -> float:
-    return time.time()
-
-
-_RANDOM = threading.local()
-# a forked child must not hand out the random digits its parent is about to hand out
-os.register_at_fork(after_in_child=lambda: setattr(_RANDOM, "pool", None))
-
-
-def _random_hex() -> str:
-    """20 hex digits from ``os.urandom``, drawn 64 ids' worth at a time (one system call)."""
-    pool: list[str] | None = getattr(_RANDOM, "pool", None)
-    if not pool:
-        raw = os.urandom(10 * 64).hex()
-        pool = _RANDOM.pool = [raw[i : i + 20] for i in range(0, len(raw), 20)]
-    return pool.pop()
-
-
-def new_id() -> str:
-    """A new row id: 32 hex digits like ``uuid4().hex``, but time-ordered (48 bits of
-    milliseconds, then 80 random bits, as in UUIDv7), so rows inserted together land together
-    at the end of the primary-key indexes instead of dirtying a random page each."""
-    return f"{time.time_ns() // 1_000_000:012x}{_random_hex()}"
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-def dumps(value: Any) -> str:
-    """JSON text for a column (compact, ASCII; ``NaN`` allowed, since payloads may carry it).
-
-    A lone surrogate (JSON ``"\\ud800"`` in a webhook body) becomes U+FFFD here, so what an
-    execution reads back is text every consumer accepts (CEL refuses such strings). Escaped
-    surrogates also stand for characters beyond the BMP, so only text holding one is looked at.
-    """
-    text = _ENCODER.encode(value)
-    if "\\ud" in text:
-        fixed = _without_lone_surrogates(value)
-        if fixed is not value:
-            return _ENCODER.encode(fixed)
-    return text
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    """``value`` with lone surrogates replaced by U+FFFD (``value`` itself if it had none)."""
-    if isinstance(value, str):
-        return _valid_text(value)
-    if isinstance(value, dict):
-        fix = _without_lone_surrogates
-        pairs = [(fix(k), fix(v)) for k, v in value.items()]
-        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)):
-            return value
-        return dict(pairs)
-    if isinstance(value, list | tuple):
-        items = [_without_lone_surrogates(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    return value
-
-
-def _valid_text(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # a surrogate pair written as two code points joins; a lone one is replaced
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
-
-
-def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from runtime.store.db import SQLITE_BUSY_TIMEOUT_MS, _process_lock, switch_to_wal
+from runtime.store.db import SQLITE_BUSY_TIMEOUT_MS, switch_to_wal, write_lock
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
@@ -95,7 +95,7 @@ class GroupCommit:
                 del self._pending[: self._max_batch]
                 ops = [op for op, _ in batch]
                 try:
-                    async with _process_lock(self._engine):
+                    async with write_lock(self._engine):
                         outcomes = await self._batch(loop, ops)
                 except BaseException as exc:  # the batch did not commit: every caller hears
                     for _, future in batch:

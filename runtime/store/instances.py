@@ -8,14 +8,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from runtime.errors import ConfigurationError
+from runtime.errors import ConfigurationError, NotFound
 from runtime.store.base import StoreBase
-from runtime.store.db import now, writer
+from runtime.store.db import writer
 from runtime.store.records import Instance
 from runtime.store.tables import cursors, deliveries, instances, state
+from runtime.store.values import now
 
 
 class InstanceQueries(StoreBase):
+    """The ``Store``'s instance methods."""
+
     async def create_instance(
         self,
         name: str,
@@ -52,6 +55,7 @@ class InstanceQueries(StoreBase):
         return Instance.from_row(values, self.keyring)
 
     async def get_instance(self, name: str) -> Instance | None:
+        """The instance ``name``, or ``None``."""
         return await self._one(instances.c.name == name)
 
     async def instance_by_token(self, webhook_token: str) -> Instance | None:
@@ -59,6 +63,7 @@ class InstanceQueries(StoreBase):
         return await self._one(instances.c.webhook_token == webhook_token)
 
     async def list_instances(self) -> list[Instance]:
+        """Every instance, by name."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(instances).order_by(instances.c.name))
             return [Instance.from_row(r._mapping, self.keyring) for r in rows]
@@ -75,14 +80,31 @@ class InstanceQueries(StoreBase):
             )
 
     async def set_deploy_state(self, name: str, deploy_state: dict[str, Any]) -> None:
-        """Replace what the deploy lifecycle returned (encrypted: it may hold signing keys)."""
+        """Replace what the deploy lifecycle returned (encrypted: it may hold signing keys);
+        ``NotFound`` if there is no instance ``name``."""
         async with writer(self.engine).begin() as conn:
             await _update(conn, name, deploy_state=self.keyring.encrypt_json(deploy_state))
 
     async def update_instance_flow(self, name: str, flow_text: str, version: int) -> None:
-        """Point the instance at a new flow text, as flow version ``version``."""
+        """Point the instance at a new flow text, as flow version ``version``; ``NotFound``
+        if there is no instance ``name``."""
         async with writer(self.engine).begin() as conn:
             await _update(conn, name, flow_text=flow_text, flow_version=version)
+
+    async def record_webhook_url(self, name: str, url: str) -> None:
+        """Remember the webhook URL instance ``name`` was registered with (at deploy)."""
+        async with writer(self.engine).begin() as conn:
+            await conn.execute(
+                update(instances).where(instances.c.name == name).values(webhook_url=url)
+            )
+
+    async def registered_webhook_urls(self) -> dict[str, str | None]:
+        """Each instance's webhook URL as registered at deploy (``None``: not recorded)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(instances.c.name, instances.c.webhook_url).order_by(instances.c.name)
+            )
+            return {name: url for name, url in rows}
 
     async def _one(self, where: Any) -> Instance | None:
         async with self.engine.connect() as conn:
@@ -93,4 +115,4 @@ class InstanceQueries(StoreBase):
 async def _update(conn: AsyncConnection, name: str, **values: Any) -> None:
     result = await conn.execute(update(instances).where(instances.c.name == name).values(values))
     if result.rowcount == 0:
-        raise ConfigurationError(f"there is no instance named {name!r}")
+        raise NotFound("instance", name)

@@ -25,8 +25,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.background import running
-from runtime.store.db import now, upsert, writer
+from runtime.store.db import upsert, writer
 from runtime.store.tables import locks
+from runtime.store.values import now
 
 
 class LockTimeout(TimeoutError):

@@ -12,7 +12,7 @@ from attrs import field, frozen
 
 from runtime.errors import RelayError
 from runtime.store.crypto import Keyring
-from runtime.store.db import loads
+from runtime.store.values import loads
 
 
 @frozen

@@ -2,7 +2,7 @@
 
 Each function here takes a ``sqlite3.Connection`` already inside a write transaction (see
 ``runtime.store.groupcommit``) and does what its SQLAlchemy counterpart in
-``runtime.store.executions`` does, statement for statement, on the same schema
+``runtime.store.sqlalchemy_writes`` does, statement for statement, on the same schema
 (``runtime.store.tables``). Values are converted by the callers (JSON text via ``dumps``), so
 a row reads back through SQLAlchemy exactly as if SQLAlchemy had written it.
 
@@ -16,27 +16,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy.dialects import sqlite
-
-from runtime.errors import ConfigurationError
-from runtime.store.db import now
+from runtime.errors import NotFound
+from runtime.store.queries import row_sql, state_keys, stored_scopes
 from runtime.store.records import Holder, LeaseLost
 from runtime.store.tables import executions
-
-_ROW_SQL: str | None = None
-
-
-def _row_sql() -> str:
-    """``executions.ExecutionQueries``' row query (execution + delivery), for one id."""
-    global _ROW_SQL
-    if _ROW_SQL is None:
-        from runtime.store.executions import _ROWS
-
-        query = _ROWS.where(executions.c.id == bindparam("execution_id"))
-        _ROW_SQL = str(query.compile(dialect=sqlite.dialect()))
-    return _ROW_SQL
-
+from runtime.store.values import now
 
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at, execution_id)"
@@ -86,7 +70,7 @@ def record_delivery(
 ) -> tuple[str, bool]:
     row = conn.execute(_INSTANCE_FLOW, (instance,)).fetchone()
     if row is None or (webhook_token is not None and row[2] != webhook_token):
-        raise ConfigurationError(f"there is no instance named {instance!r}")
+        raise NotFound("instance", instance)
     inserted = conn.execute(
         _INSERT_DELIVERY,
         (delivery_id, instance, dedupe_key, headers, body, received_at, execution_id),
@@ -140,7 +124,7 @@ def _one_row(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
 
 
 def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any] | None:
-    return _one_row(conn.execute(_row_sql(), (execution_id,)))
+    return _one_row(conn.execute(row_sql(), (execution_id,)))
 
 
 def _claim_args(execution_id: str, worker: str, lease_seconds: float) -> tuple[Any, ...]:
@@ -168,9 +152,7 @@ def claim_with_state(
     """``claim`` (the execution's columns only: running it does not need its delivery), then
     the persistent state documents (JSON text by scope) of the execution's instance and
     ``flow_name`` (default: the instance's flow name), and that flow name."""
-    row = _one_row(
-        conn.execute(_CLAIM_RETURNING, _claim_args(execution_id, worker, lease_seconds))
-    )
+    row = _one_row(conn.execute(_CLAIM_RETURNING, _claim_args(execution_id, worker, lease_seconds)))
     if row is None:
         return None
     instance = row["instance"]
@@ -181,12 +163,10 @@ def claim_with_state(
 
 
 def load_state(conn: sqlite3.Connection, instance: str | None, flow_name: str) -> dict[str, str]:
-    from runtime.store.state import _keys
-
-    keys = _keys(instance, flow_name)
+    """The persistent state documents (JSON text by scope) of ``instance`` and ``flow_name``."""
+    keys = state_keys(instance, flow_name)
     wanted = sorted(set(keys.values()))  # one or two names
-    rows = conn.execute(_STATE_ONE if len(wanted) == 1 else _STATE_TWO, wanted)
-    return {scope: data for scope, key, data in rows if keys.get(scope) == key}
+    return stored_scopes(conn.execute(_STATE_ONE if len(wanted) == 1 else _STATE_TWO, wanted), keys)
 
 
 def finish(
@@ -202,8 +182,6 @@ def finish(
 ) -> None:
     """Record the outcome and the persistent scopes (``scopes``: JSON text by scope name);
     with ``holder``, only while it holds the lease (``LeaseLost`` otherwise, nothing written)."""
-    from runtime.store.state import _keys
-
     params: tuple[Any, ...] = (status, result, execution_state, now(), execution_id)
     if holder is None:
         done = conn.execute(_FINISH, params).rowcount
@@ -220,7 +198,7 @@ def finish(
         found = conn.execute(_FLOW_NAME, (instance,)).fetchone() if instance else None
         flow_name = (found[0] if found else None) or result_flow
     t = now()
-    for scope, key in _keys(instance, flow_name).items():
+    for scope, key in state_keys(instance, flow_name).items():
         if scope in scopes:
             conn.execute(_UPSERT_STATE, (scope, key, scopes[scope], t))
 

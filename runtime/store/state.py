@@ -4,7 +4,8 @@ Scopes and their keys (see ``runtime.context.State``):
 
 - ``flow``: one instance of a flow, across its runs: keyed by instance name;
 - ``cross_flow``: every flow of one customer. relay has no instance groups yet, so this is
-  keyed by instance name too; when groups arrive, only ``_keys`` changes;
+  keyed by instance name too; when groups arrive, only ``runtime.store.queries.state_keys``
+  changes;
 - ``integration``: every instance of a flow: keyed by flow name.
 
 The ``execution`` scope lives with its execution row. A save replaces a scope's document as a
@@ -19,16 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.store.base import StoreBase
-from runtime.store.db import dumps, loads, now, upsert, writer
+from runtime.store.db import upsert, writer
+from runtime.store.queries import state_documents, state_keys, stored_scopes
 from runtime.store.tables import cursors, state
-
-SCOPES = ("flow", "cross_flow", "integration")
-
-
-def _keys(instance: str | None, flow_name: str) -> dict[str, str]:
-    # a run without an instance (``relay run``) has only the integration scope to keep
-    per_instance = {} if instance is None else {"flow": instance, "cross_flow": instance}
-    return {**per_instance, "integration": flow_name}
+from runtime.store.values import dumps, loads, now
 
 
 async def write_state(
@@ -36,7 +31,7 @@ async def write_state(
 ) -> None:
     """Upsert the persistent scopes present in ``scopes`` (others are left alone)."""
     t = now()
-    for scope, key in _keys(instance, flow_name).items():
+    for scope, key in state_keys(instance, flow_name).items():
         if scope not in scopes:
             continue
         data = dumps(scopes[scope] or {})
@@ -45,20 +40,15 @@ async def write_state(
 
 
 class StateQueries(StoreBase):
+    """The ``Store``'s state and cursor methods."""
+
     async def load_state(self, instance: str, flow_name: str) -> dict[str, dict[str, Any]]:
         """``{"flow": .., "cross_flow": .., "integration": ..}``, empty dicts where unset."""
-        keys = _keys(instance, flow_name)
-        out: dict[str, dict[str, Any]] = {scope: {} for scope in SCOPES}
+        keys = state_keys(instance, flow_name)
+        c = state.c
+        query = select(c.scope, c.key, c.data).where(c.key.in_(set(keys.values())))
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(state.c.scope, state.c.key, state.c.data).where(
-                    state.c.key.in_(set(keys.values()))
-                )
-            )
-            for scope, key, data in rows:
-                if keys.get(scope) == key:
-                    out[scope] = loads(data)
-        return out
+            return state_documents(stored_scopes(await conn.execute(query), keys))
 
     async def save_state(
         self,

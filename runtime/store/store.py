@@ -3,62 +3,49 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from sqlalchemy import literal, select, text, update
+from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.errors import ConfigurationError
 from runtime.store.connections import ConnectionQueries
-from runtime.store.crypto import ENV_KEYS, KEY_FILE, DecryptionError, Keyring
+from runtime.store.crypto import ENV_KEYS, KEY_FILE, Keyring
 from runtime.store.db import (
     StoreUnavailable,
     create_engine,
     default_data_dir,
     masked,
     resolve_url,
-    translate,
-    writer,
 )
 from runtime.store.executions import ExecutionQueries
-from runtime.store.groupcommit import GroupCommit, sqlite_file
+from runtime.store.groupcommit import sqlite_file
+from runtime.store.grouped_writes import GroupCommitWrites
 from runtime.store.instances import InstanceQueries
+from runtime.store.keys import KeyQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
+from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
-from runtime.store.tables import encrypted_columns, instances
+from runtime.store.tables import encrypted_columns
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
-
-T = TypeVar("T")
-
-
-class _TranslatingGroupCommit(GroupCommit):
-    """Group commit whose SQLite failures leave as ``StoreUnavailable`` (as the engine's do)."""
-
-    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return await super().run(op)
-        except (sqlite3.Error, OSError) as exc:
-            found = translate(exc, self.path)
-            if found is None:
-                raise
-            raise found from exc
+from runtime.store.writes import Writes
 
 
-class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
-    """Instances, tokens, deliveries, executions, state and cursors, on SQLite or PostgreSQL.
+class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries):
+    """Instances, tokens, deliveries, executions, state, cursors and connections, on SQLite or
+    PostgreSQL.
 
     Every method is a coroutine that runs its own transaction (committed when it returns).
     Build with ``open_store``; ``close`` when done.
     """
 
-    def __init__(self, engine: AsyncEngine, keyring: Keyring, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, keyring: Keyring, url: str, writes: Writes) -> None:
         self.engine = engine
         self.keyring = keyring
+        #: the hot path's writes (``runtime.store.writes``), on the backend chosen for ``engine``
+        self.writes = writes
         #: the database URL, with any password masked
         self.url = url
         #: the ``runtime.connections.TokenStore`` on this database
@@ -66,7 +53,6 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         path = sqlite_file(engine.url)
         #: the SQLite file, if the store is one
         self.file = path
-        self.group = _TranslatingGroupCommit(path, engine) if path is not None else None
         # which file was opened: one moved, deleted or replaced later is no longer the store
         self._identity = _identity(path) if path is not None else None
 
@@ -74,8 +60,8 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
         return f"<Store {self.url}>"
 
     async def close(self) -> None:
-        if self.group is not None:
-            await self.group.close()
+        """Close the write backend and the engine's connections (a later call reopens them)."""
+        await self.writes.close()
         await self.engine.dispose()
 
     def gone(self) -> str | None:
@@ -95,59 +81,6 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
             "(RELAY_HOME moved?): restore it and restart relay"
         )
 
-    async def record_webhook_url(self, name: str, url: str) -> None:
-        """Remember the webhook URL instance ``name`` was registered with (at deploy)."""
-        async with writer(self.engine).begin() as conn:
-            await conn.execute(
-                update(instances).where(instances.c.name == name).values(webhook_url=url)
-            )
-
-    async def registered_webhook_urls(self) -> dict[str, str | None]:
-        """Each instance's webhook URL as registered at deploy (``None``: not recorded)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(instances.c.name, instances.c.webhook_url).order_by(instances.c.name)
-            )
-            return {name: url for name, url in rows}
-
-    async def key_usage(self) -> tuple[list[int], int]:
-        """How many stored secrets each key (newest first) decrypts, and how many none does:
-        a key no secret needs any more can be dropped."""
-        counts = [0] * len(self.keyring.keys)
-        unreadable = 0
-        async with self.engine.connect() as conn:
-            for table, names in encrypted_columns():
-                for row in await conn.execute(select(*(table.c[n] for n in names))):
-                    for value in row:
-                        index = self.keyring.key_index(value)
-                        if index is None:
-                            unreadable += 1
-                        else:
-                            counts[index] += 1
-        return counts, unreadable
-
-    async def check_keys(self, where: str | None = None) -> None:
-        """Decrypt one stored secret of each kind: keys that cannot are refused now, with one
-        line, instead of failing every delivery later."""
-        async with self.engine.connect() as conn:
-            for table, names in encrypted_columns():
-                row = (await conn.execute(select(*(table.c[n] for n in names)).limit(1))).first()
-                if row is None:
-                    continue
-                try:
-                    for value in row:
-                        self.keyring.decrypt(value)
-                except DecryptionError:
-                    raise DecryptionError(
-                        f"the secrets stored in {where or self.url} cannot be decrypted with "
-                        f"the configured keys ({self._key_source()}): were they replaced?"
-                    ) from None
-
-    def _key_source(self) -> str:
-        if self.keyring.path is not None:
-            return f"the key file {self.keyring.path}"
-        return ENV_KEYS if self.keyring.from_env else "the keyring given"
-
     async def check_integrity(self) -> None:
         """SQLite's ``quick_check``: a corrupt file is refused (``StoreUnavailable``) before a
         server starts on it. Nothing to do on PostgreSQL."""
@@ -160,38 +93,27 @@ class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries):
                 self.file, f"not a relay database or corrupt ({str(found[0])[:200]})"
             )
 
-    async def rotate_keys(self, new_key: str | None = None, *, add: bool = True) -> int:
-        """Add ``new_key`` (or a generated one, for a key file) as the newest key and re-encrypt
-        every encrypted column under it, in one transaction. Returns the rows re-encrypted.
-        With ``add=False`` no key is added: everything is re-encrypted under the newest key
-        already there (keys from ``RELAY_SECRET_KEYS``, with the new one put first).
-
-        Other processes reading a key file pick the new key up when they meet a row they cannot
-        decrypt, but keep encrypting under their newest key until restarted: restart them
-        before an old key is dropped. With ``RELAY_SECRET_KEYS``, put the new key first there.
-        """
-        if add:
-            self.keyring.add_key(new_key)
-        count = 0
-        async with writer(self.engine).begin() as conn:
-            for table, names in encrypted_columns():
-                keys = list(table.primary_key.columns)
-                rows = (await conn.execute(select(*keys, *(table.c[n] for n in names)))).all()
-                for row in rows:
-                    values = {n: self.keyring.reencrypt(row._mapping[n]) for n in names}
-                    where = [k == row._mapping[k.name] for k in keys]
-                    await conn.execute(update(table).where(*where).values(values))
-                    count += 1
-        return count
-
 
 def _identity(path: str) -> tuple[int, int]:
     found = os.stat(path)
     return found.st_dev, found.st_ino
 
 
+def choose_writes(engine: AsyncEngine, *, group_commit: bool = True) -> Writes:
+    """The write backend for ``engine``: group commit on a SQLite file (unless
+    ``group_commit`` is off), SQLAlchemy otherwise."""
+    path = sqlite_file(engine.url)
+    if path is not None and group_commit:
+        return GroupCommitWrites(path, engine)
+    return SqlAlchemyWrites(engine)
+
+
 async def open_store(
-    url: str | None = None, *, data_dir: Path | None = None, keyring: Keyring | None = None
+    url: str | None = None,
+    *,
+    data_dir: Path | None = None,
+    keyring: Keyring | None = None,
+    group_commit: bool = True,
 ) -> Store:
     """Open (and migrate to the current schema) the store at ``url``.
 
@@ -203,6 +125,9 @@ async def open_store(
     a key file beside a missing or new database (``RELAY_HOME`` moved, the database deleted),
     a database holding encrypted secrets but no key file (a key file is created only together
     with a new store), and keys that cannot decrypt what is stored.
+
+    On a SQLite file the hot path's writes are group-committed; ``group_commit=False`` writes
+    them through SQLAlchemy instead, as on PostgreSQL (``runtime.store.writes``).
     """
     directory = data_dir or default_data_dir()
     resolved = resolve_url(url, directory)
@@ -234,7 +159,9 @@ async def open_store(
                     "beside them"
                 )
             ring = Keyring.load(directory)  # creates the key file, with the new store
-        store = Store(engine, ring, masked(resolved))
+        store = Store(
+            engine, ring, masked(resolved), choose_writes(engine, group_commit=group_commit)
+        )
         await store.check_keys(where)
     except StoreUnavailable as exc:
         await engine.dispose()

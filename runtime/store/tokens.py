@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.oauth import Token
 from runtime.store.crypto import Keyring
-from runtime.store.db import now, upsert, writer
+from runtime.store.db import upsert, writer
 from runtime.store.locks import LeaseLocks
 from runtime.store.tables import tokens
+from runtime.store.values import now
 
 #: A refresh is one HTTP exchange; 30 s outlasts it, and the lease is renewed while held.
 TOKEN_LOCK_LEASE = 30.0

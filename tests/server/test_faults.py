@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from runtime import InProcessExecutor, Relay, Runtime, create_app, open_store
 from runtime.server.protocol import head_timeout_protocol
+from runtime.store.grouped_writes import GroupCommitWrites
 
 FLOW = """\
 name: open hook
@@ -107,8 +108,9 @@ async def test_a_full_disk_is_503_with_one_log_line_on_a_kept_connection(
     served: tuple[Setup, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     setup, port = served
-    group = setup.relay.store.group
-    assert group is not None
+    writes = setup.relay.store.writes
+    assert isinstance(writes, GroupCommitWrites)
+    group = writes.group
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
 

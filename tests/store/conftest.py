@@ -15,6 +15,8 @@ import pytest
 import pytest_asyncio
 
 from runtime.store import Keyring, Store, open_store
+from runtime.store.groupcommit import GroupCommit
+from runtime.store.grouped_writes import GroupCommitWrites
 
 from ..conftest import require_service
 
@@ -70,6 +72,13 @@ def pg_rows(schema: str, sql: str) -> list[tuple[object, ...]]:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
         return list(conn.execute(sql).fetchall())
+
+
+def group_of(store: Store) -> GroupCommit | None:
+    """The group commit ``store`` writes its hot path through (``None``: it writes through
+    SQLAlchemy)."""
+    writes = store.writes
+    return writes.group if isinstance(writes, GroupCommitWrites) else None
 
 
 FLOW = "name: Booking follow-up\ntrigger: {webhook: {}}\nsteps: []\n"

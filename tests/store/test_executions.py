@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
-from runtime.errors import ConfigurationError
+from runtime.errors import NotFound
 from runtime.store import Keyring, Store, open_store
 from runtime.store.records import Holder, LeaseLost
 
-from .conftest import FLOW, make_instance
+from .conftest import FLOW, group_of, make_instance
 
 pytestmark = pytest.mark.asyncio
 
@@ -65,7 +67,7 @@ async def test_concurrent_duplicates_create_one_execution(store: Store) -> None:
 
 
 async def test_delivery_for_an_unknown_instance_records_nothing(store: Store) -> None:
-    with pytest.raises(ConfigurationError, match="no instance named 'ghost'"):
+    with pytest.raises(NotFound, match="no instance named 'ghost'"):
         await store.record_delivery("ghost", "k", {}, b"", 0.0)
     assert await store.list_executions() == []
 
@@ -180,15 +182,19 @@ async def test_unfinished_executions_after_a_crash(
         await restarted.close()
 
 
-@pytest.fixture(params=["grouped", "sqlalchemy"])
-def write_path(request: pytest.FixtureRequest, store: Store) -> Store:
+@pytest_asyncio.fixture(params=["grouped", "sqlalchemy"])
+async def write_path(
+    request: pytest.FixtureRequest, backend: str, db_url: str, tmp_path: Path, keyring: Keyring
+) -> AsyncIterator[Store]:
     """The store, writing through group commit (SQLite's default) or through SQLAlchemy (as on
     PostgreSQL): both paths must fence."""
-    if request.param == "sqlalchemy":
-        if store.group is None:
-            pytest.skip("this backend has one write path")
-        store.group = None
-    return store
+    grouped = request.param == "grouped"
+    if not grouped and backend != "sqlite":
+        pytest.skip("this backend has one write path")
+    store = await open_store(db_url, data_dir=tmp_path, keyring=keyring, group_commit=grouped)
+    assert (group_of(store) is not None) == (grouped and backend == "sqlite")
+    yield store
+    await store.close()
 
 
 async def test_a_holder_whose_lease_was_taken_over_cannot_finish_renew_or_release(

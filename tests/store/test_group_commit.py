@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import ConfigurationError
+from runtime.errors import NotFound
 from runtime.store import Store, open_store
-from runtime.store.db import new_id
+from runtime.store.values import new_id
 
-from .conftest import make_instance
+from .conftest import group_of, make_instance
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,8 +38,9 @@ async def test_concurrent_deliveries_share_transactions_and_keep_dedupe(store: S
     assert not {e for e, _ in acme} & {e for e, _ in other}
     rows = await store.list_executions(limit=1000)
     assert len(rows) == 80 and all(r.status == "pending" for r in rows)
-    if store.group is not None:  # SQLite: the 120 deliveries took far fewer commits
-        assert store.group.operations >= 120 and store.group.batches < 60
+    group = group_of(store)
+    if group is not None:  # SQLite: the 120 deliveries took far fewer commits
+        assert group.operations >= 120 and group.batches < 60
 
 
 async def test_a_failing_delivery_does_not_sink_its_batch(store: Store) -> None:
@@ -53,7 +54,7 @@ async def test_a_failing_delivery_does_not_sink_its_batch(store: Store) -> None:
     )
     failed = [o for i, o in enumerate(outcomes) if i % 3 == 0]
     recorded = [o for i, o in enumerate(outcomes) if i % 3 != 0]
-    assert all(isinstance(o, ConfigurationError) for o in failed)
+    assert all(isinstance(o, NotFound) for o in failed)
     assert all(isinstance(o, tuple) and o[1] for o in recorded)
     assert len(await store.list_executions(limit=100)) == 20
 
@@ -64,7 +65,7 @@ async def test_a_delivery_to_a_replaced_instance_token_is_refused(store: Store) 
     assert new
     await store.delete_instance("acme")
     await make_instance(store, token="second-token")  # same name, deployed again
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(NotFound):
         await store.record_delivery("acme", "k2", {}, b"", 0.0, webhook_token="first-token")
     _, new = await store.record_delivery("acme", "k2", {}, b"", 0.0, webhook_token="second-token")
     assert new
@@ -117,7 +118,8 @@ async def test_an_operation_that_fails_after_writing_is_undone_alone(tmp_path: P
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
     try:
         await make_instance(store)
-        assert store.group is not None
+        group = group_of(store)
+        assert group is not None
 
         def half_written(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE instances SET flow_name = 'changed'")
@@ -125,7 +127,7 @@ async def test_an_operation_that_fails_after_writing_is_undone_alone(tmp_path: P
 
         outcomes = await asyncio.gather(
             store.record_delivery("acme", "a", {}, b"", 0.0),
-            store.group.run(half_written),
+            group.run(half_written),
             store.record_delivery("acme", "b", {}, b"", 0.0),
             return_exceptions=True,
         )
@@ -157,7 +159,8 @@ async def test_a_batch_waits_out_another_writer_without_blocking_the_loop(
     try:
         await make_instance(store)
         await store.record_delivery("acme", "before", {}, b"", 0.0)
-        assert store.group is not None and store.group.waited == 0
+        group = group_of(store)
+        assert group is not None and group.waited == 0
         other = sqlite3.connect(tmp_path / "relay.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process's write transaction
         ticks = 0
@@ -177,10 +180,10 @@ async def test_a_batch_waits_out_another_writer_without_blocking_the_loop(
         other.close()
         _, new = await asyncio.wait_for(delivery, 10)
         ticking.cancel()
-        assert new and store.group.waited == 1
+        assert new and group.waited == 1
         # the next batch is back on the loop, with the lock free
         _, new = await store.record_delivery("acme", "after", {}, b"", 0.0)
-        assert new and store.group.waited == 1
+        assert new and group.waited == 1
         assert len(await store.list_executions()) == 3
     finally:
         await store.close()

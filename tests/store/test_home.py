@@ -19,9 +19,10 @@ from sqlalchemy import event
 from runtime.errors import ConfigurationError
 from runtime.store import DecryptionError, StoreUnavailable, open_store
 from runtime.store.crypto import ENV_KEYS
-from runtime.store.db import default_data_dir, dumps, loads
+from runtime.store.db import default_data_dir
+from runtime.store.values import dumps, loads
 
-from .conftest import make_instance
+from .conftest import group_of, make_instance
 
 
 @pytest.fixture(autouse=True)
@@ -168,13 +169,14 @@ async def test_store_faults_are_one_line_relay_errors(tmp_path: Path) -> None:
             await store.list_instances()
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", full)
-    assert store.group is not None
+    group = group_of(store)
+    assert group is not None
 
     def read_only(_conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
     with pytest.raises(StoreUnavailable, match=r"relay.db: .*readonly"):
-        await store.group.run(read_only)
+        await group.run(read_only)
     # a constraint violation stays what it is: callers handle those
     with pytest.raises(ConfigurationError, match="already exists"):
         await make_instance(store)
@@ -206,4 +208,3 @@ def test_a_lone_surrogate_becomes_the_replacement_character() -> None:
         "ok": "\U0001f600",
     }
     assert loads(dumps(["a\\ud800"])) == ["a\\ud800"]  # an escaped backslash is just text
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.errors import ConfigurationError
+from runtime.errors import ConfigurationError, NotFound
 from runtime.store import Store
 from runtime.store.tables import instances
 
@@ -77,9 +77,9 @@ async def test_deploy_state_and_flow_updates(store: Store) -> None:
 
 
 async def test_updating_a_missing_instance_is_an_error(store: Store) -> None:
-    with pytest.raises(ConfigurationError, match="no instance named 'ghost'"):
+    with pytest.raises(NotFound, match="no instance named 'ghost'"):
         await store.set_deploy_state("ghost", {})
-    with pytest.raises(ConfigurationError, match="no instance named 'ghost'"):
+    with pytest.raises(NotFound, match="no instance named 'ghost'"):
         await store.update_instance_flow("ghost", FLOW, 2)
 
 

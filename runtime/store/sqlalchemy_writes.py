@@ -1,0 +1,241 @@
+"""The hot path's writes as SQLAlchemy Core transactions: the ``Writes`` of PostgreSQL (and of
+SQLite databases group commit cannot open). Each call is one transaction of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from runtime.errors import NotFound
+from runtime.store.db import insert_new, writer
+from runtime.store.queries import ROWS, claimable, state_documents, state_keys, stored_scopes
+from runtime.store.records import ExecutionRow, Holder, LeaseLost
+from runtime.store.state import write_state
+from runtime.store.tables import deliveries, executions, instances
+from runtime.store.tables import state as state_table
+from runtime.store.values import dumps, new_id, now
+
+
+class SqlAlchemyWrites:
+    """``runtime.store.writes.Writes`` on an async engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def record_delivery(
+        self,
+        instance: str,
+        dedupe_key: str,
+        headers: dict[str, str],
+        body: bytes,
+        received_at: float,
+        payload: Any,
+        webhook_token: str | None,
+    ) -> tuple[str, bool]:
+        """See ``Writes.record_delivery``."""
+        d = deliveries.c
+        while True:
+            execution_id = new_id()
+            async with writer(self.engine).begin() as conn:
+                values = {
+                    "id": new_id(),
+                    "instance": instance,
+                    "dedupe_key": dedupe_key,
+                    "headers": dumps(dict(headers)),
+                    "body": bytes(body),
+                    "received_at": received_at,
+                    "execution_id": execution_id,
+                }
+                inserted = await conn.execute(insert_new(conn, deliveries, values))
+                if inserted.first() is not None:
+                    flow_text, version = await _instance_flow(conn, instance, webhook_token)
+                    await _insert_execution(
+                        conn, execution_id, instance, flow_text, version, dumps(payload)
+                    )
+                    return execution_id, True
+                existing = await conn.scalar(
+                    select(d.execution_id).where(d.instance == instance, d.dedupe_key == dedupe_key)
+                )
+            # ``None``: the conflicting delivery was rolled back meanwhile; insert ours after all
+            if existing is not None:
+                return str(existing), False
+
+    async def insert_execution(
+        self,
+        execution_id: str,
+        instance: str | None,
+        flow_text: str,
+        flow_version: int,
+        payload: Any,
+        status: str,
+        replay_of: str | None,
+        reuse_outputs: dict[str, Any] | None,
+    ) -> None:
+        """See ``Writes.insert_execution``."""
+        async with writer(self.engine).begin() as conn:
+            await _insert_execution(
+                conn,
+                execution_id,
+                instance,
+                flow_text,
+                flow_version,
+                dumps(payload),
+                status,
+                replay_of,
+                None if reuse_outputs is None else dumps(reuse_outputs),
+            )
+
+    async def claim(
+        self, execution_id: str, worker: str, lease_seconds: float
+    ) -> ExecutionRow | None:
+        """See ``Writes.claim``."""
+        async with writer(self.engine).begin() as conn:
+            claimed = await conn.execute(_claim(execution_id, worker, lease_seconds))
+            if claimed.rowcount != 1:
+                return None
+            row = (await conn.execute(ROWS.where(executions.c.id == execution_id))).one()
+        return ExecutionRow.from_row(row._mapping)
+
+    async def claim_with_state(
+        self, execution_id: str, worker: str, lease_seconds: float, flow_name: str | None
+    ) -> tuple[ExecutionRow, dict[str, dict[str, Any]], str] | None:
+        """See ``Writes.claim_with_state``."""
+        claim = _claim(execution_id, worker, lease_seconds).returning(*executions.columns)
+        async with writer(self.engine).begin() as conn:
+            row = (await conn.execute(claim)).one_or_none()
+            if row is None:
+                return None
+            instance = row._mapping["instance"]
+            if flow_name is None:
+                flow_name = (await _flow_name(conn, instance) if instance else None) or ""
+            keys = state_keys(instance, flow_name)
+            c = state_table.c
+            rows = await conn.execute(
+                select(c.scope, c.key, c.data).where(c.key.in_(set(keys.values())))
+            )
+            documents = stored_scopes(rows, keys)
+        return ExecutionRow.from_row(row._mapping), state_documents(documents), flow_name
+
+    async def finish(
+        self,
+        execution_id: str,
+        status: str,
+        result: dict[str, Any],
+        state: dict[str, Any],
+        flow_name: str | None,
+        holder: Holder | None,
+    ) -> None:
+        """See ``Writes.finish``."""
+        c = executions.c
+        where = [c.id == execution_id]
+        if holder is not None:
+            where += [
+                c.status == "running",
+                c.worker == holder.worker,
+                c.attempts == holder.attempt,
+            ]
+        async with writer(self.engine).begin() as conn:
+            done = await conn.execute(
+                update(executions)
+                .where(*where)
+                .values(
+                    status=status,
+                    result=dumps(result),
+                    state=dumps(state.get("execution") or {}),
+                    finished_at=now(),
+                    worker=None,
+                    lease_until=None,
+                )
+                .returning(c.instance)
+            )
+            found = done.one_or_none()
+            if found is None:
+                if holder is not None:
+                    raise LeaseLost(execution_id, holder)
+                raise LookupError(f"there is no execution {execution_id!r}")
+            instance = found[0]
+            if flow_name is None:
+                flow_name = await _flow_name(conn, instance) or str(result.get("flow", ""))
+            await write_state(conn, instance, flow_name, state)
+
+    async def by_holder(
+        self, execution_id: str, worker: str | None, attempt: int | None, values: dict[str, Any]
+    ) -> bool:
+        """See ``Writes.by_holder``."""
+        c = executions.c
+        where = [c.id == execution_id, c.status == "running"]
+        if worker is not None:
+            where.append(c.worker == worker)
+        if attempt is not None:
+            where.append(c.attempts == attempt)
+        async with writer(self.engine).begin() as conn:
+            result = await conn.execute(update(executions).where(*where).values(values))
+            return bool(result.rowcount == 1)
+
+    async def close(self) -> None:
+        """Nothing to release: the ``Store`` disposes of the engine."""
+
+
+async def _flow_name(conn: AsyncConnection, instance: str | None) -> str | None:
+    found = await conn.scalar(select(instances.c.flow_name).where(instances.c.name == instance))
+    return None if found is None else str(found)
+
+
+async def _instance_flow(
+    conn: AsyncConnection, instance: str, webhook_token: str | None
+) -> tuple[str, int]:
+    query = select(instances.c.flow_text, instances.c.flow_version).where(
+        instances.c.name == instance
+    )
+    if webhook_token is not None:
+        query = query.where(instances.c.webhook_token == webhook_token)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound("instance", instance)
+    return row.flow_text, row.flow_version
+
+
+async def _insert_execution(
+    conn: AsyncConnection,
+    execution_id: str,
+    instance: str | None,
+    flow_text: str,
+    flow_version: int,
+    payload: str,
+    status: str = "pending",
+    replay_of: str | None = None,
+    reuse_outputs: str | None = None,
+) -> None:
+    await conn.execute(
+        executions.insert().values(
+            id=execution_id,
+            instance=instance,
+            status=status,
+            flow_text=flow_text,
+            flow_version=flow_version,
+            payload=payload,
+            created_at=now(),
+            attempts=0,
+            replay_of=replay_of,
+            reuse_outputs=reuse_outputs,
+        )
+    )
+
+
+def _claim(execution_id: str, worker: str, lease_seconds: float) -> Any:
+    """The claiming ``UPDATE``, made now: it matches no row when someone else holds the
+    execution or it has finished."""
+    t = now()
+    return (
+        update(executions)
+        .where(executions.c.id == execution_id, claimable(t))
+        .values(
+            status="running",
+            worker=worker,
+            lease_until=t + lease_seconds,
+            started_at=t,
+            attempts=executions.c.attempts + 1,
+        )
+    )
