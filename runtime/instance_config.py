@@ -7,9 +7,9 @@ from typing import Any
 
 from runtime.api import Runtime
 from runtime.connections import ConnectionHandle
-from runtime.expressions import render_value
 from runtime.flows import Flow
 from runtime.store import Instance
+from runtime.trigger_kinds import ComponentTrigger
 
 #: An instance's config scope and its connection handles, by connection name.
 Resolved = tuple[dict[str, Any], dict[str, ConnectionHandle]]
@@ -25,12 +25,5 @@ async def resolve_instance_config(runtime: Runtime, instance: Instance, flow: Fl
 def trigger_inputs(flow: Flow, resolved: Resolved) -> dict[str, Any]:
     """The flow's trigger inputs rendered against a resolved config: ``$connection``
     references become the connection handles they name."""
-    scope, handles = resolved
-    raw = flow.trigger.inputs or {}
-    rendered: dict[str, Any] = render_value(
-        raw, {"config": scope, "trigger": {}, "steps": {}, "state": {}}
-    )
-    for key, value in list(rendered.items()):
-        if isinstance(value, dict) and "$connection" in value:
-            rendered[key] = handles[value["$connection"]]
-    return rendered
+    trigger = flow.trigger
+    return trigger.render_inputs(resolved) if isinstance(trigger, ComponentTrigger) else {}

@@ -1,31 +1,28 @@
 """Webhook intake: a delivery verified against its instance, shaped into a trigger payload and
-recorded durably with its execution (which it does not run)."""
+recorded durably with its execution (which it does not run).
+
+How a delivery is verified and shaped, and which of its headers are kept, is the instance's
+trigger kind's (``FlowTrigger.shape``, ``FlowTrigger.kept_headers``).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from attrs import frozen
 
 from runtime.api import Runtime
+from runtime.connections import ConnectionHandle
 from runtime.declarations import WebhookRequest
 from runtime.errors import ConfigurationError, FlowError, NotFound, WebhookRejected
 from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
-from runtime.instance_config import resolve_instance_config, trigger_inputs
-from runtime.plain_webhooks import stored_secret, verify_signature
+from runtime.instance_config import resolve_instance_config
 from runtime.store import Instance, Store
 
 log = structlog.get_logger("relay.service")
-
-#: Headers every delivery record keeps (never credentials); a trigger adds what it declares.
-_KEPT_HEADERS = frozenset({"content-type", "user-agent"})
-#: A plain ``webhook:`` trigger also keeps relay's own signature header.
-_PLAIN_WEBHOOK_HEADERS = _KEPT_HEADERS | {"x-relay-signature"}
 
 
 @frozen
@@ -46,6 +43,17 @@ class WebhookIntake:
         self._runtime = runtime
         self._store = store
         self._instances = instances
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime deliveries are shaped with."""
+        return self._runtime
+
+    async def connections(
+        self, instance: Instance, flow: Flow
+    ) -> tuple[dict[str, Any], dict[str, ConnectionHandle]]:
+        """The instance's config scope and connection handles, for its trigger's inputs."""
+        return await resolve_instance_config(self._runtime, instance, flow)
 
     async def receive_webhook(self, token: str, request: WebhookRequest) -> WebhookOutcome:
         """Verify a delivery and record it (durably) with its execution; does not run it."""
@@ -78,7 +86,7 @@ class WebhookIntake:
             return WebhookOutcome(503, reason="the instance's flow no longer loads: redeploy it")
         if payload is None:
             return WebhookOutcome(200, reason="ignored: event not selected")
-        kept = self._kept_headers(self._instances.flow_of(instance))
+        kept = self._instances.flow_of(instance).trigger.kept_headers()
         headers = {k: v for k, v in request.headers.items() if k.lower() in kept}
         dedupe = hashlib.sha256(request.body).hexdigest()
         try:
@@ -101,48 +109,4 @@ class WebhookIntake:
     async def _shape(
         self, instance: Instance, flow: Flow, request: WebhookRequest
     ) -> dict[str, Any] | None:
-        trigger = flow.trigger
-        if trigger.kind == "component":
-            resolved = await resolve_instance_config(self._runtime, instance, flow)
-            event = await self._runtime.webhook_event(
-                f"{trigger.component}.{trigger.trigger}",
-                trigger_inputs(flow, resolved),
-                request,
-                deploy_state=instance.deploy_state,
-            )
-            if event is None:
-                return None
-            return {**dict(event.payload), "branch": event.branch}
-        if trigger.kind == "webhook":
-            if trigger.secret is not None:
-                secret = stored_secret(instance.deploy_state)
-                if secret is None:  # deployed before secrets were evaluated at deploy
-                    raise WebhookRejected("the instance has no webhook secret: redeploy it", 401)
-                verify_signature(secret, request)
-            shown = _safe_headers(request.headers, _PLAIN_WEBHOOK_HEADERS)
-            return {"headers": shown, "body": _parse_body(request.body)}
-        raise WebhookRejected("this flow is not triggered by webhooks", status=405)
-
-    def _kept_headers(self, flow: Flow) -> frozenset[str]:
-        """The request headers a delivery to ``flow`` keeps: relay's own plus its trigger's."""
-        trigger = flow.trigger
-        if trigger.kind == "webhook":
-            return _PLAIN_WEBHOOK_HEADERS
-        if trigger.kind == "component" and trigger.component and trigger.trigger:
-            registered = self._runtime.registry.require(trigger.component)
-            declared = registered.component.trigger(trigger.trigger)
-            if declared is not None and declared.kept_headers:
-                return _KEPT_HEADERS.union(declared.kept_headers)
-        return _KEPT_HEADERS
-
-
-def _safe_headers(headers: Mapping[str, str], kept: frozenset[str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower() in kept}
-
-
-def _parse_body(body: bytes) -> Any:
-    """JSON when the body is JSON a flow can hold, else its text (nothing is dropped)."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
-        return body.decode("utf-8", "replace")
+        return await flow.trigger.shape(self, instance, flow, request)

@@ -25,9 +25,6 @@ from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
 from runtime.instance_config import trigger_inputs as render_trigger_inputs
 from runtime.intake import WebhookIntake, WebhookOutcome
-from runtime.logs import SECRETS
-from runtime.plain_webhooks import DEPLOY_STATE_KEY, evaluate_secret
-from runtime.redaction import SECRET_KEYS
 from runtime.running import Runner
 from runtime.store import Instance, Store
 from runtime.store.records import ExecutionRow
@@ -140,9 +137,10 @@ class Relay:
             raise ConfigurationError(f"an instance named {name!r} exists; undeploy it first")
         self.forget(name)
         await self.runtime.resolve_config(flow, config, key_prefix=f"instance:{name}:")
-        # a plain webhook's secret is evaluated once, here, and kept only in the encrypted
-        # deploy state: the flow text (copied into every execution) holds just its expression
-        secret = evaluate_secret(flow, config)
+        trigger = flow.trigger
+        # what the trigger's kind works out before the instance exists (a plain webhook's
+        # secret) is kept only in the encrypted deploy state, never in the flow text
+        initial = trigger.initial_deploy_state(flow, config, self.runtime.redactor)
         instance = await self.store.create_instance(
             name,
             flow.name,
@@ -150,24 +148,17 @@ class Relay:
             flow.text,
             dict(config),
             secrets.token_urlsafe(24),
-            deploy_state={DEPLOY_STATE_KEY: secret} if secret is not None else None,
+            deploy_state=initial,
         )
         await self.store.record_webhook_url(name, self.webhook_url(instance))
-        if flow.trigger.kind == "component":
-            try:
-                state = await self.runtime.deploy_trigger(
-                    f"{flow.trigger.component}.{flow.trigger.trigger}",
-                    await self.trigger_inputs(instance, flow),
-                    webhook_url=self.webhook_url(instance),
-                )
-            except RelayError:
-                await self.store.delete_instance(name)
-                self.forget(name)
-                raise
-            SECRETS.add(
-                str(v) for k, v in state.items() if SECRET_KEYS.match(k) and isinstance(v, str)
-            )
-            await self.store.set_deploy_state(name, state)
+        try:
+            state = await trigger.deploy(self, instance, flow)
+        except RelayError:
+            await self.store.delete_instance(name)
+            self.forget(name)
+            raise
+        if state is not None:
+            await self.store.set_deploy_state(name, dict(state))
             instance = await self._instance(name)
         self.forget(name)
         log.info("deployed", instance=name, flow=flow.name)
@@ -177,13 +168,7 @@ class Relay:
         """Run the trigger's undeploy hook (e.g. delete the webhook subscription), then forget."""
         instance = await self._instance(name)
         flow = self.flow_of(instance)
-        if flow.trigger.kind == "component":
-            await self.runtime.undeploy_trigger(
-                f"{flow.trigger.component}.{flow.trigger.trigger}",
-                await self.trigger_inputs(instance, flow),
-                webhook_url=self.webhook_url(instance),
-                deploy_state=instance.deploy_state,
-            )
+        await flow.trigger.undeploy(self, instance, flow)
         await self.store.delete_instance(name)
         self.forget(name)
         log.info("undeployed", instance=name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from runtime.trigger_kinds.base import (
     BASE_KEPT_HEADERS,
+    DeliveryHost,
     FlowTrigger,
     TriggerHost,
     TriggerParsing,
@@ -45,6 +46,7 @@ __all__ = [
     "ComponentPollingTrigger",
     "ComponentTrigger",
     "ComponentWebhookTrigger",
+    "DeliveryHost",
     "FlowTrigger",
     "ManualTrigger",
     "ScheduleTrigger",

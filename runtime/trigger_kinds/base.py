@@ -146,13 +146,24 @@ class TriggerStore(Protocol):
         ...
 
 
-class TriggerHost(Protocol):
-    """The service a deployed trigger runs in (``runtime.service.Relay`` is one)."""
+class DeliveryHost(Protocol):
+    """What shaping a delivery may use: the runtime and an instance's resolved config
+    (``runtime.intake.WebhookIntake`` is one)."""
 
     @property
     def runtime(self) -> TriggerRuntime:
         """The service's runtime."""
         ...
+
+    async def connections(
+        self, instance: Instance, flow: Flow
+    ) -> tuple[dict[str, Any], dict[str, ConnectionHandle]]:
+        """``instance``'s config scope and connection handles."""
+        ...
+
+
+class TriggerHost(DeliveryHost, Protocol):
+    """The service a deployed trigger runs in (``runtime.service.Relay`` is one)."""
 
     @property
     def store(self) -> TriggerStore:
@@ -161,12 +172,6 @@ class TriggerHost(Protocol):
 
     def webhook_url(self, instance: Instance) -> str:
         """Where deliveries to ``instance`` are posted."""
-        ...
-
-    async def connections(
-        self, instance: Instance, flow: Flow
-    ) -> tuple[dict[str, Any], dict[str, ConnectionHandle]]:
-        """``instance``'s config scope and connection handles."""
         ...
 
 
@@ -206,7 +211,7 @@ class FlowTrigger(ABC):
         return BASE_KEPT_HEADERS
 
     async def shape(
-        self, host: TriggerHost, instance: Instance, flow: Flow, request: WebhookRequest
+        self, host: DeliveryHost, instance: Instance, flow: Flow, request: WebhookRequest
     ) -> dict[str, Any] | None:
         """A delivery as the flow's trigger payload (``None``: accept and ignore it); raise
         ``WebhookRejected`` to refuse it."""

@@ -16,9 +16,10 @@ from attrs import frozen
 from runtime.expressions import render_value
 from runtime.redaction import SECRET_KEYS
 from runtime.schema_messages import did_you_mean
-from runtime.trigger_kinds.base import FlowTrigger, TriggerHost, TriggerParsing
+from runtime.trigger_kinds.base import DeliveryHost, FlowTrigger, TriggerHost, TriggerParsing
 
 if TYPE_CHECKING:
+    from runtime.connections import ConnectionHandle
     from runtime.declarations import Trigger
     from runtime.flows.model import Flow
     from runtime.flows.yamlsource import Path
@@ -106,9 +107,16 @@ class ComponentTrigger(FlowTrigger):
         trigger (it does not load then)."""
         return cls(component=component, trigger=trigger, inputs=inputs)
 
-    async def params(self, host: TriggerHost, instance: Instance, flow: Flow) -> dict[str, Any]:
+    async def params(self, host: DeliveryHost, instance: Instance, flow: Flow) -> dict[str, Any]:
         """The trigger's inputs for ``instance``: config rendered in, connections opened."""
-        scope, handles = await host.connections(instance, flow)
+        return self.render_inputs(await host.connections(instance, flow))
+
+    def render_inputs(
+        self, resolved: tuple[Mapping[str, Any], Mapping[str, ConnectionHandle]]
+    ) -> dict[str, Any]:
+        """The inputs rendered against a resolved config (scope, connection handles):
+        ``$connection`` references become the handles they name."""
+        scope, handles = resolved
         rendered: dict[str, Any] = render_value(
             self.inputs, {"config": scope, "trigger": {}, "steps": {}, "state": {}}
         )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from attrs import frozen
 
-from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, TriggerHost
+from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost
 from runtime.trigger_kinds.component import ComponentTrigger, kept_header_problems
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class ComponentWebhookTrigger(ComponentTrigger):
         return BASE_KEPT_HEADERS.union(self.declared_headers)
 
     async def shape(
-        self, host: TriggerHost, instance: Instance, flow: Flow, request: WebhookRequest
+        self, host: DeliveryHost, instance: Instance, flow: Flow, request: WebhookRequest
     ) -> dict[str, Any] | None:
         """The declaration's event (``None``: an event the flow did not select)."""
         event = await host.runtime.webhook_event(

@@ -22,7 +22,7 @@ from runtime.plain_webhooks import (
     stored_secret,
     verify_signature,
 )
-from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, FlowTrigger, TriggerHost, TriggerParsing
+from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost, FlowTrigger, TriggerParsing
 
 if TYPE_CHECKING:
     from runtime.declarations import WebhookRequest
@@ -87,7 +87,7 @@ class WebhookTrigger(FlowTrigger):
         return _KEPT
 
     async def shape(
-        self, host: TriggerHost, instance: Instance, flow: Flow, request: WebhookRequest
+        self, host: DeliveryHost, instance: Instance, flow: Flow, request: WebhookRequest
     ) -> dict[str, Any]:
         """Verify the signature (when signed); the payload is the kept headers and the body."""
         if self.secret is not None:
