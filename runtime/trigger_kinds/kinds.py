@@ -31,10 +31,6 @@ class TriggerKinds:
     def __iter__(self) -> Iterator[type[FlowTrigger]]:
         return iter(self._kinds)
 
-    def copy(self) -> TriggerKinds:
-        """An independent set with the same kinds (adding to it leaves this one as it is)."""
-        return TriggerKinds(self._kinds, default=self.default)
-
     def add(self, kind: type[FlowTrigger]) -> None:
         """Register ``kind``: it is tried after the kinds already here."""
         if kind in self._kinds:
