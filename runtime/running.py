@@ -14,7 +14,6 @@ from runtime.errors import ConfigurationError, RelayError
 from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
-from runtime.redaction import Redactor
 from runtime.store import Store
 from runtime.store.records import ExecutionRow, LeaseLost
 
@@ -80,7 +79,10 @@ class Runner:
             try:
                 scope, handles = await resolve_instance_config(self._runtime, found, flow)
             except RelayError as exc:
-                error = {"type": type(exc).__name__, "message": Redactor().text(str(exc))}
+                error = {
+                    "type": type(exc).__name__,
+                    "message": self._runtime.redactor.text(str(exc)),
+                }
                 await self._store.finish_execution(
                     execution_id, "failed", {"error": error}, {}, holder=holder
                 )
@@ -131,7 +133,7 @@ class Runner:
                 execution_id=execution_id,
                 instance=row.instance,
                 step=recorded.get("step"),
-                error=Redactor().text(str(recorded.get("message", ""))),
+                error=self._runtime.redactor.text(str(recorded.get("message", ""))),
             )
         else:
             log.info(

@@ -25,7 +25,6 @@ from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
 from runtime.instance_config import trigger_inputs as render_trigger_inputs
 from runtime.intake import WebhookIntake, WebhookOutcome
-from runtime.logs import SECRETS
 from runtime.plain_webhooks import DEPLOY_STATE_KEY, evaluate_secret
 from runtime.redaction import SECRET_KEYS
 from runtime.running import Runner
@@ -82,17 +81,20 @@ class Relay:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``monotonic`` is the clock the instance cache ages by (tests pass a manual one)."""
-        self.runtime = runtime
+        #: ``runtime`` bound to the store: connections resolve through it (named connections,
+        #: and tokens, encrypted, with the cross-process lock that keeps single-use refresh
+        #: tokens single-flight). Its HTTP clients are this service's: ``aclose`` closes them.
+        self.runtime = runtime.using(token_store=store.tokens, connection_source=store)
         self.store = store
         self.base_url = checked_public_url(base_url, "the base URL") if base_url else public_url()
-        # connections resolve through the store: named connections, and tokens (encrypted, with
-        # the cross-process lock that keeps single-use refresh tokens single-flight)
-        runtime.connection_source = store
-        runtime.token_store = store.tokens
         #: the instances and parsed flows this process has read
-        self.instances = InstanceCache(runtime, store, monotonic=monotonic)
-        self.intake = WebhookIntake(runtime, store, self.instances)
-        self.runner = Runner(runtime, store, self.instances)
+        self.instances = InstanceCache(self.runtime, store, monotonic=monotonic)
+        self.intake = WebhookIntake(self.runtime, store, self.instances)
+        self.runner = Runner(self.runtime, store, self.instances)
+
+    async def aclose(self) -> None:
+        """Close this service's HTTP clients (not the store, nor the runtime it was given)."""
+        await self.runtime.aclose()
 
     # -- instances -----------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class Relay:
                 await self.store.delete_instance(name)
                 self.forget(name)
                 raise
-            SECRETS.add(
+            self.runtime.redactor.add(
                 str(v) for k, v in state.items() if SECRET_KEYS.match(k) and isinstance(v, str)
             )
             await self.store.set_deploy_state(name, state)

@@ -72,6 +72,7 @@ async def test_undeploy_elsewhere_refuses_the_cached_url_at_once(
         assert row is not None and row.status == "completed"
         assert row.result is not None and row.result["flow"] == "plain webhook again"
     finally:
+        await other.aclose()
         await runtime.aclose()
         await other.store.close()
 
