@@ -10,7 +10,7 @@ import pytest
 from relay_service_support import CONFIG, FLOW, Service, body
 
 from runtime import Relay, Runtime, open_store
-from runtime.server.app import MAX_BODY
+from runtime.server.webhooks import MAX_BODY
 
 pytestmark = pytest.mark.asyncio
 
