@@ -234,6 +234,11 @@ class InProcessExecutor:
         """Executions running or queued here."""
         return len(self._running) + len(self._queued)
 
+    def workers(self) -> int:
+        """Worker coroutines serving the lanes now (at most each lane's size, however many
+        executions are queued)."""
+        return len(self._tasks)
+
 
 def time_limit_from_env() -> float:
     """``RELAY_TIME_LIMIT`` (seconds, above zero), 600 when unset."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from attrs import frozen
@@ -57,10 +56,9 @@ class WebhookAnswers(Protocol):
         """The answer to a body that did not arrive within ``body_timeout``."""
         ...
 
-    async def deliver(
-        self, token: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Answer:
-        """The answer to a whole delivery to ``token``."""
+    async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The answer to a whole delivery to ``token`` (``headers``: the request's, each name
+        lower case with its last value; the answerer may keep the dict)."""
         ...
 
 
@@ -92,9 +90,7 @@ class WebhookEndpoint:
         request."""
         return Answer(408, {"error": "the request body did not arrive in time"}, _CLOSE)
 
-    async def deliver(
-        self, token: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Answer:
+    async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         """Verify and record the delivery, hand its execution to the executor. Nothing is
         acknowledged that the store may not hold: then 503 with ``Retry-After``."""
         try:
@@ -103,14 +99,12 @@ class WebhookEndpoint:
             self._health.failed(str(exc))
             return Answer(503, {"error": "the store is unavailable"}, _UNAVAILABLE)
 
-    async def _deliver(
-        self, token: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Answer:
+    async def _deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         relay, metrics = self._relay, self._metrics
         delivery = WebhookRequest(
             method="POST",
             url=url,
-            headers=dict(headers),
+            headers=headers,
             body=body,
             received_at=relay.runtime.clock.time(),
         )

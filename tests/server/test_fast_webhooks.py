@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +34,7 @@ class Echo:
     def too_slow(self) -> Answer:
         return Answer(408, {"error": "slow"}, (("connection", "close"),))
 
-    async def deliver(
-        self, token: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Answer:
+    async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         status = int(headers.get("x-status", "202"))
         extra = tuple(
             (k.removeprefix("x-echo-"), v) for k, v in sorted(headers.items()) if "x-echo-" in k
