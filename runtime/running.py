@@ -10,7 +10,7 @@ import structlog
 
 from runtime.api import Runtime
 from runtime.context import State
-from runtime.errors import ConfigurationError, RelayError
+from runtime.errors import ConfigurationError, NotFound, RelayError
 from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
@@ -156,7 +156,7 @@ class Runner:
         if row.instance:
             instance = await self._store.get_instance(row.instance)
             if instance is None:
-                raise ConfigurationError(f"no instance named {row.instance!r}")
+                raise NotFound("instance", row.instance)
         if flow_version == "current":
             if instance is None:
                 raise ConfigurationError("the execution's instance is gone")

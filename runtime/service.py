@@ -19,7 +19,7 @@ import structlog
 from runtime.api import Consent, Runtime
 from runtime.connections import ConnectionHandle
 from runtime.declarations import WebhookRequest
-from runtime.errors import ConfigurationError, RelayError
+from runtime.errors import ConfigurationError, NotFound, RelayError
 from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
@@ -193,7 +193,7 @@ class Relay:
     async def _instance(self, name: str) -> Instance:
         instance = await self.store.get_instance(name)
         if instance is None:
-            raise ConfigurationError(f"no instance named {name!r}")
+            raise NotFound("instance", name)
         return instance
 
     # -- connections ---------------------------------------------------------------------
