@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 
 from runtime.api import Runtime
 from runtime.flows import Flow
-from runtime.logs import SECRETS
 from runtime.redaction import SECRET_KEYS
 from runtime.store import Instance, Store
 
@@ -94,7 +93,7 @@ class InstanceCache:
     def flow_of(self, instance: Instance) -> Flow:
         """The instance's current flow, parsed once; learns the instance's secrets first."""
         # whatever process deployed it, this one must know the instance's secrets to scrub them
-        SECRETS.add(
+        self._runtime.redactor.add(
             str(v)
             for k, v in instance.deploy_state.items()
             if SECRET_KEYS.match(k) and isinstance(v, str)

@@ -10,11 +10,10 @@ import structlog
 
 from runtime.api import Runtime
 from runtime.context import State
-from runtime.errors import ConfigurationError, RelayError
+from runtime.errors import ConfigurationError, NotFound, RelayError
 from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
-from runtime.redaction import Redactor
 from runtime.store import Store
 from runtime.store.records import ExecutionRow, LeaseLost
 
@@ -80,7 +79,10 @@ class Runner:
             try:
                 scope, handles = await resolve_instance_config(self._runtime, found, flow)
             except RelayError as exc:
-                error = {"type": type(exc).__name__, "message": Redactor().text(str(exc))}
+                error = {
+                    "type": type(exc).__name__,
+                    "message": self._runtime.redactor.text(str(exc)),
+                }
                 await self._store.finish_execution(
                     execution_id, "failed", {"error": error}, {}, holder=holder
                 )
@@ -131,7 +133,7 @@ class Runner:
                 execution_id=execution_id,
                 instance=row.instance,
                 step=recorded.get("step"),
-                error=Redactor().text(str(recorded.get("message", ""))),
+                error=self._runtime.redactor.text(str(recorded.get("message", ""))),
             )
         else:
             log.info(
@@ -154,7 +156,7 @@ class Runner:
         if row.instance:
             instance = await self._store.get_instance(row.instance)
             if instance is None:
-                raise ConfigurationError(f"no instance named {row.instance!r}")
+                raise NotFound("instance", row.instance)
         if flow_version == "current":
             if instance is None:
                 raise ConfigurationError("the execution's instance is gone")

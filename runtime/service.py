@@ -19,7 +19,7 @@ import structlog
 from runtime.api import Consent, Runtime
 from runtime.connections import ConnectionHandle
 from runtime.declarations import WebhookRequest
-from runtime.errors import ConfigurationError, RelayError
+from runtime.errors import ConfigurationError, NotFound, RelayError
 from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
@@ -79,17 +79,20 @@ class Relay:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``monotonic`` is the clock the instance cache ages by (tests pass a manual one)."""
-        self.runtime = runtime
+        #: ``runtime`` bound to the store: connections resolve through it (named connections,
+        #: and tokens, encrypted, with the cross-process lock that keeps single-use refresh
+        #: tokens single-flight). Its HTTP clients are this service's: ``aclose`` closes them.
+        self.runtime = runtime.using(token_store=store.tokens, connection_source=store)
         self.store = store
         self.base_url = checked_public_url(base_url, "the base URL") if base_url else public_url()
-        # connections resolve through the store: named connections, and tokens (encrypted, with
-        # the cross-process lock that keeps single-use refresh tokens single-flight)
-        runtime.connection_source = store
-        runtime.token_store = store.tokens
         #: the instances and parsed flows this process has read
-        self.instances = InstanceCache(runtime, store, monotonic=monotonic)
-        self.intake = WebhookIntake(runtime, store, self.instances)
-        self.runner = Runner(runtime, store, self.instances)
+        self.instances = InstanceCache(self.runtime, store, monotonic=monotonic)
+        self.intake = WebhookIntake(self.runtime, store, self.instances)
+        self.runner = Runner(self.runtime, store, self.instances)
+
+    async def aclose(self) -> None:
+        """Close this service's HTTP clients (not the store, nor the runtime it was given)."""
+        await self.runtime.aclose()
 
     # -- instances -----------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class Relay:
     async def _instance(self, name: str) -> Instance:
         instance = await self.store.get_instance(name)
         if instance is None:
-            raise ConfigurationError(f"no instance named {name!r}")
+            raise NotFound("instance", name)
         return instance
 
     # -- connections ---------------------------------------------------------------------

@@ -40,7 +40,11 @@ async def service(base_url: str | None = None) -> AsyncIterator[Relay]:
     runtime = Runtime()
     store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
     try:
-        yield Relay(runtime, store, base_url=base_url)
+        relay = Relay(runtime, store, base_url=base_url)
+        try:
+            yield relay
+        finally:
+            await relay.aclose()
     finally:
         await runtime.aclose()
         await store.close()

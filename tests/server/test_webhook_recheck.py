@@ -59,6 +59,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     ) as client:
         yield Setup(Service(relay, executor, client, flow), keyring, clock)
     await executor.shutdown(5)
+    await relay.aclose()
     await runtime.aclose()
     await store.close()
 

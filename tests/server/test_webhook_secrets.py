@@ -114,6 +114,7 @@ async def test_the_secret_is_nowhere_in_the_database_in_clear(tmp_path: Path) ->
         assert (await store.get_instance("a")) is not None
         assert SECRET not in instance.flow_text
     finally:
+        await relay.aclose()
         await runtime.aclose()
         await store.close()
     files = [p for p in tmp_path.iterdir() if p.name.startswith("relay.db")]
