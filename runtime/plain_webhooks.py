@@ -1,11 +1,12 @@
 """Plain ``webhook:`` triggers: where their signing secret comes from, and how it is checked.
 
 A plain webhook's ``secret`` is never written in the flow: it is one ``${{ }}`` expression over
-``secret: true`` config variables (``secret: ${{ config.hookSecret }}``). The loader checks that
-shape (``secret_problem``); deploy evaluates it once against the instance's config
-(``evaluate_secret``) and keeps the value in the instance's encrypted deploy state under
-``DEPLOY_STATE_KEY``; each delivery is verified against that value (``verify_signature``).
-The flow text, which every execution copies, so holds only the expression.
+``secret: true`` config variables (``secret: ${{ config.hookSecret }}``). The ``webhook`` trigger
+kind (``runtime.trigger_kinds.webhook``) checks that shape when it parses (``secret_problem``),
+evaluates it once at deploy against the instance's config (``render_secret``) and keeps the
+value in the instance's encrypted deploy state under ``DEPLOY_STATE_KEY``; each delivery is
+verified against that value (``verify_signature``). The flow text, which every execution
+copies, so holds only the expression.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from runtime.declarations import WebhookRequest
 from runtime.errors import ConfigurationError, ExpressionError, WebhookRejected
 from runtime.expressions import Template
-from runtime.logs import SECRETS
 
 if TYPE_CHECKING:
     from runtime.flows.model import Flow
+    from runtime.redaction import Redactor
 
 #: Where deploy keeps the evaluated secret in the instance's (encrypted) deploy state. A name
 #: ``runtime.redaction.SECRET_KEYS`` matches, so every process that reads it scrubs it too.
@@ -70,12 +71,20 @@ def secret_problem(template: Template | None, config: Mapping[str, Any]) -> str 
     return None
 
 
-def evaluate_secret(flow: Flow, values: Mapping[str, Any]) -> str | None:
+def evaluate_secret(
+    flow: Flow, values: Mapping[str, Any], *, redactor: Redactor | None = None
+) -> str | None:
     """The signing secret of ``flow``'s plain webhook trigger with config ``values`` (defaults
-    applied), or ``None`` when deliveries are not signed. Learned by the scrubber at once."""
-    template = flow.trigger.secret if flow.trigger.kind == "webhook" else None
-    if template is None:
-        return None
+    applied), or ``None`` when deliveries are not signed; ``redactor`` learns it at once.
+    Raises ``ConfigurationError`` as deploy would."""
+    return stored_secret(flow.trigger.initial_deploy_state(flow, values, redactor) or {})
+
+
+def render_secret(
+    template: Template, flow: Flow, values: Mapping[str, Any], redactor: Redactor | None
+) -> str:
+    """``template`` (a webhook secret) evaluated with config ``values`` (defaults applied);
+    ``redactor`` learns the value before anything can show it."""
     scope = {v.name: values.get(v.name, v.default) for v in flow.config}
     try:
         value = template.render({"config": scope})
@@ -86,7 +95,8 @@ def evaluate_secret(flow: Flow, values: Mapping[str, Any]) -> str | None:
             f"{PLACE}: evaluates to {'an empty string' if value == '' else 'no text'}; "
             "give its config variable a value"
         )
-    SECRETS.add([value])
+    if redactor is not None:
+        redactor.add([value])
     return value
 
 

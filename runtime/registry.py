@@ -14,12 +14,9 @@ from runtime.declarations import INPUT_TYPES, Action, Component, DataSource, Inp
 from runtime.errors import ConfigurationError, PluginError
 from runtime.inputs import InputSchema, input_schema
 from runtime.schema_messages import describe, key_path
+from runtime.trigger_kinds import TriggerKinds, builtin_kinds
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-#: An HTTP header name (RFC 9110 ``token``).
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-#: Headers that carry credentials: a delivery record never keeps them, whoever asks.
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 @frozen
@@ -35,9 +32,15 @@ class Registered:
 
 
 class Registry:
-    """Components by key. ``add`` checks a declaration and fails naming the plugin."""
+    """Components by key. ``add`` checks a declaration and fails naming the plugin.
 
-    def __init__(self) -> None:
+    ``trigger_kinds`` are the kinds of ``trigger:`` flows loaded against this registry may
+    have (the built-in ones unless given); a component's trigger declaration is checked by the
+    kind that runs it.
+    """
+
+    def __init__(self, trigger_kinds: TriggerKinds | None = None) -> None:
+        self.trigger_kinds: TriggerKinds = trigger_kinds or builtin_kinds()
         self._components: dict[str, Registered] = {}
         self._actions: dict[tuple[str, str], tuple[Action, InputSchema]] = {}
 
@@ -70,7 +73,7 @@ class Registry:
         return found
 
     def add(self, component: Component, *, plugin: str) -> None:
-        problems = list(_check_component(component))
+        problems = list(_check_component(component, self.trigger_kinds))
         if component.key in self._components:
             other = self._components[component.key].plugin
             problems.append(f"component key {component.key!r} is already registered by {other!r}")
@@ -93,7 +96,7 @@ def _parts(component: Component) -> list[tuple[str, Iterable[Any]]]:
     ]
 
 
-def _check_component(component: Component) -> Iterator[str]:
+def _check_component(component: Component, kinds: TriggerKinds) -> Iterator[str]:
     if not _KEY.match(component.key):
         yield f"component key {component.key!r} is not a valid key"
     data_sources = {d.key for d in component.data_sources}
@@ -107,40 +110,14 @@ def _check_component(component: Component) -> Iterator[str]:
                 yield f"duplicate {kind} key {item.key!r}"
             seen.add(item.key)
             yield from _check_inputs(where, item.inputs, data_sources, bool(component.connections))
-            yield from _check_callables(where, item)
+            if isinstance(item, Action | DataSource) and not callable(item.perform):
+                yield f"{where}: perform is not callable"
             if isinstance(item, Trigger):
-                yield from _check_kept_headers(where, item)
-
-
-def _check_callables(where: str, item: Any) -> Iterator[str]:
-    if isinstance(item, Action | DataSource) and not callable(item.perform):
-        yield f"{where}: perform is not callable"
-    if isinstance(item, Trigger):
-        if item.kind == "webhook" and not callable(item.perform):
-            yield f"{where}: a webhook trigger needs perform"
-        if item.kind == "polling" and not callable(item.poll):
-            yield f"{where}: a polling trigger needs poll"
-
-
-def _check_kept_headers(where: str, trigger: Trigger) -> Iterator[str]:
-    names = trigger.kept_headers
-    if not isinstance(names, tuple):
-        yield f"{where}: kept_headers must be a tuple of header names, not {names!r}"
-        return
-    if names and trigger.kind != "webhook":
-        yield f"{where}: kept_headers: only a webhook trigger keeps headers"
-    seen: set[str] = set()
-    for name in names:
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            yield f"{where}: kept_headers: {name!r} is not an HTTP header name"
-        elif name != name.lower():
-            yield f"{where}: kept_headers: {name!r} is not lower-case (write {name.lower()!r})"
-        elif name in _CREDENTIAL_HEADERS:
-            yield f"{where}: kept_headers: {name!r} carries credentials and is never kept"
-        elif name in seen:
-            yield f"{where}: kept_headers: {name!r} is listed twice"
-        else:
-            seen.add(name)
+                runs_it = kinds.for_declaration(item.kind)
+                if runs_it is None:
+                    yield f"{where}: no trigger kind runs a {item.kind!r} trigger"
+                else:
+                    yield from runs_it.declaration_problems(where, item)
 
 
 def _check_inputs(

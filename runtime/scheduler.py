@@ -1,16 +1,14 @@
-"""Time-driven triggers: ``schedule: {every: …}`` flows and polling component triggers.
+"""Firing time-driven triggers: each deployed instance whose trigger has an interval, when due.
 
 ``relay serve`` runs one ``Scheduler``. Every tick it looks at the deployed instances; each
-instance that is due is fired under a store lock (so two servers never fire it twice at once):
-a schedule records an execution; a poll asks the trigger for changes since the persisted
-cursor, records one execution with the new items (none when nothing changed), then persists
-the new cursor. A crash between the two re-polls the same items: at-least-once, like webhooks.
+instance that is due is fired under a store lock (so two servers never fire it twice at once).
+What a firing does is the trigger kind's (``FlowTrigger.fire``): a schedule records an
+execution, a polling trigger records one with what changed since its cursor.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 
@@ -34,15 +32,7 @@ class Scheduler:
 
     def interval(self, flow: Flow) -> float | None:
         """Seconds between firings of ``flow``, or ``None`` when time does not trigger it."""
-        trigger = flow.trigger
-        if trigger.kind == "schedule":
-            return trigger.every
-        if trigger.kind == "component" and trigger.component and trigger.trigger:
-            registered = self.relay.runtime.registry.get(trigger.component)
-            declared = registered.component.trigger(trigger.trigger) if registered else None
-            if declared is not None and declared.kind == "polling":
-                return declared.poll_interval
-        return None
+        return flow.trigger.interval()
 
     async def run_forever(self) -> None:
         while True:
@@ -74,24 +64,7 @@ class Scheduler:
         return recorded
 
     async def _fire(self, instance: Instance, flow: Flow) -> str | None:
-        store, now = self.relay.store, self.relay.runtime.clock.time()
-        if flow.trigger.kind == "schedule":
-            payload: dict[str, Any] = {"scheduled_at": now}
-            return await store.create_execution(
-                instance.name, instance.flow_text, instance.flow_version, payload
-            )
-        ref = f"{flow.trigger.component}.{flow.trigger.trigger}"
-        cursor = await store.get_cursor(instance.name)
-        inputs = await self.relay.trigger_inputs(instance, flow)
-        result = await self.relay.runtime.poll(ref, inputs, cursor)
-        execution_id = None
-        if result.items:
-            payload = {"items": [dict(item) for item in result.items], "count": len(result.items)}
-            execution_id = await store.create_execution(
-                instance.name, instance.flow_text, instance.flow_version, payload
-            )
-        await store.set_cursor(instance.name, result.cursor)
-        return execution_id
+        return await flow.trigger.fire(self.relay, instance, flow)
 
 
 async def run_scheduler(scheduler: Scheduler) -> None:

@@ -115,7 +115,7 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
             console.print(
                 "connected calendly as 'sandbox' (authorization code + PKCE; token encrypted)"
             )
-            types = await runtime.picklist(
+            types = await relay.runtime.picklist(
                 "calendly.eventTypes", {"connection": handle, "active": True}
             )
             console.print(
@@ -137,6 +137,7 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
             replayed = await _replay_one(relay, rows)
         elapsed = time.perf_counter() - started
     finally:
+        await relay.aclose()
         await runtime.aclose()
         await store.close()
     statuses = Counter(r.status for r in rows)

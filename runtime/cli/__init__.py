@@ -373,12 +373,12 @@ def uses_stored_connection(values: Any) -> bool:
 @contextlib.asynccontextmanager
 async def store_for(runtime: Runtime) -> AsyncIterator[Any]:
     """The configured store, as the source of ``runtime``'s named connections and tokens."""
-    from runtime.service import Relay
     from runtime.store import open_store
 
     store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
     try:
-        Relay(runtime, store)  # points the runtime's connections and tokens at the store
+        runtime.connection_source = store
+        runtime.token_store = store.tokens
         yield store
     finally:
         await store.close()

@@ -30,10 +30,10 @@ from collections import deque
 
 import structlog
 
+from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, env_value
 from runtime.expression_budget import current_budget
 from runtime.service import Relay
-from runtime.store.records import ExecutionRow, Holder, LeaseLost
 
 log = structlog.get_logger("relay.executor")
 
@@ -73,11 +73,8 @@ class InProcessExecutor:
         self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # the lanes' worker coroutines
         self._accepting = False
-        #: running here: the lane task running each, and its claim's attempt once claimed
-        self._running: dict[str, asyncio.Task[None] | None] = {}
-        self._attempts: dict[str, int] = {}
-        #: runs stopped because their lease was taken over
-        self._lost: set[str] = set()
+        #: running here: each run's claim (its task, and its attempt once claimed)
+        self._running: dict[str, Claim] = {}
         self._queued: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -137,26 +134,8 @@ class InProcessExecutor:
     async def renew_leases(self) -> None:
         """Renew the lease of every claimed execution running here; stop those whose lease
         another claim has taken over (they could only repeat its work)."""
-        for execution_id, attempt in list(self._attempts.items()):
-            try:
-                held = await self.relay.store.renew_lease(
-                    execution_id, self.worker, self.lease, attempt
-                )
-            except Exception as exc:  # a missed renewal only risks a duplicate claim later
-                log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
-                continue
-            task = self._running.get(execution_id)
-            if not held and task is not None and self._attempts.get(execution_id) == attempt:
-                log.warning(
-                    "execution stopped: its lease was taken over by another claim",
-                    execution_id=execution_id,
-                    attempt=attempt,
-                )
-                self._lost.add(execution_id)
-                task.cancel()
-
-    def _claimed(self, row: ExecutionRow) -> None:
-        self._attempts[row.id] = row.attempts
+        for claim in list(self._running.values()):
+            await claim.renew(self.lease)
 
     def _lane(self, instance: str | None) -> _Lane:
         key = instance or ""
@@ -198,70 +177,35 @@ class InProcessExecutor:
 
     async def _run(self, execution_id: str, instance: str | None) -> None:
         task = asyncio.current_task()
-        self._running[execution_id] = task
+        claim = self._running[execution_id] = Claim(
+            self.relay.store, execution_id, self.worker, task
+        )
         try:
             async with asyncio.timeout(self.time_limit) as deadline:
                 status = await self.relay.execute(
-                    execution_id, self.worker, self.lease, instance=instance, on_claim=self._claimed
+                    execution_id, self.worker, self.lease, instance=instance, on_claim=claim.took
                 )
         except TimeoutError:
             if deadline.expired():
-                await self._timed_out(execution_id)
+                limit = f"the execution exceeded the time limit of {self.time_limit:g} s"
+                await claim.fail("TimeLimitExceeded", limit)
             else:  # not the time limit's: e.g. a lock wait inside the execution
                 log.error("execution crashed", execution_id=execution_id, error="TimeoutError")
             return
         except asyncio.CancelledError:
-            if execution_id in self._lost and task is not None and task.uncancel() == 0:
+            if claim.lost and task is not None and task.uncancel() == 0:
                 return  # stopped by the renewal that found the lease taken over (logged there)
             log.warning("execution interrupted; it will be resumed", execution_id=execution_id)
-            await self._release(execution_id)
+            await claim.release()
             raise
         except Exception as exc:  # an executor must outlive any one execution
             log.error("execution crashed", execution_id=execution_id, error=type(exc).__name__)
             return
         finally:
+            claim.end()
             self._running.pop(execution_id, None)
-            self._lost.discard(execution_id)
-            self._attempts.pop(execution_id, None)
         if status is not None:
             self.completed += 1
-
-    async def _timed_out(self, execution_id: str) -> None:
-        """Record the execution failed under the claim that ran it (which frees its lease)."""
-        attempt = self._attempts.get(execution_id)
-        message = f"the execution exceeded the time limit of {self.time_limit:g} s"
-        if attempt is None:  # stopped before its claim returned: nothing of it ran here
-            await self._release(execution_id)
-            return
-        error = {"type": "TimeLimitExceeded", "message": message}
-        try:
-            await asyncio.shield(
-                self.relay.store.finish_execution(
-                    execution_id,
-                    "failed",
-                    {"id": execution_id, "status": "failed", "steps": [], "error": error},
-                    {},
-                    holder=Holder(self.worker, attempt),
-                )
-            )
-        except LeaseLost:
-            log.warning(
-                "execution not recorded: its lease was taken over", execution_id=execution_id
-            )
-            return
-        except Exception:  # the store is away: the lease runs out and a sweep takes it over
-            log.error("could not record the time limit", execution_id=execution_id)
-            return
-        log.warning("execution failed", execution_id=execution_id, error=message)
-
-    async def _release(self, execution_id: str) -> None:
-        attempt = self._attempts.get(execution_id)
-        try:
-            await asyncio.shield(
-                self.relay.store.release_execution(execution_id, self.worker, attempt)
-            )
-        except Exception:  # best effort: an expired lease makes it resumable anyway
-            log.warning("could not release execution", execution_id=execution_id)
 
     async def drain(self) -> None:
         """Wait until nothing is in flight (tests and the demo use this)."""
@@ -289,6 +233,11 @@ class InProcessExecutor:
     def in_flight(self) -> int:
         """Executions running or queued here."""
         return len(self._running) + len(self._queued)
+
+    def workers(self) -> int:
+        """Worker coroutines serving the lanes now (at most each lane's size, however many
+        executions are queued)."""
+        return len(self._tasks)
 
 
 def time_limit_from_env() -> float:

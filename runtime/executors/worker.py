@@ -35,14 +35,13 @@ from attrs import evolve, field, frozen
 
 from runtime.api import Runtime
 from runtime.background import running
+from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, POSITIVE_INT, env_value
 from runtime.executors.dramatiq import QueueSettings
 from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
-from runtime.redaction import Redactor
 from runtime.service import Relay
 from runtime.store import open_store
 from runtime.store.executions import FINAL
-from runtime.store.records import ExecutionRow, LeaseLost
 
 #: Seconds between tries for a flow slot before the message is deferred (each jittered).
 SLOT_WAITS = (0.01, 0.02, 0.04, 0.08, 0.16)
@@ -96,21 +95,6 @@ class WorkerSettings:
         return evolve(cls(), **values)
 
 
-class _Claim:
-    """One run's claim, as ``Relay.execute`` reports it: the attempt its writes carry, the
-    task running it, and whether a renewal found the lease taken over."""
-
-    __slots__ = ("attempt", "lost", "task")
-
-    def __init__(self, task: asyncio.Task[Any] | None) -> None:
-        self.task = task
-        self.attempt: int | None = None
-        self.lost = False
-
-    def took(self, row: ExecutionRow) -> None:
-        self.attempt = row.attempts
-
-
 class ExecutionRunner:
     """Runs the executions messages name, in one worker process (see the module doc)."""
 
@@ -130,15 +114,14 @@ class ExecutionRunner:
         """The process's ``Relay``, built on first use (on the worker's event loop)."""
         async with self._building:
             if self._relay is None:
-                runtime = Runtime()
-                runtime.request_limiter = self.limits.before_request
+                runtime = Runtime(request_limiter=self.limits.before_request)
                 store = await open_store(self.settings.database_url)
                 self._relay = Relay(runtime, store)
         return self._relay
 
     async def aclose(self) -> None:
         if self._relay is not None:
-            await self._relay.runtime.aclose()
+            await self._relay.aclose()
             await self._relay.store.close()
             self._relay = None
         self.limits.close()
@@ -167,34 +150,36 @@ class ExecutionRunner:
         return relay.flow_of(found).concurrency if found else None
 
     async def _run(self, relay: Relay, execution_id: str, final_attempt: bool) -> float | None:
-        claim = _Claim(asyncio.current_task())
+        claim = Claim(relay.store, execution_id, self.worker_id, asyncio.current_task())
         try:
             async with (
                 asyncio.timeout(self.settings.time_limit) as deadline,
-                running(self._renew(relay, execution_id, claim)),
+                running(self._renew(claim)),
             ):
                 status = await relay.execute(
                     execution_id, self.worker_id, self.settings.lease, on_claim=claim.took
                 )
         except TimeoutError as exc:
             if not deadline.expired():  # not ours: e.g. a lock wait inside the execution
-                await self._crashed(relay, execution_id, exc, final_attempt)
+                await self._crashed(relay, claim, exc, final_attempt)
                 raise
-            await self._timed_out(relay, execution_id)
+            await self._timed_out(claim)
             return None
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if claim.lost and task is not None and task.uncancel() == 0:
                 return None  # another claim has it (the renewal that found out logged it)
             # the worker is stopping, or Dramatiq's hard time limit struck: hand it back
-            await self._release(relay, execution_id)
+            await claim.release()
             raise
         except Exception as exc:
-            await self._crashed(relay, execution_id, exc, final_attempt)
+            await self._crashed(relay, claim, exc, final_attempt)
             raise
+        finally:
+            claim.end()
         if deadline.expired():
             # the engine absorbed the cancellation and recorded the execution as canceled
-            await self._timed_out(relay, execution_id)
+            await self._timed_out(claim)
             return None
         if status is not None:
             return None
@@ -209,84 +194,30 @@ class ExecutionRunner:
         remaining = (row.lease_until or 0.0) - time.time()
         return max(0.2, remaining + random.uniform(0.1, 0.5))
 
-    async def _renew(self, relay: Relay, execution_id: str, claim: _Claim) -> None:
-        """Renew the lease every third of it; stop the run once another claim has taken the
-        execution over (this one could only repeat its work, and may write nothing)."""
+    async def _renew(self, claim: Claim) -> None:
+        """Renew the lease every third of it, until a renewal finds it taken over (which
+        stops the run)."""
         lease = self.settings.lease
         while True:
             await asyncio.sleep(lease / 3)
-            if claim.attempt is None:
-                continue
-            try:
-                held = await relay.store.renew_lease(
-                    execution_id, self.worker_id, lease, claim.attempt
-                )
-            except Exception as exc:  # a missed renewal only risks a second claim later
-                log.warning("lease renewal failed", execution_id=execution_id, error=str(exc))
-                continue
-            if not held and claim.task is not None:
-                log.warning(
-                    "execution stopped: its lease was taken over by another claim",
-                    execution_id=execution_id,
-                    attempt=claim.attempt,
-                )
-                claim.lost = True
-                claim.task.cancel()
+            if not await claim.renew(lease):
                 return
 
     async def _crashed(
-        self, relay: Relay, execution_id: str, exc: BaseException, final_attempt: bool
+        self, relay: Relay, claim: Claim, exc: BaseException, final_attempt: bool
     ) -> None:
         log.error(
             "execution crashed",
-            execution_id=execution_id,
+            execution_id=claim.execution_id,
             error=type(exc).__name__,
             final=final_attempt,
         )
         if final_attempt:
-            await self._fail(relay, execution_id, type(exc).__name__, Redactor().text(str(exc)))
+            await claim.fail(type(exc).__name__, relay.runtime.redactor.text(str(exc)))
         else:
-            await self._release(relay, execution_id)
+            await claim.release()
 
-    async def _timed_out(self, relay: Relay, execution_id: str) -> None:
+    async def _timed_out(self, claim: Claim) -> None:
         limit = self.settings.time_limit
         message = f"the execution exceeded the time limit of {limit:g} s"
-        await self._fail(relay, execution_id, "TimeLimitExceeded", message, after_cancel=True)
-
-    async def _fail(
-        self,
-        relay: Relay,
-        execution_id: str,
-        kind: str,
-        message: str,
-        *,
-        after_cancel: bool = False,
-    ) -> None:
-        """Record the execution as failed (keeping any steps recorded) if this worker still
-        holds it, or (``after_cancel``) this worker's cancellation just finished it."""
-        try:
-            row = await relay.store.get_execution(execution_id)
-            if row is None:
-                return
-            ours = row.status == "running" and row.worker == self.worker_id
-            if not (ours or (after_cancel and row.status == "canceled")):
-                return
-            error = {"type": kind, "message": message}
-            result = {**(row.result or {}), "status": "failed", "error": error}
-            state = {"execution": row.state or {}}
-            # under the claim read just now: a claim taken over meanwhile writes nothing
-            holder = row.holder if ours else None
-            await relay.store.finish_execution(execution_id, "failed", result, state, holder=holder)
-            log.warning("execution failed", execution_id=execution_id, error=message)
-        except LeaseLost:
-            log.warning(
-                "failure not recorded: another claim has the execution", execution_id=execution_id
-            )
-        except Exception:  # the store is unreachable: the lease runs out, start() re-enqueues
-            log.error("could not record the failure", execution_id=execution_id)
-
-    async def _release(self, relay: Relay, execution_id: str) -> None:
-        try:
-            await asyncio.shield(relay.store.release_execution(execution_id, self.worker_id))
-        except Exception:  # best effort: an expired lease makes it claimable anyway
-            log.warning("could not release execution", execution_id=execution_id)
+        await claim.fail("TimeLimitExceeded", message, after_cancel=True)

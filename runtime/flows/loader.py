@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from runtime.declarations import Component
 from runtime.errors import FlowError, Problem
-from runtime.expressions import Template, has_template
-from runtime.flows.model import ConfigVariable, Flow, TriggerSpec, parse_duration
+from runtime.expressions import Template
+from runtime.flows.model import ConfigVariable, Flow
 from runtime.flows.steps import StepCompiler
 from runtime.flows.structure import schema_problems
 from runtime.flows.yamlsource import Path, parse_yaml
-from runtime.plain_webhooks import secret_problem
+from runtime.inputs import InputSchema
 from runtime.registry import Registry
 from runtime.schema_messages import did_you_mean
 
@@ -41,7 +42,7 @@ def load_flow_text(text: str, file: str, registry: Registry) -> Flow:
             doc.problems.append(doc.problem((), "a flow must be a mapping"))
         else:
             # the schema's problems do not stop the compiler: it checks all it still can
-            found = schema_problems(doc)
+            found = schema_problems(doc, registry.trigger_kinds.validator())
             doc.problems.extend(found.problems)
             flow = _Compiler(doc, registry, text, found.blocked, found.flagged).compile()
     if doc.problems or flow is None:
@@ -61,7 +62,8 @@ class _Compiler(StepCompiler):
         )
         # the trigger is compiled only as the schema describes it (its problems are reported)
         trigger_ok = not any(p[:1] == ("trigger",) for p in self.flagged)
-        trigger = self._trigger(data.get("trigger")) if trigger_ok else TriggerSpec(kind="manual")
+        kinds = self.registry.trigger_kinds
+        trigger = kinds.parse(data.get("trigger") if trigger_ok else None, _Parsing(self))
         steps, _ = self._steps(data.get("steps"), ("steps",))
         if self.doc.problems:
             return None
@@ -116,42 +118,35 @@ class _Compiler(StepCompiler):
                 f"component {component!r} has no connection {connection!r}{hint}",
             )
 
-    def _trigger(self, raw: Mapping[str, Any] | None) -> TriggerSpec:
-        if raw is None or "manual" in raw:
-            return TriggerSpec(kind="manual")
-        if "webhook" in raw:
-            return TriggerSpec(kind="webhook", secret=self._webhook_secret(raw["webhook"]))
-        if "schedule" in raw:
-            return TriggerSpec(kind="schedule", every=parse_duration(raw["schedule"]["every"]))
-        path: Path = ("trigger",)
-        inputs = self._values(raw.get("inputs", {}), (*path, "inputs"), set())
-        registered = self.registry.get(raw["component"])
-        if registered is None:
-            hint = did_you_mean(raw["component"], [r.component.key for r in self.registry])
-            self._error((*path, "component"), f"unknown component {raw['component']!r}{hint}")
-        elif registered.component.trigger(raw["trigger"]) is None:
-            hint = did_you_mean(raw["trigger"], self._known("triggers", registered.component))
-            self._error(
-                (*path, "trigger"),
-                f"component {raw['component']!r} has no trigger {raw['trigger']!r}{hint}",
-            )
-        else:
-            schema = registered.schema("trigger", raw["trigger"])
-            self._check_inputs(schema, raw.get("inputs", {}), inputs, (*path, "inputs"))
-        return TriggerSpec(
-            kind="component", component=raw["component"], trigger=raw["trigger"], inputs=inputs
-        )
 
-    def _webhook_secret(self, raw: Mapping[str, Any]) -> Template | None:
-        """A plain webhook's secret: one expression over ``secret: true`` config variables."""
-        if "secret" not in raw:
-            return None
-        path: Path = ("trigger", "webhook", "secret")
-        written = raw["secret"]
-        template = self._template(written, path, set()) if has_template(written) else None
-        if template is None and has_template(written):
-            return None  # its expression problem is reported already
-        problem = secret_problem(template, self.doc.data.get("config") or {})
-        if problem is not None:
-            self._error(path, problem)
-        return template
+class _Parsing:
+    """The compiler as a trigger kind's ``parse`` sees it (``TriggerParsing``)."""
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self._compiler = compiler
+
+    @property
+    def registry(self) -> Registry:
+        return self._compiler.registry
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        raw = self._compiler.doc.data.get("config")
+        return raw if isinstance(raw, dict) else {}
+
+    def error(self, path: Path, message: str) -> None:
+        self._compiler._error(path, message)
+
+    def values(self, raw: Any, path: Path) -> Any:
+        return self._compiler._values(raw, path, set())
+
+    def template(self, written: str, path: Path) -> Template | None:
+        return self._compiler._template(written, path, set())
+
+    def check_inputs(
+        self, schema: InputSchema, raw: Mapping[str, Any], compiled: Mapping[str, Any], path: Path
+    ) -> None:
+        self._compiler._check_inputs(schema, raw, compiled, path)
+
+    def known(self, what: str, component: Component) -> list[str]:
+        return self._compiler._known(what, component)

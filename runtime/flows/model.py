@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import frozen
 
+from runtime.durations import parse_duration as parse_duration
 from runtime.expressions import Template
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: str | float | int) -> float:
-    """``"500ms"``, ``"2s"``, ``"5m"``, ``"1h"`` or a number of seconds -> seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(value.strip())
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 2s, 5m, 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+if TYPE_CHECKING:
+    from runtime.trigger_kinds.base import FlowTrigger
 
 
 @frozen
@@ -99,25 +89,12 @@ Step = ActionStep | BranchStep | LoopStep
 
 
 @frozen
-class TriggerSpec:
-    """``kind`` is ``component``, ``webhook``, ``schedule`` or ``manual``."""
-
-    kind: Literal["component", "webhook", "schedule", "manual"]
-    component: str | None = None
-    trigger: str | None = None
-    inputs: dict[str, Any] | None = None
-    every: float | None = None
-    #: A plain webhook's signing secret: an expression over ``secret: true`` config variables,
-    #: evaluated at deploy (see ``runtime.plain_webhooks``); never the secret itself.
-    secret: Template | None = None
-
-
-@frozen
 class Flow:
     name: str
     description: str
     config: tuple[ConfigVariable, ...]
-    trigger: TriggerSpec
+    #: The parsed ``trigger:``, an instance of its kind (see ``runtime.trigger_kinds``).
+    trigger: FlowTrigger
     steps: tuple[Step, ...]
     source: str
     text: str

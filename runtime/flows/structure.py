@@ -49,10 +49,13 @@ class SchemaReport:
     flagged: set[Path]
 
 
-def schema_problems(doc: YamlDocument) -> SchemaReport:
-    """Every schema problem of ``doc`` at its place."""
+def schema_problems(
+    doc: YamlDocument, validator: Draft202012Validator | None = None
+) -> SchemaReport:
+    """Every schema problem of ``doc`` at its place; ``validator`` checks against a flow schema
+    other than the shipped one (one with more trigger kinds)."""
     report = SchemaReport([], set(), set())
-    for error in _validator().iter_errors(doc.data):
+    for error in (validator or _validator()).iter_errors(doc.data):
         for finding in _findings(error):
             where = key_path(finding.path[:-1] if finding.key else finding.path)
             text = f"{where}: {finding.message}" if where else finding.message

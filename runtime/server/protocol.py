@@ -5,7 +5,7 @@ connects and sends nothing, or half a request line and headers, holds its connec
 slot of the server's) for ever. Here a timer runs from the moment a connection waits for a
 request head (connected, or the previous response sent and some bytes of the next arrived)
 until the head is complete; when it fires, the client gets 408 and the connection is closed.
-The body has its own deadline in the webhook handler (``runtime.server.app``).
+The body has its own deadline in the webhook endpoint (``runtime.server.webhooks``).
 """
 
 from __future__ import annotations

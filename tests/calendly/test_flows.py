@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import ConnectionHandle, ExecutionResult, ManualClock, Runtime, WebhookRequest
 from runtime.cli import cli
+from runtime.trigger_kinds import ComponentTrigger
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 SAMPLES = FLOWS / "samples"
@@ -35,6 +36,7 @@ def test_every_flow_loads_and_has_sample_files() -> None:
     assert [p.stem for p in flow_files()] == sorted(FLOW_NAMES)
     for path in flow_files():
         flow = runtime.load_flow(path)  # schema, components, inputs and references checked
+        assert isinstance(flow.trigger, ComponentTrigger)
         assert flow.trigger.component == "calendly"
         assert (SAMPLES / f"{path.stem}.config.yaml").is_file()
         json.loads((SAMPLES / f"{path.stem}.payload.json").read_text())

@@ -207,5 +207,6 @@ async def cluster(
     finally:
         await cluster.close()
         await executor.shutdown(1)
+        await relay.aclose()
         await runtime.aclose()
         await store.close()

@@ -39,5 +39,6 @@ async def service(tmp_path: Path, store_url: str) -> AsyncIterator[Service]:
     ) as client:
         yield Service(relay, executor, client, flow)
     await executor.shutdown(5)
+    await relay.aclose()
     await runtime.aclose()
     await store.close()

@@ -59,6 +59,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     found.path = "/webhooks/" + instance.webhook_token
     yield found
     await executor.shutdown(5)
+    await relay.aclose()
     await runtime.aclose()
     await store.close()
 

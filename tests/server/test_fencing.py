@@ -60,7 +60,7 @@ async def servers(tmp_path: Path, store_url: str) -> AsyncIterator[tuple[Server,
     yield made[0], made[1]
     for server in made:
         await server.executor.shutdown(5)
-        await server.relay.runtime.aclose()
+        await server.relay.aclose()
         await server.store.close()
 
 
@@ -159,6 +159,7 @@ async def test_the_inprocess_executor_fails_an_execution_past_its_time_limit(
         assert executor.in_flight() == 0
     finally:
         await executor.shutdown(5)
+        await relay.aclose()
         await runtime.aclose()
         await store.close()
 
@@ -175,4 +176,3 @@ async def test_the_time_limit_setting_is_checked(monkeypatch: pytest.MonkeyPatch
             time_limit_from_env()
     monkeypatch.delenv("RELAY_TIME_LIMIT")
     assert time_limit_from_env() == 600.0
-

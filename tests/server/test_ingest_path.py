@@ -10,7 +10,7 @@ import pytest
 from relay_service_support import CONFIG, FLOW, Service, body
 
 from runtime import Relay, Runtime, open_store
-from runtime.server.app import MAX_BODY
+from runtime.server.webhooks import MAX_BODY
 
 pytestmark = pytest.mark.asyncio
 
@@ -72,6 +72,7 @@ async def test_undeploy_elsewhere_refuses_the_cached_url_at_once(
         assert row is not None and row.status == "completed"
         assert row.result is not None and row.result["flow"] == "plain webhook again"
     finally:
+        await other.aclose()
         await runtime.aclose()
         await other.store.close()
 

@@ -40,7 +40,7 @@ async def test_a_burst_runs_at_most_the_flows_concurrency_at_once(service: Servi
     answers = await asyncio.gather(*(service.post(path, body(n, 0.05)) for n in range(12)))
     assert [a.status_code for a in answers] == [202] * 12
     assert service.executor.in_flight() > 0  # queued behind the two lanes' workers
-    assert len(service.executor._tasks) <= 2  # coroutines per lane, not one task per delivery
+    assert service.executor.workers() <= 2  # coroutines per lane, not one task per delivery
     await service.executor.drain()
     rows = await service.executions(instance="two")
     assert sorted(r.status for r in rows) == ["completed"] * 12

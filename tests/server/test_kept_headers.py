@@ -130,6 +130,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     ) as client:
         yield Setup(relay, client, tmp_path, sandbox)
     await executor.shutdown(5)
+    await relay.aclose()
     await runtime.aclose()
     await store.close()
 
@@ -237,6 +238,7 @@ async def _record_echo(home: Path, headers: dict[str, str]) -> dict[str, str]:
             return await setup.recorded_headers(response)
     finally:
         await executor.shutdown(5)
+        await relay.aclose()
         await runtime.aclose()
         await store.close()
 

@@ -40,7 +40,9 @@ steps:
 
 
 class Setup:
-    def __init__(self, relay: Relay, executor: InProcessExecutor, scheduler: Scheduler, home: Path) -> None:
+    def __init__(
+        self, relay: Relay, executor: InProcessExecutor, scheduler: Scheduler, home: Path
+    ) -> None:
         self.relay, self.executor, self.scheduler, self.home = relay, executor, scheduler, home
 
     async def deploy(self, text: str, name: str, config: dict[str, Any] | None = None) -> None:
@@ -63,7 +65,9 @@ def clock() -> ManualClock:
 @pytest.fixture
 def sandbox(clock: ManualClock) -> Sandbox:
     """The sandbox shares relay's clock, so "changed since" means the same on both sides."""
-    return Sandbox(SandboxConfig(seed=3, events=30, base_url="http://calendly.test"), clock=clock.time)
+    return Sandbox(
+        SandboxConfig(seed=3, events=30, base_url="http://calendly.test"), clock=clock.time
+    )
 
 
 @pytest_asyncio.fixture
@@ -75,6 +79,7 @@ async def setup(tmp_path: Path, sandbox: Sandbox, clock: ManualClock) -> AsyncIt
     await executor.start()
     yield Setup(relay, executor, Scheduler(relay, executor), tmp_path)
     await executor.shutdown(5)
+    await relay.aclose()
     await runtime.aclose()
     await store.close()
 
@@ -89,16 +94,25 @@ async def test_a_schedule_fires_once_per_interval(setup: Setup) -> None:
     clock.advance(61)
     assert len(await setup.scheduler.run_due()) == 1
     rows = await setup.completed("ticker")
-    assert sorted(r.result["outputs"]["tick"]["data"] for r in rows) == [1_800_000_000.0, 1_800_000_061.0]
+    assert sorted(r.result["outputs"]["tick"]["data"] for r in rows) == [
+        1_800_000_000.0,
+        1_800_000_061.0,
+    ]
 
 
 @pytest.mark.asyncio
 async def test_polling_runs_only_when_something_changed(setup: Setup, sandbox: Sandbox) -> None:
     store = setup.relay.store
-    fields = {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret",
-              "useLiveServer": False, "sandboxUrl": "http://calendly.test"}
+    fields = {
+        "clientId": "sandbox-client-id",
+        "clientSecret": "sandbox-client-secret",
+        "useLiveServer": False,
+        "sandboxUrl": "http://calendly.test",
+    }
     await store.save_connection("cal", "calendly", "calendlyOauth2Connection", fields)
-    await store.tokens.save("connection:cal", Token.from_response(sandbox.issue_token(), 1_800_000_000.0))
+    await store.tokens.save(
+        "connection:cal", Token.from_response(sandbox.issue_token(), 1_800_000_000.0)
+    )
     await setup.deploy(POLLED, "poller", {"calendly": {"use": "cal"}})
     clock = setup.relay.runtime.clock
     assert isinstance(clock, ManualClock)

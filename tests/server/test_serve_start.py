@@ -30,12 +30,13 @@ async def _deploy(home: Path, base_url: str = "http://old.test:9") -> str:
     flow.write_text(FLOW)
     store = await open_store(data_dir=home)
     runtime = Runtime()
+    relay = Relay(runtime, store, base_url=base_url)
     try:
-        relay = Relay(runtime, store, base_url=base_url)
         instance = await relay.deploy(flow, {}, "hook")
         await relay.start_manual("hook", {"n": 1})
         return relay.webhook_url(instance)
     finally:
+        await relay.aclose()
         await runtime.aclose()
         await store.close()
 

@@ -16,8 +16,8 @@ from attrs import define
 from relay_service_support import FLOW, Service, body, sign
 
 from runtime import InProcessExecutor, ManualClock, Relay, Runtime, create_app, open_store
+from runtime.instance_cache import INSTANCE_TTL, RECHECK_AFTER
 from runtime.plain_webhooks import DEPLOY_STATE_KEY
-from runtime.service import INSTANCE_TTL, RECHECK_AFTER
 from runtime.store.crypto import Keyring
 
 pytestmark = pytest.mark.asyncio
@@ -59,6 +59,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     ) as client:
         yield Setup(Service(relay, executor, client, flow), keyring, clock)
     await executor.shutdown(5)
+    await relay.aclose()
     await runtime.aclose()
     await store.close()
 

@@ -14,6 +14,7 @@ from relay_service_support import CONFIG, FLOW, SECRET, Service, body, sign
 
 from runtime import FlowError, Relay, Runtime, open_store
 from runtime.cli import cli
+from runtime.trigger_kinds import WebhookTrigger
 
 EXPRESSION = "${{ config.hookSecret }}"
 
@@ -74,6 +75,7 @@ def test_an_expression_over_secret_config_validates() -> None:
     flow = Runtime().load_flow_text(
         flow_with("  hookSecret: {type: string, secret: true}\n", EXPRESSION), "flow.yaml"
     )
+    assert isinstance(flow.trigger, WebhookTrigger)
     assert flow.trigger.secret is not None and flow.trigger.secret.raw == EXPRESSION
 
 
@@ -112,6 +114,7 @@ async def test_the_secret_is_nowhere_in_the_database_in_clear(tmp_path: Path) ->
         assert (await store.get_instance("a")) is not None
         assert SECRET not in instance.flow_text
     finally:
+        await relay.aclose()
         await runtime.aclose()
         await store.close()
     files = [p for p in tmp_path.iterdir() if p.name.startswith("relay.db")]

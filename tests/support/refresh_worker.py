@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from runtime import Relay, Runtime, open_store
+from runtime import Runtime, open_store
 
 
 async def main(home: Path, flow_path: Path, count: int, barrier: Path) -> None:
     store = await open_store(os.environ.get("RELAY_DATABASE_URL"), data_dir=home)
-    runtime = Runtime()
-    Relay(runtime, store)  # lets `{use: NAME}` resolve through the store
+    # `{use: NAME}` resolves through the store, its tokens under the store's cross-process lock
+    runtime = Runtime(token_store=store.tokens, connection_source=store)
     flow = runtime.load_flow(flow_path)
     (barrier / f"ready-{os.getpid()}").touch()
     deadline = time.monotonic() + 30

@@ -1,0 +1,112 @@
+"""Webhook intake: a delivery verified against its instance, shaped into a trigger payload and
+recorded durably with its execution (which it does not run).
+
+How a delivery is verified and shaped, and which of its headers are kept, is the instance's
+trigger kind's (``FlowTrigger.shape``, ``FlowTrigger.kept_headers``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import structlog
+from attrs import frozen
+
+from runtime.api import Runtime
+from runtime.connections import ConnectionHandle
+from runtime.declarations import WebhookRequest
+from runtime.errors import ConfigurationError, FlowError, NotFound, WebhookRejected
+from runtime.flows import Flow
+from runtime.instance_cache import InstanceCache
+from runtime.instance_config import resolve_instance_config
+from runtime.store import Instance, Store
+
+log = structlog.get_logger("relay.service")
+
+
+@frozen
+class WebhookOutcome:
+    """How a delivery was answered: ``status`` and, when accepted, its execution."""
+
+    status: int
+    execution_id: str | None = None
+    duplicate: bool = False
+    reason: str = ""
+    instance: str | None = None
+
+
+class WebhookIntake:
+    """Receives deliveries for the instances of one store."""
+
+    def __init__(self, runtime: Runtime, store: Store, instances: InstanceCache) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._instances = instances
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime deliveries are shaped with."""
+        return self._runtime
+
+    async def connections(
+        self, instance: Instance, flow: Flow
+    ) -> tuple[dict[str, Any], dict[str, ConnectionHandle]]:
+        """The instance's config scope and connection handles, for its trigger's inputs."""
+        return await resolve_instance_config(self._runtime, instance, flow)
+
+    async def receive_webhook(self, token: str, request: WebhookRequest) -> WebhookOutcome:
+        """Verify a delivery and record it (durably) with its execution; does not run it."""
+        instance = await self._instances.by_token(token)
+        if instance is None:
+            return WebhookOutcome(404, reason="unknown webhook")
+        try:
+            try:
+                payload = await self._shape(instance, self._instances.flow_of(instance), request)
+            except WebhookRejected:
+                # the cached instance may predate a change of its secrets: check the stored one,
+                # unless it was read a moment ago (each forged delivery would cost a read)
+                if not self._instances.recheck_due(token):
+                    raise
+                stored = await self._instances.by_token(token, fresh=True)
+                if stored is None:
+                    return WebhookOutcome(404, reason="unknown webhook")
+                instance = stored
+                payload = await self._shape(instance, self._instances.flow_of(instance), request)
+        except WebhookRejected as exc:
+            log.warning("webhook rejected", instance=instance.name, reason=exc.reason)
+            return WebhookOutcome(exc.status, reason=exc.reason)
+        except FlowError as exc:  # stored by an older relay: e.g. a literal webhook secret
+            first = str(exc.problems[0]) if exc.problems else str(exc)
+            log.error(
+                "webhook refused: the stored flow no longer loads; redeploy the instance",
+                instance=instance.name,
+                problem=first,
+            )
+            return WebhookOutcome(503, reason="the instance's flow no longer loads: redeploy it")
+        if payload is None:
+            return WebhookOutcome(200, reason="ignored: event not selected")
+        kept = self._instances.flow_of(instance).trigger.kept_headers()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in kept}
+        dedupe = hashlib.sha256(request.body).hexdigest()
+        try:
+            execution_id, new = await self._store.record_delivery(
+                instance.name,
+                dedupe,
+                headers,
+                request.body,
+                request.received_at,
+                payload,
+                webhook_token=token,
+            )
+        # undeployed by another process since it was cached (NotFound; ConfigurationError from
+        # a store that predates NotFound)
+        except (NotFound, ConfigurationError):
+            self._instances.forget(instance.name)
+            return WebhookOutcome(404, reason="unknown webhook")
+        return WebhookOutcome(202, execution_id, duplicate=not new, instance=instance.name)
+
+    async def _shape(
+        self, instance: Instance, flow: Flow, request: WebhookRequest
+    ) -> dict[str, Any] | None:
+        return await flow.trigger.shape(self, instance, flow, request)

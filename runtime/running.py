@@ -1,0 +1,190 @@
+"""Running executions: claim one, run its flow against its instance's state and config, and
+record the outcome under the claim (a claim whose lease was taken over writes nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from runtime.api import Runtime
+from runtime.context import State
+from runtime.errors import ConfigurationError, NotFound, RelayError
+from runtime.flows import Flow
+from runtime.instance_cache import InstanceCache
+from runtime.instance_config import resolve_instance_config
+from runtime.store import Store
+from runtime.store.records import ExecutionRow, LeaseLost
+
+log = structlog.get_logger("relay.service")
+
+
+class Runner:
+    """Runs the executions of one store; safe to share across tasks in one event loop."""
+
+    def __init__(self, runtime: Runtime, store: Store, instances: InstanceCache) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._instances = instances
+
+    async def execute(
+        self,
+        execution_id: str,
+        worker: str,
+        lease: float = 300.0,
+        instance: str | None = None,
+        *,
+        on_claim: Callable[[ExecutionRow], object] | None = None,
+    ) -> str | None:
+        """Claim and run one execution; returns its final status, or None if not claimed (or
+        its lease was lost before it could record the outcome: then another claim owns it).
+
+        ``instance`` (the execution's instance, when the caller knows it) lets the claim load
+        the persistent state in the same transaction. ``on_claim`` is told the claimed row
+        (its ``holder`` is the claim executors renew the lease under). Every outcome is written
+        under that claim: a holder whose lease lapsed and was taken over writes nothing."""
+        hint = None
+        if instance is not None:
+            cached = self._instances.peek(instance)
+            if cached is not None:
+                hint = self._instances.flow_of(cached).name
+        claimed = await self._store.claim_with_state(execution_id, worker, lease, hint)
+        if claimed is None:
+            return None
+        row, stored, state_flow = claimed
+        if on_claim is not None:
+            on_claim(row)
+        holder = row.holder
+        try:
+            found = await self._instances.named(row.instance) if row.instance else None
+            if found is None:
+                await self._store.finish_execution(
+                    execution_id,
+                    "failed",
+                    {"error": {"type": "ConfigurationError", "message": "the instance is gone"}},
+                    {},
+                    holder=holder,
+                )
+                return "failed"
+            self._instances.flow_of(found)  # learns the instance's secrets, caches its flow
+            flow = self._instances.flow(found, row.flow_text, row.flow_version)
+            if flow.name != state_flow:  # the claim guessed another flow's state: read it
+                stored = await self._store.load_state(found.name, flow.name)
+            state = State(
+                flow=stored.get("flow", {}),
+                cross_flow=stored.get("cross_flow", {}),
+                integration=stored.get("integration", {}),
+            )
+            try:
+                scope, handles = await resolve_instance_config(self._runtime, found, flow)
+            except RelayError as exc:
+                error = {
+                    "type": type(exc).__name__,
+                    "message": self._runtime.redactor.text(str(exc)),
+                }
+                await self._store.finish_execution(
+                    execution_id, "failed", {"error": error}, {}, holder=holder
+                )
+                log.warning(
+                    "execution failed before its first step",
+                    execution_id=execution_id,
+                    instance=row.instance,
+                    error=str(exc),
+                )
+                return "failed"
+            replay = row.replay_outputs if hasattr(row, "replay_outputs") else None
+            result = await self._runtime.run(
+                flow,
+                config=scope,
+                connections=handles,
+                payload=row.payload,
+                state=state,
+                execution_id=execution_id,
+                instance=found.name,
+                reuse_outputs=replay,
+            )
+            # the outcome and the persistent state scopes, in one transaction; a scope that
+            # was empty and still is needs no write (reading it gives the same empty document)
+            scopes = state.as_dict()
+            for name in ("flow", "cross_flow", "integration"):
+                if not scopes[name] and not stored.get(name):
+                    del scopes[name]
+            await self._store.finish_execution(
+                execution_id,
+                result.status,
+                result.as_dict(),
+                scopes,
+                flow_name=flow.name,
+                holder=holder,
+            )
+        except LeaseLost:
+            log.warning(
+                "execution not recorded: its lease was taken over by another claim",
+                execution_id=execution_id,
+                instance=row.instance,
+                attempt=row.attempts,
+            )
+            return None
+        if result.status == "failed":  # the default level (warning) must show a failure
+            recorded = result.as_dict()["error"] or {}
+            log.warning(
+                "execution failed",
+                execution_id=execution_id,
+                instance=row.instance,
+                step=recorded.get("step"),
+                error=self._runtime.redactor.text(str(recorded.get("message", ""))),
+            )
+        else:
+            log.info(
+                "execution finished",
+                execution_id=execution_id,
+                instance=row.instance,
+                status=result.status,
+            )
+        return result.status
+
+    async def replay(
+        self, execution_id: str, *, from_step: str | None = None, flow_version: str = "original"
+    ) -> str:
+        """A new execution with the same trigger payload; with ``from_step``, the outputs of
+        the top-level steps before it are reused instead of run again."""
+        row = await self._store.get_execution(execution_id)
+        if row is None:
+            raise ConfigurationError(f"no execution {execution_id!r}")
+        instance = None
+        if row.instance:
+            instance = await self._store.get_instance(row.instance)
+            if instance is None:
+                raise NotFound("instance", row.instance)
+        if flow_version == "current":
+            if instance is None:
+                raise ConfigurationError("the execution's instance is gone")
+            flow_text, version = instance.flow_text, instance.flow_version
+        else:
+            flow_text, version = row.flow_text, row.flow_version
+        reuse: dict[str, Any] | None = None
+        if from_step is not None:
+            flow = self._runtime.load_flow_text(flow_text, instance.flow_path if instance else "")
+            reuse = _outputs_before(flow, from_step, row.result or {})
+        return await self._store.create_execution(
+            row.instance,
+            flow_text,
+            version,
+            row.payload,
+            replay_of=execution_id,
+            reuse_outputs=reuse,
+        )
+
+
+def _outputs_before(flow: Flow, step: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    ids = [s.id for s in flow.steps]
+    if step not in ids:
+        raise ConfigurationError(f"no top-level step {step!r} (steps: {', '.join(ids)})")
+    outputs = result.get("outputs") or {}
+    reuse = {}
+    for earlier in ids[: ids.index(step)]:
+        if earlier not in outputs:
+            raise ConfigurationError(f"step {earlier!r} has no recorded output to reuse")
+        reuse[earlier] = outputs[earlier]
+    return reuse

@@ -1,0 +1,62 @@
+"""The component webhook trigger kind: a component's ``Trigger(kind="webhook")``, which shapes
+each delivery, declares the headers a delivery keeps, and subscribes at deploy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from attrs import frozen
+
+from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost
+from runtime.trigger_kinds.component import ComponentTrigger, kept_header_problems
+
+if TYPE_CHECKING:
+    from runtime.declarations import Trigger, WebhookRequest
+    from runtime.flows.model import Flow
+    from runtime.store.records import Instance
+
+
+@frozen
+class ComponentWebhookTrigger(ComponentTrigger):
+    """Deliveries go through the declaration's ``perform``; the payload is its event's payload
+    plus ``branch``."""
+
+    declared_kind: ClassVar[str] = "webhook"
+    receives_webhooks: ClassVar[bool] = True
+
+    #: The declaration's ``kept_headers``.
+    declared_headers: tuple[str, ...] = ()
+
+    @classmethod
+    def declaration_problems(cls, where: str, declared: Trigger) -> Iterator[str]:
+        """A webhook trigger needs ``perform``; its ``kept_headers`` are header names."""
+        if not callable(declared.perform):
+            yield f"{where}: a webhook trigger needs perform"
+        yield from kept_header_problems(where, declared, keeps_headers=True)
+
+    @classmethod
+    def from_declaration(
+        cls, component: str, trigger: str, inputs: dict[str, Any], declared: Trigger | None
+    ) -> Self:
+        """Keeps the declaration's ``kept_headers``."""
+        headers = declared.kept_headers if declared is not None else ()
+        return cls(component=component, trigger=trigger, inputs=inputs, declared_headers=headers)
+
+    def kept_headers(self) -> frozenset[str]:
+        """relay's own headers and the ones the declaration names."""
+        return BASE_KEPT_HEADERS.union(self.declared_headers)
+
+    async def shape(
+        self, host: DeliveryHost, instance: Instance, flow: Flow, request: WebhookRequest
+    ) -> dict[str, Any] | None:
+        """The declaration's event (``None``: an event the flow did not select)."""
+        event = await host.runtime.webhook_event(
+            self.ref,
+            await self.params(host, instance, flow),
+            request,
+            deploy_state=instance.deploy_state,
+        )
+        if event is None:
+            return None
+        return {**dict(event.payload), "branch": event.branch}
