@@ -1,4 +1,9 @@
-"""``Runtime``: the programmatic front door. Load flows, resolve config, run, inspect.
+"""``Runtime``: the public facade. Load flows, resolve config, run, inspect, call directly.
+
+``Runtime`` holds what the jobs share (components, token store, clock, HTTP clients, its
+redactor and logger) and hands each job only what it uses: ``engine`` runs an execution,
+``config`` resolves a flow's config, ``connections`` opens and authorizes connections,
+``invoke`` calls an action, data source or trigger hook outside any flow.
 
 ::
 

@@ -111,6 +111,7 @@ class Execution:
         self.redactor.add(secret_config)
 
     async def run(self) -> ExecutionResult:
+        """Run the steps; a step's failure is in the result, never raised."""
         clock = self.env.clock
         started = clock.time()
         outputs: dict[str, Any] = {}
@@ -121,6 +122,8 @@ class Execution:
         except _Halt as halt:
             status = "failed"
             error = self.redactor.value({"step": halt.error.step, **error_dict(halt.error)})
+        for handle in self.connections.values():  # a token refreshed by a handle opened elsewhere
+            self.redactor.add(handle.secrets)
         # CancelledError is not caught: an interrupted execution (shutdown, a time limit) is
         # not finished, and its executor decides whether it is handed back or recorded.
         return ExecutionResult(

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
@@ -123,10 +123,25 @@ def configure_from_env() -> None:
     configure_logging(level, json=as_json)
 
 
+def _scrubbed(value: Any, text: Callable[[str], str]) -> Any:
+    """``value`` with ``text`` applied to every string in it (keys are left to the process's
+    log pipeline, which redacts secret-named ones)."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, text) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(v, text) for v in value)
+    return value
+
+
 class RedactingLogger:
     """A structlog logger that scrubs ``redactor``'s secrets from each event (message, bound
     values and fields) before handing it to ``inner``, the process's logger: secrets the
-    redactor learns after a value was bound are scrubbed too."""
+    redactor learns after a value was bound are scrubbed too. Values under secret-named keys
+    are the process's log pipeline's to redact (``redact``)."""
 
     __slots__ = ("_context", "_inner", "_redactor")
 
@@ -160,9 +175,12 @@ class RedactingLogger:
     def _fields(self, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, Any]:
         if args and isinstance(event, str):
             event = event % args
+        text = self._redactor.text
         if isinstance(event, str):
-            event = self._redactor.text(event)
-        return event, self._redactor.value({**self._context, **kw})
+            event = text(event)
+        return event, {
+            key: _scrubbed(value, text) for key, value in {**self._context, **kw}.items()
+        }
 
     def _emit(self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
         event, fields = self._fields(event, args, kw)
