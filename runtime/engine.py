@@ -9,42 +9,35 @@ steps of the execution: a refreshed token is seen by every later step.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
-import inspect
 import os
-import random
 import time
 import traceback
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
-import structlog
 from attrs import define, field, frozen
+from structlog.typing import FilteringBoundLogger
 
 from runtime import expression_budget
+from runtime.clock import Clock
 from runtime.connections import ConnectionHandle
 from runtime.context import Context, State
-from runtime.declarations import Action
 from runtime.errors import (
-    ApiError,
     ExpressionError,
     InputValidationError,
     RelayError,
     StepFailed,
 )
-from runtime.expressions import ConfigCache, Template, render_value, templates_in
-from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, RetryPolicy, Step
-from runtime.inputs import CONNECTION_MARKER, InputSchema
-from runtime.logs import SECRETS, BoundOnUse
+from runtime.expressions import ConfigCache, Template, render_value
+from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, Step
+from runtime.http import AsyncClient, RequestLimiter
+from runtime.inputs import CONNECTION_MARKER
+from runtime.logs import BoundOnUse
+from runtime.plans import ActionPlan, ActionPlans
 from runtime.redaction import Redactor
-from runtime.registry import Registry
 from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
+from runtime.retries import attempt
 from runtime.schema_messages import kind_of
-
-if TYPE_CHECKING:
-    from runtime.api import Runtime
-
 
 #: Seconds an execution runs steps before it lets the event loop run other work.
 YIELD_EVERY = 0.01
@@ -58,64 +51,26 @@ class _Halt(Exception):
 
 
 @frozen
-class ActionPlan:
-    """What the engine works out once per action step instead of on every run of it."""
+class ExecutionEnv:
+    """What an execution uses of the runtime that runs it."""
 
-    action: Action
-    schema: InputSchema
-    #: ``component.action``, as records show it.
-    ref: str
-    #: No retries, no time limit and an ``async def`` action: awaited with nothing between.
-    direct: bool
-    #: The inputs read more than ``config`` (a step output, the trigger, the loop, state), so
-    #: each run builds the full expression scope; otherwise one config-only scope serves.
-    reads_run: bool
-    #: Inputs recorded as ``[password]``.
-    passwords: frozenset[str]
-    #: An input's expression is budgeted (it iterates, say): rendered within the budget.
-    budgeted: bool = False
-
-
-class ActionPlans:
-    """Action plans by step, built on first use. Steps are keyed by identity (a flow's steps
-    live as long as the flow); a bounded cache, so flows loaded and dropped are let go."""
-
-    LIMIT = 4096
-
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-        self._plans: dict[int, tuple[ActionStep, ActionPlan]] = {}
-
-    def get(self, step: ActionStep) -> ActionPlan:
-        found = self._plans.get(id(step))
-        if found is not None and found[0] is step:
-            return found[1]
-        plan = self._build(step)
-        if len(self._plans) >= self.LIMIT:
-            self._plans.clear()
-        self._plans[id(step)] = (step, plan)
-        return plan
-
-    def _build(self, step: ActionStep) -> ActionPlan:
-        action, schema = self._registry.action(step.component, step.action)
-        return ActionPlan(
-            action=action,
-            schema=schema,
-            ref=step.ref,
-            direct=step.retry.attempts == 1
-            and step.timeout is None
-            and inspect.iscoroutinefunction(action.perform),
-            reads_run=any(not t.config_only for t in templates_in(step.inputs)),
-            passwords=frozenset(i.key for i in schema.inputs if i.type == "password"),
-            budgeted=any(t.budgeted for t in templates_in(step.inputs)),
-        )
+    clock: Clock
+    #: The runtime's logger (it scrubs the runtime's secrets).
+    logger: FilteringBoundLogger
+    plans: ActionPlans
+    #: The pooled HTTP client of the running event loop.
+    http_client: Callable[[], AsyncClient]
+    #: Awaited with a connection's store key before each request made with it.
+    request_limiter: RequestLimiter | None
+    #: The runtime's secrets: scrubbed from records, including tokens refreshed mid-run.
+    redactor: Redactor
 
 
 @define
 class Execution:
-    """Runs one flow once. Build with ``Runtime.execution`` or call ``Runtime.run``."""
+    """Runs one flow once (``Runtime.run`` builds one)."""
 
-    runtime: Runtime
+    env: ExecutionEnv
     flow: Flow
     config: dict[str, Any]
     connections: dict[str, ConnectionHandle]
@@ -127,8 +82,6 @@ class Execution:
     records: list[StepRecord] = field(factory=list)
     #: For replays from a step: recorded outputs of the top-level steps before it.
     reuse_outputs: dict[str, Any] = field(factory=dict)
-    #: Records are scrubbed of every secret the process knows, including tokens refreshed mid-run.
-    redactor: Redactor = field(factory=lambda: SECRETS)
     #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
     _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
     #: The runtime's logger bound to this execution (on first use); step loggers add the path.
@@ -142,6 +95,11 @@ class Execution:
     #: When the next step first lets the event loop run other work (``time.monotonic``).
     _yield_at: float = field(factory=lambda: time.monotonic() + YIELD_EVERY, init=False, repr=False)
 
+    @property
+    def redactor(self) -> Redactor:
+        """The runtime's secrets, scrubbed from this execution's records."""
+        return self.env.redactor
+
     def __attrs_post_init__(self) -> None:
         for handle in self.connections.values():
             self.redactor.add(handle.secrets)
@@ -153,7 +111,8 @@ class Execution:
         self.redactor.add(secret_config)
 
     async def run(self) -> ExecutionResult:
-        clock = self.runtime.clock
+        """Run the steps; a step's failure is in the result, never raised."""
+        clock = self.env.clock
         started = clock.time()
         outputs: dict[str, Any] = {}
         status: Status = "completed"
@@ -163,6 +122,8 @@ class Execution:
         except _Halt as halt:
             status = "failed"
             error = self.redactor.value({"step": halt.error.step, **error_dict(halt.error)})
+        for handle in self.connections.values():  # a token refreshed by a handle opened elsewhere
+            self.redactor.add(handle.secrets)
         # CancelledError is not caught: an interrupted execution (shutdown, a time limit) is
         # not finished, and its executor decides whether it is handed back or recorded.
         return ExecutionResult(
@@ -176,6 +137,7 @@ class Execution:
             state=self.state,
             error=error,
             connections=self.connections,
+            redactor=self.redactor,
         )
 
     def _scope(self, outputs: Mapping[str, Any], loop: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -204,7 +166,7 @@ class Execution:
             path = f"{prefix}{step.id}"
             if not prefix and step.id in self.reuse_outputs:
                 outputs[step.id] = self.reuse_outputs[step.id]
-                now = self.runtime.clock.time()
+                now = self.env.clock.time()
                 self._record(step.id, path, "reused", None, "reused", now, output=outputs[step.id])
                 continue
             if isinstance(step, ActionStep):
@@ -217,7 +179,7 @@ class Execution:
     async def _branch(
         self, step: BranchStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
     ) -> None:
-        started = self.runtime.clock.time()
+        started = self.env.clock.time()
         chosen: tuple[str, tuple[Step, ...]] | None = None
         try:
             for case in step.cases:
@@ -237,7 +199,7 @@ class Execution:
     async def _loop(
         self, step: LoopStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
     ) -> None:
-        started = self.runtime.clock.time()
+        started = self.env.clock.time()
         try:
             items = await _render(step.items, self._scope(outputs, loop), f"steps.{path}.for_each")
             if not isinstance(items, list):
@@ -260,11 +222,11 @@ class Execution:
     async def _action(
         self, step: ActionStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
     ) -> None:
-        clock = self.runtime.clock
+        clock = self.env.clock
         started = clock.time()
         if self._log is None:
             self._start()
-        plan = self.runtime.action_plans.get(step)
+        plan = self.env.plans.get(step)
         # the same context, in the same order, as binding all four at once
         log: Any = BoundOnUse(self._log, step=path, instance=self.instance)
         if step.when is not None:
@@ -298,7 +260,7 @@ class Execution:
                 state=self.state,
                 instance=self.instance,
                 loop=self._event_loop,
-                request_limiter=self.runtime.request_limiter,
+                request_limiter=self.env.request_limiter,
                 http_clients=self._http_clients,
             )
             if plan.direct:
@@ -307,13 +269,10 @@ class Execution:
                 attempts = 1
                 output = await plan.action.perform(context, params)
             else:
-                output, attempts = await self._attempt(
-                    step, plan.action.perform, context, params, log
+                output, attempts = await attempt(
+                    step, plan.action.perform, context, params, log, self.env.clock
                 )
-        except (
-            RelayError,
-            Exception,
-        ) as exc:  # any failure of a step is recorded, never raised raw
+        except (RelayError, Exception) as exc:  # any failure of a step is recorded, never raised
             attempts = max(attempts, getattr(exc, "attempts", 1))
             if not isinstance(exc, RelayError):
                 log.error("step raised", error=type(exc).__name__, where=_origin(exc))
@@ -352,39 +311,10 @@ class Execution:
     def _start(self) -> None:
         """What every step of this execution shares, set up by its first action step (on the
         event loop that runs it)."""
-        self._log = BoundOnUse(self.runtime.logger, flow=self.flow.name, execution_id=self.id)
-        self._http = self.runtime.http_client()
+        self._log = BoundOnUse(self.env.logger, flow=self.flow.name, execution_id=self.id)
+        self._http = self.env.http_client()
         self._event_loop = asyncio.get_running_loop()
         self._config_scope = self._scope({}, None)
-
-    async def _attempt(
-        self,
-        step: ActionStep,
-        perform: Any,
-        context: Context,
-        params: dict[str, Any],
-        log: Any,
-    ) -> tuple[Any, int]:
-        policy = step.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                if step.timeout is None:  # asyncio.timeout(None) never fires: skip its set-up
-                    return await call_function(perform, context, params), attempt
-                async with asyncio.timeout(step.timeout):
-                    return await call_function(perform, context, params), attempt
-            except InputValidationError:
-                raise
-            except (Exception, TimeoutError) as exc:
-                if attempt >= policy.attempts or not _should_retry(policy, exc):
-                    exc.attempts = attempt  # type: ignore[attr-defined]
-                    raise
-                delay = policy.delay(attempt, random.random())
-                if isinstance(exc, ApiError) and exc.retry_after:
-                    delay = max(delay, exc.retry_after)
-                log.info("retrying step", attempt=attempt, delay=round(delay, 3), error=str(exc))
-                await self.runtime.clock.sleep(delay)
 
     def _bind_connections(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` (validation's own new dict) with connection markers replaced by their
@@ -460,50 +390,10 @@ class Execution:
                 action=action,
                 status=status,
                 started_at=started,
-                finished_at=self.runtime.clock.time(),
+                finished_at=self.env.clock.time(),
                 **extra,
             )
         )
-
-
-async def call_function(function: Any, context: Context, *args: Any) -> Any:
-    """Await an ``async def`` component function, or run a plain one in a worker thread."""
-    if _is_async(function):
-        return await function(context, *args)
-    ctx = contextvars.copy_context()
-    call = functools.partial(ctx.run, function, context, *args)
-    result = await asyncio.to_thread(call)
-    if inspect.isawaitable(result):
-        return await result
-    return result
-
-
-def _is_async(function: Any) -> bool:
-    """``inspect.iscoroutinefunction``, once per function (it unwraps partials and checks flags
-    on every call; a function's kind never changes)."""
-    try:
-        return _is_async_cached(function)
-    except TypeError:  # an unhashable callable
-        return inspect.iscoroutinefunction(function)
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_async_cached(function: Any) -> bool:
-    return inspect.iscoroutinefunction(function)
-
-
-def _should_retry(policy: RetryPolicy, exc: BaseException) -> bool:
-    if "all" in policy.on:
-        return True
-    if isinstance(exc, TimeoutError):
-        return "timeout" in policy.on or "retriable" in policy.on
-    if not isinstance(exc, ApiError):
-        return False
-    if "rate_limit" in policy.on and exc.status == 429:
-        return True
-    if "server_error" in policy.on and exc.status >= 500:
-        return True
-    return "retriable" in policy.on and exc.retriable
 
 
 async def _render(template: Template, scope: Mapping[str, Any], where: str) -> Any:
@@ -526,6 +416,3 @@ def _origin(exc: BaseException) -> str:
         return "?"
     last = frames[-1]
     return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
-
-
-logger = structlog.get_logger("relay")

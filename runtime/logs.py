@@ -1,8 +1,9 @@
-"""Structured logs (structlog) on stderr, with secrets scrubbed from every event.
+"""Structured logs (structlog): the process's log configuration and the runtime's logger.
 
-Every secret relay learns (connection passwords, tokens, secret config values) is added to
-``SECRETS``; the ``redact`` processor removes them, and values under secret-named keys, from
-each log event before it is rendered.
+Nothing is configured at import: the ``relay`` command and the server processes call
+``configure_logging``, which sends events to stderr with secret-named keys (and the secrets of
+code that has no runtime at hand, ``SECRETS``) scrubbed. Each ``Runtime`` logs through a
+``RedactingLogger``, which scrubs the secrets that runtime has seen before an event leaves it.
 """
 
 from __future__ import annotations
@@ -10,20 +11,51 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping, MutableMapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from runtime.errors import ConfigurationError
 from runtime.redaction import Redactor
 
-#: The process-wide set of known secrets; the engine adds to it, the log pipeline reads it.
-SECRETS = Redactor()
+
+class ProcessSecrets(Redactor):
+    """Secrets learned by code that has no runtime at hand, scrubbed together with those of
+    every live runtime (``track``): what the process-wide log pipeline and such code's own
+    messages apply."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(secrets)
+        self._tracked: weakref.WeakSet[Redactor] = weakref.WeakSet()
+
+    def track(self, redactor: Redactor) -> None:
+        """Scrub ``redactor``'s secrets too, for as long as it lives."""
+        self._tracked.add(redactor)
+
+    def text(self, value: str) -> str:
+        """``value`` with every known secret replaced."""
+        value = super().text(value)
+        for redactor in list(self._tracked):
+            value = redactor.text(value)
+        return value
+
+    def value(self, value: Any) -> Any:
+        """``value`` scrubbed of every known secret (see ``Redactor.value``)."""
+        value = super().value(value)
+        for redactor in list(self._tracked):
+            value = redactor.value(value)
+        return value
+
+
+#: For code with no runtime at hand (prefer ``Runtime.redactor``); see ``ProcessSecrets``.
+SECRETS = ProcessSecrets()
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: scrub known secrets and secret-named keys."""
+    """structlog processor: scrub secret-named keys and the secrets ``SECRETS`` knows."""
     cleaned: MutableMapping[str, Any] = SECRETS.value(dict(event))
     return cleaned
 
@@ -91,10 +123,162 @@ def configure_from_env() -> None:
     configure_logging(level, json=as_json)
 
 
-try:
-    configure_from_env()
-except ConfigurationError:  # the CLI reports it (``relay`` checks before running anything)
-    configure_logging()
+def _scrubbed(value: Any, text: Callable[[str], str]) -> Any:
+    """``value`` with ``text`` applied to every string in it (keys are left to the process's
+    log pipeline, which redacts secret-named ones)."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, text) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(v, text) for v in value)
+    return value
+
+
+class RedactingLogger:
+    """A structlog logger that scrubs ``redactor``'s secrets from each event (message, bound
+    values and fields) before handing it to ``inner``, the process's logger: secrets the
+    redactor learns after a value was bound are scrubbed too. Values under secret-named keys
+    are the process's log pipeline's to redact (``redact``)."""
+
+    __slots__ = ("_context", "_inner", "_redactor")
+
+    def __init__(
+        self, inner: Any, redactor: Redactor, context: Mapping[str, Any] | None = None
+    ) -> None:
+        self._inner = inner
+        self._redactor = redactor
+        self._context: dict[str, Any] = dict(context or {})
+
+    def bind(self, **values: Any) -> RedactingLogger:
+        """A logger with ``values`` added to every event."""
+        return RedactingLogger(self._inner, self._redactor, {**self._context, **values})
+
+    def new(self, **values: Any) -> RedactingLogger:
+        """A logger with only ``values`` bound."""
+        return RedactingLogger(self._inner.new(), self._redactor, values)
+
+    def unbind(self, *keys: str) -> RedactingLogger:
+        """A logger without ``keys`` (each must be bound)."""
+        context = dict(self._context)
+        for key in keys:
+            del context[key]
+        return RedactingLogger(self._inner, self._redactor, context)
+
+    def try_unbind(self, *keys: str) -> RedactingLogger:
+        """A logger without those of ``keys`` that are bound."""
+        context = {k: v for k, v in self._context.items() if k not in keys}
+        return RedactingLogger(self._inner, self._redactor, context)
+
+    def _fields(self, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, Any]:
+        if args and isinstance(event, str):
+            event = event % args
+        text = self._redactor.text
+        if isinstance(event, str):
+            event = text(event)
+        return event, {
+            key: _scrubbed(value, text) for key, value in {**self._context, **kw}.items()
+        }
+
+    def _emit(self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        event, fields = self._fields(event, args, kw)
+        return getattr(self._inner, method)(event, **fields)
+
+    async def _aemit(
+        self, method: str, event: Any, args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Any:
+        event, fields = self._fields(event, args, kw)
+        return await getattr(self._inner, method)(event, **fields)
+
+    def debug(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at debug."""
+        return self._emit("debug", event, args, kw)
+
+    def info(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at info."""
+        return self._emit("info", event, args, kw)
+
+    def warning(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at warning."""
+        return self._emit("warning", event, args, kw)
+
+    warn = warning
+
+    def error(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at error."""
+        return self._emit("error", event, args, kw)
+
+    err = error
+
+    def critical(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at critical."""
+        return self._emit("critical", event, args, kw)
+
+    fatal = critical
+
+    def exception(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at error with the exception being handled."""
+        return self._emit("exception", event, args, kw)
+
+    def msg(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log without a level."""
+        return self._emit("msg", event, args, kw)
+
+    def log(self, level: int, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at ``level`` (a ``logging`` level number)."""
+        event, fields = self._fields(event, args, kw)
+        return self._inner.log(level, event, **fields)
+
+    async def adebug(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at debug (async)."""
+        return await self._aemit("adebug", event, args, kw)
+
+    async def ainfo(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at info (async)."""
+        return await self._aemit("ainfo", event, args, kw)
+
+    async def awarning(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at warning (async)."""
+        return await self._aemit("awarning", event, args, kw)
+
+    awarn = awarning
+
+    async def aerror(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at error (async)."""
+        return await self._aemit("aerror", event, args, kw)
+
+    async def acritical(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at critical (async)."""
+        return await self._aemit("acritical", event, args, kw)
+
+    afatal = acritical
+
+    async def aexception(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log at error with the exception being handled (async)."""
+        return await self._aemit("aexception", event, args, kw)
+
+    async def amsg(self, event: Any = None, *args: Any, **kw: Any) -> Any:
+        """Log without a level (async)."""
+        return await self._aemit("amsg", event, args, kw)
+
+    def is_enabled_for(self, level: int) -> bool:
+        """Whether ``inner`` logs events at ``level``."""
+        return bool(self._inner.is_enabled_for(level))
+
+    def get_effective_level(self) -> int:
+        """``inner``'s level."""
+        return int(self._inner.get_effective_level())
+
+    def __repr__(self) -> str:
+        return f"<redacting logger {self._context!r}>"
+
+
+def runtime_logger(inner: Any, redactor: Redactor) -> FilteringBoundLogger:
+    """``inner`` (the process's logger) as a runtime logs through it: scrubbed by
+    ``redactor``."""
+    return cast("FilteringBoundLogger", RedactingLogger(inner, redactor))
 
 
 class BoundOnUse:

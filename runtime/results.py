@@ -13,8 +13,7 @@ from attrs import define, field
 from runtime.connections import ConnectionHandle
 from runtime.context import State
 from runtime.errors import ApiError, InputValidationError, RelayError, StepFailed
-from runtime.logs import SECRETS
-from runtime.redaction import REDACTED, SECRET_KEYS
+from runtime.redaction import REDACTED, SECRET_KEYS, Redactor
 
 Status = Literal["completed", "failed", "canceled"]
 StepStatus = Literal["completed", "failed", "skipped", "reused"]
@@ -37,7 +36,8 @@ class StepRecord:
     error: dict[str, Any] | None = None
 
     def as_dict(self, scrub: Callable[[Any], Any] | None = None) -> dict[str, Any]:
-        """The record as stored or printed: the output scrubbed of every known secret."""
+        """The record as stored or printed: the output passed through ``scrub`` (by default,
+        its secret-named keys redacted; ``ExecutionResult.as_dict`` passes its redactor's)."""
         return {
             "id": self.id,
             "path": self.path,
@@ -48,7 +48,7 @@ class StepRecord:
             "duration_ms": round((self.finished_at - self.started_at) * 1000, 3),
             "attempts": self.attempts,
             "inputs": self.inputs,
-            "output": (scrub or SECRETS.value)(self.output),
+            "output": (scrub or Redactor().value)(self.output),
             "error": self.error,
         }
 
@@ -57,8 +57,8 @@ class StepRecord:
 class ExecutionResult:
     """The outcome of one execution. In memory, ``outputs`` and the steps' outputs are what the
     actions returned and ``connections`` hold the (possibly refreshed) tokens; ``as_dict`` is
-    what gets stored, printed or logged: tokens left out, every known secret scrubbed (secrets
-    learned after the run, e.g. a later refresh, included)."""
+    what gets stored, printed or logged: tokens left out, every secret ``redactor`` (the
+    runtime's) knows scrubbed (secrets learned after the run, e.g. a later refresh, included)."""
 
     id: str
     flow: str
@@ -70,6 +70,7 @@ class ExecutionResult:
     state: State
     error: dict[str, Any] | None = None
     connections: dict[str, ConnectionHandle] = field(factory=dict, repr=False)
+    redactor: Redactor = field(factory=Redactor, repr=False, eq=False)
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,8 @@ class ExecutionResult:
         return next(s for s in self.steps if s.path == path)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as stored or printed (see the class)."""
+        redactor = self.redactor
         memo: dict[int, tuple[Any, Any]] = {}
 
         def scrub(value: Any) -> Any:
@@ -86,7 +89,7 @@ class ExecutionResult:
             # ``memo`` so ids are not reused while it lives)
             found = memo.get(id(value))
             if found is None:
-                found = memo[id(value)] = (value, SECRETS.value(value))
+                found = memo[id(value)] = (value, redactor.value(value))
             return found[1]
 
         return {
@@ -127,8 +130,20 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
 
 #: The keys of an execution document, in order (``relay run --json``, ``relay execution --json``).
 DOCUMENT_KEYS = (
-    "id", "flow", "instance", "status", "created_at", "started_at", "finished_at",
-    "duration_ms", "replay_of", "error", "payload", "steps", "outputs", "connections",
+    "id",
+    "flow",
+    "instance",
+    "status",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "replay_of",
+    "error",
+    "payload",
+    "steps",
+    "outputs",
+    "connections",
 )
 
 

@@ -28,7 +28,7 @@ from runtime.errors import ConfigurationError, FlowError, InputValidationError, 
 from runtime.expression_budget import Budget
 from runtime.flows.yamlsource import parse_yaml
 from runtime.inputs import input_schema
-from runtime.logs import SECRETS, settings_from_env
+from runtime.logs import SECRETS, configure_from_env, settings_from_env
 from runtime.plain_webhooks import evaluate_secret
 from runtime.plugins import make_plugin_manager
 from runtime.results import execution_document
@@ -424,6 +424,7 @@ def main() -> None:
     try:
         settings_from_env()  # a mistyped RELAY_LOG_LEVEL is an error, not a silent default
         Budget.from_env()  # and RELAY_EXPRESSION_BUDGET / RELAY_EXPRESSION_TIME_LIMIT
+        configure_from_env()
         pm = make_plugin_manager()
         _load_commands()
         pm.hook.register_commands(cli=cli)

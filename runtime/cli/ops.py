@@ -198,6 +198,7 @@ def serve_command(
 
     from runtime.executors import make_executor
     from runtime.heap import freeze_startup_heap
+    from runtime.logs import configure_from_env
     from runtime.server import create_app
     from runtime.server.listen import bind_socket, moved_webhook_urls
     from runtime.server.protocol import HEAD_TIMEOUT, head_timeout_protocol
@@ -209,6 +210,7 @@ def serve_command(
         base = checked_public_url(os.environ["RELAY_PUBLIC_URL"], "RELAY_PUBLIC_URL")
     else:
         base = f"http://{host}:{port}"
+    configure_from_env()
     # the port first: a busy one fails here, before the store's work is resumed or claimed
     sock = bind_socket(host, port)
 

@@ -30,6 +30,7 @@ from dramatiq.middleware import (
 from runtime.executors.dramatiq import ACTOR_NAME, execution_message, make_broker
 from runtime.executors.worker import ExecutionRunner, WorkerSettings
 from runtime.heap import freeze_startup_heap
+from runtime.logs import configure_from_env
 
 log = structlog.get_logger("relay.worker")
 
@@ -88,6 +89,7 @@ def worker_broker(settings: WorkerSettings, runner: ExecutionRunner) -> RedisBro
 def run_worker_process(settings: WorkerSettings) -> int:
     """Consume until SIGTERM or SIGINT, then let in-flight executions finish (up to the
     grace period) and requeue prefetched messages. Returns the exit status."""
+    configure_from_env()  # a spawned worker process starts from a fresh interpreter
     runner = ExecutionRunner(settings)
     broker = worker_broker(settings, runner)
     broker.emit_after("process_boot")

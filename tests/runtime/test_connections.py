@@ -122,3 +122,20 @@ async def test_config_problems_are_listed(rt: Runtime) -> None:
         await rt.resolve_config(flow, {"size": "big", "extra": 1, "conn": {"clientId": "x"}})
     paths = {p.path for p in info.value.problems}
     assert paths == {"$.conn.clientSecret", "$.size", "$.extra"}
+
+
+@pytest.mark.asyncio
+async def test_each_runtime_learns_the_secrets_of_its_own_connections(
+    rt: Runtime, api: WidgetApi, clock: ManualClock
+) -> None:
+    other = Runtime(plugins=list(rt.plugin_manager.get_plugins()), load_entry_points=False)
+    derived = rt.using()
+    assert derived.redactor is rt.redactor and other.redactor is not rt.redactor
+    setup = await _expired_connection(rt, api, clock)
+    result = await rt.run(setup["flow"], config=setup["scope"], connections=setup["handles"])
+    token = result.connections["conn"].token
+    assert token is not None
+    learned = rt.redactor.secrets
+    assert {FIELDS["clientSecret"], setup["first"], token.access_token} <= learned
+    assert not learned & other.redactor.secrets
+    await other.aclose()
