@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from relay_widgets import WidgetsPlugin
 
 from runtime import FlowError, Runtime
-from runtime.cli import cli
+from runtime.cli import CliState, cli
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -108,14 +108,14 @@ def test_structural_errors_hide_nothing(runtime: Runtime) -> None:
 
 
 def test_relay_validate_prints_every_problem(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "all.yaml"
     path.write_text(EVERYTHING)
-    monkeypatch.setattr(
-        "runtime.cli.Runtime", lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+    state = CliState(
+        runtime_factory=lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
     )
-    result = CliRunner().invoke(cli, ["validate", str(path)])
+    result = CliRunner().invoke(cli, ["validate", str(path)], obj=state)
     assert result.exit_code == 1
     assert len([ln for ln in result.output.splitlines() if ln.startswith(str(path))]) == 12
 
@@ -418,7 +418,13 @@ def test_an_invalid_input_schema_is_named_by_its_key_path() -> None:
     inputs = (Input(key="a", label="A", schema={"minimum": "x"}),)
     with pytest.raises(PluginError) as info:
         Registry().add(
-            Component(key="bad", label="Bad", description="d", actions=(Action(key="x", label="X", description="d", inputs=inputs, perform=noop),)), plugin="p"
+            Component(
+                key="bad",
+                label="Bad",
+                description="d",
+                actions=(Action(key="x", label="X", description="d", inputs=inputs, perform=noop),),
+            ),
+            plugin="p",
         )
     assert str(info.value).endswith("input 'a' has an invalid schema: minimum: 'x' is not a number")
 
