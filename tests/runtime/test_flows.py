@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flow_problems import problems_of
 from hypothesis import given
 from hypothesis import strategies as st
 from relay_widgets import WidgetsPlugin
@@ -42,12 +43,6 @@ steps:
 @pytest.fixture
 def runtime() -> Runtime:
     return Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
-
-
-def problems_of(runtime: Runtime, text: str) -> list[str]:
-    with pytest.raises(FlowError) as info:
-        runtime.load_flow_text(text, "f.yaml")
-    return [str(p) for p in info.value.problems]
 
 
 def test_five_problems_all_reported_with_positions(runtime: Runtime) -> None:
