@@ -20,7 +20,7 @@ from runtime.errors import RelayError
 if TYPE_CHECKING:
     from runtime.api import Runtime
 
-__all__ = ["CliState", "cli", "main", "run_cli"]
+__all__ = ["CliState", "add_plugin_commands", "cli", "main", "run_cli"]
 
 
 def _load_commands() -> None:
@@ -34,20 +34,26 @@ def _fail(message: str) -> None:
 
 
 def main() -> None:
-    """Console-script entry point: add plugin commands, then run."""
+    """Console-script entry point: check the environment's settings, then run (plugins'
+    commands are added when a listing or a plugin's command needs them)."""
     from runtime.expression_budget import Budget
     from runtime.logs import settings_from_env
-    from runtime.plugins import make_plugin_manager
 
     try:
         settings_from_env()  # a mistyped RELAY_LOG_LEVEL is an error, not a silent default
         Budget.from_env()  # and RELAY_EXPRESSION_BUDGET / RELAY_EXPRESSION_TIME_LIMIT
-        pm = make_plugin_manager()
-        pm.hook.register_commands(cli=cli)
     except RelayError as exc:
         _fail(f"error: {exc}")
         sys.exit(1)
+    cli.plugin_commands = add_plugin_commands
     sys.exit(run_cli(sys.argv[1:]))
+
+
+def add_plugin_commands(group: click.Group) -> None:
+    """Add the installed plugins' commands (``register_commands``) to ``group``."""
+    from runtime.plugins import make_plugin_manager
+
+    make_plugin_manager().hook.register_commands(cli=group)
 
 
 def run_cli(args: list[str], runtime_factory: Callable[[], Runtime] | None = None) -> int:
@@ -69,4 +75,7 @@ def run_cli(args: list[str], runtime_factory: Callable[[], Runtime] | None = Non
     except click.ClickException as exc:
         _fail(f"error: {exc.format_message()}")
         return exc.exit_code
+    except RelayError as exc:  # a plugin that fails to load while the commands are listed
+        _fail(f"error: {exc}")
+        return 1
     return code if isinstance(code, int) else 0

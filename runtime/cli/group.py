@@ -4,6 +4,7 @@ command runs or its help is shown (``relay --help`` imports click and this modul
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,22 +112,37 @@ COMMANDS: dict[str, LazyCommand] = {
 
 class LazyGroup(click.Group):
     """A group that lists the commands of ``lazy`` beside its own and imports one's module only
-    when it is asked for (to run it, or to show its help)."""
+    when it is asked for (to run it, or to show its help).
+
+    ``plugin_commands``, when set, adds the plugins' commands to the group: it is called once,
+    the first time every command must be known (a listing, or a name no core command has), so
+    running a core command loads no plugin's commands.
+    """
 
     def __init__(self, *args: Any, lazy: dict[str, LazyCommand], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy
+        self.plugin_commands: Callable[[click.Group], None] | None = None
+
+    def _add_plugin_commands(self) -> None:
+        add, self.plugin_commands = self.plugin_commands, None
+        if add is not None:
+            add(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command's name, loaded or not, sorted."""
+        """Every command's name (the core ones loaded or not, the plugins'), sorted."""
+        self._add_plugin_commands()
         return sorted({*self.commands, *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command ``cmd_name``, importing its module on first use."""
         found = self.commands.get(cmd_name)
-        if found is not None or cmd_name not in self.lazy:
+        if found is not None:
             return found
-        entry = self.lazy[cmd_name]
+        entry = self.lazy.get(cmd_name)
+        if entry is None:
+            self._add_plugin_commands()
+            return self.commands.get(cmd_name)
         command = getattr(importlib.import_module(entry.module), entry.attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{entry.module}.{entry.attribute} is not a click command")

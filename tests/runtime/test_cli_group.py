@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -24,10 +25,11 @@ from runtime import (
     DataSource,
     Input,
     OAuth2Endpoints,
+    PluginError,
     Runtime,
     hookimpl,
 )
-from runtime.cli import CliState, run_cli
+from runtime.cli import CliState, cli, run_cli
 from runtime.cli.group import COMMANDS, make_group
 from runtime.picklists import data_source, picklist_options
 
@@ -63,6 +65,40 @@ def test_relay_help_imports_no_command_module() -> None:
     assert done.returncode == 0, done.stderr
     assert "validate" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_plugin_commands_are_added_once_when_a_listing_or_an_unknown_name_needs_them() -> None:
+    calls: list[str] = []
+
+    @click.command("hello")
+    def hello() -> None:
+        """Say hello."""
+        click.echo("hello")
+
+    def add(group: click.Group) -> None:
+        calls.append("added")
+        group.add_command(hello)
+
+    group = make_group()
+    group.plugin_commands = add
+    state = CliState(runtime_factory=_widgets)
+    assert CliRunner().invoke(group, ["components", "--json"], obj=state).exit_code == 0
+    assert calls == []  # a core command needs no plugin's command
+    listed = CliRunner().invoke(group, ["--help"])
+    assert re.search(r"^  hello +Say hello\.$", listed.output, re.M), listed.output
+    assert CliRunner().invoke(group, ["hello"]).output == "hello\n"
+    assert calls == ["added"]
+
+
+def test_a_plugin_that_fails_while_commands_are_listed_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(group: click.Group) -> None:
+        raise PluginError("broken", "failed to import broken: boom")
+
+    monkeypatch.setattr(cli, "plugin_commands", broken)
+    assert run_cli(["--help"]) == 1
+    assert capsys.readouterr().err == "error: plugin 'broken': failed to import broken: boom\n"
 
 
 def _widgets() -> Runtime:
