@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runtime.cli import cli, emit_json, handle_errors, out, run_async
-from runtime.cli.ops import _when, service
+from runtime.cli.common import emit_json, handle_errors, out, run_async, service, when
 from runtime.cli.values import rows_text
 from runtime.errors import ConfigurationError
 from runtime.registry import Registry
@@ -31,7 +30,7 @@ def _kind(registry: Registry, component: str, key: str) -> str:
     return declared.kind if declared is not None else "unknown (component not installed)"
 
 
-@cli.group("connections", invoke_without_command=True)
+@click.group("connections", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @handle_errors
@@ -68,7 +67,7 @@ def connections_group(ctx: click.Context, as_json: bool) -> None:
                 r["component"],
                 r["key"],
                 r["kind"],
-                _when(r["saved_at"]),
+                when(r["saved_at"]),
                 ", ".join(r["used_by"]) or "-",
             )
             for r in rows

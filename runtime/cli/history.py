@@ -11,8 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from runtime.cli import cli, emit_json, err, handle_errors, out, run_async
-from runtime.cli.ops import _when, service
+from runtime.cli.common import emit_json, err, handle_errors, out, run_async, service, when
 from runtime.cli.values import finite, rows_text
 from runtime.errors import ConfigurationError
 from runtime.results import execution_document
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from runtime.service import Relay
 
 
-@cli.command("executions")
+@click.command("executions")
 @click.option("--instance")
 @click.option(
     "--status", type=click.Choice(["pending", "running", "completed", "failed", "canceled"])
@@ -50,7 +49,7 @@ def executions_command(instance: str | None, status: str | None, limit: int, as_
             (
                 row.id,
                 row.status,
-                _when(row.created_at),
+                when(row.created_at),
                 str(_row_summary(row)["duration_ms"] or "-"),
                 row.instance or "-",
                 row.replay_of or "",
@@ -92,7 +91,7 @@ async def find_execution(relay: Relay, given: str) -> Any:
     return await relay.store.get_execution(ids[0])
 
 
-@cli.command("execution")
+@click.command("execution")
 @click.argument("execution_id")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
@@ -148,7 +147,7 @@ def _short(value: Any, width: int = 60) -> str:
     return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
-@cli.command("replay")
+@click.command("replay")
 @click.argument("execution_id")
 @click.option("--from-step", help="Reuse the recorded outputs of the top-level steps before it.")
 @click.option(

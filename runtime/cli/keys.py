@@ -9,26 +9,23 @@ file it first adds a new key (written to the file before any row changes), with
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 from rich.table import Table
 
-from runtime.cli import cli, emit_json, handle_errors, out, run_async
+from runtime.cli.common import emit_json, handle_errors, open_configured_store, out, run_async
 
 
-@cli.group("keys")
+@click.group("keys")
 def keys_group() -> None:
     """The keys that encrypt stored secrets: list them, rotate them."""
 
 
 async def _usage() -> dict[str, Any]:
-    from runtime.store import open_store
     from runtime.store.crypto import ENV_KEYS
 
-    store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
-    try:
+    async with open_configured_store() as store:
         counts, unreadable = await store.key_usage()
         ring = store.keyring
         source = str(ring.path) if ring.path is not None else ENV_KEYS
@@ -40,8 +37,6 @@ async def _usage() -> dict[str, Any]:
             ],
             "unreadable": unreadable,
         }
-    finally:
-        await store.close()
 
 
 @keys_group.command("list")
@@ -71,17 +66,13 @@ def rotate_command() -> None:
     RELAY_SECRET_KEYS, put the new key first there before running this. Restart every other
     relay process before removing an old key: until then they encrypt under the keys they
     started with."""
-    from runtime.store import open_store
 
     async def main() -> tuple[int, str, list[str]]:
-        store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
-        try:
+        async with open_configured_store() as store:
             from_file = store.keyring.path is not None
             rows = await store.rotate_keys(add=from_file)
             fingerprints = list(store.keyring.fingerprints)
             return rows, fingerprints[0], fingerprints[1:]
-        finally:
-            await store.close()
 
     rows, newest, older = run_async(main())
     out.print(f"re-encrypted {rows} row(s) under key {newest}", markup=False)

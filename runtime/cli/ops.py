@@ -1,26 +1,24 @@
-"""CLI commands that operate relay as a service: instances, connections, serving, executions."""
+"""``relay deploy``, ``undeploy``, ``instances``, ``serve`` and ``connect``: relay operated as a
+service over the configured store."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runtime.api import Runtime
-from runtime.cli import (
-    cli,
+from runtime.cli.common import (
     emit_json,
     err,
     handle_errors,
     out,
     read_data_file,
     run_async,
+    service,
     values_from,
+    when,
 )
 from runtime.cli.values import rows_text
 from runtime.errors import ConfigurationError, RelayError
@@ -31,32 +29,7 @@ if TYPE_CHECKING:
     from runtime.service import Relay
 
 
-@contextlib.asynccontextmanager
-async def service(base_url: str | None = None) -> AsyncIterator[Relay]:
-    """A Relay over the configured store (``RELAY_DATABASE_URL`` or ``$RELAY_HOME/relay.db``)."""
-    from runtime.service import Relay
-    from runtime.store import open_store
-
-    runtime = Runtime()
-    store = await open_store(os.environ.get("RELAY_DATABASE_URL"))
-    try:
-        relay = Relay(runtime, store, base_url=base_url)
-        try:
-            yield relay
-        finally:
-            await relay.aclose()
-    finally:
-        await runtime.aclose()
-        await store.close()
-
-
-def _when(timestamp: float | None) -> str:
-    if not timestamp:
-        return "-"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-@cli.command("deploy")
+@click.command("deploy")
 @click.argument("flow_path", metavar="FLOW", type=click.Path(dir_okay=False))
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--name", help="Instance name (default: the flow file's name).")
@@ -80,11 +53,20 @@ def deploy_command(flow_path: str, config_path: str, name: str | None) -> None:
 def _webhook_url(relay: Relay, instance: Any) -> str | None:
     """The instance's webhook URL, or ``None`` for a flow nothing posts to (schedule, manual,
     polling)."""
-    receives = relay.flow_of(instance).trigger.receives_webhooks
-    return relay.webhook_url(instance) if receives else None
+    flow = relay.flow_of(instance)
+    trigger = flow.trigger
+    if trigger.kind == "webhook":
+        return relay.webhook_url(instance)
+    if trigger.kind == "component":
+        declared = relay.runtime.registry.require(str(trigger.component)).component.trigger(
+            str(trigger.trigger)
+        )
+        if declared is not None and declared.kind == "webhook":
+            return relay.webhook_url(instance)
+    return None
 
 
-@cli.command("undeploy")
+@click.command("undeploy")
 @click.argument("name")
 @click.option(
     "--force",
@@ -129,7 +111,7 @@ def _left_behind(instance: Any) -> list[str]:
     return lines or ["nothing recorded was left behind"]
 
 
-@cli.command("instances")
+@click.command("instances")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def instances_command(as_json: bool) -> None:
@@ -160,7 +142,7 @@ def instances_command(as_json: bool) -> None:
                 r["name"],
                 r["flow"],
                 str(r["version"]),
-                _when(r["created_at"]),
+                when(r["created_at"]),
                 r["webhook_url"] or "-",
             )
             for r in rows
@@ -170,7 +152,7 @@ def instances_command(as_json: bool) -> None:
         out.print(line, markup=False)
 
 
-@cli.command("serve")
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--grace", default=10.0, show_default=True, help="Seconds to finish in-flight work.")
@@ -203,11 +185,12 @@ def serve_command(
     from runtime.server.listen import bind_socket, moved_webhook_urls
     from runtime.server.protocol import HEAD_TIMEOUT, head_timeout_protocol
     from runtime.service import checked_public_url
+    from runtime.service import public_url as configured_public_url
 
     if public_url:
         base = checked_public_url(public_url, "--public-url")
     elif os.environ.get("RELAY_PUBLIC_URL"):
-        base = checked_public_url(os.environ["RELAY_PUBLIC_URL"], "RELAY_PUBLIC_URL")
+        base = configured_public_url()
     else:
         base = f"http://{host}:{port}"
     configure_from_env()
@@ -242,7 +225,7 @@ def serve_command(
         sock.close()
 
 
-@cli.command("connect")
+@click.command("connect")
 @click.argument("component")
 @click.option(
     "--config",

@@ -88,6 +88,4 @@ def rows_text(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str
     their widest value, and a line longer than the terminal wraps rather than being cut."""
     table = [list(headers), *[list(r) for r in rows]]
     widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
-    return [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table
-    ]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table]

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runtime.cli import cli, handle_errors, out
+from runtime.cli.common import handle_errors, out
 
 if TYPE_CHECKING:
     from runtime.executors.worker import WorkerSettings
 
 
-@cli.command("worker")
+@click.command("worker")
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 256))
 @click.option(
     "--threads",

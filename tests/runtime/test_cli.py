@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from relay_widgets import API_HOST, WidgetApi, WidgetsPlugin
 
 from runtime import ManualClock, Runtime
-from runtime.cli import cli
+from runtime.cli import CliState, cli
 
 FLOW = """\
 name: cli flow
@@ -23,19 +22,18 @@ steps:
 """
 
 
-@pytest.fixture(autouse=True)
-def widgets_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+def widgets_state() -> CliState:
+    """Commands get a runtime with the widgets plugin, its API served in-process."""
     api = WidgetApi(ManualClock())
-    monkeypatch.setattr(
-        "runtime.cli.Runtime",
-        lambda: Runtime(
+    return CliState(
+        runtime_factory=lambda: Runtime(
             plugins=[WidgetsPlugin()], load_entry_points=False, hosts={API_HOST: api.app}
-        ),
+        )
     )
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
+    result = CliRunner().invoke(cli, list(args), obj=widgets_state())
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from relay_sandbox_process import loopback_sandbox
 
-from runtime.cli import _load_commands, cli
+from runtime.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 WHOAMI = """\
@@ -35,7 +35,6 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    _load_commands()
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     with loopback_sandbox(tmp_path / "sandbox-home") as url:
@@ -43,7 +42,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\n"
             f"useLiveServer: false\nsandboxUrl: {url}\n"
         )
-        code, out, err = invoke("connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme")
+        code, out, err = invoke(
+            "connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme"
+        )
         assert code == 0, err
         assert "connected acme" in out
         yield url
@@ -55,27 +56,40 @@ def test_stored_connections_are_listed_without_secrets(sandbox: str) -> None:
     [row] = json.loads(out)
     assert row["name"] == "acme"
     assert (row["component"], row["key"], row["kind"]) == (
-        "calendly", "calendlyOauth2Connection", "oauth2",
+        "calendly",
+        "calendlyOauth2Connection",
+        "oauth2",
     )
     assert row["used_by"] == [] and row["saved_at"] > 0
     assert "sandbox-client-secret" not in out
     code, out, _ = invoke("connections")
     assert code == 0
-    assert out.splitlines()[1].split()[:4] == ["acme", "calendly", "calendlyOauth2Connection", "oauth2"]
+    assert out.splitlines()[1].split()[:4] == [
+        "acme",
+        "calendly",
+        "calendlyOauth2Connection",
+        "oauth2",
+    ]
 
 
 def test_run_and_picklist_use_a_stored_connection(sandbox: str, tmp_path: Path) -> None:
     (tmp_path / "whoami.yaml").write_text(WHOAMI)
     (tmp_path / "use.yaml").write_text("calendly: {use: acme}\n")
-    code, out, err = invoke("run", str(tmp_path / "whoami.yaml"), "--config", str(tmp_path / "use.yaml"), "--json")
+    code, out, err = invoke(
+        "run", str(tmp_path / "whoami.yaml"), "--config", str(tmp_path / "use.yaml"), "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["outputs"]["me"]["data"]["resource"]["name"] == "Olivia Owner"
     (tmp_path / "source.yaml").write_text("connection: {use: acme}\n")
-    code, out, err = invoke("picklist", "calendly.eventTypes", "--config", str(tmp_path / "source.yaml"), "--json")
+    code, out, err = invoke(
+        "picklist", "calendly.eventTypes", "--config", str(tmp_path / "source.yaml"), "--json"
+    )
     assert code == 0, err
     assert json.loads(out)
     (tmp_path / "other.yaml").write_text("connection: {use: nobody}\n")
-    code, _, err = invoke("picklist", "calendly.eventTypes", "--config", str(tmp_path / "other.yaml"))
+    code, _, err = invoke(
+        "picklist", "calendly.eventTypes", "--config", str(tmp_path / "other.yaml")
+    )
     assert code == 1
     assert err.strip() == (
         f"error: {tmp_path / 'other.yaml'}: no stored connection 'nobody' (`relay connections` "
@@ -86,7 +100,9 @@ def test_run_and_picklist_use_a_stored_connection(sandbox: str, tmp_path: Path) 
 def test_a_connection_in_use_is_deleted_only_with_force(sandbox: str, tmp_path: Path) -> None:
     (tmp_path / "whoami.yaml").write_text(WHOAMI)
     (tmp_path / "use.yaml").write_text("calendly: {use: acme}\n")
-    code, _, err = invoke("deploy", str(tmp_path / "whoami.yaml"), "--config", str(tmp_path / "use.yaml"))
+    code, _, err = invoke(
+        "deploy", str(tmp_path / "whoami.yaml"), "--config", str(tmp_path / "use.yaml")
+    )
     assert code == 0, err
     code, out, _ = invoke("connections", "--json")
     assert json.loads(out)[0]["used_by"] == ["whoami"]
@@ -102,8 +118,9 @@ def test_a_connection_in_use_is_deleted_only_with_force(sandbox: str, tmp_path: 
     assert json.loads(out) == []
 
 
-def test_connect_refuses_the_throwaway_in_process_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _load_commands()
+def test_connect_refuses_the_throwaway_in_process_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     (tmp_path / "c.yaml").write_text("clientId: a\nclientSecret: b\nuseLiveServer: false\n")
     code, _, err = invoke("connect", "calendly", "--config", str(tmp_path / "c.yaml"))
@@ -117,7 +134,6 @@ def test_connect_refuses_the_throwaway_in_process_sandbox(tmp_path: Path, monkey
 def test_undeploy_with_the_api_down_needs_force_and_says_what_was_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _load_commands()
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     with loopback_sandbox(tmp_path / "sandbox-home") as url:
@@ -125,13 +141,22 @@ def test_undeploy_with_the_api_down_needs_force_and_says_what_was_left(
             "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\n"
             f"useLiveServer: false\nsandboxUrl: {url}\n"
         )
-        code, _, err = invoke("connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme")
+        code, _, err = invoke(
+            "connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme"
+        )
         assert code == 0, err
         organization = httpx.get(f"{url}/_sandbox/state").json()["organization"]["uri"]
         (tmp_path / "deploy.yaml").write_text(
             f"calendly: {{use: acme}}\norganization: {organization}\nfollowUpEventType: HDWNG6N3G3J7OPUS\n"
         )
-        code, _, err = invoke("deploy", str(ROOT / "flows" / "booking-follow-up.yaml"), "--config", str(tmp_path / "deploy.yaml"), "--name", "bf")
+        code, _, err = invoke(
+            "deploy",
+            str(ROOT / "flows" / "booking-follow-up.yaml"),
+            "--config",
+            str(tmp_path / "deploy.yaml"),
+            "--name",
+            "bf",
+        )
         assert code == 0, err
     # the sandbox is gone: the trigger's undeploy step cannot delete the subscription
     code, _, err = invoke("undeploy", "bf")

@@ -16,19 +16,20 @@ from hypothesis import strategies as st
 from relay_processes import RELAY, relay_env
 
 from runtime import Action, Component, ConfigurationError, Input, Runtime, hookimpl
-from runtime.cli import _load_commands, cli
+from runtime.cli import CliState, cli
 from runtime.cli.values import convert_input
 from runtime.logs import configure_from_env, configure_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = ROOT / "flows" / "booking-follow-up.yaml"
 PAYLOAD = ROOT / "flows" / "samples" / "booking-follow-up.payload.json"
-IN_PROCESS = "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\nuseLiveServer: false\n"
+IN_PROCESS = (
+    "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\nuseLiveServer: false\n"
+)
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    _load_commands()
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     return tmp_path / "home"
@@ -78,8 +79,12 @@ _SCALARS = st.one_of(
 )
 _VALUES = st.recursive(
     _SCALARS,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["use", "clientId", "connection", "x", "calendly"]), inner),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["use", "clientId", "connection", "x", "calendly"]), inner
+        )
+    ),
     max_leaves=8,
 )
 _CONFIGS = st.one_of(
@@ -146,7 +151,12 @@ def test_input_values_take_the_inputs_type(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("connection:\n" + "".join(f"  {x}\n" for x in IN_PROCESS.splitlines()))
     code, out, err = invoke(
-        "picklist", "calendly.eventTypes", "--config", str(config), "--input", "active=true",
+        "picklist",
+        "calendly.eventTypes",
+        "--config",
+        str(config),
+        "--input",
+        "active=true",
         "--json",
     )
     assert code == 0, err
@@ -190,7 +200,10 @@ def test_validate_accepts_a_directory(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     code, _, err = invoke("validate", str(tmp_path / "empty"))
     assert code == 1
-    assert one_error_line(err) == f"error: {tmp_path / 'empty'}: no *.yaml or *.yml flow in this directory"
+    assert (
+        one_error_line(err)
+        == f"error: {tmp_path / 'empty'}: no *.yaml or *.yml flow in this directory"
+    )
 
 
 class _Broken:
@@ -206,24 +219,30 @@ class _Broken:
                 key="broken",
                 label="Broken",
                 description="Raises.",
-                actions=(Action(key="explode", label="Explode", description="Divides by zero.", inputs=(), perform=explode),),
+                actions=(
+                    Action(
+                        key="explode",
+                        label="Explode",
+                        description="Divides by zero.",
+                        inputs=(),
+                        perform=explode,
+                    ),
+                ),
             )
         )
 
 
 def test_a_component_exception_names_its_type_and_logs_its_traceback_at_debug(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flow = tmp_path / "broken.yaml"
     flow.write_text("name: broken\nsteps:\n  - id: boom\n    action: broken.explode\n")
-    monkeypatch.setattr(
-        "runtime.cli.Runtime", lambda: Runtime(plugins=[_Broken()], load_entry_points=False)
-    )
+    state = CliState(runtime_factory=lambda: Runtime(plugins=[_Broken()], load_entry_points=False))
     try:
         for level in ("warning", "debug"):
             configure_logging(level)  # logs go to whatever stderr is when they are written
             # not ``invoke``: at debug the traceback is meant to be on stderr, as a log line
-            result = CliRunner().invoke(cli, ["run", str(flow)])
+            result = CliRunner().invoke(cli, ["run", str(flow)], obj=state)
             code, err = result.exit_code, result.stderr
             stderr = err + capsys.readouterr().err
             assert code == 1
@@ -238,7 +257,9 @@ def test_a_component_exception_names_its_type_and_logs_its_traceback_at_debug(
 
 def test_run_sync_inside_an_event_loop_says_to_await(recwarn: pytest.WarningsRecorder) -> None:
     rt = Runtime()
-    flow = rt.load_flow_text("name: n\nsteps:\n  - {id: a, action: relay.value, inputs: {value: 1}}\n")
+    flow = rt.load_flow_text(
+        "name: n\nsteps:\n  - {id: a, action: relay.value, inputs: {value: 1}}\n"
+    )
 
     async def inside() -> None:
         with pytest.raises(ConfigurationError, match=r"use `await rt.run\(flow, \.\.\.\)`"):
@@ -261,7 +282,10 @@ def test_any_input_text_converts_or_is_one_error_naming_the_key(kind: str, raw: 
         assert "\n" not in str(exc)
         return
     expected: dict[str, type | tuple[type, ...]] = {
-        "boolean": bool, "integer": int, "number": (int, float), "string": str,
+        "boolean": bool,
+        "integer": int,
+        "number": (int, float),
+        "string": str,
     }
     if kind in expected:
         assert isinstance(value, expected[kind])

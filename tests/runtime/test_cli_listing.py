@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from relay_processes import RELAY, relay_env
 
 from runtime import Relay, Runtime, open_store
-from runtime.cli import _load_commands, cli
+from runtime.cli import cli
 from runtime.logs import configure_from_env, configure_logging
 
 MANUAL = """\
@@ -48,7 +48,6 @@ PUBLIC = "http://relay.example.com/a/rather/long/base/path/so/that/the/url/canno
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    _load_commands()
     home = tmp_path / "home"
     monkeypatch.setenv("RELAY_HOME", str(home))
     monkeypatch.setenv("RELAY_PUBLIC_URL", PUBLIC)
@@ -56,7 +55,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, text in (("manual", MANUAL), ("schedule", SCHEDULE), ("hook", WEBHOOK)):
         (tmp_path / f"{name}.yaml").write_text(text)
         (tmp_path / "empty.yaml").write_text("{}\n")
-        code, _, err = invoke("deploy", str(tmp_path / f"{name}.yaml"), "--config", str(tmp_path / "empty.yaml"))
+        code, _, err = invoke(
+            "deploy", str(tmp_path / f"{name}.yaml"), "--config", str(tmp_path / "empty.yaml")
+        )
         assert code == 0, err
     return home
 
@@ -72,7 +73,10 @@ def relay(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [RELAY, *args],
         env=relay_env(home, COLUMNS="80", RELAY_PUBLIC_URL=PUBLIC),
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -101,13 +105,22 @@ def test_instances_show_whole_urls_and_none_for_schedules(home: Path) -> None:
     assert rows["manual"]["webhook_url"] is None
     url = rows["hook"]["webhook_url"]
     assert url.startswith(PUBLIC + "/webhooks/") and len(url) > 80
-    assert url in run.stdout.splitlines()[-1] or any(url in line for line in run.stdout.splitlines())
+    assert url in run.stdout.splitlines()[-1] or any(
+        url in line for line in run.stdout.splitlines()
+    )
     schedule_line = next(line for line in run.stdout.splitlines() if line.startswith("schedule "))
     assert schedule_line.rstrip().endswith(" -")
 
 
 def test_deploying_a_schedule_prints_no_webhook_url(home: Path, tmp_path: Path) -> None:
-    code, out, err = invoke("deploy", str(tmp_path / "schedule.yaml"), "--config", str(tmp_path / "empty.yaml"), "--name", "again")
+    code, out, err = invoke(
+        "deploy",
+        str(tmp_path / "schedule.yaml"),
+        "--config",
+        str(tmp_path / "empty.yaml"),
+        "--name",
+        "again",
+    )
     assert code == 0, err
     assert "webhook URL: none" in out
     assert "/webhooks/" not in out
@@ -118,8 +131,12 @@ def test_executions_show_whole_ids_and_take_unique_prefixes(home: Path) -> None:
     run = relay(home, "executions")
     assert run.returncode == 0, run.stderr
     for execution_id in ids:
-        assert any(line.startswith(execution_id + " ") for line in run.stdout.splitlines()), run.stdout
-    shared = next(ids[0][:n] for n in range(32, -1, -1) if all(i.startswith(ids[0][:n]) for i in ids))
+        assert any(line.startswith(execution_id + " ") for line in run.stdout.splitlines()), (
+            run.stdout
+        )
+    shared = next(
+        ids[0][:n] for n in range(32, -1, -1) if all(i.startswith(ids[0][:n]) for i in ids)
+    )
     last = ids[-1]
     unique = next(
         last[:n] for n in range(1, 33) if not any(i.startswith(last[:n]) for i in ids[:-1])
@@ -151,7 +168,9 @@ def test_executions_of_an_unknown_instance_is_an_error(home: Path) -> None:
 
 def test_run_and_execution_json_are_one_shape(home: Path, tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text('{"divisor": 2}')
-    code, out, err = invoke("run", str(tmp_path / "manual.yaml"), "--payload", str(tmp_path / "p.json"), "--json")
+    code, out, err = invoke(
+        "run", str(tmp_path / "manual.yaml"), "--payload", str(tmp_path / "p.json"), "--json"
+    )
     assert code == 0, err
     here = json.loads(out)
     [execution_id] = asyncio.run(_run_manual(home, [{"divisor": 2}]))
@@ -173,7 +192,9 @@ def _strict(text: str) -> Any:
 
 
 def test_execution_json_is_strict_json(home: Path) -> None:
-    [execution_id] = asyncio.run(_run_manual(home, [{"divisor": 1, "x": float("nan"), "y": float("inf")}]))
+    [execution_id] = asyncio.run(
+        _run_manual(home, [{"divisor": 1, "x": float("nan"), "y": float("inf")}])
+    )
     code, out, err = invoke("execution", execution_id, "--json")
     assert code == 0, err
     data = _strict(out)
@@ -213,6 +234,9 @@ def test_describe_shows_whole_keys_descriptions_and_choices() -> None:
     run = subprocess.run(
         [RELAY, "describe", "calendly.listEventInvitees"],
         env=relay_env(Path("/nonexistent"), COLUMNS="80"),
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert "…" not in run.stdout

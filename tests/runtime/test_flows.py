@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flow_problems import problems_of
 from hypothesis import given
 from hypothesis import strategies as st
 from relay_widgets import WidgetsPlugin
 
 from runtime import FlowError, Runtime
-from runtime.cli import cli
+from runtime.cli import CliState, cli
 from runtime.flows.yamlsource import parse_yaml
 
 FIVE_PROBLEMS = """\
@@ -44,12 +45,6 @@ def runtime() -> Runtime:
     return Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
 
 
-def problems_of(runtime: Runtime, text: str) -> list[str]:
-    with pytest.raises(FlowError) as info:
-        runtime.load_flow_text(text, "f.yaml")
-    return [str(p) for p in info.value.problems]
-
-
 def test_five_problems_all_reported_with_positions(runtime: Runtime) -> None:
     found = problems_of(runtime, FIVE_PROBLEMS)
     where = [f.split(": ", 1)[0] for f in found]
@@ -66,15 +61,15 @@ def test_five_problems_all_reported_with_positions(runtime: Runtime) -> None:
 
 
 def test_relay_validate_prints_all_five_and_exits_1(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(FIVE_PROBLEMS)
-    # the CLI builds its own Runtime: give it the widgets plugin through a real entry-point-free path
-    monkeypatch.setattr(
-        "runtime.cli.Runtime", lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
+    # the CLI builds its runtime with the factory it is given: one with the widgets plugin only
+    state = CliState(
+        runtime_factory=lambda: Runtime(plugins=[WidgetsPlugin()], load_entry_points=False)
     )
-    result = CliRunner().invoke(cli, ["validate", str(path)])
+    result = CliRunner().invoke(cli, ["validate", str(path)], obj=state)
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith(str(path))]
     assert len(lines) == 5

@@ -14,15 +14,13 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from relay_backends import postgres_schema
 
-from runtime.cli import _load_commands, cli
+from runtime.cli import cli
 from runtime.oauth import Token
 from runtime.store import DecryptionError, Keyring, open_store
 from runtime.store.crypto import ENV_KEYS, fingerprint
 
 FLOW = "name: F\ntrigger: {webhook: {}}\nsteps: []\n"
 SECRETS = ("client-secret-5d2e9a6b", "signing-key-c0ffee42", "access-1f8b", "refresh-77ae", "pw-9")
-
-_load_commands()
 
 
 async def _put(url: str | None, home: Path) -> None:

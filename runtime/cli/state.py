@@ -1,0 +1,56 @@
+"""What the ``relay`` commands share through the click context: the factory of their runtime.
+
+Tests and embedders inject a factory (``CliRunner().invoke(cli, args, obj=CliState(...))`` or
+``run_cli(args, runtime_factory=...)``); without one, commands build the installed plugins'
+runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from runtime.api import Runtime
+
+
+def installed_runtime() -> Runtime:
+    """A runtime with the components of the installed plugins."""
+    from runtime.api import Runtime
+
+    return Runtime()
+
+
+@dataclass
+class CliState:
+    """The ``obj`` of the ``relay`` group's click context."""
+
+    #: Builds the runtime each command works with (one call per command).
+    runtime_factory: Callable[[], Runtime] = field(default=installed_runtime)
+    #: The runtimes built so far: an unexpected error's message is scrubbed of their secrets.
+    built: list[Runtime] = field(default_factory=list)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without a secret any runtime built here has seen."""
+        for runtime in self.built:
+            text = runtime.redactor.text(text)
+        return text
+
+
+def current_state() -> CliState:
+    """The running command's state (a fresh one outside a ``relay`` context)."""
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx is not None else None
+    return state if state is not None else CliState()
+
+
+def new_runtime() -> Runtime:
+    """The runtime for the running command, from its context's factory (the installed plugins'
+    runtime outside a ``relay`` context)."""
+    state = current_state()
+    runtime = state.runtime_factory()
+    state.built.append(runtime)
+    return runtime
