@@ -3,14 +3,12 @@ read case-insensitively, tokens kept to their host."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
-from relay_processes import free_port
+from relay_uvicorn import serving
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -38,19 +36,9 @@ async def _echo(request: Request) -> JSONResponse:
 
 @pytest_asyncio.fixture
 async def api() -> AsyncIterator[str]:
-    port = free_port()
     app = Starlette(routes=[Route("/set", _set_cookie), Route("/echo", _echo)])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
+    async with serving(app) as url:
+        yield url
 
 
 class _Token:
