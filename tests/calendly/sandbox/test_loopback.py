@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import threading
@@ -12,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from relay_processes import free_port
 from relay_uvicorn import ServerThread
+from sandbox_oauth import pkce_pair
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,12 +26,7 @@ def test_oauth_flow_over_http() -> None:
     port = free_port()
     sb = Sandbox(SandboxConfig(seed=4, events=30, base_url=f"http://127.0.0.1:{port}"))
     with ServerThread(sb.app, port) as server, httpx.Client(base_url=server.url) as http:
-        verifier = "loopback-verifier-" * 3
-        challenge = (
-            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            .decode()
-            .rstrip("=")
-        )
+        verifier, challenge = pkce_pair("loopback-verifier-" * 3)
         redirect = "http://127.0.0.1:1/cb"
         r = http.get(
             "/oauth/authorize",

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sandbox_oauth import REDIRECT, code_flow_tokens
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,7 +30,6 @@ from components.calendly.sandbox.persistence import SandboxStateError
 from .conftest import BASE_URL, T0, FakeClock
 
 RECEIVER = "http://receiver.test/hook"
-REDIRECT = "http://127.0.0.1:1/cb"
 
 
 def _config() -> SandboxConfig:
@@ -46,24 +46,6 @@ def _start(
 
 def _http(sb: Sandbox) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL)
-
-
-async def _oauth_tokens(http: httpx.AsyncClient) -> dict[str, Any]:
-    """The authorization-code flow, as a client runs it."""
-    r = await http.get(
-        "/oauth/authorize",
-        params={"client_id": DEFAULT_CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT},
-    )
-    assert r.status_code == 302
-    code = httpx.URL(r.headers["location"]).params["code"]
-    tok = await http.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
-    )
-    assert tok.status_code == 200, tok.text
-    body: dict[str, Any] = tok.json()
-    return body
 
 
 async def _refresh(http: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
@@ -89,7 +71,7 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
     path = tmp_path / "sandbox.json"
     first = _start(path, clock)
     async with _http(first) as http:
-        tokens = await _oauth_tokens(http)
+        tokens = await code_flow_tokens(http)
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}
         created = await http.post(
             "/webhook_subscriptions",
