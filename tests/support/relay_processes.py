@@ -28,6 +28,16 @@ def relay_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_relay(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``relay ARGS`` run to its end, its output captured as text; ``env`` is the whole
+    environment (default: this process's)."""
+    return subprocess.run(
+        [RELAY, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def start_server(
     home: Path, port: int, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
