@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from relay_tokens import StaticToken
 from relay_uvicorn import serving
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,23 +42,12 @@ async def api() -> AsyncIterator[str]:
         yield url
 
 
-class _Token:
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refreshed(self, stale: str) -> str:
-        return self.token
-
-
 @pytest.mark.asyncio
 async def test_a_cookie_set_for_one_connection_never_reaches_another(api: str) -> None:
     pool: Any = shared_client(HostRouter())
     try:
-        alice = HttpClient(api, client=pool, clock=Clock(), auth=_Token("alice"))
-        bob = HttpClient(api, client=pool, clock=Clock(), auth=_Token("bob"))
+        alice = HttpClient(api, client=pool, clock=Clock(), auth=StaticToken("alice"))
+        bob = HttpClient(api, client=pool, clock=Clock(), auth=StaticToken("bob"))
         first = await alice.request("GET", "/set")
         assert "session=for-the-first-caller" in first.headers["Set-Cookie"]
         assert first.headers["x-ratelimit-remaining"] == "9"  # any case
@@ -78,7 +68,7 @@ async def test_a_cookie_set_for_one_connection_never_reaches_another(api: str) -
 async def test_a_token_is_never_sent_to_another_host(api: str) -> None:
     pool: Any = shared_client(HostRouter())
     try:
-        client = HttpClient(api, client=pool, clock=Clock(), auth=_Token("alice"))
+        client = HttpClient(api, client=pool, clock=Clock(), auth=StaticToken("alice"))
         with pytest.raises(ConfigurationError, match="refusing"):
             await client.request("GET", "http://elsewhere.invalid/echo")
     finally:
