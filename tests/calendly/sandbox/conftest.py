@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from sandbox_client import in_process_client
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
@@ -87,22 +88,15 @@ def owner_token(sb: Sandbox) -> str:
     return token
 
 
-def bearer(token: str) -> dict[str, str]:
-    """An Authorization header."""
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest_asyncio.fixture
 async def client(sb: Sandbox, owner_token: str) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client authenticated as the owner."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL, headers=bearer(owner_token)
-    ) as c:
+    async with in_process_client(sb, owner_token) as c:
         yield c
 
 
 @pytest_asyncio.fixture
 async def anon(sb: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client with no credentials."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL) as c:
+    async with in_process_client(sb) as c:
         yield c

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sandbox_client import in_process_client
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
@@ -146,11 +147,7 @@ async def test_rate_limit_window(clock: FakeClock) -> None:
         SandboxConfig(seed=1, events=5, base_url=BASE_URL, rate_limit_per_minute=3), clock=clock
     )
     token = sb.issue_token()["access_token"]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app),
-        base_url=BASE_URL,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as c:
+    async with in_process_client(sb, token) as c:
         seen = []
         for _ in range(3):
             r = await c.get("/users/me")

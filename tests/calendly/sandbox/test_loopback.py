@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from relay_processes import free_port
 from relay_uvicorn import ServerThread
-from sandbox_oauth import pkce_pair
+from sandbox_client import pkce_pair
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sandbox_oauth import code_flow_tokens, pkce_pair
+from sandbox_client import code_flow_tokens, pkce_pair
 
 from components.calendly.sandbox import Sandbox
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_oauth import REDIRECT, code_flow_tokens
+from sandbox_client import REDIRECT, code_flow_tokens, in_process_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,7 +45,7 @@ def _start(
 
 
 def _http(sb: Sandbox) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL)
+    return in_process_client(sb)
 
 
 async def _refresh(http: httpx.AsyncClient, refresh_token: str) -> httpx.Response:

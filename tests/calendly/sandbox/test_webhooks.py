@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sandbox_client import in_process_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -76,11 +77,7 @@ async def _subscribe(
     if signing_key:
         body["signing_key"] = signing_key
     token = token or sb.issue_token()["access_token"]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app),
-        base_url=BASE_URL,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as c:
+    async with in_process_client(sb, token) as c:
         return await c.post("/webhook_subscriptions", json=body)
 
 

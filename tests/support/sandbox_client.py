@@ -1,4 +1,5 @@
-"""The client side of OAuth against the Calendly sandbox: PKCE pairs, the code flow."""
+"""The client side of the Calendly sandbox in its tests: in-process clients, PKCE pairs and
+the authorization-code flow."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ from typing import Any
 
 import httpx
 
-from components.calendly.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from components.calendly.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 
 REDIRECT = "http://127.0.0.1:1/cb"
+
+
+def in_process_client(sb: Sandbox, token: str | None = None) -> httpx.AsyncClient:
+    """A client reaching ``sb`` with no socket, at its base URL; with ``token``, as its
+    bearer."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sb.app), base_url=sb.config.base_url, headers=headers
+    )
 
 
 def pkce_pair(verifier: str) -> tuple[str, str]:
