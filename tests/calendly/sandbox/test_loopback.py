@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,10 +11,7 @@ import httpx
 from relay_processes import free_port
 from relay_uvicorn import ServerThread
 from sandbox_client import pkce_pair
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
@@ -76,15 +72,7 @@ def test_oauth_flow_over_http() -> None:
 
 
 def test_booking_webhook_reaches_loopback_receiver_signed() -> None:
-    got = threading.Event()
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def hook(request: Request) -> Response:
-        received.append((dict(request.headers), await request.body()))
-        got.set()
-        return Response(status_code=200)
-
-    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    receiver = WebhookReceiver()
     rx_port, sb_port = free_port(), free_port()
     sb = Sandbox(
         SandboxConfig(
@@ -95,7 +83,7 @@ def test_booking_webhook_reaches_loopback_receiver_signed() -> None:
         )
     )
     with (
-        ServerThread(receiver, rx_port) as rx,
+        ServerThread(receiver.app, rx_port) as rx,
         ServerThread(sb.app, sb_port) as server,
         httpx.Client(base_url=server.url) as http,
     ):
@@ -116,8 +104,8 @@ def test_booking_webhook_reaches_loopback_receiver_signed() -> None:
         assert booked.status_code == 201
         # a bound on the wait, not a speed claim: timing goals live in bench/ (the delivery
         # typically arrives in a few milliseconds)
-        assert got.wait(timeout=10.0), "webhook not delivered"
-        headers, body = received[0]
+        assert receiver.arrived.wait(timeout=10.0), "webhook not delivered"
+        headers, body = receiver.received[0]
         t, v1 = (p.split("=", 1)[1] for p in headers["calendly-webhook-signature"].split(","))
         expected = hmac.new(b"loop-key", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(v1, expected)

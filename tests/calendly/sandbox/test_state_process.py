@@ -4,7 +4,6 @@ a delivery the kill cut off is sent when it runs again."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,7 @@ from relay_processes import free_port
 from relay_sandbox_process import loopback_sandbox
 from relay_uvicorn import ServerThread
 from relay_waiting import wait_until
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -83,15 +79,7 @@ def test_acknowledged_changes_survive_a_kill(tmp_path: Path) -> None:
 
 def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path) -> None:
     state, port, hook_port = tmp_path / "sandbox.json", free_port(), free_port()
-    received: list[bytes] = []
-    got = threading.Event()
-
-    async def hook(request: Request) -> Response:
-        received.append(await request.body())
-        got.set()
-        return Response(status_code=200)
-
-    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    receiver = WebhookReceiver()
     with _sandbox(tmp_path, port, state) as http:
         pat = http.post("/_sandbox/tokens", json={"kind": "pat"}).json()["access_token"]
         org = http.get("/_sandbox/state").json()["organization"]["uri"]
@@ -107,8 +95,10 @@ def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path) 
         )
         assert created.status_code == 201
         assert http.post("/_sandbox/book", json={}).status_code == 201  # receiver is down
-    with ServerThread(receiver, hook_port), _sandbox(tmp_path, port, state) as http:
-        assert got.wait(timeout=30), "the cut-off delivery was not sent after the restart"
+    with ServerThread(receiver.app, hook_port), _sandbox(tmp_path, port, state) as http:
+        assert receiver.arrived.wait(timeout=30), (
+            "the cut-off delivery was not sent after the restart"
+        )
 
         def outcome() -> list[str]:  # recorded by the sandbox once the receiver has answered
             statuses = [d["status"] for d in http.get("/_sandbox/deliveries").json()["collection"]]
@@ -117,5 +107,5 @@ def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path) 
             )
 
         statuses = wait_until(outcome, "the sandbox to record the delivery")
-    assert len(received) == 1 and b'"invitee.created"' in received[0]
+    assert len(receiver.received) == 1 and b'"invitee.created"' in receiver.received[0][1]
     assert statuses == ["delivered"]
