@@ -1,12 +1,13 @@
-"""Suite-wide settings: a bounded hypothesis profile and the services check."""
+"""Suite-wide settings: a bounded hypothesis profile, a private RELAY_HOME per test, and the
+shared fixtures of ``tests/support`` (``keyring``)."""
 
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 from hypothesis import HealthCheck, settings
+from relay_backends import require_service
 
 settings.register_profile(
     "relay",
@@ -17,23 +18,8 @@ settings.register_profile(
 )
 settings.load_profile("relay")
 
-
-def service_available(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip when a service is absent, except under CI, where absence is a failure."""
-    if service_available(host, port):
-        return
-    message = f"{name} is not reachable on {host}:{port}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (required under CI=true)")
-    pytest.skip(message)
+pytest_plugins = ["relay_keys"]
+__all__ = ["require_service"]  # imported from here by the store and scale fixtures
 
 
 @pytest.fixture(autouse=True)

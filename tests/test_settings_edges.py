@@ -4,13 +4,12 @@ one stops ``relay`` with one line naming the setting (never a traceback, never a
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from relay_processes import RELAY
+from relay_processes import run_relay
 
 from runtime import ConfigurationError
 from runtime.service import checked_public_url
@@ -37,12 +36,9 @@ def test_sqlite_and_postgresql_urls_get_async_drivers(tmp_path: Path) -> None:
 
 
 def test_a_bad_database_url_is_one_line_from_relay(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [RELAY, "instances"],
+    done = run_relay(
+        "instances",
         env={**os.environ, "RELAY_HOME": str(tmp_path), "RELAY_DATABASE_URL": "x:hunter2@@"},
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == 1
     assert done.stderr.startswith("error: the database URL (RELAY_DATABASE_URL) is not a URL")

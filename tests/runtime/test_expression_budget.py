@@ -61,7 +61,7 @@ async def test_a_bomb_fails_its_step_naming_it_and_the_loop_keeps_running(
     async def other_work() -> None:  # counts the loop's turns while the bomb is evaluated
         nonlocal turns
         while True:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # one turn of the loop (what is counted), not a wait
             turns += 1
 
     ticker = asyncio.create_task(other_work())

@@ -3,14 +3,13 @@ read case-insensitively, tokens kept to their host."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
-from relay_processes import free_port
+from relay_tokens import StaticToken
+from relay_uvicorn import serving
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -38,38 +37,17 @@ async def _echo(request: Request) -> JSONResponse:
 
 @pytest_asyncio.fixture
 async def api() -> AsyncIterator[str]:
-    port = free_port()
     app = Starlette(routes=[Route("/set", _set_cookie), Route("/echo", _echo)])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
-
-
-class _Token:
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refreshed(self, stale: str) -> str:
-        return self.token
+    async with serving(app) as url:
+        yield url
 
 
 @pytest.mark.asyncio
 async def test_a_cookie_set_for_one_connection_never_reaches_another(api: str) -> None:
     pool: Any = shared_client(HostRouter())
     try:
-        alice = HttpClient(api, client=pool, clock=Clock(), auth=_Token("alice"))
-        bob = HttpClient(api, client=pool, clock=Clock(), auth=_Token("bob"))
+        alice = HttpClient(api, client=pool, clock=Clock(), auth=StaticToken("alice"))
+        bob = HttpClient(api, client=pool, clock=Clock(), auth=StaticToken("bob"))
         first = await alice.request("GET", "/set")
         assert "session=for-the-first-caller" in first.headers["Set-Cookie"]
         assert first.headers["x-ratelimit-remaining"] == "9"  # any case
@@ -90,7 +68,7 @@ async def test_a_cookie_set_for_one_connection_never_reaches_another(api: str) -
 async def test_a_token_is_never_sent_to_another_host(api: str) -> None:
     pool: Any = shared_client(HostRouter())
     try:
-        client = HttpClient(api, client=pool, clock=Clock(), auth=_Token("alice"))
+        client = HttpClient(api, client=pool, clock=Clock(), auth=StaticToken("alice"))
         with pytest.raises(ConfigurationError, match="refusing"):
             await client.request("GET", "http://elsewhere.invalid/echo")
     finally:

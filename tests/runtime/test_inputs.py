@@ -13,7 +13,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from relay_widgets import WIDGETS
 
 from runtime import Choice, Input, InputValidationError
-from runtime.inputs import InputSchema, _quick_check, input_schema
+from runtime._inputs_fast import quick_check
+from runtime.inputs import InputSchema, input_schema
 
 ECHO = WIDGETS.action("echo")
 assert ECHO is not None
@@ -91,7 +92,10 @@ def test_schema_and_clean_problems_are_reported_together() -> None:
             raise ValueError("must be upper case")
         return value
 
-    schema = InputSchema("t", (Input(key="u", label="U", clean=must_be_upper), Input(key="n", label="N", type="integer")))
+    schema = InputSchema(
+        "t",
+        (Input(key="u", label="U", clean=must_be_upper), Input(key="n", label="N", type="integer")),
+    )
     with pytest.raises(InputValidationError) as info:
         schema.validate({"u": "lower", "n": "x"})
     assert {p.path: p.message for p in info.value.problems} == {
@@ -103,18 +107,51 @@ def test_schema_and_clean_problems_are_reported_together() -> None:
 @pytest.mark.parametrize(
     ("spec", "value", "expected"),
     [
-        (Input(key="d", label="D", schema={"pattern": "^[0-9]+$"}), "1x", "'1x' is not a whole number"),
-        (Input(key="d", label="D", schema={"pattern": "^ab+$"}), "a", "'a' is not in the form this value needs"),
-        (Input(key="d", label="D", type="timestamp"), "soon", "'soon' is not a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
+        (
+            Input(key="d", label="D", schema={"pattern": "^[0-9]+$"}),
+            "1x",
+            "'1x' is not a whole number",
+        ),
+        (
+            Input(key="d", label="D", schema={"pattern": "^ab+$"}),
+            "a",
+            "'a' is not in the form this value needs",
+        ),
+        (
+            Input(key="d", label="D", type="timestamp"),
+            "soon",
+            "'soon' is not a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)",
+        ),
         (Input(key="d", label="D", type="date"), "3 May", "'3 May' is not a date (YYYY-MM-DD)"),
-        (Input(key="d", label="D", choices=(Choice(value="red", label="Red"), Choice(value="blue", label="Blue"))), "rde", "'rde' is not one of: red, blue (did you mean 'red'?)"),
-        (Input(key="d", label="D", type="integer", schema={"minimum": 1, "maximum": 720}), 721, "721 is more than the maximum of 720"),
-        (Input(key="d", label="D", type="integer", schema={"minimum": 1}), 0, "0 is less than the minimum of 1"),
+        (
+            Input(
+                key="d",
+                label="D",
+                choices=(Choice(value="red", label="Red"), Choice(value="blue", label="Blue")),
+            ),
+            "rde",
+            "'rde' is not one of: red, blue (did you mean 'red'?)",
+        ),
+        (
+            Input(key="d", label="D", type="integer", schema={"minimum": 1, "maximum": 720}),
+            721,
+            "721 is more than the maximum of 720",
+        ),
+        (
+            Input(key="d", label="D", type="integer", schema={"minimum": 1}),
+            0,
+            "0 is less than the minimum of 1",
+        ),
         (Input(key="d", label="D", schema={"minLength": 1}), "", "must not be empty"),
         (Input(key="d", label="D", type="boolean"), "yes", "'yes' is not true or false"),
         (Input(key="d", label="D", collection="valuelist"), "x", "'x' is not a list"),
-        (Input(key="d", label="D", schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]}), "x",
-         "'x' is not a date (YYYY-MM-DD) or a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)"),
+        (
+            Input(
+                key="d", label="D", schema={"anyOf": [{"format": "date"}, {"format": "date-time"}]}
+            ),
+            "x",
+            "'x' is not a date (YYYY-MM-DD) or a date and time (RFC 3339, e.g. 2026-01-31T09:00:00Z)",
+        ),
     ],
 )
 def test_problems_say_what_was_expected_in_words(spec: Input, value: Any, expected: str) -> None:
@@ -125,7 +162,9 @@ def test_problems_say_what_was_expected_in_words(spec: Input, value: Any, expect
 
 
 def test_unknown_inputs_are_named_each_with_a_suggestion() -> None:
-    schema = InputSchema("t", (Input(key="color", label="Color"), Input(key="count", label="Count", type="integer")))
+    schema = InputSchema(
+        "t", (Input(key="color", label="Color"), Input(key="count", label="Count", type="integer"))
+    )
     with pytest.raises(InputValidationError) as info:
         schema.validate({"colour": "red", "cuont": 1, "zzz": 2})
     assert [str(p) for p in info.value.problems] == [
@@ -176,7 +215,7 @@ quick_values = st.one_of(
 
 
 def test_the_quick_check_covers_the_declared_inputs() -> None:
-    covered = [s for s in ALL_SCHEMAS if s._surely_valid is not None]
+    covered = [s for s in ALL_SCHEMAS if quick_check(s.schema) is not None]
     assert len(covered) >= 0.8 * len(ALL_SCHEMAS)
 
 
@@ -186,10 +225,9 @@ def test_the_quick_check_says_valid_only_when_jsonschema_does(data: st.DataObjec
     keys = [*schema.by_key, "zzz"]
     values = data.draw(st.dictionaries(st.sampled_from(keys), quick_values, max_size=len(keys)))
     present = schema.with_defaults(values)
-    errors = list(schema._validator.iter_errors(present))
-    quick = schema._surely_valid
+    quick = quick_check(schema.schema)
     if quick is not None and quick(present):
-        assert errors == []
+        assert schema.findings(present) == []
 
 
 PROPERTY_SCHEMAS = sorted(
@@ -204,7 +242,7 @@ PROPERTY_SCHEMAS = sorted(
 @given(st.sampled_from(PROPERTY_SCHEMAS), quick_values)
 def test_each_input_quick_check_agrees_with_jsonschema(text: str, value: Any) -> None:
     sub = json.loads(text)
-    check = _quick_check(sub)
+    check = quick_check(sub)
     if check is not None and check(value):
         validator = Draft202012Validator(sub, format_checker=FormatChecker())
         assert list(validator.iter_errors(value)) == []
@@ -246,7 +284,7 @@ PROBES: list[Any] = [
 def test_each_input_quick_check_agrees_with_jsonschema_on_probes() -> None:
     for text in PROPERTY_SCHEMAS:
         sub = json.loads(text)
-        check = _quick_check(sub)
+        check = quick_check(sub)
         if check is None:
             continue
         validator = Draft202012Validator(sub, format_checker=FormatChecker())
@@ -260,7 +298,7 @@ def test_each_input_quick_check_agrees_with_jsonschema_on_probes() -> None:
 
 
 def test_the_one_pass_validate_covers_the_declared_inputs() -> None:
-    covered = [s for s in ALL_SCHEMAS if s._fast is not None]
+    covered = [s for s in ALL_SCHEMAS if s.one_pass is not None]
     assert len(covered) >= 0.8 * len(ALL_SCHEMAS)
 
 
@@ -271,38 +309,30 @@ def _outcome(call: Any) -> Any:
         return ("invalid", sorted((p.path, p.message) for p in exc.problems))
 
 
+#: Each schema beside the same inputs compiled without the one pass (the plain path).
+PAIRS = [(s, InputSchema(s.owner, s.inputs, fast=False)) for s in ALL_SCHEMAS]
+
+
 @given(st.data())
 def test_the_one_pass_validate_answers_as_the_full_path(data: st.DataObject) -> None:
-    schema = data.draw(st.sampled_from(ALL_SCHEMAS))
+    schema, plain = data.draw(st.sampled_from(PAIRS))
     keys = [*schema.by_key, "zzz"]
     values = data.draw(st.dictionaries(st.sampled_from(keys), quick_values, max_size=len(keys)))
-    assert _outcome(lambda: schema.validate(values)) == _outcome(
-        lambda: schema._validate_fully(values)
-    )
+    assert _outcome(lambda: schema.validate(values)) == _outcome(lambda: plain.validate(values))
 
 
-def test_the_one_pass_validate_answers_as_the_full_path_on_probes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    full = InputSchema._validate_fully
-    fell_back = [0]
-
-    def counted(self: InputSchema, values: Any) -> Any:
-        fell_back[0] += 1
-        return full(self, values)
-
-    monkeypatch.setattr(InputSchema, "_validate_fully", counted)
+def test_the_one_pass_validate_answers_as_the_full_path_on_probes() -> None:
     answered = 0
-    for schema in ALL_SCHEMAS:
+    for schema, plain in PAIRS:
+        required = [spec.key for spec in schema.inputs if spec.required]
         for key in schema.by_key:
             for value in PROBES:
-                values = {k: {"$connection": "c"} for k in schema._required}
+                values = {k: {"$connection": "c"} for k in required}
                 values[key] = value
-                before = fell_back[0]
                 fast = _outcome(functools.partial(schema.validate, values))
-                slow = _outcome(functools.partial(full, schema, values))
+                slow = _outcome(functools.partial(plain.validate, values))
                 assert fast == slow, (schema.owner, key, value)
-                answered += fell_back[0] == before
+                answered += schema.one_pass is not None and schema.one_pass(values) is not None
     assert answered > 100  # the one pass answered these itself, without the full path
 
 
@@ -311,7 +341,7 @@ def test_a_default_its_cleaner_refuses_is_a_problem_on_both_paths() -> None:
         raise ValueError("not today")
 
     schema = InputSchema("t.x", [Input(key="day", label="Day", default="monday", clean=refuse)])
-    assert schema._fast is not None  # the one pass is tried first
+    assert schema.one_pass is not None  # the one pass is tried first
     with pytest.raises(InputValidationError) as caught:
         schema.validate({})
     assert [(p.path, p.message) for p in caught.value.problems] == [("$.day", "not today")]

@@ -1,4 +1,4 @@
-"""Redaction: the quick clean-value check never lets a secret through, and changes nothing."""
+"""Redaction: the fast clean-value check scrubs exactly what the plain walk scrubs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from runtime.redaction import REDACTED, Redactor
 
 SECRETS = ("s3cr3t-token-value", "p\u00e4ssw\u00f6rd-\u00fc\u00f1\u00efcode", 'quote"back\\slash')
 REDACTOR = Redactor(SECRETS)
+#: The same secrets, every value walked (the plain path).
+PLAIN = Redactor(SECRETS, fast=False)
 
 KEYS = st.sampled_from(
     [
@@ -75,10 +77,46 @@ def _lists(value: Any) -> Any:
 @given(st.dictionaries(KEYS, VALUES, max_size=5) | st.lists(VALUES, max_size=4))
 def test_value_scrubs_exactly_what_the_walk_scrubs(value: Any) -> None:
     quick = REDACTOR.value(value)
-    walked = REDACTOR._walk(value, 3)
+    walked = PLAIN.value(value)
     assert _lists(quick) == walked
     if quick is value:  # returned untouched: the walk changed nothing either
         assert _lists(value) == walked
+
+
+#: Secrets of any text (the fast check searches their UTF-8 bytes), some short enough to ignore.
+RANDOM_SECRETS = st.lists(st.text(min_size=4, max_size=10), max_size=8)
+
+
+@settings(max_examples=300)
+@given(RANDOM_SECRETS, st.data())
+def test_random_secrets_are_scrubbed_as_the_plain_walk_scrubs_them(
+    secrets: list[str], data: st.DataObject
+) -> None:
+    fast, plain = Redactor(secrets), Redactor(secrets, fast=False)
+    text = TEXT
+    if secrets:  # strings holding the drawn secrets, alone or inside other text
+        text |= st.builds(
+            lambda a, s, b: a + s + b,
+            st.text(max_size=3),
+            st.sampled_from(secrets),
+            st.text(max_size=3),
+        )
+    leaves = st.none() | st.booleans() | st.integers() | text
+    values = st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.lists(inner, max_size=3).map(tuple)
+            | st.dictionaries(KEYS | text, inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+    value = data.draw(st.dictionaries(KEYS | text, values, max_size=5) | st.lists(values))
+    assert _lists(fast.value(value)) == plain.value(value)
+    more = data.draw(RANDOM_SECRETS)
+    fast.add(more)
+    plain.add(more)
+    assert _lists(fast.value(value)) == plain.value(value)
 
 
 def test_secret_keys_and_strings_are_scrubbed() -> None:
@@ -136,7 +174,7 @@ def test_large_values_are_checked_in_parts(pool: list[Any], size: int, data: st.
     else:
         value = {"data": {"collection": [items, {"Token": "x"} if size % 2 else {}]}}
     quick = REDACTOR.value(value)
-    assert _lists(quick) == REDACTOR._walk(value, 3)
+    assert _lists(quick) == PLAIN.value(value)
 
 
 def test_one_secret_among_many_items() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 import httpx
+from calendly_support import api_calls, open_sandbox_connection
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import ConnectionHandle, ManualClock, Runtime, WebhookRequest
@@ -62,13 +63,9 @@ class Env:
     deploy_state: dict[str, Any] = attrs.field(factory=dict)
 
     def api_calls(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-        return [
-            r
-            for r in self.sandbox.requests
-            if not r["path"].startswith("/oauth")
-            and (method is None or r["method"] == method)
-            and (path is None or r["path"] == path)
-        ]
+        """Recorded Calendly API requests (OAuth left out), of one method, to exactly ``path``."""
+        calls = api_calls(self.sandbox, path or "", method)
+        return calls if path is None else [r for r in calls if r["path"] == path]
 
     def inputs(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -101,13 +98,7 @@ async def open_env() -> AsyncIterator[Env]:
     )
     settle_seed(sandbox, clock.time())
     runtime = Runtime(hosts={HOST: sandbox.app}, clock=clock)
-    client_id, secret = sandbox.register_client()
-    connection = await runtime.open_connection(
-        "calendly",
-        "calendly",
-        "calendlyOauth2Connection",
-        {"clientId": client_id, "clientSecret": secret, "useLiveServer": False, "sandboxUrl": BASE},
-    )
+    connection = await open_sandbox_connection(runtime, sandbox)
     try:
         yield Env(sandbox, runtime, clock, connection, receiver)
     finally:

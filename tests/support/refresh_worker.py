@@ -11,8 +11,9 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
+
+from relay_waiting import until
 
 from runtime import Runtime, open_store
 
@@ -23,9 +24,11 @@ async def main(home: Path, flow_path: Path, count: int, barrier: Path) -> None:
     runtime = Runtime(token_store=store.tokens, connection_source=store)
     flow = runtime.load_flow(flow_path)
     (barrier / f"ready-{os.getpid()}").touch()
-    deadline = time.monotonic() + 30
-    while len(list(barrier.iterdir())) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)  # a cross-process start line, so the two really contend
+
+    async def both_ready() -> bool:  # a cross-process start line, so the two really contend
+        return len(list(barrier.iterdir())) >= 2
+
+    await until(both_ready, "the other worker process to be ready")
 
     async def one() -> str:
         scope, handles = await runtime.resolve_config(flow, {"calendly": {"use": "shared"}})

@@ -1,4 +1,4 @@
-"""Running relay as real OS processes in tests: free ports, readiness polling, clean kills."""
+"""Running relay as real OS processes in tests: free ports, start when ready, clean kills."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+from relay_waiting import wait_until
 
 RELAY = str(Path(sys.executable).with_name("relay"))
 
@@ -28,6 +28,16 @@ def relay_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_relay(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``relay ARGS`` run to its end, its output captured as text; ``env`` is the whole
+    environment (default: this process's)."""
+    return subprocess.run(
+        [RELAY, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def start_server(
     home: Path, port: int, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
@@ -38,20 +48,23 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(
                 f"relay serve exited: {process.stderr.read().decode() if process.stderr else ''}"
             )
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
-                return process
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.05)  # polling readiness of another process, not synchronising on time
-    process.kill()
-    raise RuntimeError("relay serve did not become healthy within 30 s")
+            return False
+
+    try:
+        wait_until(healthy, "relay serve to answer /health")
+    except AssertionError:
+        process.kill()
+        raise
+    return process
 
 
 def kill_hard(process: subprocess.Popen[bytes]) -> None:

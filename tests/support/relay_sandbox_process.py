@@ -4,39 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from relay_processes import RELAY, free_port, relay_env
+from relay_processes import RELAY, free_port, kill_hard, relay_env
+from relay_waiting import wait_until
 
 
 @contextlib.contextmanager
-def loopback_sandbox(home: Path) -> Iterator[str]:
-    """``relay sandbox`` on a free port; yields its URL once it answers; killed afterwards."""
-    port = free_port()
+def loopback_sandbox(home: Path, *args: str, port: int | None = None) -> Iterator[str]:
+    """``relay sandbox`` (with ``args``) on ``port`` or a free one; yields its URL once it
+    answers; killed afterwards (SIGKILL: no shutdown hook runs)."""
+    port = free_port() if port is None else port
     process = subprocess.Popen(
-        [RELAY, "sandbox", "--port", str(port)],
+        [RELAY, "sandbox", "--port", str(port), *args],
         env=relay_env(home),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"relay sandbox exited ({process.returncode})")
+        try:
+            return httpx.get(f"{url}/_sandbox/state", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"relay sandbox exited ({process.returncode})")
-            try:
-                if httpx.get(f"{url}/_sandbox/state", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("relay sandbox did not answer within 30 s")
-            time.sleep(0.05)  # polling another process's readiness, not synchronising on time
+        wait_until(answers, "relay sandbox to answer")
         yield url
     finally:
-        process.kill()
-        process.wait(timeout=10)
+        kill_hard(process)

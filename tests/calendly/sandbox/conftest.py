@@ -5,9 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
+from sandbox_client import in_process_client
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
@@ -91,62 +88,15 @@ def owner_token(sb: Sandbox) -> str:
     return token
 
 
-def bearer(token: str) -> dict[str, str]:
-    """An Authorization header."""
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest_asyncio.fixture
 async def client(sb: Sandbox, owner_token: str) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client authenticated as the owner."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL, headers=bearer(owner_token)
-    ) as c:
+    async with in_process_client(sb, owner_token) as c:
         yield c
 
 
 @pytest_asyncio.fixture
 async def anon(sb: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client with no credentials."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL) as c:
+    async with in_process_client(sb) as c:
         yield c
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ServerThread:
-    """Runs an ASGI app under uvicorn in a thread; readiness is polled, never slept for."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def serve() -> type[ServerThread]:
-    """The ServerThread class (a fixture so tests need no imports from conftest)."""
-    return ServerThread

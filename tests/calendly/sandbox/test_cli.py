@@ -15,10 +15,9 @@ import uvicorn
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from relay_processes import free_port
 
 from components.calendly.sandbox.cli import MAX_EVENTS, HostType, sandbox_command
-
-from .conftest import free_port
 
 
 def test_sandbox_command_runs_uvicorn_without_access_log(monkeypatch: pytest.MonkeyPatch) -> None:

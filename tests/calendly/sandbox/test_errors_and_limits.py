@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sandbox_client import in_process_client
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
@@ -146,11 +147,7 @@ async def test_rate_limit_window(clock: FakeClock) -> None:
         SandboxConfig(seed=1, events=5, base_url=BASE_URL, rate_limit_per_minute=3), clock=clock
     )
     token = sb.issue_token()["access_token"]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app),
-        base_url=BASE_URL,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as c:
+    async with in_process_client(sb, token) as c:
         seen = []
         for _ in range(3):
             r = await c.get("/users/me")
@@ -172,7 +169,7 @@ async def test_rate_limit_window(clock: FakeClock) -> None:
 
 
 @pytest.mark.asyncio
-async def test_fault_injection(sb: Sandbox, client: httpx.AsyncClient) -> None:
+async def test_fault_injection(sb: Sandbox, client: httpx.AsyncClient, clock: FakeClock) -> None:
     sb.set_faults(error_rate_5xx=1.0, seed=1)
     r = await client.get("/users/me")
     _assert_error(r, 500, "Internal Server Error")
@@ -183,13 +180,11 @@ async def test_fault_injection(sb: Sandbox, client: httpx.AsyncClient) -> None:
     codes = [(await client.get("/users/me")).status_code for _ in range(200)]
     assert 40 <= codes.count(429) <= 80 and 20 <= codes.count(500) <= 60
     assert set(codes) == {200, 429, 500}
-    # The control API sets the same knobs; latency is real (asyncio.sleep).
+    # The control API sets the same knobs; latency passes on the sandbox's clock.
     r = await client.post("/_sandbox/faults", json={"latency": 0.05})
     assert r.json() == {"error_rate_429": 0.0, "error_rate_5xx": 0.0, "latency": 0.05}
-    import time
-
-    started = time.perf_counter()
+    started = clock.now
     assert (await client.get("/users/me")).status_code == 200
-    assert time.perf_counter() - started >= 0.05
+    assert clock.now - started == pytest.approx(0.05)
     bad = await client.post("/_sandbox/faults", json={"error_rate_429": 2})
     assert bad.status_code == 400

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import threading
 import time
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from relay_processes import free_port
+from relay_uvicorn import ServerThread
+from sandbox_client import pkce_pair
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
 CLIENT, SECRET = "sandbox-client-id", "sandbox-client-secret"
 
 
-def test_oauth_flow_over_http(serve: Any) -> None:
-    from .conftest import free_port
-
+def test_oauth_flow_over_http() -> None:
     port = free_port()
     sb = Sandbox(SandboxConfig(seed=4, events=30, base_url=f"http://127.0.0.1:{port}"))
-    with serve(sb.app, port) as server, httpx.Client(base_url=server.url) as http:
-        verifier = "loopback-verifier-" * 3
-        challenge = (
-            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            .decode()
-            .rstrip("=")
-        )
+    with ServerThread(sb.app, port) as server, httpx.Client(base_url=server.url) as http:
+        verifier, challenge = pkce_pair("loopback-verifier-" * 3)
         redirect = "http://127.0.0.1:1/cb"
         r = http.get(
             "/oauth/authorize",
@@ -81,18 +71,8 @@ def test_oauth_flow_over_http(serve: Any) -> None:
         )
 
 
-def test_booking_webhook_reaches_loopback_receiver_signed(serve: Any) -> None:
-    from .conftest import free_port
-
-    got = threading.Event()
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def hook(request: Request) -> Response:
-        received.append((dict(request.headers), await request.body()))
-        got.set()
-        return Response(status_code=200)
-
-    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+def test_booking_webhook_reaches_loopback_receiver_signed() -> None:
+    receiver = WebhookReceiver()
     rx_port, sb_port = free_port(), free_port()
     sb = Sandbox(
         SandboxConfig(
@@ -103,8 +83,8 @@ def test_booking_webhook_reaches_loopback_receiver_signed(serve: Any) -> None:
         )
     )
     with (
-        serve(receiver, rx_port) as rx,
-        serve(sb.app, sb_port) as server,
+        ServerThread(receiver.app, rx_port) as rx,
+        ServerThread(sb.app, sb_port) as server,
         httpx.Client(base_url=server.url) as http,
     ):
         token = http.post("/_sandbox/tokens", json={"kind": "pat"}).json()["access_token"]
@@ -124,17 +104,13 @@ def test_booking_webhook_reaches_loopback_receiver_signed(serve: Any) -> None:
         assert booked.status_code == 201
         # a bound on the wait, not a speed claim: timing goals live in bench/ (the delivery
         # typically arrives in a few milliseconds)
-        assert got.wait(timeout=10.0), "webhook not delivered"
-        headers, body = received[0]
+        assert receiver.arrived.wait(timeout=10.0), "webhook not delivered"
+        headers, body = receiver.received[0]
         t, v1 = (p.split("=", 1)[1] for p in headers["calendly-webhook-signature"].split(","))
         expected = hmac.new(b"loop-key", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(v1, expected)
         assert abs(int(t) - time.time()) < 60
-        # The receiver has answered; the sandbox records the outcome a moment later.
-        deadline = time.monotonic() + 10.0
-        status = None
-        while time.monotonic() < deadline:
-            status = http.get("/_sandbox/deliveries").json()["collection"][0]["status"]
-            if status == "delivered":
-                break
-        assert status == "delivered"
+        # The receiver has answered; the sandbox records the outcome when its delivery task
+        # ends, on the server's loop.
+        server.call(sb.drain_webhooks())
+        assert http.get("/_sandbox/deliveries").json()["collection"][0]["status"] == "delivered"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sandbox_client import code_flow_tokens, pkce_pair
 
 from components.calendly.sandbox import Sandbox
 
@@ -15,12 +14,7 @@ from .conftest import FakeClock
 
 CLIENT, SECRET = "sandbox-client-id", "sandbox-client-secret"
 REDIRECT = "http://localhost:9999/callback"
-
-
-def _pkce() -> tuple[str, str]:
-    verifier = "correct-horse-battery-staple-" * 2
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.decode().rstrip("=")
+VERIFIER = "correct-horse-battery-staple-" * 2
 
 
 async def _code(c: httpx.AsyncClient, challenge: str | None = None, state: str = "xyz") -> str:
@@ -43,7 +37,7 @@ async def _code(c: httpx.AsyncClient, challenge: str | None = None, state: str =
 
 @pytest.mark.asyncio
 async def test_code_exchange_with_pkce_and_rotation(sb: Sandbox, anon: httpx.AsyncClient) -> None:
-    verifier, challenge = _pkce()
+    verifier, challenge = pkce_pair(VERIFIER)
     code = await _code(anon, challenge)
     r = await anon.post(
         "/oauth/token",
@@ -115,7 +109,7 @@ async def test_code_exchange_with_pkce_and_rotation(sb: Sandbox, anon: httpx.Asy
 
 @pytest.mark.asyncio
 async def test_pkce_mismatch_and_wrong_redirect(anon: httpx.AsyncClient) -> None:
-    _verifier, challenge = _pkce()
+    _verifier, challenge = pkce_pair(VERIFIER)
     code = await _code(anon, challenge)
     bad = await anon.post(
         "/oauth/token",
@@ -217,17 +211,7 @@ async def test_pat_never_expires_and_registered_clients_work(
     ).status_code == 200
     client_id, secret = sb.register_client()
     assert secret != SECRET
-    r = await anon.get(
-        "/oauth/authorize",
-        params={"client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT},
-    )
-    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-    tok = await anon.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        auth=(client_id, secret),
-    )
-    assert tok.status_code == 200
+    await code_flow_tokens(anon, (client_id, secret), REDIRECT)  # (asserts each answer)
 
 
 @pytest.mark.asyncio

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sandbox_client import in_process_client
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 
@@ -31,11 +32,7 @@ async def test_ten_thousand_events_page_through_without_gaps(clock: FakeClock) -
     token = sb.issue_token()["access_token"]
     seen: list[str] = []
     pages = 0
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app),
-        base_url=BASE_URL,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as c:
+    async with in_process_client(sb, token) as c:
         url: str | None = "/scheduled_events"
         params: dict[str, str] | None = {"organization": sb.organization.uri, "count": "100"}
         while url:

@@ -13,10 +13,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from sandbox_client import REDIRECT, code_flow_tokens, in_process_client
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import (
     DEFAULT_CLIENT_ID,
@@ -29,7 +27,6 @@ from components.calendly.sandbox.persistence import SandboxStateError
 from .conftest import BASE_URL, T0, FakeClock
 
 RECEIVER = "http://receiver.test/hook"
-REDIRECT = "http://127.0.0.1:1/cb"
 
 
 def _config() -> SandboxConfig:
@@ -45,25 +42,7 @@ def _start(
 
 
 def _http(sb: Sandbox) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url=BASE_URL)
-
-
-async def _oauth_tokens(http: httpx.AsyncClient) -> dict[str, Any]:
-    """The authorization-code flow, as a client runs it."""
-    r = await http.get(
-        "/oauth/authorize",
-        params={"client_id": DEFAULT_CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT},
-    )
-    assert r.status_code == 302
-    code = httpx.URL(r.headers["location"]).params["code"]
-    tok = await http.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
-        auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
-    )
-    assert tok.status_code == 200, tok.text
-    body: dict[str, Any] = tok.json()
-    return body
+    return in_process_client(sb)
 
 
 async def _refresh(http: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
@@ -74,14 +53,6 @@ async def _refresh(http: httpx.AsyncClient, refresh_token: str) -> httpx.Respons
     )
 
 
-def _receiver(seen: list[Request]) -> httpx.ASGITransport:
-    async def hook(request: Request) -> Response:
-        seen.append(request)
-        return Response(status_code=200)
-
-    return httpx.ASGITransport(app=Starlette(routes=[Route("/hook", hook, methods=["POST"])]))
-
-
 @pytest.mark.asyncio
 async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
     tmp_path: Path, clock: FakeClock
@@ -89,7 +60,7 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
     path = tmp_path / "sandbox.json"
     first = _start(path, clock)
     async with _http(first) as http:
-        tokens = await _oauth_tokens(http)
+        tokens = await code_flow_tokens(http)
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}
         created = await http.post(
             "/webhook_subscriptions",
@@ -112,8 +83,8 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
     # no temporary file is left beside it, only the lock that keeps a second sandbox off it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sandbox.json", "sandbox.json.lock"]
 
-    seen: list[Request] = []
-    second = _start(path, clock, _receiver(seen))
+    receiver = WebhookReceiver()
+    second = _start(path, clock, receiver.transport())
     assert second.plan == "standard" and second.faults.error_rate_429 == 1e-9
     async with _http(second) as http:
         rotated = await _refresh(http, tokens["refresh_token"])
@@ -128,7 +99,7 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
         booked = await http.post("/_sandbox/book", json={"email": "new@example.org"})
         assert booked.status_code == 201
     await second.drain_webhooks()
-    assert len(seen) == 1 and second.deliveries[-1].status == "delivered"
+    assert len(receiver.received) == 1 and second.deliveries[-1].status == "delivered"
     # the identifier generator went on from where it stopped: nothing minted twice
     new_ids = set(second.state.invitees) - first_ids
     assert len(new_ids) == 1
@@ -165,10 +136,10 @@ async def test_a_delivery_cut_off_by_the_restart_is_delivered_after_it(
         assert (await http.post("/_sandbox/book", json={})).status_code == 201
     assert [d.status for d in first.deliveries] == ["pending"]
     first.close()
-    seen: list[Request] = []
-    second = _start(path, clock, _receiver(seen))
+    receiver = WebhookReceiver()
+    second = _start(path, clock, receiver.transport())
     await second.drain_webhooks()
-    assert len(seen) == 1
+    assert len(receiver.received) == 1
     assert [d.status for d in second.deliveries] == ["delivered"]
     second.close()
     assert [d.status for d in _start(path, clock).deliveries] == ["delivered"]

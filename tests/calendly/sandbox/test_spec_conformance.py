@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -65,12 +63,6 @@ class Checker:
             assert name in response.headers
         self.seen.add((method.upper(), urlsplit(str(response.request.url)).path))
         return response.json() if response.content else None
-
-
-def _pkce() -> tuple[str, str]:
-    verifier = "v" * 50
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 # openapi-core cannot check the oauth2 scheme; the sandbox's own auth tests cover it.

@@ -4,18 +4,16 @@ a delivery the kill cut off is sent when it runs again."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from relay_processes import RELAY, free_port, kill_hard, relay_env
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from relay_processes import free_port
+from relay_sandbox_process import loopback_sandbox
+from relay_uvicorn import ServerThread
+from relay_waiting import wait_until
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -25,28 +23,13 @@ AUTH = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 
 @contextlib.contextmanager
 def _sandbox(home: Path, port: int, state: Path) -> Iterator[httpx.Client]:
-    process = subprocess.Popen(
-        [RELAY, "sandbox", "--port", str(port), "--events", "5", "--state", str(state)],
-        env=relay_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"relay sandbox exited ({process.returncode})")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/", timeout=0.5).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("relay sandbox did not answer within 30 s")
-            time.sleep(0.05)  # polling another process's readiness, not synchronising on time
-        with httpx.Client(base_url=url) as http:
-            yield http
-    finally:
-        kill_hard(process)  # no shutdown hook runs: only what was written before answering
+    """The sandbox keeping ``state``; killed hard afterwards, so only what it wrote before
+    answering survives."""
+    with (
+        loopback_sandbox(home, "--events", "5", "--state", str(state), port=port) as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        yield http
 
 
 def _tokens(http: httpx.Client) -> dict[str, Any]:
@@ -94,15 +77,9 @@ def test_acknowledged_changes_survive_a_kill(tmp_path: Path) -> None:
         assert sub.json()["resource"]["callback_url"] == "http://127.0.0.1:1/hook"
 
 
-def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path, serve: Any) -> None:
+def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path) -> None:
     state, port, hook_port = tmp_path / "sandbox.json", free_port(), free_port()
-    received: list[bytes] = []
-
-    async def hook(request: Request) -> Response:
-        received.append(await request.body())
-        return Response(status_code=200)
-
-    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    receiver = WebhookReceiver()
     with _sandbox(tmp_path, port, state) as http:
         pat = http.post("/_sandbox/tokens", json={"kind": "pat"}).json()["access_token"]
         org = http.get("/_sandbox/state").json()["organization"]["uri"]
@@ -118,10 +95,17 @@ def test_a_delivery_cut_off_by_a_kill_is_sent_after_the_restart(tmp_path: Path, 
         )
         assert created.status_code == 201
         assert http.post("/_sandbox/book", json={}).status_code == 201  # receiver is down
-    with serve(receiver, hook_port), _sandbox(tmp_path, port, state) as http:
-        deadline = time.monotonic() + 30
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling another process's progress, not synchronising on time
-        deliveries = http.get("/_sandbox/deliveries").json()["collection"]
-    assert len(received) == 1 and b'"invitee.created"' in received[0]
-    assert [d["status"] for d in deliveries] == ["delivered"]
+    with ServerThread(receiver.app, hook_port), _sandbox(tmp_path, port, state) as http:
+        assert receiver.arrived.wait(timeout=30), (
+            "the cut-off delivery was not sent after the restart"
+        )
+
+        def outcome() -> list[str]:  # recorded by the sandbox once the receiver has answered
+            statuses = [d["status"] for d in http.get("/_sandbox/deliveries").json()["collection"]]
+            return (
+                statuses if all(s in ("delivered", "failed", "abandoned") for s in statuses) else []
+            )
+
+        statuses = wait_until(outcome, "the sandbox to record the delivery")
+    assert len(receiver.received) == 1 and b'"invitee.created"' in receiver.received[0][1]
+    assert statuses == ["delivered"]

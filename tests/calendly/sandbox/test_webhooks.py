@@ -9,10 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from sandbox_client import in_process_client
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import Sandbox, SandboxConfig, sign
 
@@ -30,29 +28,12 @@ def test_signature_matches_the_api_notes_test_vector() -> None:
     )
 
 
-class Receiver:
-    """An in-process webhook receiver that answers with ``status``."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=self.status)
-
-        self.app = Starlette(routes=[Route("/{path:path}", hook, methods=["POST"])])
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _h, body in self.received]
-
-
-def _sandbox(clock: FakeClock, receiver: Receiver, **cfg: Any) -> Sandbox:
+def _sandbox(clock: FakeClock, receiver: WebhookReceiver, **cfg: Any) -> Sandbox:
     return Sandbox(
         SandboxConfig(seed=2, events=20, base_url=BASE_URL, webhook_signing_key="app-key", **cfg),
         clock=clock,
         sleep=clock.sleep,
-        webhook_transport=httpx.ASGITransport(app=receiver.app),
+        webhook_transport=receiver.transport(),
     )
 
 
@@ -76,11 +57,7 @@ async def _subscribe(
     if signing_key:
         body["signing_key"] = signing_key
     token = token or sb.issue_token()["access_token"]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sb.app),
-        base_url=BASE_URL,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as c:
+    async with in_process_client(sb, token) as c:
         return await c.post("/webhook_subscriptions", json=body)
 
 
@@ -92,7 +69,7 @@ def _verify(key: str, headers: dict[str, str], body: bytes) -> None:
 
 @pytest.mark.asyncio
 async def test_booking_is_delivered_signed_with_subscription_or_app_key(clock: FakeClock) -> None:
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     sb = _sandbox(clock, receiver)
     assert (
         await _subscribe(sb, "http://rx/own-key", ["invitee.created"], signing_key="sub-key")
@@ -126,7 +103,7 @@ async def test_booking_is_delivered_signed_with_subscription_or_app_key(clock: F
 
 @pytest.mark.asyncio
 async def test_reschedule_sends_canceled_then_created(clock: FakeClock) -> None:
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     sb = _sandbox(clock, receiver)
     await _subscribe(sb, "http://rx/h", ["invitee.created", "invitee.canceled"])
     old = sb.book()
@@ -146,7 +123,7 @@ async def test_reschedule_sends_canceled_then_created(clock: FakeClock) -> None:
 
 @pytest.mark.asyncio
 async def test_user_scope_matches_only_that_users_events(clock: FakeClock) -> None:
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     sb = _sandbox(clock, receiver)
     admin = next(u for u in sb.state.users.values() if u.name == "Adam Admin")
     r = await _subscribe(
@@ -174,7 +151,7 @@ async def test_user_scope_matches_only_that_users_events(clock: FakeClock) -> No
 
 @pytest.mark.asyncio
 async def test_routing_form_submission_goes_to_organization_subscriptions(clock: FakeClock) -> None:
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     sb = _sandbox(clock, receiver)
     await _subscribe(sb, "http://rx/forms", ["routing_form_submission.created"])
     sub = sb.submit_routing_form(answers={"What is your industry?": "Entertainment"})
@@ -187,7 +164,7 @@ async def test_routing_form_submission_goes_to_organization_subscriptions(clock:
 
 @pytest.mark.asyncio
 async def test_failing_receiver_is_retried_then_subscription_disabled(clock: FakeClock) -> None:
-    receiver = Receiver(status=500)
+    receiver = WebhookReceiver(status=500)
     sb = _sandbox(clock, receiver, webhook_retry_window=3600.0)
     r = await _subscribe(sb, "http://rx/broken", ["invitee.created"])
     hook_uuid = r.json()["resource"]["uri"].rsplit("/", 1)[1]
@@ -210,7 +187,7 @@ async def test_failing_receiver_is_retried_then_subscription_disabled(clock: Fak
 
 @pytest.mark.asyncio
 async def test_recovering_receiver_clears_retry_state(clock: FakeClock) -> None:
-    receiver = Receiver(status=503)
+    receiver = WebhookReceiver(status=503)
     sb = _sandbox(clock, receiver)
     r = await _subscribe(sb, "http://rx/flaky", ["invitee.created"])
     hook = sb.state.webhooks[r.json()["resource"]["uri"].rsplit("/", 1)[1]]
@@ -229,7 +206,7 @@ async def test_recovering_receiver_clears_retry_state(clock: FakeClock) -> None:
 
 @pytest.mark.asyncio
 async def test_duplicate_url_conflicts_and_free_plan_is_refused(clock: FakeClock) -> None:
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     sb = _sandbox(clock, receiver)
     assert (await _subscribe(sb, "http://rx/dup", ["invitee.created"])).status_code == 201
     dup = await _subscribe(sb, "http://rx/dup", ["invitee.canceled"])

@@ -1,0 +1,43 @@
+"""Waiting for another OS process (or the store it writes) to reach a state, with a deadline.
+
+Another process can signal no event in this one, so its progress is polled: a short pause
+between looks, and a failure naming what was awaited once the deadline passes. Work in this
+process is awaited on its own event or task instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+#: Seconds a condition may take before a test gives up (a bound, not a speed claim).
+WAIT = 30.0
+_PAUSE = 0.05
+
+
+def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT) -> T:
+    """Call ``check`` until it returns something truthy and return that; fail naming ``what``
+    at the deadline. ``check`` raises to fail at once (the process it looks at exited)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(_PAUSE)  # polling another process, not synchronising on time
+
+
+async def until(check: Callable[[], Awaitable[T]], what: str, timeout: float = WAIT) -> T:
+    """``wait_until`` for an async ``check``, pausing without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(_PAUSE)  # polling another process or the store, not synchronising
