@@ -53,17 +53,8 @@ def deploy_command(flow_path: str, config_path: str, name: str | None) -> None:
 def _webhook_url(relay: Relay, instance: Any) -> str | None:
     """The instance's webhook URL, or ``None`` for a flow nothing posts to (schedule, manual,
     polling)."""
-    flow = relay.flow_of(instance)
-    trigger = flow.trigger
-    if trigger.kind == "webhook":
-        return relay.webhook_url(instance)
-    if trigger.kind == "component":
-        declared = relay.runtime.registry.require(str(trigger.component)).component.trigger(
-            str(trigger.trigger)
-        )
-        if declared is not None and declared.kind == "webhook":
-            return relay.webhook_url(instance)
-    return None
+    receives = relay.flow_of(instance).trigger.receives_webhooks
+    return relay.webhook_url(instance) if receives else None
 
 
 @click.command("undeploy")
