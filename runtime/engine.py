@@ -33,7 +33,7 @@ from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, Step
 from runtime.http import AsyncClient, RequestLimiter
 from runtime.inputs import CONNECTION_MARKER
 from runtime.logs import BoundOnUse
-from runtime.plans import ActionPlan, ActionPlans
+from runtime.plans import ActionPlans
 from runtime.redaction import Redactor
 from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
 from runtime.retries import attempt
@@ -278,7 +278,7 @@ class Execution:
                 log.error("step raised", error=type(exc).__name__, where=_origin(exc))
                 # the whole traceback only at debug (secrets scrubbed by the log pipeline)
                 log.debug("step traceback", exception="".join(traceback.format_exception(exc)))
-            inputs = self._redacted_inputs(plan, rendered)
+            inputs = plan.recorded_inputs(rendered, self.redactor)
             self._fail(
                 step.id,
                 path,
@@ -303,7 +303,7 @@ class Execution:
                 started_at=started,
                 finished_at=clock.time(),
                 attempts=attempts,
-                inputs=self._redacted_inputs(plan, rendered),
+                inputs=plan.recorded_inputs(rendered, self.redactor),
                 output=output,  # scrubbed when the record leaves the process (as_dict)
             )
         )
@@ -326,20 +326,6 @@ class Execution:
                     raise InputValidationError("unknown connection", []) from None
                 params[key] = self.connections[name]
         return params
-
-    def _redacted_inputs(self, plan: ActionPlan, rendered: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        redactor = self.redactor
-        for key, value in rendered.items():
-            if key in plan.passwords:
-                out[key] = "[password]"
-            elif type(value) is str:
-                out[key] = redactor.text(value)
-            elif isinstance(value, dict) and CONNECTION_MARKER in value:
-                out[key] = f"[connection {value[CONNECTION_MARKER]}]"
-            else:
-                out[key] = redactor.value(value)
-        return out
 
     def _fail(
         self,

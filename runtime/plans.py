@@ -1,15 +1,19 @@
-"""Action plans: what the engine works out once per action step instead of on every run."""
+"""Action plans: what the engine works out once per action step instead of on every run
+(and how a run's inputs are recorded)."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
+from typing import Any
 
 from attrs import frozen
 
 from runtime.declarations import Action
 from runtime.expressions import templates_in
 from runtime.flows.model import ActionStep
-from runtime.inputs import InputSchema
+from runtime.inputs import CONNECTION_MARKER, InputSchema
+from runtime.redaction import Redactor
 from runtime.registry import Registry
 
 
@@ -30,6 +34,21 @@ class ActionPlan:
     passwords: frozenset[str]
     #: An input's expression is budgeted (it iterates, say): rendered within the budget.
     budgeted: bool = False
+
+    def recorded_inputs(self, rendered: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
+        """A run's inputs as its record keeps them: passwords and connections named, not
+        shown; every secret ``redactor`` knows scrubbed."""
+        out: dict[str, Any] = {}
+        for key, value in rendered.items():
+            if key in self.passwords:
+                out[key] = "[password]"
+            elif type(value) is str:
+                out[key] = redactor.text(value)
+            elif isinstance(value, dict) and CONNECTION_MARKER in value:
+                out[key] = f"[connection {value[CONNECTION_MARKER]}]"
+            else:
+                out[key] = redactor.value(value)
+        return out
 
 
 class ActionPlans:
