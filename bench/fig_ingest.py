@@ -96,14 +96,14 @@ def deliveries(path: str, round_no: int, count: int) -> list[bytes]:
 
 
 async def deploy(home: Path) -> str:
-    from runtime import Relay, Runtime, open_store
+    from runtime import Runtime, Service, open_store
 
     flow = home / "ingest.yaml"
     flow.write_text(FLOW)
     store = await open_store(None, data_dir=home)
     runtime = Runtime()
     try:
-        instance = await Relay(runtime, store).deploy(flow, {"hookSecret": SECRET}, "ingest")
+        instance = await Service(runtime, store).deploy(flow, {"hookSecret": SECRET}, "ingest")
         return f"/webhooks/{instance.webhook_token}"
     finally:
         await runtime.aclose()

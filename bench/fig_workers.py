@@ -55,7 +55,7 @@ def _schema(action: str, name: str) -> None:
 
 async def _one_run(processes: int, count: int) -> float:
     """Executions per second completed by ``processes`` worker processes."""
-    from runtime import Relay, Runtime, open_store
+    from runtime import Runtime, Service, open_store
     from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
     from runtime.store import Keyring
 
@@ -77,7 +77,7 @@ async def _one_run(processes: int, count: int) -> float:
     }
     store = await open_store(env["RELAY_DATABASE_URL"], data_dir=home, keyring=keyring)
     runtime = Runtime()
-    relay = Relay(runtime, store)
+    relay = Service(runtime, store)
     flow = home / "flow.yaml"
     flow.write_text(FLOW)
     instance = await relay.deploy(flow, {}, "bench")

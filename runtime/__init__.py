@@ -47,7 +47,7 @@ from runtime.results import ExecutionResult, StepRecord
 if TYPE_CHECKING:
     from runtime.executors.inprocess import InProcessExecutor
     from runtime.server import create_app
-    from runtime.service import Relay
+    from runtime.service import Service
     from runtime.store import Store, open_store
 
 __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
@@ -78,7 +78,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "PollResult",
     "Problem",
     "ReconnectRequired",
-    "Relay",
+    "Service",
     "RelayError",
     "Response",
     "RetriableApiError",
@@ -102,7 +102,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
 #: commands like ``relay validate`` never need.
 _LAZY = {
     "InProcessExecutor": "runtime.executors.inprocess",
-    "Relay": "runtime.service",
+    "Service": "runtime.service",
     "Store": "runtime.store",
     "create_app": "runtime.server",
     "open_store": "runtime.store",

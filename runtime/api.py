@@ -53,7 +53,9 @@ __all__ = ["REDIRECT_URI", "ConnectionSource", "Consent", "Runtime"]
 
 
 class Runtime:
-    """Components loaded from plugins, a token store, a clock and in-process hosts."""
+    """Components loaded from plugins, a token store, a clock and in-process hosts: loads and
+    runs flows in memory, and calls components directly. ``runtime.service.Service`` binds one
+    to a store to deploy instances and run their executions durably."""
 
     def __init__(
         self,
@@ -223,7 +225,7 @@ class Runtime:
         execution_id: str | None = None,
         instance: str | None = None,
         connections: Mapping[str, ConnectionHandle] | None = None,
-        reuse_outputs: Mapping[str, Any] | None = None,
+        reused_outputs: Mapping[str, Any] | None = None,
     ) -> ExecutionResult:
         """Run ``flow`` once with ``payload`` as ``trigger``; never raises for step failures
         (they are in the result), only for invalid config."""
@@ -249,7 +251,7 @@ class Runtime:
             trigger=payload if payload is not None else {},
             state=state or State(),
             instance=instance,
-            reuse_outputs=dict(reuse_outputs or {}),
+            reused_outputs=dict(reused_outputs or {}),
             **given,  # else a fresh id
         )
         return await execution.run()

@@ -22,7 +22,7 @@ log = structlog.get_logger("relay.executor")
 class Claim:
     """One run of execution ``execution_id`` by ``worker``, in ``task``.
 
-    Pass ``took`` as ``Relay.execute``'s ``on_claim``; call ``end`` when the run is over (a
+    Pass ``took`` as ``Service.execute``'s ``on_claim``; call ``end`` when the run is over (a
     renewal after that stops nothing: the task may be running other work by then)."""
 
     __slots__ = ("_store", "attempt", "ended", "execution_id", "lost", "task", "worker")
@@ -41,7 +41,7 @@ class Claim:
         self.ended = False
 
     def took(self, row: ExecutionRow) -> None:
-        """The claimed row, as ``Relay.execute`` reports it."""
+        """The claimed row, as ``Service.execute`` reports it."""
         self.attempt = row.attempts
 
     def end(self) -> None:

@@ -81,7 +81,7 @@ class Execution:
     instance: str | None = None
     records: list[StepRecord] = field(factory=list)
     #: For replays from a step: recorded outputs of the top-level steps before it.
-    reuse_outputs: dict[str, Any] = field(factory=dict)
+    reused_outputs: dict[str, Any] = field(factory=dict)
     #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
     _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
     #: The runtime's logger bound to this execution (on first use); step loggers add the path.
@@ -164,8 +164,8 @@ class Execution:
                 await asyncio.sleep(0)
                 self._yield_at = time.monotonic() + YIELD_EVERY
             path = f"{prefix}{step.id}"
-            if not prefix and step.id in self.reuse_outputs:
-                outputs[step.id] = self.reuse_outputs[step.id]
+            if not prefix and step.id in self.reused_outputs:
+                outputs[step.id] = self.reused_outputs[step.id]
                 now = self.env.clock.time()
                 self._record(step.id, path, "reused", None, "reused", now, output=outputs[step.id])
                 continue

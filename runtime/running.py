@@ -93,7 +93,7 @@ class Runner:
                     error=str(exc),
                 )
                 return "failed"
-            replay = row.replay_outputs if hasattr(row, "replay_outputs") else None
+            reused = row.reused_outputs
             result = await self._runtime.run(
                 flow,
                 config=scope,
@@ -102,7 +102,7 @@ class Runner:
                 state=state,
                 execution_id=execution_id,
                 instance=found.name,
-                reuse_outputs=replay,
+                reused_outputs=reused,
             )
             # the outcome and the persistent state scopes, in one transaction; a scope that
             # was empty and still is needs no write (reading it gives the same empty document)
@@ -163,17 +163,17 @@ class Runner:
             flow_text, version = instance.flow_text, instance.flow_version
         else:
             flow_text, version = row.flow_text, row.flow_version
-        reuse: dict[str, Any] | None = None
+        reused: dict[str, Any] | None = None
         if from_step is not None:
             flow = self._runtime.load_flow_text(flow_text, instance.flow_path if instance else "")
-            reuse = _outputs_before(flow, from_step, row.result or {})
+            reused = _outputs_before(flow, from_step, row.result or {})
         return await self._store.create_execution(
             row.instance,
             flow_text,
             version,
             row.payload,
             replay_of=execution_id,
-            reuse_outputs=reuse,
+            reused_outputs=reused,
         )
 
 
@@ -182,9 +182,9 @@ def _outputs_before(flow: Flow, step: str, result: Mapping[str, Any]) -> dict[st
     if step not in ids:
         raise ConfigurationError(f"no top-level step {step!r} (steps: {', '.join(ids)})")
     outputs = result.get("outputs") or {}
-    reuse = {}
+    reused = {}
     for earlier in ids[: ids.index(step)]:
         if earlier not in outputs:
             raise ConfigurationError(f"step {earlier!r} has no recorded output to reuse")
-        reuse[earlier] = outputs[earlier]
-    return reuse
+        reused[earlier] = outputs[earlier]
+    return reused

@@ -15,7 +15,7 @@ import structlog
 from runtime.errors import RelayError
 from runtime.executors import Executor
 from runtime.flows import Flow
-from runtime.service import Relay
+from runtime.service import Service
 from runtime.store import Instance
 
 log = structlog.get_logger("relay.scheduler")
@@ -24,7 +24,7 @@ log = structlog.get_logger("relay.scheduler")
 class Scheduler:
     """Fires due schedule and polling instances; ``tick`` is how often it looks."""
 
-    def __init__(self, relay: Relay, executor: Executor, *, tick: float = 1.0) -> None:
+    def __init__(self, relay: Service, executor: Executor, *, tick: float = 1.0) -> None:
         self.relay = relay
         self.executor = executor
         self.tick = tick

@@ -1,7 +1,7 @@
 """relay as a service: a ``Runtime`` bound to a ``Store``, composing the instance cache, webhook
 intake and execution running, and deploying, undeploying and connecting instances.
 
-``Relay`` ties a ``Runtime`` (components, HTTP, engine) to a ``Store`` (instances, encrypted
+``Service`` ties a ``Runtime`` (components, HTTP, engine) to a ``Store`` (instances, encrypted
 connections and tokens, deliveries, executions, state). It is used by ``relay serve``, the
 workers, the CLI commands that change instances, and ``relay demo``.
 """
@@ -31,7 +31,7 @@ from runtime.store.records import ExecutionRow
 
 log = structlog.get_logger("relay.service")
 
-__all__ = ["Relay", "WebhookOutcome", "checked_public_url", "public_url"]
+__all__ = ["Service", "WebhookOutcome", "checked_public_url", "public_url"]
 
 
 def public_url() -> str:
@@ -67,8 +67,10 @@ def checked_public_url(value: str, source: str) -> str:
     return value.strip().rstrip("/")
 
 
-class Relay:
-    """One runtime + one store; safe to share across tasks in one event loop."""
+class Service:
+    """Deployed instances, their webhooks and their durable executions: a ``Runtime`` bound to
+    a ``Store``. ``Runtime`` alone runs flows in memory; ``Service`` keeps them. Safe to share
+    across tasks in one event loop."""
 
     def __init__(
         self,

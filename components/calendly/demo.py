@@ -29,7 +29,7 @@ from rich.table import Table
 from runtime import FlowError, RelayError, Runtime
 
 if TYPE_CHECKING:
-    from runtime import Relay
+    from runtime import Service
 
 #: ``flows/booking-follow-up.yaml``: a link in the checkout, a copy in the wheel, so ``relay demo``
 #: works from an install too.
@@ -85,7 +85,7 @@ def _table(rows: list[Any]) -> Table:
 async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]:
     # the service side (store, server) loads only when the demo runs, not with every command
     from components.calendly.sandbox import Sandbox, SandboxConfig
-    from runtime import InProcessExecutor, Relay, create_app, open_store
+    from runtime import InProcessExecutor, Service, create_app, open_store
 
     sandbox_port, relay_port = _free_port(), _free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -93,7 +93,7 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
     sandbox = Sandbox(SandboxConfig(seed=42, events=60, base_url=sandbox_url))
     runtime = Runtime()
     store = await open_store(f"sqlite+aiosqlite:///{home / 'relay.db'}", data_dir=home)
-    relay = Relay(runtime, store, base_url=relay_url)
+    relay = Service(runtime, store, base_url=relay_url)
     executor = InProcessExecutor(relay)
     started = time.perf_counter()
     try:
@@ -153,7 +153,7 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
     }
 
 
-async def _replay_one(relay: Relay, rows: list[Any]) -> tuple[str, str, str] | None:
+async def _replay_one(relay: Service, rows: list[Any]) -> tuple[str, str, str] | None:
     """Replay a booking from its branch step, reusing the recorded first step's output."""
     booked = next((r for r in rows if (r.payload or {}).get("branch") == "invitee.created"), None)
     if booked is None:
@@ -170,7 +170,7 @@ def _simulate(sandbox: Any, bookings: int) -> None:
     sandbox.reschedule(invitees[2]["uri"])
 
 
-async def _watch(relay: Relay) -> list[Any]:
+async def _watch(relay: Service) -> list[Any]:
     """The demo's executions, shown live until every recorded one has finished."""
     deadline = time.monotonic() + 60
     rows: list[Any] = []

@@ -23,7 +23,7 @@ from runtime.errors import ConfigurationError, FlowError, InputValidationError, 
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only for the commands that use it
     from runtime.api import Runtime
-    from runtime.service import Relay
+    from runtime.service import Service
     from runtime.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,13 +163,13 @@ async def store_bound(runtime: Runtime) -> AsyncIterator[Runtime]:
 
 
 @contextlib.asynccontextmanager
-async def service(base_url: str | None = None) -> AsyncIterator[Relay]:
-    """A Relay over the configured store and the command's runtime."""
-    from runtime.service import Relay
+async def service(base_url: str | None = None) -> AsyncIterator[Service]:
+    """A Service over the configured store and the command's runtime."""
+    from runtime.service import Service
 
     runtime = new_runtime()
     async with open_configured_store() as store:
-        relay = Relay(runtime, store, base_url=base_url)
+        relay = Service(runtime, store, base_url=base_url)
         try:
             yield relay
         finally:

@@ -17,7 +17,7 @@ from runtime.errors import ConfigurationError
 from runtime.results import execution_document
 
 if TYPE_CHECKING:
-    from runtime.service import Relay
+    from runtime.service import Service
 
 
 @click.command("executions")
@@ -75,7 +75,7 @@ def _row_summary(row: Any) -> dict[str, Any]:
     }
 
 
-async def find_execution(relay: Relay, given: str) -> Any:
+async def find_execution(relay: Service, given: str) -> Any:
     """The execution whose id is ``given`` or starts with it (one line when none or several)."""
     row = await relay.store.get_execution(given)
     if row is not None:

@@ -26,7 +26,7 @@ from runtime.executors import EXECUTORS
 from runtime.redaction import SECRET_KEYS
 
 if TYPE_CHECKING:
-    from runtime.service import Relay
+    from runtime.service import Service
 
 
 @click.command("deploy")
@@ -50,7 +50,7 @@ def deploy_command(flow_path: str, config_path: str, name: str | None) -> None:
     out.print(f"webhook URL: {shown}", markup=False)
 
 
-def _webhook_url(relay: Relay, instance: Any) -> str | None:
+def _webhook_url(relay: Service, instance: Any) -> str | None:
     """The instance's webhook URL, or ``None`` for a flow nothing posts to (schedule, manual,
     polling)."""
     receives = relay.flow_of(instance).trigger.receives_webhooks
@@ -263,7 +263,7 @@ def connect_command(
 
 
 def _refuse_in_process(
-    relay: Relay, config_path: str, component: str, key: str, fields: dict[str, Any]
+    relay: Service, config_path: str, component: str, key: str, fields: dict[str, Any]
 ) -> None:
     """A connection whose API this process serves itself (the in-process sandbox) lives only as
     long as this command: its token would be useless to every later one, so it is refused."""

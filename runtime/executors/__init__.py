@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from runtime.service import Relay
+    from runtime.service import Service
 
 #: The executors ``relay serve --executor`` offers.
 EXECUTORS = ("inprocess", "dramatiq")
@@ -28,7 +28,7 @@ class Executor(Protocol):
         """How many executions are running now."""
 
 
-def make_executor(kind: str, relay: Relay, *, lease: float = 30.0) -> Executor:
+def make_executor(kind: str, relay: Service, *, lease: float = 30.0) -> Executor:
     """The executor named ``kind`` (one of ``EXECUTORS``) for ``relay``.
 
     ``inprocess`` runs executions in this process, claiming each for ``lease`` seconds at a

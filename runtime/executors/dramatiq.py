@@ -30,7 +30,7 @@ from dramatiq.middleware import Middleware
 from runtime.background import stop
 from runtime.envsettings import POSITIVE, env_value
 from runtime.errors import ConfigurationError
-from runtime.service import Relay
+from runtime.service import Service
 
 log = structlog.get_logger("relay.executor")
 
@@ -125,7 +125,7 @@ class DramatiqExecutor:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Service,
         settings: QueueSettings | None = None,
         broker: RedisBroker | None = None,
     ) -> None:

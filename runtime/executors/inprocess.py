@@ -33,7 +33,7 @@ import structlog
 from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, env_value
 from runtime.expression_budget import current_budget
-from runtime.service import Relay
+from runtime.service import Service
 
 log = structlog.get_logger("relay.executor")
 
@@ -57,7 +57,7 @@ class InProcessExecutor:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Service,
         *,
         default_concurrency: int = 10,
         lease: float = 30.0,

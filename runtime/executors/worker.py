@@ -1,6 +1,6 @@
 """The worker side of the Dramatiq executor: what one ``run_execution`` message does.
 
-One ``ExecutionRunner`` per worker process holds one ``Relay`` (built lazily on the process's
+One ``ExecutionRunner`` per worker process holds one ``Service`` (built lazily on the process's
 event loop, which Dramatiq's AsyncIO middleware runs for every worker thread). For a message
 ``(execution_id, instance)`` it:
 
@@ -10,7 +10,7 @@ event loop, which Dramatiq's AsyncIO middleware runs for every worker thread). F
    delay, which frees this worker thread instead of blocking it). Deferring at once made
    throughput collapse when workers had more threads than the flow's limit (BENCHMARKS.md,
    figure 6: 188/s -> 69/s with 32 threads against a limit of 10);
-2. runs ``Relay.execute``, whose claim in the store is exclusive: a repeated message for an
+2. runs ``Service.execute``, whose claim in the store is exclusive: a repeated message for an
    execution that is finished does nothing; one that another worker holds under a live lease
    is looked at again when that lease would run out (its holder may have died);
 3. renews the lease while the execution runs, and fails the execution when it outlives the
@@ -39,7 +39,7 @@ from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, POSITIVE_INT, env_value
 from runtime.executors.dramatiq import QueueSettings
 from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
-from runtime.service import Relay
+from runtime.service import Service
 from runtime.store import open_store
 from runtime.store.executions import FINAL
 
@@ -107,16 +107,16 @@ class ExecutionRunner:
             requests_per_minute=settings.requests_per_minute,
             slot_lease=settings.lease,
         )
-        self._relay: Relay | None = None
+        self._relay: Service | None = None
         self._building = asyncio.Lock()
 
-    async def relay(self) -> Relay:
-        """The process's ``Relay``, built on first use (on the worker's event loop)."""
+    async def relay(self) -> Service:
+        """The process's ``Service``, built on first use (on the worker's event loop)."""
         async with self._building:
             if self._relay is None:
                 runtime = Runtime(request_limiter=self.limits.before_request)
                 store = await open_store(self.settings.database_url)
-                self._relay = Relay(runtime, store)
+                self._relay = Service(runtime, store)
         return self._relay
 
     async def aclose(self) -> None:
@@ -144,12 +144,12 @@ class ExecutionRunner:
             await asyncio.sleep(wait * random.uniform(0.5, 1.5))
         return random.uniform(0.2, 1.0)  # still at its limit; spread the retries
 
-    async def _concurrency(self, relay: Relay, instance: str | None) -> int | None:
-        # the instance as ``Relay`` caches it (a few seconds): ``execute`` reads the same one
+    async def _concurrency(self, relay: Service, instance: str | None) -> int | None:
+        # the instance as ``Service`` caches it (a few seconds): ``execute`` reads the same one
         found = await relay.instance_named(instance) if instance else None
         return relay.flow_of(found).concurrency if found else None
 
-    async def _run(self, relay: Relay, execution_id: str, final_attempt: bool) -> float | None:
+    async def _run(self, relay: Service, execution_id: str, final_attempt: bool) -> float | None:
         claim = Claim(relay.store, execution_id, self.worker_id, asyncio.current_task())
         try:
             async with (
@@ -185,7 +185,7 @@ class ExecutionRunner:
             return None
         return await self._look_again_in(relay, execution_id)
 
-    async def _look_again_in(self, relay: Relay, execution_id: str) -> float | None:
+    async def _look_again_in(self, relay: Service, execution_id: str) -> float | None:
         """Not claimed: nothing to do if it is finished (or gone); otherwise another worker
         holds it, so look again when its lease would run out (its holder may be dead)."""
         row = await relay.store.get_execution(execution_id)
@@ -204,7 +204,7 @@ class ExecutionRunner:
                 return
 
     async def _crashed(
-        self, relay: Relay, claim: Claim, exc: BaseException, final_attempt: bool
+        self, relay: Service, claim: Claim, exc: BaseException, final_attempt: bool
     ) -> None:
         log.error(
             "execution crashed",

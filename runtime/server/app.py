@@ -34,13 +34,13 @@ from runtime.executors import Executor
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
-from runtime.service import Relay
+from runtime.service import Service
 
 log = structlog.get_logger("relay.server")
 
 
 def create_app(
-    relay: Relay,
+    relay: Service,
     executor: Executor,
     *,
     grace: float = 10.0,

@@ -11,7 +11,7 @@ import errno
 import socket
 
 from runtime.errors import ConfigurationError
-from runtime.service import Relay
+from runtime.service import Service
 
 #: Pending connections the kernel queues for accept (uvicorn's default).
 BACKLOG = 2048
@@ -42,7 +42,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def moved_webhook_urls(relay: Relay) -> list[str]:
+async def moved_webhook_urls(relay: Service) -> list[str]:
     """One warning per instance whose webhook URL, as registered at deploy, is not where this
     server receives it now (its sender still posts to the old address)."""
     registered = await relay.store.registered_webhook_urls()

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from runtime.declarations import WebhookRequest
 from runtime.executors import Executor
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
-from runtime.service import Relay
+from runtime.service import Service
 from runtime.store import StoreUnavailable
 
 #: Bytes a webhook body may have.
@@ -67,7 +67,7 @@ class WebhookEndpoint:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Service,
         executor: Executor,
         metrics: Metrics,
         health: StoreHealth,

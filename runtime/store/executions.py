@@ -63,12 +63,12 @@ class ExecutionQueries(StoreBase):
         payload: Any,
         status: str = "pending",
         replay_of: str | None = None,
-        reuse_outputs: dict[str, Any] | None = None,
+        reused_outputs: dict[str, Any] | None = None,
     ) -> str:
         """Record an execution (a poll result, a manual run, a replay); returns its id.
 
-        ``reuse_outputs`` (replays from a step): step outputs to take instead of running those
-        steps; read back as ``ExecutionRow.replay_outputs``.
+        ``reused_outputs`` (replays from a step): step outputs to take instead of running those
+        steps; read back as ``ExecutionRow.reused_outputs``.
         """
         execution_id = new_id()
         await self.writes.insert_execution(
@@ -79,7 +79,7 @@ class ExecutionQueries(StoreBase):
             payload,
             status,
             replay_of,
-            reuse_outputs,
+            reused_outputs,
         )
         return execution_id
 

@@ -87,7 +87,7 @@ class GroupCommitWrites:
         payload: Any,
         status: str,
         replay_of: str | None,
-        reuse_outputs: dict[str, Any] | None,
+        reused_outputs: dict[str, Any] | None,
     ) -> None:
         """See ``Writes.insert_execution``."""
         await self.group.run(
@@ -100,7 +100,7 @@ class GroupCommitWrites:
                 payload=dumps(payload),
                 status=status,
                 replay_of=replay_of,
-                reuse_outputs=None if reuse_outputs is None else dumps(reuse_outputs),
+                reused_outputs=None if reused_outputs is None else dumps(reused_outputs),
             )
         )
 

@@ -83,7 +83,7 @@ class ExecutionRow:
     """One execution as stored.
 
     ``payload`` is the trigger payload given to ``create_execution`` or ``record_delivery``;
-    for the latter, ``delivery`` also holds the raw delivery. ``replay_outputs`` are the step
+    for the latter, ``delivery`` also holds the raw delivery. ``reused_outputs`` are the step
     outputs a replay reuses. ``state`` is the execution-scoped state saved by
     ``finish_execution``. ``worker``/``lease_until`` say who holds a running one.
     """
@@ -101,7 +101,7 @@ class ExecutionRow:
     attempts: int
     replay_of: str | None
     delivery: Delivery | None = field(default=None, repr=False)
-    replay_outputs: dict[str, Any] | None = field(default=None, repr=False)
+    reused_outputs: dict[str, Any] | None = field(default=None, repr=False)
     state: dict[str, Any] | None = field(default=None, repr=False)
     worker: str | None = None
     lease_until: float | None = None
@@ -139,7 +139,7 @@ class ExecutionRow:
             attempts=row["attempts"],
             replay_of=row["replay_of"],
             delivery=delivery,
-            replay_outputs=loads(row["reuse_outputs"]),
+            reused_outputs=loads(row["reused_outputs"]),
             state=loads(row["state"]),
             worker=row["worker"],
             lease_until=row["lease_until"],

@@ -71,7 +71,7 @@ class SqlAlchemyWrites:
         payload: Any,
         status: str,
         replay_of: str | None,
-        reuse_outputs: dict[str, Any] | None,
+        reused_outputs: dict[str, Any] | None,
     ) -> None:
         """See ``Writes.insert_execution``."""
         async with writer(self.engine).begin() as conn:
@@ -84,7 +84,7 @@ class SqlAlchemyWrites:
                 dumps(payload),
                 status,
                 replay_of,
-                None if reuse_outputs is None else dumps(reuse_outputs),
+                None if reused_outputs is None else dumps(reused_outputs),
             )
 
     async def claim(
@@ -206,7 +206,7 @@ async def _insert_execution(
     payload: str,
     status: str = "pending",
     replay_of: str | None = None,
-    reuse_outputs: str | None = None,
+    reused_outputs: str | None = None,
 ) -> None:
     await conn.execute(
         executions.insert().values(
@@ -219,7 +219,7 @@ async def _insert_execution(
             created_at=now(),
             attempts=0,
             replay_of=replay_of,
-            reuse_outputs=reuse_outputs,
+            reused_outputs=reused_outputs,
         )
     )
 

@@ -30,7 +30,7 @@ _DELIVERY_EXECUTION = "SELECT execution_id FROM deliveries WHERE instance = ? AN
 _INSTANCE_FLOW = "SELECT flow_text, flow_version, webhook_token FROM instances WHERE name = ?"
 _INSERT_EXECUTION = (
     "INSERT INTO executions (id, instance, status, flow_text, flow_version, payload, created_at,"
-    " attempts, replay_of, reuse_outputs) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+    " attempts, replay_of, reused_outputs) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
 )
 _CLAIM = (
     "UPDATE executions SET status = 'running', worker = ?, lease_until = ?, started_at = ?,"
@@ -97,7 +97,7 @@ def insert_execution(
     payload: str,
     status: str = "pending",
     replay_of: str | None = None,
-    reuse_outputs: str | None = None,
+    reused_outputs: str | None = None,
 ) -> None:
     conn.execute(
         _INSERT_EXECUTION,
@@ -110,7 +110,7 @@ def insert_execution(
             payload,
             now(),
             replay_of,
-            reuse_outputs,
+            reused_outputs,
         ),
     )
 

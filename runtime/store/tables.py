@@ -105,7 +105,7 @@ executions = Table(
     Column("attempts", Integer, nullable=False),
     Column("replay_of", String(64), nullable=True),
     # a replay from a step: the earlier steps' outputs, reused instead of run again
-    Column("reuse_outputs", Text, nullable=True),
+    Column("reused_outputs", Text, nullable=True),
     # who runs it and until when: a lease past ``lease_until`` may be taken over
     Column("worker", String(200), nullable=True),
     Column("lease_until", Double, nullable=True),

@@ -49,7 +49,7 @@ class Writes(Protocol):
         payload: Any,
         status: str,
         replay_of: str | None,
-        reuse_outputs: dict[str, Any] | None,
+        reused_outputs: dict[str, Any] | None,
     ) -> None:
         """Insert the execution ``execution_id``."""
         ...

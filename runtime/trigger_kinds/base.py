@@ -163,7 +163,7 @@ class DeliveryHost(Protocol):
 
 
 class TriggerHost(DeliveryHost, Protocol):
-    """The service a deployed trigger runs in (``runtime.service.Relay`` is one)."""
+    """The service a deployed trigger runs in (``runtime.service.Service`` is one)."""
 
     @property
     def store(self) -> TriggerStore:

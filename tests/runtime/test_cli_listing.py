@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from relay_processes import RELAY, relay_env
 
-from runtime import Relay, Runtime, open_store
+from runtime import Runtime, Service, open_store
 from runtime.cli import cli
 from runtime.logs import configure_from_env, configure_logging
 
@@ -83,7 +83,7 @@ def relay(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 async def _run_manual(home: Path, payloads: list[Any]) -> list[str]:
     store = await open_store(None, data_dir=home)
     runtime = Runtime()
-    relay = Relay(runtime, store, base_url=PUBLIC)
+    relay = Service(runtime, store, base_url=PUBLIC)
     try:
         ids = []
         for payload in payloads:

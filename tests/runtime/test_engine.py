@@ -185,7 +185,7 @@ async def test_reused_outputs_skip_earlier_steps(rt: Runtime) -> None:
     inputs: {text: "${{ steps.a.data }}"}
 """)
     )
-    result = await rt.run(flow, reuse_outputs={"a": {"data": "from before"}})
+    result = await rt.run(flow, reused_outputs={"a": {"data": "from before"}})
     assert result.status == "completed"
     assert [s.status for s in result.steps] == ["reused", "completed"]
     assert result.outputs["b"]["data"]["text"] == "from before"

@@ -25,7 +25,7 @@ from relay_backends import postgres_schema
 from relay_processes import RELAY, relay_env
 from relay_service_support import CONFIG, body, sign
 
-from runtime import Relay, Runtime, create_app, open_store
+from runtime import Runtime, Service, create_app, open_store
 from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
 from runtime.store import Keyring
 
@@ -72,7 +72,7 @@ class Cluster:
     """The web tier (app + Dramatiq executor, in this process) and its worker processes."""
 
     def __init__(
-        self, home: Path, env: dict[str, str], relay: Relay, executor: DramatiqExecutor
+        self, home: Path, env: dict[str, str], relay: Service, executor: DramatiqExecutor
     ) -> None:
         self.home = home
         self.env = env
@@ -198,7 +198,7 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     store = await open_store(pg_url, data_dir=tmp_path, keyring=keyring)
     runtime = Runtime()
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = DramatiqExecutor(relay, QueueSettings.from_env(cluster_env))
     await executor.start()
     cluster = Cluster(tmp_path, cluster_env, relay, executor)

@@ -10,9 +10,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from relay_backends import postgres_schema
-from relay_service_support import FLOW, Service
+from relay_service_support import FLOW, LiveService
 
-from runtime import InProcessExecutor, Relay, Runtime, create_app, open_store
+from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,19 +25,19 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest_asyncio.fixture
-async def service(tmp_path: Path, store_url: str) -> AsyncIterator[Service]:
+async def service(tmp_path: Path, store_url: str) -> AsyncIterator[LiveService]:
     flow = tmp_path / "plain.yaml"
     flow.write_text(FLOW)
     runtime = Runtime()
     store = await open_store(store_url, data_dir=tmp_path)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()
     app = create_app(relay, executor)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
     ) as client:
-        yield Service(relay, executor, client, flow)
+        yield LiveService(relay, executor, client, flow)
     await executor.shutdown(5)
     await relay.aclose()
     await runtime.aclose()

@@ -16,7 +16,7 @@ from relay_service_support import CONFIG, FLOW, body, sign
 from starlette.applications import Starlette
 from starlette.types import Message
 
-from runtime import InProcessExecutor, Relay, Runtime, create_app, open_store
+from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.webhooks import MAX_BODY, Answer, webhook_routes
 
@@ -166,7 +166,7 @@ async def test_the_plain_route_serves_a_real_service(tmp_path: Path) -> None:
     flow.write_text(FLOW)
     runtime = Runtime()
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()
     app = create_app(relay, executor, fast_webhooks=False)

@@ -20,7 +20,7 @@ import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime import InProcessExecutor, Relay, Runtime, create_app, open_store
+from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
 from runtime.server.protocol import head_timeout_protocol
 from runtime.store.grouped_writes import GroupCommitWrites
 
@@ -38,7 +38,7 @@ steps:
 
 
 class Setup:
-    def __init__(self, home: Path, relay: Relay, executor: InProcessExecutor, app: Any) -> None:
+    def __init__(self, home: Path, relay: Service, executor: InProcessExecutor, app: Any) -> None:
         self.home, self.relay, self.executor, self.app = home, relay, executor, app
         self.path = ""
 
@@ -50,7 +50,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     flow.write_text(FLOW)
     store = await open_store(data_dir=home)
     runtime = Runtime()
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()
     app = create_app(relay, executor, body_timeout=0.3)

@@ -20,7 +20,7 @@ from attrs import define, field
 from relay_service_support import CONFIG, FLOW
 from sqlalchemy import update
 
-from runtime import InProcessExecutor, Relay, Runtime, open_store
+from runtime import InProcessExecutor, Runtime, Service, open_store
 from runtime.clock import ManualClock
 from runtime.store import Store
 from runtime.store.tables import executions
@@ -43,7 +43,7 @@ class GatedClock(ManualClock):
 
 @define
 class Server:
-    relay: Relay
+    relay: Service
     executor: InProcessExecutor
     store: Store
     clock: ManualClock
@@ -55,7 +55,7 @@ async def servers(tmp_path: Path, store_url: str) -> AsyncIterator[tuple[Server,
     for clock in (GatedClock(now=1_000.0), ManualClock(now=2_000.0)):
         runtime = Runtime(clock=clock)
         store = await open_store(store_url, data_dir=tmp_path)
-        relay = Relay(runtime, store, base_url="http://relay.test")
+        relay = Service(runtime, store, base_url="http://relay.test")
         made.append(Server(relay, InProcessExecutor(relay), store, clock))
     yield made[0], made[1]
     for server in made:
@@ -133,7 +133,7 @@ async def test_the_inprocess_executor_fails_an_execution_past_its_time_limit(
     clock = GatedClock()  # the sleep step never ends: only the time limit stops it
     runtime = Runtime(clock=clock)
     store = await open_store(store_url, data_dir=tmp_path)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay, time_limit=0.05)
     try:
         flow = tmp_path / "plain.yaml"

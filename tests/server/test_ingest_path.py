@@ -7,15 +7,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from relay_service_support import CONFIG, FLOW, Service, body
+from relay_service_support import CONFIG, FLOW, LiveService, body
 
-from runtime import Relay, Runtime, open_store
+from runtime import Runtime, Service, open_store
 from runtime.server.webhooks import MAX_BODY
 
 pytestmark = pytest.mark.asyncio
 
 
-async def test_a_concurrent_burst_with_repeats_runs_each_delivery_once(service: Service) -> None:
+async def test_a_concurrent_burst_with_repeats_runs_each_delivery_once(service: LiveService) -> None:
     path = await service.deploy("a")
     numbers = [n % 60 for n in range(120)]  # every delivery sent twice, all at once
     responses = await asyncio.gather(*(service.post(path, body(n)) for n in numbers))
@@ -30,7 +30,7 @@ async def test_a_concurrent_burst_with_repeats_runs_each_delivery_once(service: 
     assert len(rows) == 60 and {r.status for r in rows} == {"completed"}
 
 
-async def test_other_methods_sizes_and_unknown_tokens(service: Service) -> None:
+async def test_other_methods_sizes_and_unknown_tokens(service: LiveService) -> None:
     path = await service.deploy("a")
     assert (await service.client.get(path)).status_code == 405
     assert (await service.post("/webhooks/nope", body(1))).status_code == 404
@@ -44,15 +44,15 @@ async def test_other_methods_sizes_and_unknown_tokens(service: Service) -> None:
     assert await service.executions() == []
 
 
-async def _other_process(tmp_path: Path, store_url: str) -> tuple[Relay, Runtime]:
-    """A second Relay on the same database, as ``relay deploy``/``undeploy`` would be."""
+async def _other_process(tmp_path: Path, store_url: str) -> tuple[Service, Runtime]:
+    """A second Service on the same database, as ``relay deploy``/``undeploy`` would be."""
     store = await open_store(store_url, data_dir=tmp_path)
     runtime = Runtime()
-    return Relay(runtime, store, base_url="http://relay.test"), runtime
+    return Service(runtime, store, base_url="http://relay.test"), runtime
 
 
 async def test_undeploy_elsewhere_refuses_the_cached_url_at_once(
-    service: Service, tmp_path: Path, store_url: str
+    service: LiveService, tmp_path: Path, store_url: str
 ) -> None:
     path = await service.deploy("a")
     assert (await service.post(path, body(1))).status_code == 202  # the server caches "a"
@@ -77,7 +77,7 @@ async def test_undeploy_elsewhere_refuses_the_cached_url_at_once(
         await other.store.close()
 
 
-async def test_deploy_and_undeploy_here_take_effect_at_once(service: Service) -> None:
+async def test_deploy_and_undeploy_here_take_effect_at_once(service: LiveService) -> None:
     path = await service.deploy("a")
     assert (await service.post(path, body(1))).status_code == 202
     await service.executor.drain()

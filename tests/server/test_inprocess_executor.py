@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from relay_service_support import CONFIG, FLOW, Service, body
+from relay_service_support import CONFIG, FLOW, LiveService, body
 
 from runtime import InProcessExecutor
 
@@ -26,7 +26,7 @@ def most_at_once(rows: list[object]) -> int:
     return peak
 
 
-async def deploy_with_concurrency(service: Service, name: str, concurrency: int) -> str:
+async def deploy_with_concurrency(service: LiveService, name: str, concurrency: int) -> str:
     flow = service.flow.with_name(f"{name}.yaml")
     flow.write_text(
         FLOW.replace("name: plain webhook\n", f"name: plain webhook\nconcurrency: {concurrency}\n")
@@ -35,7 +35,7 @@ async def deploy_with_concurrency(service: Service, name: str, concurrency: int)
     return "/webhooks/" + instance.webhook_token
 
 
-async def test_a_burst_runs_at_most_the_flows_concurrency_at_once(service: Service) -> None:
+async def test_a_burst_runs_at_most_the_flows_concurrency_at_once(service: LiveService) -> None:
     path = await deploy_with_concurrency(service, "two", 2)
     answers = await asyncio.gather(*(service.post(path, body(n, 0.05)) for n in range(12)))
     assert [a.status_code for a in answers] == [202] * 12
@@ -49,7 +49,7 @@ async def test_a_burst_runs_at_most_the_flows_concurrency_at_once(service: Servi
 
 
 async def test_shutdown_leaves_queued_executions_pending_and_a_restart_runs_them(
-    service: Service,
+    service: LiveService,
 ) -> None:
     path = await deploy_with_concurrency(service, "one", 1)
     for n in range(5):
@@ -70,7 +70,7 @@ async def test_shutdown_leaves_queued_executions_pending_and_a_restart_runs_them
     assert all(r.attempts == 1 for r in rows)  # none was claimed and dropped
 
 
-async def test_a_running_executor_takes_over_what_another_process_left(service: Service) -> None:
+async def test_a_running_executor_takes_over_what_another_process_left(service: LiveService) -> None:
     path = await deploy_with_concurrency(service, "left", 4)
     store = service.relay.store
     executor = InProcessExecutor(service.relay, lease=0.3)

@@ -28,8 +28,8 @@ from runtime import (
     Context,
     InProcessExecutor,
     ManualClock,
-    Relay,
     Runtime,
+    Service,
     Token,
     Trigger,
     TriggerEvent,
@@ -94,7 +94,7 @@ ECHO = Component(
 
 @attrs.define
 class Setup:
-    relay: Relay
+    relay: Service
     client: httpx.AsyncClient
     home: Path
     sandbox: Sandbox | None = None
@@ -121,7 +121,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         plugins=[ComponentPlugin(ECHO)], hosts={"calendly.test": sandbox.app}, clock=clock
     )
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()
     app = create_app(relay, executor)
@@ -222,7 +222,7 @@ def _one_per_name(headers: dict[str, str]) -> dict[str, str]:
 async def _record_echo(home: Path, headers: dict[str, str]) -> dict[str, str]:
     runtime = Runtime(plugins=[ComponentPlugin(ECHO)], clock=ManualClock(now=NOW))
     store = await open_store(f"sqlite+aiosqlite:///{home / 'r.db'}", data_dir=home)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()
     try:

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from interval_trigger import IntervalTrigger
 
-from runtime import InProcessExecutor, ManualClock, Relay, Runtime, WebhookRequest, open_store
+from runtime import InProcessExecutor, ManualClock, Runtime, Service, WebhookRequest, open_store
 from runtime.scheduler import Scheduler
 
 FLOW = """\
@@ -26,17 +26,17 @@ steps:
 
 
 @pytest_asyncio.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[Relay]:
+async def relay(tmp_path: Path) -> AsyncIterator[Service]:
     runtime = Runtime(clock=ManualClock(now=1_800_000_000.0))
     runtime.registry.trigger_kinds.add(IntervalTrigger)  # the registration line
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path)
-    yield Relay(runtime, store, base_url="http://relay.test")
+    yield Service(runtime, store, base_url="http://relay.test")
     await runtime.aclose()
     await store.close()
 
 
 @pytest.mark.asyncio
-async def test_a_new_kind_deploys_fires_runs_and_undeploys(relay: Relay, tmp_path: Path) -> None:
+async def test_a_new_kind_deploys_fires_runs_and_undeploys(relay: Service, tmp_path: Path) -> None:
     path = tmp_path / "ticker.yaml"
     path.write_text(FLOW)
     instance = await relay.deploy(path, {}, "ticker")

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
-from runtime import InProcessExecutor, ManualClock, Relay, Runtime, Token, open_store
+from runtime import InProcessExecutor, ManualClock, Runtime, Service, Token, open_store
 from runtime.scheduler import Scheduler
 
 SCHEDULED = """\
@@ -41,7 +41,7 @@ steps:
 
 class Setup:
     def __init__(
-        self, relay: Relay, executor: InProcessExecutor, scheduler: Scheduler, home: Path
+        self, relay: Service, executor: InProcessExecutor, scheduler: Scheduler, home: Path
     ) -> None:
         self.relay, self.executor, self.scheduler, self.home = relay, executor, scheduler, home
 
@@ -74,7 +74,7 @@ def sandbox(clock: ManualClock) -> Sandbox:
 async def setup(tmp_path: Path, sandbox: Sandbox, clock: ManualClock) -> AsyncIterator[Setup]:
     runtime = Runtime(hosts={"calendly.test": sandbox.app}, clock=clock)
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     executor = InProcessExecutor(relay)
     await executor.start()
     yield Setup(relay, executor, Scheduler(relay, executor), tmp_path)

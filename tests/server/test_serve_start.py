@@ -14,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 from relay_processes import RELAY, free_port, relay_env, start_server, stop
 
-from runtime import Relay, Runtime, open_store
+from runtime import Runtime, Service, open_store
 
 FLOW = """\
 name: open hook
@@ -30,7 +30,7 @@ async def _deploy(home: Path, base_url: str = "http://old.test:9") -> str:
     flow.write_text(FLOW)
     store = await open_store(data_dir=home)
     runtime = Runtime()
-    relay = Relay(runtime, store, base_url=base_url)
+    relay = Service(runtime, store, base_url=base_url)
     try:
         instance = await relay.deploy(flow, {}, "hook")
         await relay.start_manual("hook", {"n": 1})

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from attrs import define
-from relay_service_support import FLOW, Service, body, sign
+from relay_service_support import FLOW, LiveService, body, sign
 
-from runtime import InProcessExecutor, ManualClock, Relay, Runtime, create_app, open_store
+from runtime import InProcessExecutor, ManualClock, Runtime, Service, create_app, open_store
 from runtime.instance_cache import INSTANCE_TTL, RECHECK_AFTER
 from runtime.plain_webhooks import DEPLOY_STATE_KEY
 from runtime.store.crypto import Keyring
@@ -35,7 +35,7 @@ class CountingKeyring(Keyring):
 
 @define
 class Setup:
-    service: Service
+    service: LiveService
     keyring: CountingKeyring
     clock: ManualClock
 
@@ -50,14 +50,14 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     store = await open_store(
         f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path, keyring=keyring
     )
-    relay = Relay(runtime, store, base_url="http://relay.test", monotonic=clock.time)
+    relay = Service(runtime, store, base_url="http://relay.test", monotonic=clock.time)
     executor = InProcessExecutor(relay)
     await executor.start()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(relay, executor)),
         base_url="http://relay.test",
     ) as client:
-        yield Setup(Service(relay, executor, client, flow), keyring, clock)
+        yield Setup(LiveService(relay, executor, client, flow), keyring, clock)
     await executor.shutdown(5)
     await relay.aclose()
     await runtime.aclose()

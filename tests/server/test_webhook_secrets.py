@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from relay_service_support import CONFIG, FLOW, SECRET, Service, body, sign
+from relay_service_support import CONFIG, FLOW, SECRET, LiveService, body, sign
 
-from runtime import FlowError, Relay, Runtime, open_store
+from runtime import FlowError, Runtime, Service, open_store
 from runtime.cli import cli
 from runtime.trigger_kinds import WebhookTrigger
 
@@ -91,7 +91,7 @@ def test_any_literal_secret_is_refused_without_being_repeated(secret: str) -> No
 
 
 @pytest.mark.asyncio
-async def test_deliveries_are_verified_with_the_evaluated_secret(service: Service) -> None:
+async def test_deliveries_are_verified_with_the_evaluated_secret(service: LiveService) -> None:
     path = await service.deploy("a")
     assert (await service.post(path, body(1), sign(body(1)))).status_code == 202
     forged = await service.post(path, body(2), sign(body(2), secret=EXPRESSION))
@@ -107,7 +107,7 @@ async def test_the_secret_is_nowhere_in_the_database_in_clear(tmp_path: Path) ->
     flow.write_text(FLOW)
     runtime = Runtime()
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
-    relay = Relay(runtime, store, base_url="http://relay.test")
+    relay = Service(runtime, store, base_url="http://relay.test")
     try:
         instance = await relay.deploy(flow, CONFIG, "a")
         await relay.start_manual("a", {"n": 1})
@@ -142,7 +142,7 @@ def test_relay_run_evaluates_the_secret(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_an_instance_stored_with_a_literal_secret_is_refused_in_one_line(
-    service: Service,
+    service: LiveService,
 ) -> None:
     """A flow stored by an older relay (a literal secret) no longer loads: 503, not a 500."""
     path = await service.deploy("a")

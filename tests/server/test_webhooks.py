@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from relay_service_support import Service, body, sign
+from relay_service_support import LiveService, body, sign
 
 
 @pytest.mark.asyncio
-async def test_a_signed_delivery_runs_once(service: Service) -> None:
+async def test_a_signed_delivery_runs_once(service: LiveService) -> None:
     path = await service.deploy("a")
     response = await service.post(path, body(1))
     assert response.status_code == 202
@@ -23,7 +23,7 @@ async def test_a_signed_delivery_runs_once(service: Service) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_repeated_delivery_is_recorded_not_run_twice(service: Service) -> None:
+async def test_a_repeated_delivery_is_recorded_not_run_twice(service: LiveService) -> None:
     path = await service.deploy("a")
     first = await service.post(path, body(7))
     second = await service.post(path, body(7))
@@ -45,7 +45,7 @@ async def test_a_repeated_delivery_is_recorded_not_run_twice(service: Service) -
     ids=["unsigned", "zeros", "other-body", "wrong-key"],
 )
 async def test_forged_and_unsigned_deliveries_start_nothing(
-    service: Service, headers: dict[str, str]
+    service: LiveService, headers: dict[str, str]
 ) -> None:
     path = await service.deploy("a")
     response = await service.post(path, body(1), headers=headers)
@@ -54,7 +54,7 @@ async def test_forged_and_unsigned_deliveries_start_nothing(
 
 
 @pytest.mark.asyncio
-async def test_unknown_url_is_404_and_instances_are_isolated(service: Service) -> None:
+async def test_unknown_url_is_404_and_instances_are_isolated(service: LiveService) -> None:
     path_a = await service.deploy("a")
     await service.deploy("b")
     assert (await service.post("/webhooks/not-a-token", body(1))).status_code == 404
@@ -65,7 +65,7 @@ async def test_unknown_url_is_404_and_instances_are_isolated(service: Service) -
 
 
 @pytest.mark.asyncio
-async def test_health_and_metrics(service: Service) -> None:
+async def test_health_and_metrics(service: LiveService) -> None:
     path = await service.deploy("a")
     await service.post(path, body(3))
     await service.post(path, body(3), headers={})
@@ -77,7 +77,7 @@ async def test_health_and_metrics(service: Service) -> None:
 
 
 @pytest.mark.asyncio
-async def test_replay_from_a_step_reuses_earlier_outputs(service: Service) -> None:
+async def test_replay_from_a_step_reuses_earlier_outputs(service: LiveService) -> None:
     path = await service.deploy("a")
     original = (await service.post(path, body(5))).json()["execution_id"]
     await service.executor.drain()
@@ -92,7 +92,7 @@ async def test_replay_from_a_step_reuses_earlier_outputs(service: Service) -> No
 
 
 @pytest.mark.asyncio
-async def test_a_body_nested_too_deep_for_json_is_kept_as_text(service: Service) -> None:
+async def test_a_body_nested_too_deep_for_json_is_kept_as_text(service: LiveService) -> None:
     path = await service.deploy("deep")
     payload = b"[" * 100_000 + b"]" * 100_000
     response = await service.post(path, payload, sign(payload))

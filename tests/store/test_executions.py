@@ -77,12 +77,12 @@ async def test_create_get_and_list(store: Store) -> None:
     ids = [await store.create_execution("acme", FLOW, 1, {"n": n}) for n in range(3)]
     adhoc = await store.create_execution(None, "flow text", 7, [1, "two"], status="completed")
     replay = await store.create_execution(
-        "acme", FLOW, 2, {"n": 0}, replay_of=ids[0], reuse_outputs={"step1": {"ok": True}}
+        "acme", FLOW, 2, {"n": 0}, replay_of=ids[0], reused_outputs={"step1": {"ok": True}}
     )
     assert await store.get_execution("missing") is None
     row = await store.get_execution(replay)
     assert row is not None
-    assert (row.replay_of, row.replay_outputs, row.flow_version) == (
+    assert (row.replay_of, row.reused_outputs, row.flow_version) == (
         ids[0],
         {"step1": {"ok": True}},
         2,

@@ -28,7 +28,7 @@ async def test_opening_twice_is_idempotent(db_url: str, tmp_path: Path, keyring:
     await first.close()
     second = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(second.engine) == head_revision() == "0003"
+        assert await current_revision(second.engine) == head_revision() == "0004"
         assert [i.name for i in await second.list_instances()] == ["acme"]
     finally:
         await second.close()
@@ -113,10 +113,35 @@ async def test_an_older_store_gains_the_registered_webhook_url(
     engine.dispose()
     store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(store.engine) == "0003"
+        assert await current_revision(store.engine) == head_revision()
         assert [i.name for i in await store.list_instances()] == ["acme"]
         assert await store.registered_webhook_urls() == {"acme": None}
         await store.record_webhook_url("acme", "http://a.test/webhooks/t")
         assert await store.registered_webhook_urls() == {"acme": "http://a.test/webhooks/t"}
+    finally:
+        await store.close()
+
+
+async def test_an_older_store_keeps_a_replays_reused_outputs(
+    tmp_path: Path, keyring: Keyring
+) -> None:
+    """A 0003 database's replay keeps the step outputs it reuses when the column is renamed."""
+    path = tmp_path / "relay.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+        conn.execute(
+            text(
+                "INSERT INTO executions (id, instance, flow_text, flow_version, payload, status,"
+                " created_at, attempts, reuse_outputs)"
+                " VALUES ('e1', NULL, 'x', 1, 'null', 'queued', 1.0, 0, :reused)"
+            ),
+            {"reused": '{"a": {"ok": true}}'},
+        )
+    engine.dispose()
+    store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
+    try:
+        row = await store.get_execution("e1")
+        assert row is not None and row.reused_outputs == {"a": {"ok": True}}
     finally:
         await store.close()

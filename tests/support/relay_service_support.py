@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from runtime import InProcessExecutor, Relay
+from runtime import InProcessExecutor, Service
 
 SECRET = "plain-webhook-secret-for-tests"
 #: The config every instance of ``FLOW`` is deployed with: its webhook secret.
@@ -43,9 +43,9 @@ def body(n: int, pause: float = 0.0) -> bytes:
     return json.dumps({"n": n, "pause": pause}).encode()
 
 
-class Service:
+class LiveService:
     def __init__(
-        self, relay: Relay, executor: InProcessExecutor, client: httpx.AsyncClient, flow: Path
+        self, relay: Service, executor: InProcessExecutor, client: httpx.AsyncClient, flow: Path
     ) -> None:
         self.relay = relay
         self.executor = executor
