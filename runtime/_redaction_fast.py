@@ -17,8 +17,10 @@ from __future__ import annotations
 import functools
 import marshal
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
 
 _MARSHAL_VERSION = 4  # short ASCII strings (1-byte length) exist from version 4 on
 

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
-from structlog.typing import FilteringBoundLogger
 
 from runtime.clock import Clock
 from runtime.config import ConnectionSource, resolve_config
@@ -35,19 +32,24 @@ from runtime.connections import (
     TokenStore,
 )
 from runtime.context import Context, State
-from runtime.declarations import Connection, TriggerEvent, WebhookRequest
 from runtime.engine import Execution, ExecutionEnv
 from runtime.errors import ConfigurationError
 from runtime.flows import Flow, load_flow_file, load_flow_text
 from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
 from runtime.invoke import Invoker
 from runtime.logs import SECRETS, runtime_logger
-from runtime.oauth import Token
 from runtime.plans import ActionPlans
 from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
 from runtime.redaction import Redactor
-from runtime.registry import Registry
-from runtime.results import ExecutionResult
+
+if TYPE_CHECKING:
+    from runtime.registry import Registry
+    from structlog.typing import FilteringBoundLogger
+    from runtime.oauth import Token
+    from runtime.results import ExecutionResult
+    from runtime.declarations import Connection, TriggerEvent, WebhookRequest
+    from pathlib import Path
+    from collections.abc import Mapping
 
 __all__ = ["REDIRECT_URI", "ConnectionSource", "Consent", "Runtime"]
 

@@ -5,11 +5,13 @@ It registers through the ``relay.components`` entry point like any third-party c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from runtime.context import Context
 from runtime.declarations import Action, Choice, Component, Input
 from runtime.hookspecs import Register, hookimpl
+
+if TYPE_CHECKING:
+    from runtime.context import Context
 
 _SCOPES = (
     Choice(value="execution", label="This execution"),

@@ -6,9 +6,11 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from runtime.context import Context
+
+if TYPE_CHECKING:
+    from runtime.context import Context
 
 
 async def call_function(function: Any, context: Context, *args: Any) -> Any:

@@ -9,12 +9,14 @@ writes nothing.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 
-from runtime.store import Store
 from runtime.store.records import ExecutionRow, Holder, LeaseLost
+
+if TYPE_CHECKING:
+    from runtime.store import Store
 
 log = structlog.get_logger("relay.executor")
 

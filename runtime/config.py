@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from runtime.connections import ConnectionHandle
 from runtime.errors import InputValidationError, Problem
-from runtime.flows import Flow
 from runtime.inputs import CONNECTION_MARKER, json_path
+
+if TYPE_CHECKING:
+    from runtime.flows import Flow
 
 _CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,

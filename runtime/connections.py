@@ -13,17 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from attrs import define, field, frozen
 
-from runtime.clock import Clock
-from runtime.declarations import Connection, OAuth2Endpoints
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
 from runtime.http import AsyncClient, get_redirect
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
 from runtime.redaction import Redactor
-from runtime.registry import Registry
+
+if TYPE_CHECKING:
+    from runtime.declarations import Connection, OAuth2Endpoints
+    from runtime.registry import Registry
+    from runtime.clock import Clock
 
 REDIRECT_URI = "http://127.0.0.1:8976/relay/oauth/callback"
 #: ``consent(authorize_url, redirect_uri) -> callback URL``: how a user approves a connection.

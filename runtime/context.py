@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define, field
 
-from runtime.clock import Clock
-from runtime.connections import ConnectionHandle
 from runtime.errors import ConfigurationError
 from runtime.http import (
     AsyncClient,
@@ -22,6 +19,9 @@ from runtime.http import (
 )
 
 if TYPE_CHECKING:
+    from runtime.connections import ConnectionHandle
+    from runtime.clock import Clock
+    from collections.abc import Awaitable, Callable
     from structlog.typing import FilteringBoundLogger
 
 T = TypeVar("T")

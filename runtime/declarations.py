@@ -8,10 +8,12 @@ declaration reads as named fields and a reordered field cannot silently shift th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TYPE_CHECKING
 
 from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 InputType = Literal[
     "string",

@@ -12,15 +12,11 @@ import asyncio
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import define, field, frozen
-from structlog.typing import FilteringBoundLogger
 
 from runtime import expression_budget
-from runtime.clock import Clock
-from runtime.connections import ConnectionHandle
 from runtime.context import Context, State
 from runtime.errors import (
     ExpressionError,
@@ -30,14 +26,20 @@ from runtime.errors import (
 )
 from runtime.expressions import ConfigCache, Template, render_value
 from runtime.flows.model import ActionStep, BranchStep, Flow, LoopStep, Step
-from runtime.http import AsyncClient, RequestLimiter
 from runtime.inputs import CONNECTION_MARKER
 from runtime.logs import BoundOnUse
-from runtime.plans import ActionPlans
-from runtime.redaction import Redactor
 from runtime.results import ExecutionResult, Status, StepRecord, StepStatus, error_dict
 from runtime.retries import attempt
 from runtime.schema_messages import kind_of
+
+if TYPE_CHECKING:
+    from runtime.clock import Clock
+    from runtime.http import AsyncClient, RequestLimiter
+    from structlog.typing import FilteringBoundLogger
+    from runtime.redaction import Redactor
+    from runtime.plans import ActionPlans
+    from runtime.connections import ConnectionHandle
+    from collections.abc import Callable, Mapping
 
 #: Seconds an execution runs steps before it lets the event loop run other work.
 YIELD_EVERY = 0.01

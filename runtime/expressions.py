@@ -79,7 +79,12 @@ class Expression:
         except KeyError as exc:
             raise ExpressionError(f"${{{{ {self.source} }}}}: no such key {exc}") from None
         except (
-            ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError, IndexError
+            ValueError,
+            TypeError,
+            RuntimeError,
+            ZeroDivisionError,
+            OverflowError,
+            IndexError,
         ) as exc:
             raise ExpressionError(f"${{{{ {self.source} }}}}: {_first_line(exc)}") from None
 

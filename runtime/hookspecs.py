@@ -8,12 +8,14 @@ components go through the same path). A misspelled hook name fails at load.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-import click
 import pluggy
 
 from runtime.declarations import Component
+
+if TYPE_CHECKING:
+    import click
 
 PROJECT = "relay"
 

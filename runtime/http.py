@@ -18,14 +18,16 @@ import json as jsonlib
 import random
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import httpx
 from attrs import frozen
 
-from runtime.clock import Clock
 from runtime.errors import ApiError, ConfigurationError, FatalApiError, RetriableApiError
+
+if TYPE_CHECKING:
+    from runtime.clock import Clock
 
 #: The pooled client type, re-exported so no other module imports httpx for annotations.
 AsyncClient = httpx.AsyncClient

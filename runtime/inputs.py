@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
 
 from runtime._inputs_fast import OnePass
-from runtime.declarations import Input
 from runtime.errors import InputValidationError, Problem
 from runtime.schema_messages import describe, did_you_mean, expected
+
+if TYPE_CHECKING:
+    from runtime.declarations import Input
+    from jsonschema.exceptions import ValidationError
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 _FORMAT_CHECKER = FormatChecker()
 

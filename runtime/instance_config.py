@@ -3,13 +3,15 @@ inputs rendered from them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from runtime.api import Runtime
 from runtime.connections import ConnectionHandle
-from runtime.flows import Flow
-from runtime.store import Instance
 from runtime.trigger_kinds import ComponentTrigger
+
+if TYPE_CHECKING:
+    from runtime.flows import Flow
+    from runtime.api import Runtime
+    from runtime.store import Instance
 
 #: An instance's config scope and its connection handles, by connection name.
 Resolved = tuple[dict[str, Any], dict[str, ConnectionHandle]]

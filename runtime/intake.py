@@ -8,19 +8,21 @@ trigger kind's (``FlowTrigger.shape``, ``FlowTrigger.kept_headers``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 from attrs import frozen
 
-from runtime.api import Runtime
-from runtime.connections import ConnectionHandle
-from runtime.declarations import WebhookRequest
 from runtime.errors import ConfigurationError, FlowError, NotFound, WebhookRejected
-from runtime.flows import Flow
-from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
-from runtime.store import Instance, Store
+
+if TYPE_CHECKING:
+    from runtime.instance_cache import InstanceCache
+    from runtime.flows import Flow
+    from runtime.declarations import WebhookRequest
+    from runtime.store import Instance, Store
+    from runtime.connections import ConnectionHandle
+    from runtime.api import Runtime
 
 log = structlog.get_logger("relay.service")
 

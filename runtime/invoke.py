@@ -7,18 +7,20 @@ function is called with a context from ``context(step=..., **extra)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import frozen
 
 from runtime.calls import call_function
 from runtime.connections import ConnectionHandle
 from runtime.context import Context, State
-from runtime.declarations import TriggerEvent, WebhookRequest
 from runtime.errors import ConfigurationError
 from runtime.inputs import CONNECTION_MARKER
-from runtime.registry import Registry
+
+if TYPE_CHECKING:
+    from runtime.registry import Registry
+    from runtime.declarations import TriggerEvent, WebhookRequest
+    from collections.abc import Callable, Mapping
 
 
 @frozen

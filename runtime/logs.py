@@ -12,14 +12,16 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from typing import Any, TextIO, cast
+from typing import Any, TextIO, cast, TYPE_CHECKING
 
 import structlog
-from structlog.typing import FilteringBoundLogger
 
 from runtime.errors import ConfigurationError
 from runtime.redaction import Redactor
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+    from collections.abc import Callable, Iterable, Mapping, MutableMapping
 
 
 class ProcessSecrets(Redactor):
@@ -112,7 +114,7 @@ def configure_logging(level: str = "warning", *, json: bool = False) -> None:
             logging.getLevelNamesMapping()[level.upper()]
         ),
         # PrintLogger only calls write and flush, all _CurrentStderr has
-        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
+        logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
 

@@ -8,8 +8,7 @@ error translation. (authlib's httpx client now targets httpx2, which relay does 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -18,6 +17,9 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from runtime.errors import ApiError, ReconnectRequired
 from runtime.http import check_credentials_url
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @frozen

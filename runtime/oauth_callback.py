@@ -6,13 +6,16 @@ import asyncio
 from urllib.parse import urlsplit
 
 from runtime.errors import ReconnectRequired
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 async def wait_for_redirect(redirect_uri: str, timeout: float) -> str:
     """Serve ``redirect_uri`` until the browser comes back; return the full callback URL."""
     import uvicorn
     from starlette.applications import Starlette
-    from starlette.requests import Request
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 

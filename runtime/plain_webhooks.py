@@ -17,11 +17,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from runtime.declarations import WebhookRequest
 from runtime.errors import ConfigurationError, ExpressionError, WebhookRejected
-from runtime.expressions import Template
 
 if TYPE_CHECKING:
+    from runtime.expressions import Template
+    from runtime.declarations import WebhookRequest
     from runtime.flows.model import Flow
     from runtime.redaction import Redactor
 

@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import frozen
 
-from runtime.declarations import Action
 from runtime.expressions import templates_in
-from runtime.flows.model import ActionStep
 from runtime.inputs import CONNECTION_MARKER, InputSchema
-from runtime.redaction import Redactor
-from runtime.registry import Registry
+
+if TYPE_CHECKING:
+    from runtime.registry import Registry
+    from runtime.redaction import Redactor
+    from runtime.flows.model import ActionStep
+    from runtime.declarations import Action
+    from collections.abc import Mapping
 
 
 @frozen

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import pluggy
 
 from runtime import hookspecs
-from runtime.declarations import Component
 from runtime.errors import PluginError
 from runtime.registry import Registry
+
+if TYPE_CHECKING:
+    from runtime.declarations import Component
+    from collections.abc import Iterable
 
 ENTRY_POINT_GROUP = "relay.components"
 

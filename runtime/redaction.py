@@ -8,10 +8,12 @@ text that leaves the engine, wherever it appears.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from runtime._redaction_fast import CleanCheck
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 REDACTED = "[redacted]"
 _SECRET_KEY_NAMES = (

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import frozen
 from jsonschema import Draft202012Validator
@@ -15,6 +14,9 @@ from runtime.errors import ConfigurationError, PluginError
 from runtime.inputs import InputSchema, input_schema
 from runtime.schema_messages import describe, key_path
 from runtime.trigger_kinds import TriggerKinds, builtin_kinds
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 

@@ -5,15 +5,17 @@ These are plain values (``as_dict`` is what is stored and printed); the engine b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TYPE_CHECKING
 
 from attrs import define, field
 
-from runtime.connections import ConnectionHandle
-from runtime.context import State
 from runtime.errors import ApiError, InputValidationError, RelayError, StepFailed
 from runtime.redaction import REDACTED, SECRET_KEYS, Redactor
+
+if TYPE_CHECKING:
+    from runtime.connections import ConnectionHandle
+    from runtime.context import State
+    from collections.abc import Callable, Mapping
 
 Status = Literal["completed", "failed", "canceled"]
 StepStatus = Literal["completed", "failed", "skipped", "reused"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from runtime.calls import call_function
-from runtime.clock import Clock
-from runtime.context import Context
 from runtime.errors import ApiError, InputValidationError
-from runtime.flows.model import ActionStep, RetryPolicy
+
+if TYPE_CHECKING:
+    from runtime.flows.model import ActionStep, RetryPolicy
+    from runtime.context import Context
+    from runtime.clock import Clock
 
 
 async def attempt(

@@ -3,19 +3,21 @@ record the outcome under the claim (a claim whose lease was taken over writes no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 
-from runtime.api import Runtime
 from runtime.context import State
 from runtime.errors import ConfigurationError, NotFound, RelayError
-from runtime.flows import Flow
-from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
-from runtime.store import Store
 from runtime.store.records import ExecutionRow, LeaseLost
+
+if TYPE_CHECKING:
+    from runtime.api import Runtime
+    from runtime.store import Store
+    from runtime.flows import Flow
+    from runtime.instance_cache import InstanceCache
+    from collections.abc import Callable, Mapping
 
 log = structlog.get_logger("relay.service")
 

@@ -13,10 +13,13 @@ import asyncio
 import structlog
 
 from runtime.errors import RelayError
-from runtime.executors import Executor
-from runtime.flows import Flow
-from runtime.service import Service
-from runtime.store import Instance
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.store import Instance
+    from runtime.service import Service
+    from runtime.flows import Flow
+    from runtime.executors import Executor
 
 log = structlog.get_logger("relay.scheduler")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 #: Regular expressions relay and its components use, in words.
@@ -51,6 +50,7 @@ _TYPES: dict[str, str] = {
 
 
 if TYPE_CHECKING:  # jsonschema costs ~50 ms to import; only its errors come here
+    from collections.abc import Iterable
     from jsonschema.exceptions import SchemaError, ValidationError
 
 

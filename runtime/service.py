@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 
-from runtime.api import Consent, Runtime
-from runtime.connections import ConnectionHandle
-from runtime.declarations import WebhookRequest
 from runtime.errors import ConfigurationError, NotFound, RelayError
-from runtime.flows import Flow
 from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
 from runtime.instance_config import trigger_inputs as render_trigger_inputs
 from runtime.intake import WebhookIntake, WebhookOutcome
 from runtime.running import Runner
-from runtime.store import Instance, Store
-from runtime.store.records import ExecutionRow
+
+if TYPE_CHECKING:
+    from runtime.store.records import ExecutionRow
+    from runtime.declarations import WebhookRequest
+    from runtime.api import Consent, Runtime
+    from runtime.store import Instance, Store
+    from runtime.connections import ConnectionHandle
+    from runtime.flows import Flow
+    from collections.abc import Callable, Mapping
 
 log = structlog.get_logger("relay.service")
 

@@ -20,8 +20,7 @@ defaults, data sources that exist).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -33,6 +32,9 @@ from runtime.errors import PluginError
 from runtime.hookspecs import hookimpl
 from runtime.inputs import input_schema
 from runtime.registry import Registry
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator, Mapping
 
 __all__ = ["ComponentPlugin", "assert_conformant", "check_component", "harness"]
 

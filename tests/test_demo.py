@@ -45,7 +45,10 @@ def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
     run = subprocess.run(
         [RELAY, "demo", "--home", str(home), "--bookings", "4"],
         env=relay_env(tmp_path, RELAY_LOG_LEVEL="debug", COLUMNS="80"),
-        capture_output=True, text=True, timeout=240, check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 8}" in run.stdout
@@ -72,7 +75,11 @@ def test_demo_fills_the_config_of_another_flow(tmp_path: Path) -> None:
     flow = Path(__file__).resolve().parents[1] / "flows" / "cancellation-cleanup.yaml"
     run = subprocess.run(
         [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow), "--bookings", "3"],
-        env=relay_env(tmp_path), capture_output=True, text=True, timeout=240, check=False,
+        env=relay_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 3}" in run.stdout  # two cancellations, one reschedule
@@ -87,7 +94,11 @@ def test_demo_names_the_config_it_cannot_fill(tmp_path: Path) -> None:
     )
     run = subprocess.run(
         [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow)],
-        env=relay_env(tmp_path), capture_output=True, text=True, timeout=240, check=False,
+        env=relay_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert run.returncode == 1
     assert "Traceback" not in run.stdout + run.stderr

@@ -13,12 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_wheel_ships_schemas_migrations_and_entry_points(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=240,
+        check=True,
+        capture_output=True,
+        timeout=240,
     )
     wheel = next(tmp_path.glob("relay_runtime-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
+        entry_points = next(
+            archive.read(n).decode() for n in names if n.endswith("entry_points.txt")
+        )
     assert "runtime/bundled_schemas/flow.schema.json" in names
     assert "runtime/py.typed" in names
     assert any(n.startswith("runtime/store/migrations/versions/0002") for n in names)

@@ -58,7 +58,10 @@ def test_every_yaml_example_validates(tmp_path: Path) -> None:
         path.write_text(text)
         run = subprocess.run(
             [RELAY, "validate", str(path)],
-            env=relay_env(tmp_path / "home"), capture_output=True, text=True, timeout=60,
+            env=relay_env(tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=60,
             check=False,
         )
         assert run.returncode == 0, run.stdout + run.stderr
@@ -71,8 +74,12 @@ def test_the_python_examples_run(tmp_path: Path) -> None:
     assert len(embedding) == 1 and len(component) == 1 and len(found) == 2
     run = subprocess.run(
         [sys.executable, "-c", embedding[0]],
-        cwd=ROOT, env=relay_env(tmp_path / "home"), capture_output=True, text=True,
-        timeout=120, check=False,
+        cwd=ROOT,
+        env=relay_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     first, second = run.stdout.splitlines()
@@ -109,7 +116,12 @@ def test_the_command_lines_run(tmp_path: Path) -> None:
                 continue
             run = subprocess.run(
                 [RELAY, *shlex.split(command)[1:]],
-                cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
             assert run.returncode == 0, f"{command}\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
             assert "Traceback" not in run.stderr

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-import click
 
 from components.calendly.component import build_component
 from components.calendly.connection import SANDBOX_URL
 from runtime import hookimpl
+
+if TYPE_CHECKING:
+    import click
+    from collections.abc import Mapping
 
 
 @hookimpl

@@ -8,12 +8,14 @@ largest page each endpoint allows (fewer requests) until ``next_page_token`` is 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from components.calendly.pages import read_pages
-from runtime import ConnectionHandle, Context, HttpClient
+
+if TYPE_CHECKING:
+    from runtime import ConnectionHandle, Context, HttpClient
+    from collections.abc import Mapping
 
 _UUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -3,10 +3,12 @@ personal access token. "Use live server: false" points both at the sandbox."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from runtime import Connection, Input, OAuth2Endpoints
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 LIVE_API = "https://api.calendly.com"
 LIVE_AUTHORIZE = "https://auth.calendly.com/oauth/authorize"

@@ -6,8 +6,7 @@ keys are membership UUIDs, as removeUserFromOrganization needs (not user URIs).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from components.calendly.actions._common import current_user, filters, org_ref
 from components.calendly.actions.event_types import EVENT_TYPE_FILTERS, fetch_event_types
@@ -16,6 +15,9 @@ from components.calendly.actions.scheduled_events import EVENT_FILTERS, fetch_ev
 from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, SORT_SCHEMA, uuid_input
 from runtime import Context, DataSource, Input
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 Item = dict[str, str]
 

@@ -17,7 +17,6 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from rich.table import Table
 from runtime import FlowError, RelayError, Runtime
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from runtime import Service
 
 #: ``flows/booking-follow-up.yaml``: a link in the checkout, a copy in the wheel, so ``relay demo``

@@ -8,7 +8,6 @@ tracebacks never reach users.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -18,6 +17,7 @@ from runtime.cli.state import CliState, installed_runtime
 from runtime.errors import RelayError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from runtime.api import Runtime
 
 __all__ = ["CliState", "add_plugin_commands", "cli", "main", "run_cli"]

@@ -9,9 +9,9 @@ import click
 from runtime.cli.common import emit_json, handle_errors, out, run_async, service, when
 from runtime.cli.values import rows_text
 from runtime.errors import ConfigurationError
-from runtime.registry import Registry
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only for the commands that use it
+    from runtime.registry import Registry
     from runtime.store import Instance
 
 

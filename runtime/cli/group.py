@@ -4,13 +4,15 @@ command runs or its help is shown (``relay --help`` imports click and this modul
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import click
 
 from runtime.cli.state import CliState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True)

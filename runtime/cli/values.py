@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from runtime.declarations import Input
 from runtime.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from runtime.declarations import Input
+    from collections.abc import Iterable, Sequence
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})

@@ -7,8 +7,6 @@ import multiprocessing
 import signal
 import sys
 from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -16,6 +14,8 @@ import click
 from runtime.cli.common import handle_errors, out
 
 if TYPE_CHECKING:
+    from types import FrameType
+    from multiprocessing.process import BaseProcess
     from runtime.executors.worker import WorkerSettings
 
 

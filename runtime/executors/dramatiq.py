@@ -18,19 +18,21 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 from attrs import evolve, frozen
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Middleware
 
 from runtime.background import stop
 from runtime.envsettings import POSITIVE, env_value
 from runtime.errors import ConfigurationError
-from runtime.service import Service
+
+if TYPE_CHECKING:
+    from runtime.service import Service
+    from dramatiq.middleware import Middleware
+    from collections.abc import Mapping
 
 log = structlog.get_logger("relay.executor")
 

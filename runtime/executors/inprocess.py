@@ -33,7 +33,10 @@ import structlog
 from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, env_value
 from runtime.expression_budget import current_budget
-from runtime.service import Service
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.service import Service
 
 log = structlog.get_logger("relay.executor")
 

@@ -22,8 +22,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 from dramatiq.rate_limits import WindowRateLimiter
@@ -31,6 +30,9 @@ from dramatiq.rate_limits.backends import RedisBackend
 
 from runtime.background import running
 from runtime.errors import RetriableApiError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 log = structlog.get_logger("relay.limits")
 

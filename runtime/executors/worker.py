@@ -27,8 +27,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 from attrs import evolve, field, frozen
@@ -42,6 +41,9 @@ from runtime.executors.limits import DEFAULT_REQUESTS_PER_MINUTE, RedisLimits
 from runtime.service import Service
 from runtime.store import open_store
 from runtime.store.executions import FINAL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Seconds between tries for a flow slot before the message is deferred (each jittered).
 SLOT_WAITS = (0.01, 0.02, 0.04, 0.08, 0.16)

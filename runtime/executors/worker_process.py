@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import signal
 import threading
-from types import FrameType
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import dramatiq
 import structlog
 from dramatiq.asyncio import async_to_sync, get_event_loop_thread
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AsyncIO,
     CurrentMessage,
@@ -31,6 +29,10 @@ from runtime.executors.dramatiq import ACTOR_NAME, execution_message, make_broke
 from runtime.executors.worker import ExecutionRunner, WorkerSettings
 from runtime.heap import freeze_startup_heap
 from runtime.logs import configure_from_env
+
+if TYPE_CHECKING:
+    from dramatiq.brokers.redis import RedisBroker
+    from types import FrameType
 
 log = structlog.get_logger("relay.worker")
 

@@ -6,20 +6,22 @@ until a flow loads clean.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from runtime.declarations import Component
 from runtime.errors import FlowError, Problem
-from runtime.expressions import Template
 from runtime.flows.model import ConfigVariable, Flow
 from runtime.flows.steps import StepCompiler
 from runtime.flows.structure import schema_problems
 from runtime.flows.yamlsource import Path, parse_yaml
-from runtime.inputs import InputSchema
-from runtime.registry import Registry
 from runtime.schema_messages import did_you_mean
+
+if TYPE_CHECKING:
+    from runtime.declarations import Component
+    from runtime.registry import Registry
+    from runtime.inputs import InputSchema
+    from runtime.expressions import Template
+    from collections.abc import Mapping
 
 
 def load_flow_file(path: str | FsPath, registry: Registry) -> Flow:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from attrs import frozen
 
 from runtime.durations import parse_duration as parse_duration
-from runtime.expressions import Template
 
 if TYPE_CHECKING:
+    from runtime.expressions import Template
     from runtime.trigger_kinds.base import FlowTrigger
 
 

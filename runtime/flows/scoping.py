@@ -16,13 +16,15 @@ The engine (``runtime.engine``) runs steps in order and keeps each one's output 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import frozen
 
 from runtime.expressions import ROOTS, Expression
 from runtime.schema_messages import did_you_mean
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: The scopes ``state`` holds (``runtime.context.State.as_dict``).
 STATE_SCOPES = ("execution", "flow", "cross_flow", "integration")

@@ -10,17 +10,19 @@ and checks everything else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import frozen
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
-from runtime.errors import Problem
-from runtime.flows.yamlsource import Path, YamlDocument
 from runtime.schema_messages import describe, did_you_mean, expected, key_path, show
 from runtime.schemas import load_schema
+
+if TYPE_CHECKING:
+    from runtime.errors import Problem
+    from runtime.flows.yamlsource import Path, YamlDocument
+    from jsonschema.exceptions import ValidationError
+    from collections.abc import Iterator
 
 _VALIDATOR: Draft202012Validator | None = None
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.datastructures import URL
-from starlette.types import Receive, Scope, Send
 
 from runtime.server.webhooks import MAX_BODY, Answer, WebhookAnswers
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
 
 _WEBHOOKS = "/webhooks/"
 _JSON = (b"content-type", b"application/json")

@@ -19,22 +19,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from runtime.executors import Executor
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
-from runtime.service import Service
+
+if TYPE_CHECKING:
+    from runtime.service import Service
+    from runtime.executors import Executor
+    from starlette.requests import Request
+    from collections.abc import AsyncIterator
 
 log = structlog.get_logger("relay.server")
 

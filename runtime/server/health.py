@@ -8,7 +8,10 @@ import time
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from runtime.store import Store
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.store import Store
 
 log = structlog.get_logger("relay.server")
 

@@ -11,7 +11,10 @@ import errno
 import socket
 
 from runtime.errors import ConfigurationError
-from runtime.service import Service
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.service import Service
 
 #: Pending connections the kernel queues for accept (uvicorn's default).
 BACKLOG = 2048

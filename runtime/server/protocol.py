@@ -10,11 +10,13 @@ The body has its own deadline in the webhook endpoint (``runtime.server.webhooks
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: Seconds a client has to send a complete request head.
 HEAD_TIMEOUT = 10.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from attrs import frozen
 from starlette.requests import ClientDisconnect, Request
@@ -19,10 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runtime.declarations import WebhookRequest
-from runtime.executors import Executor
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
-from runtime.service import Service
 from runtime.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from runtime.executors import Executor
+    from runtime.service import Service
 
 #: Bytes a webhook body may have.
 MAX_BODY = 1024 * 1024

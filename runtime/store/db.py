@@ -22,9 +22,8 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import platformdirs
 from sqlalchemy import ColumnElement, Table, event
@@ -34,6 +33,9 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runtime.errors import ConfigurationError, RelayError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 #: The execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
 WRITE = "relay_write"

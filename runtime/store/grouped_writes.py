@@ -9,11 +9,9 @@ leave as ``StoreUnavailable``, as the engine's do.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.store import sqliteops
 from runtime.store.db import translate
@@ -21,6 +19,10 @@ from runtime.store.groupcommit import GroupCommit
 from runtime.store.queries import SCOPES, state_documents
 from runtime.store.records import ExecutionRow, Holder
 from runtime.store.values import dumps, new_id
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from collections.abc import Callable
 
 T = TypeVar("T")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.errors import ConfigurationError, NotFound
 from runtime.store.base import StoreBase
@@ -14,6 +13,9 @@ from runtime.store.db import writer
 from runtime.store.records import Instance
 from runtime.store.tables import cursors, deliveries, instances, state
 from runtime.store.values import now
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 class InstanceQueries(StoreBase):

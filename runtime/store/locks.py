@@ -18,16 +18,19 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator
 
 from attrs import define
 from sqlalchemy import delete, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.background import running
 from runtime.store.db import upsert, writer
 from runtime.store.tables import locks
 from runtime.store.values import now
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from collections.abc import AsyncIterator
 
 
 class LockTimeout(TimeoutError):

@@ -10,14 +10,16 @@ whichever path wrote it. The state scopes' keys are decided here once (see
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.dialects import sqlite
 
 from runtime.store.tables import deliveries, executions
 from runtime.store.values import loads
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: The persistent state scopes (the ``execution`` scope lives with its execution row).
 SCOPES = ("flow", "cross_flow", "integration")

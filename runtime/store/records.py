@@ -5,14 +5,16 @@ Secrets (config, deploy state, webhook token) are decrypted here and kept out of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import field, frozen
 
 from runtime.errors import RelayError
-from runtime.store.crypto import Keyring
 from runtime.store.values import loads
+
+if TYPE_CHECKING:
+    from runtime.store.crypto import Keyring
+    from collections.abc import Mapping
 
 
 @frozen

@@ -3,10 +3,9 @@ SQLite databases group commit cannot open). Each call is one transaction of its 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from runtime.errors import NotFound
 from runtime.store.db import insert_new, writer
@@ -16,6 +15,9 @@ from runtime.store.state import write_state
 from runtime.store.tables import deliveries, executions, instances
 from runtime.store.tables import state as state_table
 from runtime.store.values import dumps, new_id, now
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 class SqlAlchemyWrites:

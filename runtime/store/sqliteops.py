@@ -13,14 +13,16 @@ committed rows both come back as the first delivery's execution.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from runtime.errors import NotFound
 from runtime.store.queries import row_sql, state_keys, stored_scopes
 from runtime.store.records import Holder, LeaseLost
 from runtime.store.tables import executions
 from runtime.store.values import now
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at, execution_id)"

@@ -14,16 +14,18 @@ whole (last writer wins): actions read-modify-write their state within one execu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runtime.store.base import StoreBase
 from runtime.store.db import upsert, writer
 from runtime.store.queries import state_documents, state_keys, stored_scopes
 from runtime.store.tables import cursors, state
 from runtime.store.values import dumps, loads, now
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def write_state(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.errors import ConfigurationError
 from runtime.store.connections import ConnectionQueries
@@ -30,7 +29,11 @@ from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
 from runtime.store.tables import encrypted_columns
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
-from runtime.store.writes import Writes
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.store.writes import Writes
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries):

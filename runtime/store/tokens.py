@@ -8,19 +8,21 @@ written in one statement (upsert), so readers see the old token or the new one, 
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING
 
 from attrs import define
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.oauth import Token
-from runtime.store.crypto import Keyring
 from runtime.store.db import upsert, writer
-from runtime.store.locks import LeaseLocks
 from runtime.store.tables import tokens
 from runtime.store.values import now
+
+if TYPE_CHECKING:
+    from runtime.store.locks import LeaseLocks
+    from runtime.store.crypto import Keyring
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    import contextlib
 
 #: A refresh is one HTTP exchange; 30 s outlasts it, and the lease is renewed while held.
 TOKEN_LOCK_LEASE = 30.0

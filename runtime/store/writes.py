@@ -17,9 +17,11 @@ execution, ``StoreUnavailable`` when the database cannot be used.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
-from runtime.store.records import ExecutionRow, Holder
+
+if TYPE_CHECKING:
+    from runtime.store.records import ExecutionRow, Holder
 
 
 class Writes(Protocol):

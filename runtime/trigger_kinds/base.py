@@ -10,12 +10,12 @@ no service code.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from runtime.errors import WebhookRejected
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from runtime.clock import Clock
     from runtime.connections import ConnectionHandle
     from runtime.declarations import Component, PollResult, TriggerEvent, WebhookRequest

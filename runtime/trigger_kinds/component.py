@@ -8,7 +8,6 @@ Which kind a ``component:`` trigger is (webhook or polling) is the declaration's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from attrs import frozen
@@ -19,6 +18,7 @@ from runtime.schema_messages import did_you_mean
 from runtime.trigger_kinds.base import DeliveryHost, FlowTrigger, TriggerHost, TriggerParsing
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
     from runtime.connections import ConnectionHandle
     from runtime.declarations import Trigger
     from runtime.flows.model import Flow

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from attrs import frozen
 
-from runtime.trigger_kinds.base import TriggerHost
 from runtime.trigger_kinds.component import ComponentTrigger, kept_header_problems
 
 if TYPE_CHECKING:
+    from runtime.trigger_kinds.base import TriggerHost
+    from collections.abc import Iterator
     from runtime.declarations import Trigger
     from runtime.flows.model import Flow
     from runtime.store.records import Instance

@@ -3,7 +3,6 @@ each delivery, declares the headers a delivery keeps, and subscribes at deploy."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from attrs import frozen
@@ -12,6 +11,7 @@ from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost
 from runtime.trigger_kinds.component import ComponentTrigger, kept_header_problems
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from runtime.declarations import Trigger, WebhookRequest
     from runtime.flows.model import Flow
     from runtime.store.records import Instance

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TYPE_CHECKING
 
 from attrs import frozen
 
 from runtime.trigger_kinds.base import FlowTrigger, TriggerParsing
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @frozen

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import frozen
@@ -11,6 +10,7 @@ from runtime.durations import parse_duration
 from runtime.trigger_kinds.base import FlowTrigger, TriggerHost, TriggerParsing
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from runtime.flows.model import Flow
     from runtime.store.records import Instance
 

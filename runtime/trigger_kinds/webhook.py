@@ -8,7 +8,6 @@ flow loads, evaluated at deploy into the instance's encrypted deploy state, and 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import frozen
@@ -25,6 +24,7 @@ from runtime.plain_webhooks import (
 from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost, FlowTrigger, TriggerParsing
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from runtime.declarations import WebhookRequest
     from runtime.flows.model import Flow
     from runtime.flows.yamlsource import Path

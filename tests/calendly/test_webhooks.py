@@ -132,7 +132,10 @@ async def test_get_takes_a_uri_or_uuid(
     )
     check_output(webhooks.GET_WEBHOOK, out)
     assert out["data"]["resource"]["uri"] == uri
-    assert api_calls(sandbox, method="GET")[-1]["path"] == "/webhook_subscriptions/" + uri.rsplit("/")[-1]
+    assert (
+        api_calls(sandbox, method="GET")[-1]["path"]
+        == "/webhook_subscriptions/" + uri.rsplit("/")[-1]
+    )
 
 
 @pytest.mark.asyncio

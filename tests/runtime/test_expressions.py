@@ -93,9 +93,11 @@ _json = st.recursive(
     | st.floats(allow_nan=False)
     | st.text(max_size=5)
     | st.binary(max_size=3),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.tuples(inner, inner)
-    | st.dictionaries(st.sampled_from(["a", "b", "c d"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.sampled_from(["a", "b", "c d"]), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 _step = st.sampled_from([".a", ".b", "['a']", '["c d"]', "[0]", "[1]", "[2]"])

@@ -183,4 +183,3 @@ async def test_the_web_tier_sweeps_on_its_own(cluster: Cluster) -> None:
     cluster.start_worker("--threads", "2")
     [row] = await cluster.all_finished(1, "swept")
     assert (row.status, row.attempts) == ("completed", 1)
-

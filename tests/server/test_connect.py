@@ -18,7 +18,9 @@ def commands() -> None:
     _load_commands()
 
 
-def test_connect_against_the_sandbox_stores_fields_and_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_against_the_sandbox_stores_fields_and_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RELAY_HOME", str(tmp_path))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     config = tmp_path / "conn.yaml"
@@ -27,7 +29,9 @@ def test_connect_against_the_sandbox_stores_fields_and_token(tmp_path: Path, mon
             "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\nuseLiveServer: false\n"
             f"sandboxUrl: {sandbox_url}\n"
         )
-        result = CliRunner().invoke(cli, ["connect", "calendly", "--config", str(config), "--name", "cal"])
+        result = CliRunner().invoke(
+            cli, ["connect", "calendly", "--config", str(config), "--name", "cal"]
+        )
     assert result.exit_code == 0, result.output
     assert "connected cal (calendly.calendlyOauth2Connection, oauth2)" in result.output
     assert "sandbox-client-secret" not in result.output
@@ -41,16 +45,25 @@ def test_connect_against_the_sandbox_stores_fields_and_token(tmp_path: Path, mon
 
     connection, token = asyncio.run(stored())
     assert connection == (
-        "calendly", "calendlyOauth2Connection",
-        {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret", "useLiveServer": False,
-         "authorizeUrl": "https://auth.calendly.com/oauth/authorize", "scopes": "default",
-         "tokenUrl": "https://auth.calendly.com/oauth/token", "sandboxUrl": sandbox_url},
+        "calendly",
+        "calendlyOauth2Connection",
+        {
+            "clientId": "sandbox-client-id",
+            "clientSecret": "sandbox-client-secret",
+            "useLiveServer": False,
+            "authorizeUrl": "https://auth.calendly.com/oauth/authorize",
+            "scopes": "default",
+            "tokenUrl": "https://auth.calendly.com/oauth/token",
+            "sandboxUrl": sandbox_url,
+        },
     )
     assert token is not None
     assert b"sandbox-client-secret" not in (tmp_path / "relay.db").read_bytes()
 
 
-def test_connect_with_bad_fields_names_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_with_bad_fields_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RELAY_HOME", str(tmp_path))
     config = tmp_path / "conn.yaml"
     config.write_text("clientId: 5\nuseLiveServer: maybe\n")

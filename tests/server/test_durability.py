@@ -40,9 +40,14 @@ def deploy(home: Path, port: int, env: dict[str, str]) -> str:
     out = subprocess.run(
         [RELAY, "deploy", str(flow), "--config", str(home / "config.yaml"), "--name", "durable"],
         env=relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}", **env),
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
-    return next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("webhook URL"))
+    return next(
+        line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("webhook URL")
+    )
 
 
 async def burst(url: str, server: subprocess.Popen[bytes]) -> set[int]:
@@ -77,7 +82,10 @@ async def rows_when_settled(home: Path, env: dict[str, str]) -> list[Any]:
         deadline = time.monotonic() + 90
         while True:
             rows = await store.list_executions(instance="durable", limit=10_000)
-            if all(r.status in ("completed", "failed") for r in rows) or time.monotonic() > deadline:
+            if (
+                all(r.status in ("completed", "failed") for r in rows)
+                or time.monotonic() > deadline
+            ):
                 return rows
             await asyncio.sleep(0.1)  # polling the store with a deadline
     finally:
@@ -104,8 +112,10 @@ async def test_sigkill_mid_burst_then_restart_runs_every_accepted_delivery_once(
     worker = None
     if name == "postgresql+dramatiq":
         worker = subprocess.Popen(
-            [RELAY, "worker", "--threads", "4"], env=relay_env(tmp_path, **env),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [RELAY, "worker", "--threads", "4"],
+            env=relay_env(tmp_path, **env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     try:
         server = start_server(tmp_path, port, *args, env=env)

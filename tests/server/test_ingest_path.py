@@ -15,7 +15,9 @@ from runtime.server.webhooks import MAX_BODY
 pytestmark = pytest.mark.asyncio
 
 
-async def test_a_concurrent_burst_with_repeats_runs_each_delivery_once(service: LiveService) -> None:
+async def test_a_concurrent_burst_with_repeats_runs_each_delivery_once(
+    service: LiveService,
+) -> None:
     path = await service.deploy("a")
     numbers = [n % 60 for n in range(120)]  # every delivery sent twice, all at once
     responses = await asyncio.gather(*(service.post(path, body(n)) for n in numbers))

@@ -70,7 +70,9 @@ async def test_shutdown_leaves_queued_executions_pending_and_a_restart_runs_them
     assert all(r.attempts == 1 for r in rows)  # none was claimed and dropped
 
 
-async def test_a_running_executor_takes_over_what_another_process_left(service: LiveService) -> None:
+async def test_a_running_executor_takes_over_what_another_process_left(
+    service: LiveService,
+) -> None:
     path = await deploy_with_concurrency(service, "left", 4)
     store = service.relay.store
     executor = InProcessExecutor(service.relay, lease=0.3)

@@ -92,7 +92,6 @@ async def test_a_fresh_store_opens_while_another_process_holds_the_write_lock(
         other.close()
 
 
-
 async def test_an_older_store_gains_the_registered_webhook_url(
     tmp_path: Path, keyring: Keyring
 ) -> None:

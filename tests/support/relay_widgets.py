@@ -170,7 +170,15 @@ WIDGETS = Component(
             key="add",
             label="Add",
             description="Sums numbers.",
-            inputs=(Input(key="values", label="Values", type="number", collection="valuelist", required=True),),
+            inputs=(
+                Input(
+                    key="values",
+                    label="Values",
+                    type="number",
+                    collection="valuelist",
+                    required=True,
+                ),
+            ),
             perform=add,
         ),
         Action(
@@ -192,7 +200,11 @@ WIDGETS = Component(
         ),
         Action(key="fail", label="Fail", description="Always fails.", inputs=(), perform=fail),
     ),
-    data_sources=(DataSource(key="colors", label="Colors", description="Pick a color.", inputs=(), perform=colors),),
+    data_sources=(
+        DataSource(
+            key="colors", label="Colors", description="Pick a color.", inputs=(), perform=colors
+        ),
+    ),
 )
 
 

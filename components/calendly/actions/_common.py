@@ -8,14 +8,16 @@ Result schemas describe what Calendly documents and allow unknown fields everywh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import attrs
 
 from components.calendly.client import CalendlyClient, clean_uuid
 from components.calendly.inputs import organization_input, user_input
 from runtime import Input
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 Schema = dict[str, Any]
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from attrs import frozen
 
 from components.calendly.actions._common import STR, STR_OR_NULL, Schema, current_user, obj
 from components.calendly.client import CalendlyClient, to_uuid
 from runtime import ApiError, Choice, ConnectionHandle
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 #: The events the reference offers (the trigger's branches).
 WEBHOOK_EVENTS: tuple[str, ...] = (

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from components.calendly.actions._common import (
     STR,
@@ -17,6 +16,9 @@ from components.calendly.actions._common import (
 from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, LIMIT
 from runtime import Action, Choice, Context, Input
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 ACTIVITY_ENTRY: Schema = obj(
     ("uri", "occurred_at", "namespace", "action", "organization"),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from components.calendly.inputs import CONNECTION
 from runtime import Action, ApiError, Choice, Context, Input, Response
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Headers whose values never appear in the debug log.
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -24,6 +22,8 @@ from .errors import ApiError
 from .persistence import SandboxStateError
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)

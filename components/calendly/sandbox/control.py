@@ -5,11 +5,9 @@ kept off Calendly's paths so it can never be mistaken for the real API."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -17,6 +15,8 @@ from .errors import ApiError, bad_param
 from .timeutil import parse_iso
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+    from collections.abc import Mapping
     from .sandbox import Sandbox
 
 

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -19,6 +18,7 @@ from .errors import ApiError
 from .ratelimit import Decision
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
     from .sandbox import Sandbox
 
 Handler = Callable[[Ctx], Awaitable[Response]]

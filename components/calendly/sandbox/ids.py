@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
-import random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 
 class IdFactory:

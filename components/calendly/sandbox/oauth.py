@@ -8,13 +8,13 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .tokens import AccessToken, OAuthError, TokenRequest
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
     from .sandbox import Sandbox
 
 #: GET paths that change kept state (a code is minted), so a state file is saved after them.

@@ -18,10 +18,13 @@ from .models import (
     RoutingFormSubmission,
     ScheduledEvent,
 )
-from .render import Renderer
 from .seed import empty_tracking
-from .state import State
 from .timeutil import iso
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .state import State
+    from .render import Renderer
 
 #: (event name, organization uuid, host user uuids, creator user uuid, payload)
 Emit = Callable[[str, str, list[str], str | None, JSON], None]

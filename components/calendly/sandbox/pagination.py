@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TYPE_CHECKING
 from urllib.parse import urlencode
 
 from .errors import bad_param
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 T = TypeVar("T")
 _RESERVED = ("count", "page_token")

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from .models import (
-    JSON,
-    ActivityEntry,
-    EventType,
-    Invitation,
-    Invitee,
-    Membership,
-    NoShow,
-    Organization,
-    RoutingForm,
-    RoutingFormSubmission,
-    Schedule,
-    ScheduledEvent,
-    User,
-    WebhookSubscription,
-)
-from .state import State
 from .timeutil import iso
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .state import State
+    from .models import (
+        JSON,
+        ActivityEntry,
+        EventType,
+        Invitation,
+        Invitee,
+        Membership,
+        NoShow,
+        Organization,
+        RoutingForm,
+        RoutingFormSubmission,
+        Schedule,
+        ScheduledEvent,
+        User,
+        WebhookSubscription,
+    )
 
 _KIND_DESCRIPTIONS = {
     ("solo", None): "One-on-One",

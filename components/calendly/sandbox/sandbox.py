@@ -6,20 +6,15 @@ import asyncio
 import collections
 import json
 import logging
-import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
 
 from .config import DEFAULT_CLIENT_ID, SandboxConfig
 from .errors import bad_param
 from .faults import Faults
-from .models import JSON, Organization, User
 from .operations import Operations
 from .persistence import SandboxStateError, StateFile, snapshot
 from .ratelimit import RateLimiter
@@ -30,6 +25,11 @@ from .tokens import AccessToken, TokenRequest, TokenStore
 from .webhooks import Delivery, WebhookDispatcher
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from .models import JSON, Organization, User
+    from starlette.requests import Request
+    from collections.abc import Awaitable, Callable
+    import os
     import httpx  # only for the annotation: webhooks.py is the one module that sends HTTP
 
 #: Recorded requests kept in memory; the oldest go first (benchmarks send many).

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import attrs
 
-from .ids import IdFactory
-from .models import (
-    ActivityEntry,
-    EventType,
-    Invitation,
-    Invitee,
-    Membership,
-    NoShow,
-    Organization,
-    RoutingForm,
-    RoutingFormSubmission,
-    Schedule,
-    ScheduledEvent,
-    SchedulingLink,
-    Share,
-    User,
-    WebhookSubscription,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import (
+        ActivityEntry,
+        EventType,
+        Invitation,
+        Invitee,
+        Membership,
+        NoShow,
+        Organization,
+        RoutingForm,
+        RoutingFormSubmission,
+        Schedule,
+        ScheduledEvent,
+        SchedulingLink,
+        Share,
+        User,
+        WebhookSubscription,
+    )
+    from .ids import IdFactory
 
 
 @attrs.define

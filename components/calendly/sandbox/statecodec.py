@@ -13,10 +13,12 @@ import math
 import random
 import types
 import typing
-from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import attrs
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 R = TypeVar("R")
 #: 9999-12-31T23:59:59Z: the last instant ISO 8601 dates (and Python's datetime) can write.
@@ -179,8 +181,8 @@ def obj(value: Any, path: str) -> dict[str, Any]:
 def decode(cls: type[R], value: Any, path: str) -> R:
     """A record of ``cls`` from a JSON object with exactly its fields, each value checked."""
     data = obj(value, path)
-    hints = _hints(cast(Any, cls))
-    fields = {f.name: f for f in attrs.fields(cast(Any, cls))}
+    hints = _hints(cast("Any", cls))
+    fields = {f.name: f for f in attrs.fields(cast("Any", cls))}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise _fail(path_of(path, unknown[0]), "is not a field the sandbox knows")

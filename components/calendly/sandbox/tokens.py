@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable
 
 import attrs
 
-from .config import SandboxConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import SandboxConfig
+    from collections.abc import Callable
 
 
 @attrs.define

@@ -12,17 +12,19 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import attrs
 import httpx
 
-from .config import SandboxConfig
-from .models import JSON, WebhookSubscription
-from .render import Renderer
-from .state import State
 from .timeutil import iso
+
+if TYPE_CHECKING:
+    from .config import SandboxConfig
+    from .state import State
+    from .render import Renderer
+    from .models import JSON, WebhookSubscription
+    from collections.abc import Awaitable, Callable
 
 SIGNATURE_HEADER = "Calendly-Webhook-Signature"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
 
 from . import (
     activity_log,
@@ -16,6 +15,10 @@ from . import (
     users,
     webhooks,
 )
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
 
 
 def routes() -> list[Route]:

@@ -6,13 +6,16 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
-from ..models import JSON, Schedule
 from ..timeutil import iso
 from .context import Ctx, resource
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import JSON, Schedule
+    from starlette.routing import Route
 
 MAX_RANGE = 7 * 86400.0
 _WDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

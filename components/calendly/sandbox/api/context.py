@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import ApiError, bad_param, forbidden, not_found
-from ..models import JSON, User
 from ..pagination import paginate
 from ..timeutil import parse_iso
-from ..tokens import AccessToken
 
 if TYPE_CHECKING:
+    from ..models import JSON, User
+    from ..tokens import AccessToken
+    from starlette.requests import Request
+    from collections.abc import Sequence
     from ..sandbox import Sandbox
 
 T = TypeVar("T")

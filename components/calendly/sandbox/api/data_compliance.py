@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ..errors import bad_param
 from ..gateway import api_route
 from ..timeutil import parse_iso
 from .context import EMAIL_RE, Ctx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
 
 _PLAN_MESSAGE = "Please upgrade your Calendly account to Enterprise."
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..models import Invitation, Membership
 from .context import EMAIL_RE, Ctx, resource, sort_items
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
 
 _INVITE_STATUSES = ("pending", "accepted", "declined")
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from starlette.responses import Response
-from starlette.routing import Route
 
 from ..errors import forbidden, not_found
 from ..gateway import api_route
-from ..models import RoutingForm
 from .context import Ctx, resource, sort_items
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import RoutingForm
+    from starlette.routing import Route
+    from starlette.responses import Response
 
 
 async def list_forms(ctx: Ctx) -> Response:

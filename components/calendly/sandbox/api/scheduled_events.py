@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..errors import bad_param, forbidden, not_found
 from ..gateway import api_route
-from ..models import Invitee, ScheduledEvent
 from .context import Ctx, parse_uri, resource, sort_items
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import Invitee, ScheduledEvent
+    from starlette.routing import Route
 
 _STATUSES = ("active", "canceled")
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from starlette.responses import Response
-from starlette.routing import Route
 
 from ..errors import bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..models import JSON, EventType, SchedulingLink, Share
 from ..timeutil import parse_iso
 from .context import Ctx, parse_uri, resource
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
+    from starlette.responses import Response
 
 _PERIODS = ("available_moving", "moving", "fixed", "unlimited")
 _KINDS = (

@@ -5,12 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..models import WebhookSubscription
 from .context import Ctx, parse_uri, resource, sort_items
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
 
 EVENTS = (
     "invitee.created",
