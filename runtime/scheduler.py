@@ -59,7 +59,11 @@ class Scheduler:
                 async with self.relay.store.tokens.lock(f"fire:{instance.name}"):
                     execution_id = await self._fire(instance, flow)
             except RelayError as exc:
-                log.warning("trigger failed", instance=instance.name, error=str(exc))
+                log.warning(
+                    "trigger failed",
+                    instance=instance.name,
+                    error=self.relay.runtime.redactor.text(str(exc)),
+                )
                 continue
             if execution_id is not None:
                 recorded.append(execution_id)
