@@ -36,11 +36,17 @@ class TokenStore(Protocol):
     """Where tokens live between executions. Implementations must make ``lock`` exclusive
     across every process sharing the store (the in-memory one only within its process)."""
 
-    async def load(self, key: str) -> Token | None: ...
+    async def load(self, key: str) -> Token | None:
+        """The token kept under ``key``, or ``None``."""
+        ...
 
-    async def save(self, key: str, token: Token) -> None: ...
+    async def save(self, key: str, token: Token) -> None:
+        """Keep ``token`` under ``key``, replacing what was there."""
+        ...
 
-    def lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+    def lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while a token is refreshed: a single-use refresh token is spent once."""
+        ...
 
 
 class InMemoryTokenStore:
@@ -51,13 +57,16 @@ class InMemoryTokenStore:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def load(self, key: str) -> Token | None:
+        """The token kept under ``key``, or ``None``."""
         return self._tokens.get(key)
 
     async def save(self, key: str, token: Token) -> None:
+        """Keep ``token`` under ``key``."""
         self._tokens[key] = token
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:
+        """Exclusive within this process, per key."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             yield

@@ -9,17 +9,14 @@ Nesting is capped at compile time so a hostile flow cannot exhaust the parser.
 
 from __future__ import annotations
 
-import functools
-import importlib.machinery
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from attrs import field, frozen
 
+from runtime.cel_engine import cel_engine
 from runtime.errors import ExpressionError
 
 #: Deepest bracket nesting and deepest macro (map/filter/all/exists) nesting accepted.
@@ -69,6 +66,7 @@ class Expression:
         return self.macro_depth > 0 or self.concatenations > CHEAP_CONCATENATIONS
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        """The expression's value over ``scope`` (``config``, ``trigger``, ``steps``, ...)."""
         if self.path is not None:
             # Most flow expressions are plain references. Walking them directly gives CEL's
             # value without converting the referenced output to CEL and back (tens of
@@ -231,7 +229,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     macro_depth = _check_nesting(text)
     try:
-        program = _cel().compile(text)
+        program = cel_engine().compile(text)
         variables = frozenset(program.variables())
     except (ValueError, RuntimeError, TypeError) as exc:
         raise ExpressionError(_syntax_message(exc)) from None
@@ -280,6 +278,7 @@ class Template:
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
+        """The ``${{ }}`` parts, without the literal text around them."""
         return tuple(p for p in self.parts if isinstance(p, Expression))
 
     #: Whether every expression reads ``config`` and nothing else (asked for every step).
@@ -297,6 +296,7 @@ class Template:
         return any(isinstance(p, Expression) and p.budgeted for p in self.parts)
 
     def render(self, scope: Mapping[str, Any]) -> Any:
+        """A whole expression's value as it is; text with expressions in it as a string."""
         if self.whole:
             expr = self.parts[0]
             assert isinstance(expr, Expression)
@@ -324,6 +324,7 @@ def templates_in(value: Any) -> Iterator[Template]:
 
 
 def has_template(value: str) -> bool:
+    """Whether ``value`` holds a ``${{`` (a quick test before parsing it)."""
     return "${{" in value
 
 
@@ -386,32 +387,3 @@ def _fresh(value: Any) -> Any:
     if isinstance(value, list):
         return [_fresh(v) for v in value]
     return value
-
-
-@functools.cache
-def _cel() -> Any:
-    """The CEL engine: the package's compiled extension, loaded by itself. Importing the
-    package ``cel`` also imports its command line (typer, prompt_toolkit): ~0.2 s on every
-    ``relay validate`` for code relay never calls. A later ``import cel`` finds the extension
-    already in ``sys.modules`` and uses it (an extension is initialised once per process)."""
-    loaded = sys.modules.get("cel.cel")
-    if loaded is not None:
-        return loaded
-    package = importlib.util.find_spec("cel")
-    folder = next(iter(package.submodule_search_locations or ())) if package else None
-    found = (
-        importlib.machinery.FileFinder(
-            folder,
-            (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
-        ).find_spec("cel.cel")
-        if folder
-        else None
-    )
-    if found is None or found.loader is None:  # not the layout above: the package's own way
-        import cel
-
-        return cel
-    module = importlib.util.module_from_spec(found)
-    found.loader.exec_module(module)
-    sys.modules["cel.cel"] = module
-    return module
