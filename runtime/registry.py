@@ -78,7 +78,7 @@ class Registry:
         return found
 
     def add(self, component: Component, *, plugin: str) -> None:
-        """Check ``component`` and add it; its problems are one ``PluginError`` naming ``plugin``."""
+        """Check ``component`` and add it; its problems are one ``PluginError`` for ``plugin``."""
         problems = list(_check_component(component, self.trigger_kinds))
         if component.key in self._components:
             other = self._components[component.key].plugin
