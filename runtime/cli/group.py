@@ -149,8 +149,10 @@ class LazyGroup(click.Group):
             return found
         entry = self.lazy.get(cmd_name)
         if entry is None:
-            self._add_plugin_commands()
-            return self.commands.get(cmd_name)
+            self._add_plugin_commands()  # a plugin's command: added loaded, or lazily
+            entry = self.lazy.get(cmd_name)
+            if entry is None:
+                return self.commands.get(cmd_name)
         command = getattr(importlib.import_module(entry.module), entry.attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{entry.module}.{entry.attribute} is not a click command")

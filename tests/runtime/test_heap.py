@@ -8,7 +8,7 @@ import sys
 
 CHILD = """
 import gc, weakref
-import runtime
+import runtime.service  # what a server has imported before it freezes (runtime itself is lazy)
 from runtime.heap import freeze_startup_heap
 
 frozen = freeze_startup_heap()
