@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -43,13 +43,15 @@ from runtime.plugins import in_process_hosts, load_components, make_plugin_manag
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
-    from runtime.registry import Registry
-    from structlog.typing import FilteringBoundLogger
-    from runtime.oauth import Token
-    from runtime.results import ExecutionResult
-    from runtime.declarations import Connection, TriggerEvent, WebhookRequest
-    from pathlib import Path
     from collections.abc import Mapping
+    from pathlib import Path
+
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.declarations import Connection, TriggerEvent, WebhookRequest
+    from runtime.oauth import Token
+    from runtime.registry import Registry
+    from runtime.results import ExecutionResult
 
 __all__ = ["REDIRECT_URI", "ConnectionSource", "Consent", "Runtime"]
 

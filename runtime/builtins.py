@@ -5,7 +5,7 @@ It registers through the ``relay.components`` entry point like any third-party c
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.declarations import Action, Choice, Component, Input
 from runtime.hookspecs import Register, hookimpl

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Protocol, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import define, field, frozen
 
@@ -23,9 +23,9 @@ from runtime.oauth import Token, authorization_request, code_from_redirect, toke
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
+    from runtime.clock import Clock
     from runtime.declarations import Connection, OAuth2Endpoints
     from runtime.registry import Registry
-    from runtime.clock import Clock
 
 REDIRECT_URI = "http://127.0.0.1:8976/relay/oauth/callback"
 #: ``consent(authorize_url, redirect_uri) -> callback URL``: how a user approves a connection.

@@ -9,8 +9,12 @@ Nesting is capped at compile time so a hostile flow cannot exhaust the parser.
 
 from __future__ import annotations
 
+import functools
+import importlib.machinery
+import importlib.util
 import json
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -227,11 +231,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     macro_depth = _check_nesting(text)
     try:
-        # imported on first use: the package also imports its REPL (prompt_toolkit), ~0.1 s
-        # that commands which never compile an expression (relay --help, instances) skip
-        import cel
-
-        program = cel.compile(text)
+        program = _cel().compile(text)
         variables = frozenset(program.variables())
     except (ValueError, RuntimeError, TypeError) as exc:
         raise ExpressionError(_syntax_message(exc)) from None
@@ -386,3 +386,32 @@ def _fresh(value: Any) -> Any:
     if isinstance(value, list):
         return [_fresh(v) for v in value]
     return value
+
+
+@functools.cache
+def _cel() -> Any:
+    """The CEL engine: the package's compiled extension, loaded by itself. Importing the
+    package ``cel`` also imports its command line (typer, prompt_toolkit): ~0.2 s on every
+    ``relay validate`` for code relay never calls. A later ``import cel`` finds the extension
+    already in ``sys.modules`` and uses it (an extension is initialised once per process)."""
+    loaded = sys.modules.get("cel.cel")
+    if loaded is not None:
+        return loaded
+    package = importlib.util.find_spec("cel")
+    folder = next(iter(package.submodule_search_locations or ())) if package else None
+    found = (
+        importlib.machinery.FileFinder(
+            folder,
+            (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        ).find_spec("cel.cel")
+        if folder
+        else None
+    )
+    if found is None or found.loader is None:  # not the layout above: the package's own way
+        import cel
+
+        return cel
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
+    sys.modules["cel.cel"] = module
+    return module

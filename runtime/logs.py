@@ -12,16 +12,15 @@ import logging
 import os
 import sys
 import weakref
-from typing import Any, TextIO, cast, TYPE_CHECKING
-
-import structlog
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from runtime.errors import ConfigurationError
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
     from collections.abc import Callable, Iterable, Mapping, MutableMapping
+
+    from structlog.typing import FilteringBoundLogger
 
 
 class ProcessSecrets(Redactor):
@@ -99,6 +98,8 @@ def configure_logging(level: str = "warning", *, json: bool = False) -> None:
     """Send relay's logs to stderr at ``level`` (one of ``LEVELS``), as console lines or JSON."""
     if level.lower() not in LEVELS:
         raise ConfigurationError(f"unknown log level {level!r}: one of {', '.join(LEVELS)}")
+    import structlog  # here, not at import: ~0.1 s (its console renderer loads rich)
+
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
