@@ -8,8 +8,8 @@ import attrs
 from starlette.responses import Response
 
 from ..errors import bad_param, forbidden, not_found
-from ..gateway import api_route
 from .context import Ctx, parse_uri, resource, sort_items
+from .gateway import api_route
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

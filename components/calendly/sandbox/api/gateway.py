@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api.context import Ctx
-from .errors import ApiError
-from .ratelimit import Decision
+from ..errors import ApiError
+from ..ratelimit import Decision
+from .context import Ctx
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from .host import Host
+    from ..host import Host
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 log = logging.getLogger(__name__)
