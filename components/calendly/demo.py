@@ -84,6 +84,13 @@ def _table(rows: list[Any]) -> Table:
 
 
 async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]:
+    """Serve a sandbox and a relay on loopback ports, connect, deploy ``flow_path`` and book
+    ``bookings`` invitees, then wait for their executions and replay one.
+
+    Everything relay stores goes under ``home``. Returns the counts the summary prints
+    (execution statuses, events, deliveries, API requests, seconds), the first execution's
+    id and the replay (source id, new id, status), so the command can point at them.
+    """
     # the service side (store, server) loads only when the demo runs, not with every command
     from components.calendly.sandbox import Sandbox, SandboxConfig
     from runtime import InProcessExecutor, Service, create_app, open_store

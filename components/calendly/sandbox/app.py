@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from .sandbox import Sandbox
+    from .host import Host
 
 log = logging.getLogger(__name__)
 _SAFE = ("GET", "HEAD")
@@ -57,7 +57,7 @@ def _merge(routes: list[Route]) -> list[Route]:
             async def endpoint(request: Request) -> Response:
                 route = table[request.method]
                 response: Response = await route.endpoint(request)
-                sb: Sandbox = request.app.state.sandbox
+                sb: Host = request.app.state.sandbox
                 if request.method in _SAFE and request.url.path not in oauth.CHANGING_READS:
                     return response  # reads change nothing kept: skip serialising the state
                 try:
@@ -73,7 +73,7 @@ def _merge(routes: list[Route]) -> list[Route]:
     return merged
 
 
-def build_app(sb: Sandbox) -> Starlette:
+def build_app(sb: Host) -> Starlette:
     """The ASGI app for ``sb``; handlers find the sandbox in ``app.state.sandbox``."""
 
     @contextlib.asynccontextmanager

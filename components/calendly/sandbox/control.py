@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from .sandbox import Sandbox
+    from .host import Host
 
 
-def _sb(request: Request) -> Sandbox:
-    sb: Sandbox = request.app.state.sandbox
+def _sb(request: Request) -> Host:
+    sb: Host = request.app.state.sandbox
     return sb
 
 
@@ -68,7 +68,7 @@ def _required(body: dict[str, Any], name: str) -> str:
     return value
 
 
-async def book(request: Request, sb: Sandbox) -> Response:
+async def book(request: Request, sb: Host) -> Response:
     """An invitee books a slot (201, the new invitee); webhooks fire."""
     body = await _body(request)
     invitee = sb.book(
@@ -80,34 +80,34 @@ async def book(request: Request, sb: Sandbox) -> Response:
     return JSONResponse({"resource": invitee}, status_code=201)
 
 
-async def cancel(request: Request, sb: Sandbox) -> Response:
+async def cancel(request: Request, sb: Host) -> Response:
     """The invitee cancels (the canceled invitee); webhooks fire."""
     body = await _body(request)
     out = sb.cancel(_required(body, "invitee"), _opt_str(body, "reason"))
     return JSONResponse({"resource": out})
 
 
-async def reschedule(request: Request, sb: Sandbox) -> Response:
+async def reschedule(request: Request, sb: Host) -> Response:
     """The invitee reschedules (201, the new invitee); webhooks fire."""
     body = await _body(request)
     out = sb.reschedule(_required(body, "invitee"), _opt_time(body, "start_time"))
     return JSONResponse({"resource": out}, status_code=201)
 
 
-async def no_show(request: Request, sb: Sandbox) -> Response:
+async def no_show(request: Request, sb: Host) -> Response:
     """Mark the invitee as a no-show (201, the InviteeNoShow)."""
     body = await _body(request)
     return JSONResponse({"resource": sb.mark_no_show(_required(body, "invitee"))}, status_code=201)
 
 
-async def unmark_no_show(request: Request, sb: Sandbox) -> Response:
+async def unmark_no_show(request: Request, sb: Host) -> Response:
     """Remove the invitee's no-show mark (204)."""
     body = await _body(request)
     sb.unmark_no_show(_required(body, "invitee"))
     return Response(status_code=204)
 
 
-async def submit_form(request: Request, sb: Sandbox) -> Response:
+async def submit_form(request: Request, sb: Host) -> Response:
     """Submit a routing form (201, the submission); webhooks fire."""
     body = await _body(request)
     answers = body.get("answers")
@@ -119,13 +119,13 @@ async def submit_form(request: Request, sb: Sandbox) -> Response:
     return JSONResponse({"resource": out}, status_code=201)
 
 
-async def clients(request: Request, sb: Sandbox) -> Response:
+async def clients(request: Request, sb: Host) -> Response:
     """Register an OAuth client (201, its client_id and client_secret)."""
     client_id, secret = sb.register_client()
     return JSONResponse({"client_id": client_id, "client_secret": secret}, status_code=201)
 
 
-async def tokens(request: Request, sb: Sandbox) -> Response:
+async def tokens(request: Request, sb: Host) -> Response:
     """Mint an OAuth token pair or a personal access token (201)."""
     body = await _body(request)
     kind = _opt_str(body, "kind") or "oauth"
@@ -142,17 +142,17 @@ async def tokens(request: Request, sb: Sandbox) -> Response:
     return JSONResponse(sb.issue_token(user, _opt_str(body, "scope") or "default"), status_code=201)
 
 
-async def deliveries(request: Request, sb: Sandbox) -> Response:
+async def deliveries(request: Request, sb: Host) -> Response:
     """Every webhook delivery so far, with each attempt's status code."""
     return JSONResponse({"collection": [d.as_json() for d in sb.deliveries]})
 
 
-async def requests_(request: Request, sb: Sandbox) -> Response:
+async def requests_(request: Request, sb: Host) -> Response:
     """Every recorded API and OAuth request (secrets redacted; not kept in --state)."""
     return JSONResponse({"collection": sb.requests})
 
 
-async def faults(request: Request, sb: Sandbox) -> Response:
+async def faults(request: Request, sb: Host) -> Response:
     """Inject 429s, 500s and latency into API calls (the new settings)."""
     body = await _body(request)
     try:
@@ -167,7 +167,7 @@ async def faults(request: Request, sb: Sandbox) -> Response:
     return JSONResponse(sb.faults.summary())
 
 
-async def plan(request: Request, sb: Sandbox) -> Response:
+async def plan(request: Request, sb: Host) -> Response:
     """Switch the organization's plan (rate limits and plan-gated endpoints follow)."""
     body = await _body(request)
     value = _opt_str(body, "plan")
@@ -177,7 +177,7 @@ async def plan(request: Request, sb: Sandbox) -> Response:
     return JSONResponse({"plan": value})
 
 
-async def calendar(request: Request, sb: Sandbox) -> Response:
+async def calendar(request: Request, sb: Host) -> Response:
     """Break or mend a user's calendar connection (broken: /user_busy_times answers 424)."""
     body = await _body(request)
     broken = body.get("broken")
@@ -191,7 +191,7 @@ async def calendar(request: Request, sb: Sandbox) -> Response:
     return JSONResponse({"user": user, "broken": broken})
 
 
-async def state(request: Request, sb: Sandbox) -> Response:
+async def state(request: Request, sb: Host) -> Response:
     """A summary of the data: organization, owner, users, event types, forms, plan."""
     return JSONResponse(sb.summary())
 
@@ -235,7 +235,7 @@ class ControlRoute:
         }
 
 
-async def index(request: Request, sb: Sandbox) -> Response:
+async def index(request: Request, sb: Host) -> Response:
     """This index: every control endpoint with its method, path, purpose and body fields."""
     base = sb.config.base_url
     return JSONResponse(

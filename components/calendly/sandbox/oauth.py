@@ -16,7 +16,7 @@ from .tokens import AccessToken, OAuthError, TokenRequest
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from .sandbox import Sandbox
+    from .host import Host
 
 #: GET paths that change kept state (a code is minted), so a state file is saved after them.
 CHANGING_READS = frozenset({"/oauth/authorize"})
@@ -24,8 +24,8 @@ CHANGING_READS = frozenset({"/oauth/authorize"})
 SECRET_FIELDS = ("client_secret", "code", "code_verifier", "refresh_token", "token")
 
 
-def _sandbox(request: Request) -> Sandbox:
-    sb: Sandbox = request.app.state.sandbox
+def _sandbox(request: Request) -> Host:
+    sb: Host = request.app.state.sandbox
     return sb
 
 
@@ -109,7 +109,7 @@ async def authorize(request: Request) -> Response:
     return back({"code": code})
 
 
-def _peek_user(sb: Sandbox, body: dict[str, str]) -> str | None:
+def _peek_user(sb: Host, body: dict[str, str]) -> str | None:
     """Whose token a request is for, before it is consumed (for the per-user token limit)."""
     grant = body.get("grant_type")
     if grant == "authorization_code":

@@ -36,7 +36,7 @@ from .tokens import AccessToken, AuthCode, RefreshToken, TokenRequest
 from .webhooks import Delivery
 
 if TYPE_CHECKING:
-    from .sandbox import Sandbox
+    from .host import PersistedHost
 
 FORMAT = "relay-calendly-sandbox-state"
 VERSION = 1
@@ -105,7 +105,7 @@ class SandboxStateError(Exception):
     """The state file cannot be read or written; the message is one line naming the file."""
 
 
-def snapshot(sb: Sandbox) -> dict[str, Any]:
+def snapshot(sb: PersistedHost) -> dict[str, Any]:
     """The sandbox's whole mutable state as JSON-ready data."""
     st, tokens, faults = sb.state, sb.tokens, sb.faults
     state: dict[str, Any] = {
@@ -138,7 +138,7 @@ def snapshot(sb: Sandbox) -> dict[str, Any]:
     }
 
 
-def _state_tables(sb: Sandbox, raw: dict[str, Any]) -> None:
+def _state_tables(sb: PersistedHost, raw: dict[str, Any]) -> None:
     path = "$.state"
     require_keys(raw, (*TABLES, "owner_uuid", "org_uuid", "calendar_errors", "ids"), path)
     tables = {
@@ -162,7 +162,7 @@ def _state_tables(sb: Sandbox, raw: dict[str, Any]) -> None:
     st.ids.rng = rng
 
 
-def _tokens(sb: Sandbox, raw: dict[str, Any]) -> None:
+def _tokens(sb: PersistedHost, raw: dict[str, Any]) -> None:
     path = "$.tokens"
     require_keys(raw, ("clients", "access", "refresh", "codes", "requests"), path)
     clients = check(raw["clients"], dict[str, str], path_of(path, "clients"))
@@ -186,7 +186,7 @@ def _tokens(sb: Sandbox, raw: dict[str, Any]) -> None:
     tokens.codes, tokens.requests = codes, decoded
 
 
-def _webhooks(sb: Sandbox, raw: dict[str, Any]) -> None:
+def _webhooks(sb: PersistedHost, raw: dict[str, Any]) -> None:
     path = "$.webhooks"
     require_keys(raw, ("signing_key", "deliveries"), path)
     key = check(raw["signing_key"], str, path_of(path, "signing_key"))
@@ -200,7 +200,7 @@ def _webhooks(sb: Sandbox, raw: dict[str, Any]) -> None:
     sb.dispatcher.restore(deliveries, key)
 
 
-def _faults(sb: Sandbox, raw: dict[str, Any]) -> None:
+def _faults(sb: PersistedHost, raw: dict[str, Any]) -> None:
     path = "$.faults"
     require_keys(raw, ("error_rate_429", "error_rate_5xx", "latency", "rng"), path)
     values = [check(raw[k], float, path_of(path, k)) for k in ("error_rate_429", "error_rate_5xx")]
@@ -213,7 +213,7 @@ def _faults(sb: Sandbox, raw: dict[str, Any]) -> None:
     sb.faults.rng = rng
 
 
-def restore(sb: Sandbox, data: Any) -> None:
+def restore(sb: PersistedHost, data: Any) -> None:
     """Replace ``sb``'s state by the document ``data``; :class:`StateFormatError` names the
     first value that does not fit (the sandbox is then not to be used)."""
     doc = obj(data, "$")
@@ -292,7 +292,7 @@ class StateFile:
         self._last = text
         return data
 
-    def load_into(self, sb: Sandbox, data: Any) -> None:
+    def load_into(self, sb: PersistedHost, data: Any) -> None:
         """Restore ``sb`` from ``data`` (what :meth:`read` returned), naming the file on error."""
         try:
             restore(sb, data)

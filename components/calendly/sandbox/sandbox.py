@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .app import build_app
 from .config import DEFAULT_CLIENT_ID, SandboxConfig
 from .errors import bad_param
 from .faults import Faults
@@ -74,8 +75,6 @@ class Sandbox:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         state_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        from .app import build_app  # app imports the routes, which type-check against us
-
         self.config = config or SandboxConfig()
         self.clock = clock
         self.sleep = sleep

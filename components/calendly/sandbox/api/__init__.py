@@ -1,4 +1,5 @@
-"""Calendly API v2 endpoints, one module per area; :func:`routes` gathers them."""
+"""Calendly API v2: one module per area of endpoints, the request path they share (:mod:`.gateway`,
+:mod:`.context`); :func:`routes` gathers them."""
 
 from __future__ import annotations
 

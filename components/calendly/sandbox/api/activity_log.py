@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import bad_param
-from ..gateway import api_route
 from ..timeutil import iso
 from .context import Ctx, parse_uri, sort_items
+from .gateway import api_route
 
 if TYPE_CHECKING:
     from starlette.responses import Response

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from starlette.responses import JSONResponse, Response
 
 from ..errors import ApiError, bad_param, forbidden, not_found
-from ..gateway import api_route
 from ..timeutil import iso
 from .context import Ctx, resource
+from .gateway import api_route
 
 if TYPE_CHECKING:
     from starlette.routing import Route

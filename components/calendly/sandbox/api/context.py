@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from ..host import ApiHost
     from ..models import JSON, User
-    from ..sandbox import Sandbox
     from ..tokens import AccessToken
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 class Ctx:
     """One authenticated API request."""
 
-    def __init__(self, request: Request, sb: Sandbox, token: AccessToken) -> None:
+    def __init__(self, request: Request, sb: ApiHost, token: AccessToken) -> None:
         self.request = request
         self.sb = sb
         self.token = token

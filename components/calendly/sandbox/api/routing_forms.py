@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import forbidden, not_found
-from ..gateway import api_route
 from .context import Ctx, resource, sort_items
+from .gateway import api_route
 
 if TYPE_CHECKING:
     from starlette.responses import Response

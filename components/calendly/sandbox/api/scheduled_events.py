@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
 from starlette.responses import Response
 
 from ..errors import bad_param, forbidden, not_found
-from ..gateway import api_route
 from .context import Ctx, parse_uri, resource, sort_items
+from .gateway import api_route
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from starlette.routing import Route
 
     from ..models import Invitee, ScheduledEvent
@@ -22,6 +25,62 @@ def _can_see(ctx: Ctx, ev: ScheduledEvent) -> bool:
     return ctx.user.uuid in ev.host_uuids or ctx.is_admin(ev.org_uuid)
 
 
+@attrs.frozen
+class _EventFilter:
+    """The query's filters, each None when the caller did not ask for it."""
+
+    org: str | None
+    user: str | None
+    status: str | None
+    min_start: float | None
+    max_start: float | None
+    email: str | None  # lowered, so invitee emails compare case-insensitively
+
+    def admits(self, ev: ScheduledEvent, invitees: Mapping[str, Invitee]) -> bool:
+        """Whether ``ev`` passes every filter the query set."""
+        if self.org is not None and ev.org_uuid != self.org:
+            return False
+        if self.user is not None and self.user not in ev.host_uuids:
+            return False
+        if self.status is not None and ev.status != self.status:
+            return False
+        if self.min_start is not None and ev.start < self.min_start:
+            return False
+        if self.max_start is not None and ev.start >= self.max_start:
+            return False
+        return self.email is None or any(
+            i in invitees and invitees[i].email.lower() == self.email for i in ev.invitee_uuids
+        )
+
+
+def _require_scope(ctx: Ctx, org: str | None, user: str | None) -> None:
+    """Refuse a listing whose organization/user scope the caller may not read."""
+    if org is None and user is None:
+        raise bad_param("organization", "organization or user is required")
+    if org is not None:
+        ctx.require_org(
+            org, admin=True, message="You do not have permission to access this resource."
+        )
+    if user is not None:
+        _require_user_scope(ctx, org, user)
+
+
+def _require_user_scope(ctx: Ctx, org: str | None, user: str) -> None:
+    """Refuse listing another user's events unless the caller administers their organization."""
+    target = ctx.state.users.get(user)
+    if target is None:
+        raise not_found()
+    if org is not None and ctx.state.membership_of(user, org) is None:
+        raise forbidden("This user is not in your organization")
+    if org is None and user != ctx.user.uuid:
+        if ctx.is_admin(target.org_uuid):
+            raise forbidden(
+                "Please also specify organization when requesting events for "
+                "a user within your organization."
+            )
+        raise forbidden("You do not have permission")
+
+
 async def list_events(ctx: Ctx) -> Response:
     """Events of a user or (admins) an organization, with Calendly's filters."""
     org = ctx.uri("organization", "organizations")
@@ -31,44 +90,10 @@ async def list_events(ctx: Ctx) -> Response:
     min_start = ctx.time("min_start_time")
     max_start = ctx.time("max_start_time")
     keys = ctx.sort(["start_time", "created_at"], "start_time:asc")
-    if org is None and user is None:
-        raise bad_param("organization", "organization or user is required")
-    if org is not None:
-        ctx.require_org(
-            org, admin=True, message="You do not have permission to access this resource."
-        )
-    if user is not None:
-        target = ctx.state.users.get(user)
-        if target is None:
-            raise not_found()
-        if org is not None and ctx.state.membership_of(user, org) is None:
-            raise forbidden("This user is not in your organization")
-        if org is None and user != ctx.user.uuid:
-            if ctx.is_admin(target.org_uuid):
-                raise forbidden(
-                    "Please also specify organization when requesting events for "
-                    "a user within your organization."
-                )
-            raise forbidden("You do not have permission")
+    _require_scope(ctx, org, user)
+    wanted = _EventFilter(org, user, status, min_start, max_start, email.lower() if email else None)
     invitees = ctx.state.invitees
-    lowered = email.lower() if email else None
-    items: list[ScheduledEvent] = []
-    for ev in ctx.state.events.values():
-        if org is not None and ev.org_uuid != org:
-            continue
-        if user is not None and user not in ev.host_uuids:
-            continue
-        if status is not None and ev.status != status:
-            continue
-        if min_start is not None and ev.start < min_start:
-            continue
-        if max_start is not None and ev.start >= max_start:
-            continue
-        if lowered is not None and not any(
-            i in invitees and invitees[i].email.lower() == lowered for i in ev.invitee_uuids
-        ):
-            continue
-        items.append(ev)
+    items = [ev for ev in ctx.state.events.values() if wanted.admits(ev, invitees)]
     items = sort_items(
         items, keys, {"start_time": lambda e: e.start, "created_at": lambda e: e.created_at}
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import bad_param, forbidden, not_found
-from ..gateway import api_route
 from ..models import JSON, EventType, SchedulingLink, Share
 from ..timeutil import parse_iso
 from .context import Ctx, parse_uri, resource
+from .gateway import api_route
 
 if TYPE_CHECKING:
     from starlette.responses import Response

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from starlette.responses import Response
 
 from ..errors import ApiError, bad_param, forbidden, not_found
-from ..gateway import api_route
 from ..models import WebhookSubscription
 from .context import Ctx, parse_uri, resource, sort_items
+from .gateway import api_route
 
 if TYPE_CHECKING:
     from starlette.routing import Route

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api.context import Ctx
-from .errors import ApiError
-from .ratelimit import Decision
+from ..errors import ApiError
+from ..ratelimit import Decision
+from .context import Ctx
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from .sandbox import Sandbox
+    from ..host import Host
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _with_headers(response: Response, decision: Decision | None) -> Response:
 
 async def handle(request: Request, handler: Handler, scope: str) -> Response:
     """Run one API request through the sandbox's checks and the handler."""
-    sb: Sandbox = request.app.state.sandbox
+    sb: Host = request.app.state.sandbox
     await sb.record_api(request)
     bearer = _bearer(request)
     token = sb.tokens.authenticate(bearer) if bearer else None
