@@ -19,7 +19,7 @@ from .models import (
     RoutingFormSubmission,
     ScheduledEvent,
 )
-from .seed import empty_tracking
+from .seed_data import empty_tracking
 from .timeutil import iso
 
 if TYPE_CHECKING:

@@ -11,118 +11,30 @@ import random
 
 from .ids import IdFactory
 from .models import (
-    JSON,
-    ActivityEntry,
     EventType,
     Invitation,
     Invitee,
     Membership,
     NoShow,
     Organization,
-    RoutingForm,
-    RoutingFormSubmission,
     Schedule,
     ScheduledEvent,
-    SchedulingLink,
-    Share,
     User,
-    WebhookSubscription,
 )
+from .seed_data import (
+    DAY,
+    FIRST_NAMES,
+    LAST_NAMES,
+    custom_questions,
+    empty_tracking,
+    working_hours,
+)
+from .seed_org import OrganizationExtras
 from .state import State
 from .timeutil import iso
 
-DAY = 86400.0
-_FIRST = [
-    "Alice",
-    "Bruno",
-    "Chen",
-    "Dana",
-    "Elif",
-    "Farah",
-    "Goran",
-    "Hana",
-    "Ivan",
-    "Jonas",
-    "Kemi",
-    "Luca",
-    "Maya",
-    "Nils",
-    "Omar",
-    "Priya",
-    "Quinn",
-    "Rosa",
-    "Sven",
-    "Tariq",
-]
-_LAST = [
-    "Anders",
-    "Bauer",
-    "Costa",
-    "Diaz",
-    "Eriksen",
-    "Fischer",
-    "Garcia",
-    "Haddad",
-    "Ito",
-    "Jensen",
-    "Kowalski",
-    "Lopez",
-    "Moreau",
-    "Nakamura",
-    "Okafor",
-    "Petrov",
-    "Rossi",
-]
-_WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
-_TRACKING_EMPTY: JSON = {
-    "utm_campaign": None,
-    "utm_source": None,
-    "utm_medium": None,
-    "utm_content": None,
-    "utm_term": None,
-    "salesforce_uuid": None,
-}
 
-
-def empty_tracking() -> JSON:
-    """A fresh tracking object with every field null."""
-    return dict(_TRACKING_EMPTY)
-
-
-def working_hours(start: str = "09:00", end: str = "17:00") -> list[JSON]:
-    """Weekly rules: the given hours Monday to Friday, nothing at weekends."""
-    rules: list[JSON] = []
-    for day in _WEEKDAYS:
-        weekend = day in ("saturday", "sunday")
-        intervals = [] if weekend else [{"from": start, "to": end}]
-        rules.append({"type": "wday", "wday": day, "intervals": intervals})
-    return rules
-
-
-def _custom_questions() -> list[JSON]:
-    return [
-        {
-            "name": "Company Name",
-            "type": "string",
-            "position": 0,
-            "enabled": True,
-            "required": True,
-            "answer_choices": [],
-            "include_other": False,
-        },
-        {
-            "name": "Number of employees",
-            "type": "single_select",
-            "position": 1,
-            "enabled": True,
-            "required": False,
-            "answer_choices": ["1", "2-10", "11-50", "50+"],
-            "include_other": True,
-        },
-    ]
-
-
-class Seeder:
+class Seeder(OrganizationExtras):
     """Builds a :class:`State` for a seed; one instance per sandbox."""
 
     def __init__(self, seed: int, now: float, base_url: str) -> None:
@@ -220,7 +132,7 @@ class Seeder:
             description=f"{name} with {owner.name}" if not team else f"{name} with our team",
             internal_note=None,
             schedule_uuid=sched.uuid if sched else None,
-            custom_questions=_custom_questions(),
+            custom_questions=custom_questions(),
             created_at=created,
             updated_at=created + DAY,
             invitees_limit=limit,
@@ -229,8 +141,8 @@ class Seeder:
         return et
 
     def _person(self) -> tuple[str, str, str]:
-        first = self.rng.choice(_FIRST)
-        last = self.rng.choice(_LAST)
+        first = self.rng.choice(FIRST_NAMES)
+        last = self.rng.choice(LAST_NAMES)
         email = f"{first.lower()}.{last.lower()}{self.rng.randint(1, 999)}@example.org"
         return first, last, email
 
@@ -416,152 +328,6 @@ class Seeder:
             self.state.no_shows[ns.uuid] = ns
             inv.no_show_uuid = ns.uuid
         return inv
-
-    def _routing_forms(self, org: Organization, target: EventType) -> None:
-        questions: list[JSON] = [
-            {
-                "uuid": self.ids.new_uuid4(),
-                "name": "What is your industry?",
-                "type": "select",
-                "required": True,
-                "answer_choices": ["IT & Software", "Financial Services", "Entertainment"],
-            },
-            {
-                "uuid": self.ids.new_uuid4(),
-                "name": "Email",
-                "type": "email",
-                "required": True,
-                "answer_choices": None,
-            },
-        ]
-        for name, status in [("Inbound Demo Request", "published"), ("Draft Intake", "draft")]:
-            created = self.anchor - self.rng.randint(30, 200) * DAY
-            form = RoutingForm(
-                uuid=self.ids.new(),
-                org_uuid=org.uuid,
-                name=name,
-                status=status,
-                questions=[dict(q) for q in questions],
-                created_at=created,
-                updated_at=created + DAY,
-            )
-            self.state.routing_forms[form.uuid] = form
-            if status != "published":
-                continue
-            invitees = list(self.state.invitees.values())[:6]
-            for i in range(8):
-                _first, _last, email = self._person()
-                sub_created = self.anchor - (20 - i) * DAY
-                submitter = invitees[i] if i < len(invitees) else None
-                sub = RoutingFormSubmission(
-                    uuid=self.ids.new(),
-                    form_uuid=form.uuid,
-                    questions_and_answers=[
-                        {
-                            "question_uuid": questions[0]["uuid"],
-                            "question": questions[0]["name"],
-                            "answer": self.rng.choice(questions[0]["answer_choices"]),
-                        },
-                        {
-                            "question_uuid": questions[1]["uuid"],
-                            "question": "Email",
-                            "answer": email,
-                        },
-                    ],
-                    tracking=empty_tracking(),
-                    result={
-                        "type": "event_type",
-                        "value": f"{self.base}/event_types/{target.uuid}",
-                    },
-                    submitter=(submitter.event_uuid, submitter.uuid) if submitter else None,
-                    created_at=sub_created,
-                    updated_at=sub_created,
-                )
-                self.state.submissions[sub.uuid] = sub
-                if submitter:
-                    submitter.routing_form_submission_uuid = sub.uuid
-
-    def _misc(self, org: Organization, owner: User, et: EventType) -> None:
-        created = self.anchor - 10 * DAY
-        # A subscription Calendly already gave up on: shows the disabled state, receives nothing.
-        hook = WebhookSubscription(
-            uuid=self.ids.new(),
-            url="https://hooks.example.invalid/calendly",
-            events=["invitee.created", "invitee.canceled"],
-            scope="organization",
-            org_uuid=org.uuid,
-            user_uuid=None,
-            creator_uuid=owner.uuid,
-            signing_key=None,
-            state="disabled",
-            created_at=created,
-            updated_at=created + DAY,
-            retry_started_at=created + 3600,
-        )
-        self.state.webhooks[hook.uuid] = hook
-        link_id = self.ids.new()
-        booking = f"{self.base}/d/{link_id.lower()[:8]}/{et.slug.split('/')[-1]}"
-        link = SchedulingLink(
-            uuid=link_id,
-            event_type_uuid=et.uuid,
-            booking_url=booking,
-            max_event_count=1,
-            created_at=created,
-        )
-        self.state.scheduling_links[link.uuid] = link
-        share_id = self.ids.new()
-        share = Share(
-            uuid=share_id,
-            event_type_uuid=et.uuid,
-            created_at=created,
-            resource={
-                "scheduling_links": [
-                    {
-                        "booking_url": f"{self.base}/d/{share_id.lower()[:8]}/share",
-                        "owner": f"{self.base}/event_types/{et.uuid}",
-                        "owner_type": "EventType",
-                    }
-                ],
-                "share_override": {
-                    "name": et.name,
-                    "duration": et.duration,
-                    "period_type": "unlimited",
-                    "start_date": None,
-                    "end_date": None,
-                    "max_booking_time": None,
-                    "hide_location": False,
-                    "location_configurations": [],
-                    "availability_rule": {"rules": working_hours(), "timezone": owner.timezone},
-                },
-            },
-        )
-        self.state.shares[share.uuid] = share
-
-    def _activity(self, org: Organization, actors: list[User]) -> None:
-        kinds = [
-            ("User", "Login"),
-            ("User", "Logout"),
-            ("Organization", "UserAdded"),
-            ("Organization", "InvitationSent"),
-            ("EventType", "Created"),
-            ("EventType", "Updated"),
-            ("Webhook", "Created"),
-            ("Compliance", "DataExported"),
-        ]
-        for i in range(150):
-            actor = actors[self.rng.randrange(len(actors))]
-            namespace, action = kinds[self.rng.randrange(len(kinds))]
-            entry = ActivityEntry(
-                uuid=self.ids.new(),
-                org_uuid=org.uuid,
-                occurred_at=self.anchor - (150 - i) * 4 * 3600 - self.rng.randrange(3600),
-                namespace=namespace,
-                action=action,
-                actor_uuid=actor.uuid,
-                actor_name=actor.name,
-                details={"ip": f"10.0.0.{self.rng.randint(1, 254)}"},
-            )
-            self.state.activity[entry.uuid] = entry
 
 
 def build_state(seed: int, n_events: int, now: float, base_url: str) -> State:
