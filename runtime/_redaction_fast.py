@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import marshal
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence

@@ -6,8 +6,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from typing import Any, TYPE_CHECKING
-
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runtime.context import Context

@@ -19,10 +19,12 @@ from runtime.http import (
 )
 
 if TYPE_CHECKING:
-    from runtime.connections import ConnectionHandle
-    from runtime.clock import Clock
     from collections.abc import Awaitable, Callable
+
     from structlog.typing import FilteringBoundLogger
+
+    from runtime.clock import Clock
+    from runtime.connections import ConnectionHandle
 
 T = TypeVar("T")
 

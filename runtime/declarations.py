@@ -8,7 +8,7 @@ declaration reads as named fields and a reordered field cannot silently shift th
 
 from __future__ import annotations
 
-from typing import Any, Literal, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import field, frozen
 

@@ -12,7 +12,7 @@ import asyncio
 import os
 import time
 import traceback
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field, frozen
 
@@ -33,13 +33,15 @@ from runtime.retries import attempt
 from runtime.schema_messages import kind_of
 
 if TYPE_CHECKING:
-    from runtime.clock import Clock
-    from runtime.http import AsyncClient, RequestLimiter
-    from structlog.typing import FilteringBoundLogger
-    from runtime.redaction import Redactor
-    from runtime.plans import ActionPlans
-    from runtime.connections import ConnectionHandle
     from collections.abc import Callable, Mapping
+
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.clock import Clock
+    from runtime.connections import ConnectionHandle
+    from runtime.http import AsyncClient, RequestLimiter
+    from runtime.plans import ActionPlans
+    from runtime.redaction import Redactor
 
 #: Seconds an execution runs steps before it lets the event loop run other work.
 YIELD_EVERY = 0.01

@@ -8,7 +8,7 @@ components go through the same path). A misspelled hook name fails at load.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

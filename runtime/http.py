@@ -18,7 +18,7 @@ import json as jsonlib
 import random
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 import httpx

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -18,9 +18,11 @@ from runtime.errors import InputValidationError, Problem
 from runtime.schema_messages import describe, did_you_mean, expected
 
 if TYPE_CHECKING:
-    from runtime.declarations import Input
-    from jsonschema.exceptions import ValidationError
     from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from jsonschema.exceptions import ValidationError
+
+    from runtime.declarations import Input
 
 _FORMAT_CHECKER = FormatChecker()
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-
-from runtime.redaction import SECRET_KEYS
 from typing import TYPE_CHECKING
 
+from runtime.redaction import SECRET_KEYS
+
 if TYPE_CHECKING:
-    from runtime.store import Instance, Store
-    from runtime.flows import Flow
-    from runtime.api import Runtime
     from collections.abc import Awaitable, Callable
+
+    from runtime.api import Runtime
+    from runtime.flows import Flow
+    from runtime.store import Instance, Store
 
 #: Seconds an instance read from the store is reused for webhooks and executions. Changes made
 #: by this process (deploy, undeploy) take effect at once; changes made by another process

@@ -3,14 +3,14 @@ inputs rendered from them."""
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.connections import ConnectionHandle
 from runtime.trigger_kinds import ComponentTrigger
 
 if TYPE_CHECKING:
-    from runtime.flows import Flow
     from runtime.api import Runtime
+    from runtime.flows import Flow
     from runtime.store import Instance
 
 #: An instance's config scope and its connection handles, by connection name.

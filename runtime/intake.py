@@ -8,7 +8,7 @@ trigger kind's (``FlowTrigger.shape``, ``FlowTrigger.kept_headers``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from attrs import frozen
@@ -17,12 +17,12 @@ from runtime.errors import ConfigurationError, FlowError, NotFound, WebhookRejec
 from runtime.instance_config import resolve_instance_config
 
 if TYPE_CHECKING:
-    from runtime.instance_cache import InstanceCache
-    from runtime.flows import Flow
-    from runtime.declarations import WebhookRequest
-    from runtime.store import Instance, Store
-    from runtime.connections import ConnectionHandle
     from runtime.api import Runtime
+    from runtime.connections import ConnectionHandle
+    from runtime.declarations import WebhookRequest
+    from runtime.flows import Flow
+    from runtime.instance_cache import InstanceCache
+    from runtime.store import Instance, Store
 
 log = structlog.get_logger("relay.service")
 

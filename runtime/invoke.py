@@ -7,7 +7,7 @@ function is called with a context from ``context(step=..., **extra)``.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -18,9 +18,10 @@ from runtime.errors import ConfigurationError
 from runtime.inputs import CONNECTION_MARKER
 
 if TYPE_CHECKING:
-    from runtime.registry import Registry
-    from runtime.declarations import TriggerEvent, WebhookRequest
     from collections.abc import Callable, Mapping
+
+    from runtime.declarations import TriggerEvent, WebhookRequest
+    from runtime.registry import Registry
 
 
 @frozen

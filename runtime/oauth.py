@@ -8,7 +8,7 @@ error translation. (authlib's httpx client now targets httpx2, which relay does 
 from __future__ import annotations
 
 import secrets
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx

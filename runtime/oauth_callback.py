@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from runtime.errors import ReconnectRequired
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from runtime.errors import ConfigurationError, ExpressionError, WebhookRejected
 
 if TYPE_CHECKING:
-    from runtime.expressions import Template
     from runtime.declarations import WebhookRequest
+    from runtime.expressions import Template
     from runtime.flows.model import Flow
     from runtime.redaction import Redactor
 

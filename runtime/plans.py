@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -12,11 +12,12 @@ from runtime.expressions import templates_in
 from runtime.inputs import CONNECTION_MARKER, InputSchema
 
 if TYPE_CHECKING:
-    from runtime.registry import Registry
-    from runtime.redaction import Redactor
-    from runtime.flows.model import ActionStep
-    from runtime.declarations import Action
     from collections.abc import Mapping
+
+    from runtime.declarations import Action
+    from runtime.flows.model import ActionStep
+    from runtime.redaction import Redactor
+    from runtime.registry import Registry
 
 
 @frozen

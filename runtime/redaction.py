@@ -8,7 +8,7 @@ text that leaves the engine, wherever it appears.
 from __future__ import annotations
 
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime._redaction_fast import CleanCheck
 

@@ -5,7 +5,7 @@ These are plain values (``as_dict`` is what is stored and printed); the engine b
 
 from __future__ import annotations
 
-from typing import Any, Literal, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import define, field
 
@@ -13,9 +13,10 @@ from runtime.errors import ApiError, InputValidationError, RelayError, StepFaile
 from runtime.redaction import REDACTED, SECRET_KEYS, Redactor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from runtime.connections import ConnectionHandle
     from runtime.context import State
-    from collections.abc import Callable, Mapping
 
 Status = Literal["completed", "failed", "canceled"]
 StepStatus = Literal["completed", "failed", "skipped", "reused"]

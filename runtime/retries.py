@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.calls import call_function
 from runtime.errors import ApiError, InputValidationError
 
 if TYPE_CHECKING:
-    from runtime.flows.model import ActionStep, RetryPolicy
-    from runtime.context import Context
     from runtime.clock import Clock
+    from runtime.context import Context
+    from runtime.flows.model import ActionStep, RetryPolicy
 
 
 async def attempt(

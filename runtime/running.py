@@ -3,7 +3,7 @@ record the outcome under the claim (a claim whose lease was taken over writes no
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -13,11 +13,12 @@ from runtime.instance_config import resolve_instance_config
 from runtime.store.records import ExecutionRow, LeaseLost
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from runtime.api import Runtime
-    from runtime.store import Store
     from runtime.flows import Flow
     from runtime.instance_cache import InstanceCache
-    from collections.abc import Callable, Mapping
+    from runtime.store import Store
 
 log = structlog.get_logger("relay.service")
 

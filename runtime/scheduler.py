@@ -9,17 +9,17 @@ execution, a polling trigger records one with what changed since its cursor.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import structlog
 
 from runtime.errors import RelayError
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.store import Instance
-    from runtime.service import Service
-    from runtime.flows import Flow
     from runtime.executors import Executor
+    from runtime.flows import Flow
+    from runtime.service import Service
+    from runtime.store import Instance
 
 log = structlog.get_logger("relay.scheduler")
 

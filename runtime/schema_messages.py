@@ -51,6 +51,7 @@ _TYPES: dict[str, str] = {
 
 if TYPE_CHECKING:  # jsonschema costs ~50 ms to import; only its errors come here
     from collections.abc import Iterable
+
     from jsonschema.exceptions import SchemaError, ValidationError
 
 

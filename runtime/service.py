@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -23,13 +23,14 @@ from runtime.intake import WebhookIntake, WebhookOutcome
 from runtime.running import Runner
 
 if TYPE_CHECKING:
-    from runtime.store.records import ExecutionRow
-    from runtime.declarations import WebhookRequest
-    from runtime.api import Consent, Runtime
-    from runtime.store import Instance, Store
-    from runtime.connections import ConnectionHandle
-    from runtime.flows import Flow
     from collections.abc import Callable, Mapping
+
+    from runtime.api import Consent, Runtime
+    from runtime.connections import ConnectionHandle
+    from runtime.declarations import WebhookRequest
+    from runtime.flows import Flow
+    from runtime.store import Instance, Store
+    from runtime.store.records import ExecutionRow
 
 log = structlog.get_logger("relay.service")
 

@@ -18,6 +18,7 @@ from runtime.errors import RelayError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
     from runtime.api import Runtime
 
 __all__ = ["CliState", "add_plugin_commands", "cli", "main", "run_cli"]

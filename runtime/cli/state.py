@@ -14,6 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
     from runtime.api import Runtime
 
 

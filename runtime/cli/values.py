@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from runtime.declarations import Input
     from collections.abc import Iterable, Sequence
+
+    from runtime.declarations import Input
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})

@@ -14,8 +14,9 @@ import click
 from runtime.cli.common import handle_errors, out
 
 if TYPE_CHECKING:
-    from types import FrameType
     from multiprocessing.process import BaseProcess
+    from types import FrameType
+
     from runtime.executors.worker import WorkerSettings
 
 

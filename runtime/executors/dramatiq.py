@@ -18,7 +18,7 @@ import math
 import os
 import re
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from attrs import evolve, frozen
@@ -30,9 +30,11 @@ from runtime.envsettings import POSITIVE, env_value
 from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from runtime.service import Service
-    from dramatiq.middleware import Middleware
     from collections.abc import Mapping
+
+    from dramatiq.middleware import Middleware
+
+    from runtime.service import Service
 
 log = structlog.get_logger("relay.executor")
 

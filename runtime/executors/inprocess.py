@@ -27,13 +27,13 @@ import os
 import socket
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import structlog
 
 from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, env_value
 from runtime.expression_budget import current_budget
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime.service import Service

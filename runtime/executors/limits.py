@@ -22,7 +22,7 @@ import contextlib
 import random
 import time
 import uuid
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from dramatiq.rate_limits import WindowRateLimiter

@@ -27,7 +27,7 @@ import os
 import random
 import socket
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from attrs import evolve, field, frozen

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import structlog
@@ -31,8 +31,9 @@ from runtime.heap import freeze_startup_heap
 from runtime.logs import configure_from_env
 
 if TYPE_CHECKING:
-    from dramatiq.brokers.redis import RedisBroker
     from types import FrameType
+
+    from dramatiq.brokers.redis import RedisBroker
 
 log = structlog.get_logger("relay.worker")
 

@@ -7,7 +7,7 @@ until a flow loads clean.
 from __future__ import annotations
 
 from pathlib import Path as FsPath
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import FlowError, Problem
 from runtime.flows.model import ConfigVariable, Flow
@@ -17,11 +17,12 @@ from runtime.flows.yamlsource import Path, parse_yaml
 from runtime.schema_messages import did_you_mean
 
 if TYPE_CHECKING:
-    from runtime.declarations import Component
-    from runtime.registry import Registry
-    from runtime.inputs import InputSchema
-    from runtime.expressions import Template
     from collections.abc import Mapping
+
+    from runtime.declarations import Component
+    from runtime.expressions import Template
+    from runtime.inputs import InputSchema
+    from runtime.registry import Registry
 
 
 def load_flow_file(path: str | FsPath, registry: Registry) -> Flow:

@@ -16,7 +16,7 @@ The engine (``runtime.engine``) runs steps in order and keeps each one's output 
 from __future__ import annotations
 
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 

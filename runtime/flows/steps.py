@@ -8,7 +8,7 @@ never hides another. A ``Flow`` is only built from a document without problems.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import ExpressionError
 from runtime.expressions import Template, compile_template, has_template, templates_in
@@ -25,9 +25,10 @@ from runtime.flows.scoping import Ancestors, Where, reference_problems, step_pla
 from runtime.schema_messages import did_you_mean, key_path, show
 
 if TYPE_CHECKING:
-    from runtime.registry import Registry
-    from runtime.flows.yamlsource import Path, YamlDocument
     from collections.abc import Mapping, Set
+
+    from runtime.flows.yamlsource import Path, YamlDocument
+    from runtime.registry import Registry
 
 _KINDS = ("action", "branch", "for_each")
 

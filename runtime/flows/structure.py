@@ -10,7 +10,7 @@ and checks everything else.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 from jsonschema import Draft202012Validator
@@ -19,10 +19,12 @@ from runtime.schema_messages import describe, did_you_mean, expected, key_path, 
 from runtime.schemas import load_schema
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from jsonschema.exceptions import ValidationError
+
     from runtime.errors import Problem
     from runtime.flows.yamlsource import Path, YamlDocument
-    from jsonschema.exceptions import ValidationError
-    from collections.abc import Iterator
 
 _VALIDATOR: Draft202012Validator | None = None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import generate_latest
@@ -33,10 +33,12 @@ from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
 
 if TYPE_CHECKING:
-    from runtime.service import Service
-    from runtime.executors import Executor
-    from starlette.requests import Request
     from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+
+    from runtime.executors import Executor
+    from runtime.service import Service
 
 log = structlog.get_logger("relay.server")
 

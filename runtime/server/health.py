@@ -4,11 +4,10 @@ take deliveries now."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime.store import Store

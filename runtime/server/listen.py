@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import TYPE_CHECKING
 
 from runtime.errors import ConfigurationError
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime.service import Service

@@ -10,7 +10,7 @@ The body has its own deadline in the webhook endpoint (``runtime.server.webhooks
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol

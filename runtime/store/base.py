@@ -6,13 +6,13 @@ each module stays small while callers see one object with every method.
 
 from __future__ import annotations
 
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.store.writes import Writes
-    from runtime.store.crypto import Keyring
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from runtime.store.crypto import Keyring
+    from runtime.store.writes import Writes
 
 
 class StoreBase:

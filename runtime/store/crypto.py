@@ -19,15 +19,15 @@ import json
 import os
 import stat
 import tempfile
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from runtime.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from pathlib import Path
     from collections.abc import Sequence
+    from pathlib import Path
 
 ENV_KEYS = "RELAY_SECRET_KEYS"
 KEY_FILE = "secret.key"

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 from sqlalchemy import ColumnElement, Table, event

@@ -32,14 +32,13 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, TYPE_CHECKING
-
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime.store.db import SQLITE_BUSY_TIMEOUT_MS, switch_to_wal, write_lock
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]

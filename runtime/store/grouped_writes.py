@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from functools import partial
-from typing import Any, TypeVar, TYPE_CHECKING
-
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime.store import sqliteops
 from runtime.store.db import translate
@@ -21,8 +20,9 @@ from runtime.store.records import ExecutionRow, Holder
 from runtime.store.values import dumps, new_id
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
     from collections.abc import Callable
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 

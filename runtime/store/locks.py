@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import uuid
+from typing import TYPE_CHECKING
 
 from attrs import define
 from sqlalchemy import delete, update
@@ -26,11 +27,11 @@ from runtime.background import running
 from runtime.store.db import upsert, writer
 from runtime.store.tables import locks
 from runtime.store.values import now
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
     from collections.abc import AsyncIterator
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class LockTimeout(TimeoutError):

@@ -10,7 +10,7 @@ whichever path wrote it. The state scopes' keys are decided here once (see
 from __future__ import annotations
 
 import functools
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.dialects import sqlite

@@ -5,7 +5,7 @@ Secrets (config, deploy state, webhook token) are decrypted here and kept out of
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
@@ -13,8 +13,9 @@ from runtime.errors import RelayError
 from runtime.store.values import loads
 
 if TYPE_CHECKING:
-    from runtime.store.crypto import Keyring
     from collections.abc import Mapping
+
+    from runtime.store.crypto import Keyring
 
 
 @frozen

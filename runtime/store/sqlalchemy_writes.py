@@ -3,7 +3,7 @@ SQLite databases group commit cannot open). Each call is one transaction of its 
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 

@@ -13,7 +13,7 @@ committed rows both come back as the first delivery's execution.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import NotFound
 from runtime.store.queries import row_sql, state_keys, stored_scopes

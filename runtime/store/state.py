@@ -14,7 +14,7 @@ whole (last writer wins): actions read-modify-write their state within one execu
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 

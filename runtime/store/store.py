@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,11 +30,11 @@ from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
 from runtime.store.tables import encrypted_columns
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.store.writes import Writes
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from runtime.store.writes import Writes
 
 
 class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries):

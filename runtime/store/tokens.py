@@ -19,10 +19,12 @@ from runtime.store.tables import tokens
 from runtime.store.values import now
 
 if TYPE_CHECKING:
-    from runtime.store.locks import LeaseLocks
-    from runtime.store.crypto import Keyring
-    from sqlalchemy.ext.asyncio import AsyncEngine
     import contextlib
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from runtime.store.crypto import Keyring
+    from runtime.store.locks import LeaseLocks
 
 #: A refresh is one HTTP exchange; 30 s outlasts it, and the lease is renewed while held.
 TOKEN_LOCK_LEASE = 30.0

@@ -17,8 +17,7 @@ execution, ``StoreUnavailable`` when the database cannot be used.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TYPE_CHECKING
-
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from runtime.store.records import ExecutionRow, Holder

@@ -16,6 +16,7 @@ from runtime.errors import WebhookRejected
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
     from runtime.clock import Clock
     from runtime.connections import ConnectionHandle
     from runtime.declarations import Component, PollResult, TriggerEvent, WebhookRequest

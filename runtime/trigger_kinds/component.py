@@ -19,6 +19,7 @@ from runtime.trigger_kinds.base import DeliveryHost, FlowTrigger, TriggerHost, T
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+
     from runtime.connections import ConnectionHandle
     from runtime.declarations import Trigger
     from runtime.flows.model import Flow

@@ -10,11 +10,12 @@ from attrs import frozen
 from runtime.trigger_kinds.component import ComponentTrigger, kept_header_problems
 
 if TYPE_CHECKING:
-    from runtime.trigger_kinds.base import TriggerHost
     from collections.abc import Iterator
+
     from runtime.declarations import Trigger
     from runtime.flows.model import Flow
     from runtime.store.records import Instance
+    from runtime.trigger_kinds.base import TriggerHost
 
 #: A poll interval for a trigger that names no declaration (its flow does not load).
 _UNDECLARED_INTERVAL = 300.0

@@ -12,6 +12,7 @@ from runtime.trigger_kinds.component import ComponentTrigger, kept_header_proble
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
     from runtime.declarations import Trigger, WebhookRequest
     from runtime.flows.model import Flow
     from runtime.store.records import Instance

@@ -11,6 +11,7 @@ from runtime.trigger_kinds.base import FlowTrigger, TriggerHost, TriggerParsing
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
     from runtime.flows.model import Flow
     from runtime.store.records import Instance
 

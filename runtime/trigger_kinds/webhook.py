@@ -25,6 +25,7 @@ from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost, FlowTrig
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
     from runtime.declarations import WebhookRequest
     from runtime.flows.model import Flow
     from runtime.flows.yamlsource import Path
