@@ -38,6 +38,7 @@ class Scheduler:
         return flow.trigger.interval()
 
     async def run_forever(self) -> None:
+        """Fire due instances every ``tick`` until cancelled; a failed tick is logged, not fatal."""
         while True:
             try:
                 await self.run_due()
