@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -37,19 +37,21 @@ from runtime.errors import ConfigurationError
 from runtime.flows import Flow, load_flow_file, load_flow_text
 from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
 from runtime.invoke import Invoker
-from runtime.logs import SECRETS, runtime_logger
+from runtime.logs import runtime_logger
 from runtime.plans import ActionPlans
 from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
-    from runtime.registry import Registry
-    from structlog.typing import FilteringBoundLogger
-    from runtime.oauth import Token
-    from runtime.results import ExecutionResult
-    from runtime.declarations import Connection, TriggerEvent, WebhookRequest
-    from pathlib import Path
     from collections.abc import Mapping
+    from pathlib import Path
+
+    from structlog.typing import FilteringBoundLogger
+
+    from runtime.declarations import Connection, TriggerEvent, WebhookRequest
+    from runtime.oauth import Token
+    from runtime.registry import Registry
+    from runtime.results import ExecutionResult
 
 __all__ = ["REDIRECT_URI", "ConnectionSource", "Consent", "Runtime"]
 
@@ -82,7 +84,6 @@ class Runtime:
         #: The secrets this runtime has seen, scrubbed from its records and logs; shared with
         #: the runtimes ``using`` derives.
         self.redactor: Redactor = Redactor()
-        SECRETS.track(self.redactor)
         #: ``logger`` (default: structlog's ``relay``), scrubbed of this runtime's secrets.
         self.logger: FilteringBoundLogger = runtime_logger(
             logger or structlog.get_logger("relay"), self.redactor
@@ -236,8 +237,6 @@ class Runtime:
         else:
             scope, handles = dict(config or {}), dict(connections)
         given: dict[str, Any] = {"id": execution_id} if execution_id else {}
-        # what code without a runtime at hand learned (a deployed trigger's signing key)
-        self.redactor.add(SECRETS.secrets)
         execution = Execution(
             env=ExecutionEnv(
                 clock=self.clock,

@@ -5,7 +5,7 @@ It registers through the ``relay.components`` entry point like any third-party c
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.declarations import Action, Choice, Component, Input
 from runtime.hookspecs import Register, hookimpl
@@ -31,20 +31,24 @@ def _any(key: str, label: str, comments: str) -> Input:
 
 
 async def value(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """``relay.value``: its ``value`` input as the step's data, as given."""
     return {"data": params.get("value")}
 
 
 async def pause(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """``relay.sleep``: wait ``seconds`` on the execution's clock (a manual one in tests)."""
     await ctx.sleep(params["seconds"])
     return {"data": params["seconds"]}
 
 
 async def set_state(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """``relay.setState``: keep ``value`` under ``key`` in the chosen state scope."""
     getattr(ctx.state, params["scope"])[params["key"]] = params.get("value")
     return {"data": params.get("value")}
 
 
 async def get_state(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """``relay.getState``: the value under ``key`` in the chosen scope, or ``default``."""
     return {"data": getattr(ctx.state, params["scope"]).get(params["key"], params.get("default"))}
 
 
@@ -101,4 +105,5 @@ BUILTINS = Component(
 
 @hookimpl
 def register_components(register: Register) -> None:
+    """relay's own component (``relay.*`` steps), registered like any plugin's."""
     register(BUILTINS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Protocol, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import define, field, frozen
 
@@ -23,9 +23,9 @@ from runtime.oauth import Token, authorization_request, code_from_redirect, toke
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
+    from runtime.clock import Clock
     from runtime.declarations import Connection, OAuth2Endpoints
     from runtime.registry import Registry
-    from runtime.clock import Clock
 
 REDIRECT_URI = "http://127.0.0.1:8976/relay/oauth/callback"
 #: ``consent(authorize_url, redirect_uri) -> callback URL``: how a user approves a connection.
@@ -36,11 +36,17 @@ class TokenStore(Protocol):
     """Where tokens live between executions. Implementations must make ``lock`` exclusive
     across every process sharing the store (the in-memory one only within its process)."""
 
-    async def load(self, key: str) -> Token | None: ...
+    async def load(self, key: str) -> Token | None:
+        """The token kept under ``key``, or ``None``."""
+        ...
 
-    async def save(self, key: str, token: Token) -> None: ...
+    async def save(self, key: str, token: Token) -> None:
+        """Keep ``token`` under ``key``, replacing what was there."""
+        ...
 
-    def lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+    def lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while a token is refreshed: a single-use refresh token is spent once."""
+        ...
 
 
 class InMemoryTokenStore:
@@ -51,13 +57,16 @@ class InMemoryTokenStore:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def load(self, key: str) -> Token | None:
+        """The token kept under ``key``, or ``None``."""
         return self._tokens.get(key)
 
     async def save(self, key: str, token: Token) -> None:
+        """Keep ``token`` under ``key``."""
         self._tokens[key] = token
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:
+        """Exclusive within this process, per key."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             yield

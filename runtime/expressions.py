@@ -16,6 +16,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from runtime.cel_engine import cel_engine
 from runtime.errors import ExpressionError
 
 #: Deepest bracket nesting and deepest macro (map/filter/all/exists) nesting accepted.
@@ -65,6 +66,7 @@ class Expression:
         return self.macro_depth > 0 or self.concatenations > CHEAP_CONCATENATIONS
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        """The expression's value over ``scope`` (``config``, ``trigger``, ``steps``, ...)."""
         if self.path is not None:
             # Most flow expressions are plain references. Walking them directly gives CEL's
             # value without converting the referenced output to CEL and back (tens of
@@ -227,11 +229,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     macro_depth = _check_nesting(text)
     try:
-        # imported on first use: the package also imports its REPL (prompt_toolkit), ~0.1 s
-        # that commands which never compile an expression (relay --help, instances) skip
-        import cel
-
-        program = cel.compile(text)
+        program = cel_engine().compile(text)
         variables = frozenset(program.variables())
     except (ValueError, RuntimeError, TypeError) as exc:
         raise ExpressionError(_syntax_message(exc)) from None
@@ -280,6 +278,7 @@ class Template:
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
+        """The ``${{ }}`` parts, without the literal text around them."""
         return tuple(p for p in self.parts if isinstance(p, Expression))
 
     #: Whether every expression reads ``config`` and nothing else (asked for every step).
@@ -297,6 +296,7 @@ class Template:
         return any(isinstance(p, Expression) and p.budgeted for p in self.parts)
 
     def render(self, scope: Mapping[str, Any]) -> Any:
+        """A whole expression's value as it is; text with expressions in it as a string."""
         if self.whole:
             expr = self.parts[0]
             assert isinstance(expr, Expression)
@@ -324,6 +324,7 @@ def templates_in(value: Any) -> Iterator[Template]:
 
 
 def has_template(value: str) -> bool:
+    """Whether ``value`` holds a ``${{`` (a quick test before parsing it)."""
     return "${{" in value
 
 

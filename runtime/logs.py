@@ -1,9 +1,9 @@
 """Structured logs (structlog): the process's log configuration and the runtime's logger.
 
 Nothing is configured at import: the ``relay`` command and the server processes call
-``configure_logging``, which sends events to stderr with secret-named keys (and the secrets of
-code that has no runtime at hand, ``SECRETS``) scrubbed. Each ``Runtime`` logs through a
-``RedactingLogger``, which scrubs the secrets that runtime has seen before an event leaves it.
+``configure_logging``, which sends events to stderr with secret-named keys scrubbed. Each
+``Runtime`` logs through a ``RedactingLogger``, which scrubs the secrets that runtime has seen
+before an event leaves it.
 """
 
 from __future__ import annotations
@@ -11,54 +11,25 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import weakref
-from typing import Any, TextIO, cast, TYPE_CHECKING
-
-import structlog
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from runtime.errors import ConfigurationError
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, MutableMapping
+
     from structlog.typing import FilteringBoundLogger
-    from collections.abc import Callable, Iterable, Mapping, MutableMapping
 
 
-class ProcessSecrets(Redactor):
-    """Secrets learned by code that has no runtime at hand, scrubbed together with those of
-    every live runtime (``track``): what the process-wide log pipeline and such code's own
-    messages apply."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__(secrets)
-        self._tracked: weakref.WeakSet[Redactor] = weakref.WeakSet()
-
-    def track(self, redactor: Redactor) -> None:
-        """Scrub ``redactor``'s secrets too, for as long as it lives."""
-        self._tracked.add(redactor)
-
-    def text(self, value: str) -> str:
-        """``value`` with every known secret replaced."""
-        value = super().text(value)
-        for redactor in list(self._tracked):
-            value = redactor.text(value)
-        return value
-
-    def value(self, value: Any) -> Any:
-        """``value`` scrubbed of every known secret (see ``Redactor.value``)."""
-        value = super().value(value)
-        for redactor in list(self._tracked):
-            value = redactor.value(value)
-        return value
-
-
-#: For code with no runtime at hand (prefer ``Runtime.redactor``); see ``ProcessSecrets``.
-SECRETS = ProcessSecrets()
+#: Knows no secret values: redacts by key name only, the same in every process.
+_NAMES_ONLY = Redactor()
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: scrub secret-named keys and the secrets ``SECRETS`` knows."""
-    cleaned: MutableMapping[str, Any] = SECRETS.value(dict(event))
+    """structlog processor: scrub the values of secret-named keys (a runtime's own logger has
+    already scrubbed the secrets that runtime has seen)."""
+    cleaned: MutableMapping[str, Any] = _NAMES_ONLY.value(dict(event))
     return cleaned
 
 
@@ -99,6 +70,8 @@ def configure_logging(level: str = "warning", *, json: bool = False) -> None:
     """Send relay's logs to stderr at ``level`` (one of ``LEVELS``), as console lines or JSON."""
     if level.lower() not in LEVELS:
         raise ConfigurationError(f"unknown log level {level!r}: one of {', '.join(LEVELS)}")
+    import structlog  # here, not at import: ~0.1 s (its console renderer loads rich)
+
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from runtime import hookspecs
 from runtime.errors import PluginError
-from runtime.registry import Registry
 
 if TYPE_CHECKING:
-    from runtime.declarations import Component
     from collections.abc import Iterable
+
+    from runtime.declarations import Component
+    from runtime.registry import Registry
 
 ENTRY_POINT_GROUP = "relay.components"
 
@@ -60,6 +61,8 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
 
 def load_components(pm: pluggy.PluginManager) -> Registry:
     """Call every plugin's ``register_components`` and return the checked registry."""
+    from runtime.registry import Registry  # jsonschema: only once components load
+
     registry = Registry()
     for impl in pm.hook.register_components.get_hookimpls():
         name = impl.plugin_name

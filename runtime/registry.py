@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 from jsonschema import Draft202012Validator
@@ -30,6 +30,7 @@ class Registered:
     schemas: dict[str, InputSchema]
 
     def schema(self, kind: str, key: str) -> InputSchema:
+        """The compiled input schema of this component's ``kind`` (action, trigger...) ``key``."""
         return self.schemas[f"{kind}:{key}"]
 
 
@@ -53,9 +54,11 @@ class Registry:
         return len(self._components)
 
     def get(self, key: str) -> Registered | None:
+        """The component ``key``, or ``None``."""
         return self._components.get(key)
 
     def require(self, key: str) -> Registered:
+        """The component ``key``; unknown, a ``ConfigurationError`` naming those installed."""
         found = self._components.get(key)
         if found is None:
             known = ", ".join(sorted(self._components)) or "none"
@@ -75,6 +78,7 @@ class Registry:
         return found
 
     def add(self, component: Component, *, plugin: str) -> None:
+        """Check ``component`` and add it; its problems are one ``PluginError`` for ``plugin``."""
         problems = list(_check_component(component, self.trigger_kinds))
         if component.key in self._components:
             other = self._components[component.key].plugin

@@ -93,7 +93,7 @@ class Runner:
                     "execution failed before its first step",
                     execution_id=execution_id,
                     instance=row.instance,
-                    error=str(exc),
+                    error=error["message"],
                 )
                 return "failed"
             reused = row.reused_outputs

@@ -38,7 +38,7 @@ class Scheduler:
         return flow.trigger.interval()
 
     async def run_forever(self) -> None:
-        """Fire due instances every ``tick`` until cancelled; a failed tick is logged, not fatal."""
+        """Fire what is due every ``tick``, until cancelled; a failed tick is logged, not fatal."""
         while True:
             try:
                 await self.run_due()
@@ -60,7 +60,11 @@ class Scheduler:
                 async with self.relay.store.tokens.lock(f"fire:{instance.name}"):
                     execution_id = await self._fire(instance, flow)
             except RelayError as exc:
-                log.warning("trigger failed", instance=instance.name, error=str(exc))
+                log.warning(
+                    "trigger failed",
+                    instance=instance.name,
+                    error=self.relay.runtime.redactor.text(str(exc)),
+                )
                 continue
             if execution_id is not None:
                 recorded.append(execution_id)

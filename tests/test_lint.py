@@ -34,3 +34,32 @@ def test_mypy_strict_passes_on_tests_and_bench() -> None:
         "bench",
         MYPYPATH=str(ROOT / "tests" / "support"),
     )
+
+
+def test_import_linter_contracts_hold() -> None:
+    """The layers, the components' use of runtime's public API only, and no import cycles
+    (the contracts in pyproject.toml)."""
+    _run(str(BIN / "lint-imports"), "--no-cache")
+
+
+def test_the_tree_is_ruff_formatted() -> None:
+    _run(str(BIN / "ruff"), "format", "--check", "runtime", "components", "tests", "bench")
+
+
+def test_import_linter_would_catch_an_upward_import(tmp_path: Path) -> None:
+    """The tool is live: a contract that puts the CLI below the engine is reported broken."""
+    config = tmp_path / "inverted.toml"
+    config.write_text(
+        '[tool.importlinter]\nroot_packages = ["runtime"]\n\n'
+        '[[tool.importlinter.contracts]]\nname = "inverted"\ntype = "layers"\n'
+        'layers = ["runtime.engine", "runtime.cli"]\n'
+    )
+    done = subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "runtime.cli is not allowed to import runtime.engine" in done.stdout

@@ -8,14 +8,15 @@ largest page each endpoint allows (fewer requests) until ``next_page_token`` is 
 from __future__ import annotations
 
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from components.calendly.pages import read_pages
 
 if TYPE_CHECKING:
-    from runtime import ConnectionHandle, Context, HttpClient
     from collections.abc import Mapping
+
+    from runtime import ConnectionHandle, Context, HttpClient
 
 _UUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

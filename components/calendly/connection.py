@@ -3,7 +3,7 @@ personal access token. "Use live server: false" points both at the sandbox."""
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime import Connection, Input, OAuth2Endpoints
 

@@ -6,7 +6,7 @@ keys are membership UUIDs, as removeUserFromOrganization needs (not user URIs).
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import current_user, filters, org_ref
 from components.calendly.actions.event_types import EVENT_TYPE_FILTERS, fetch_event_types

@@ -29,6 +29,7 @@ from runtime import FlowError, RelayError, Runtime
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
     from runtime import Service
 
 #: ``flows/booking-follow-up.yaml``: a link in the checkout, a copy in the wheel, so ``relay demo``

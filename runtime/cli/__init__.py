@@ -30,6 +30,11 @@ def _load_commands() -> None:
         cli.get_command(click.Context(cli), name)
 
 
+def _only_help(args: list[str]) -> bool:
+    """Whether ``relay ARGS`` only prints help or the version (bare ``relay`` prints help)."""
+    return not args or args[0] in ("-h", "--help", "--version")
+
+
 def _fail(message: str) -> None:
     click.echo(message, err=True)
 
@@ -43,7 +48,8 @@ def main() -> None:
     try:
         settings_from_env()  # a mistyped RELAY_LOG_LEVEL is an error, not a silent default
         Budget.from_env()  # and RELAY_EXPRESSION_BUDGET / RELAY_EXPRESSION_TIME_LIMIT
-        configure_from_env()  # the CLI configures logging; importing runtime does not
+        if not _only_help(sys.argv[1:]):  # help and --version log nothing: skip structlog
+            configure_from_env()  # the CLI configures logging; importing runtime does not
     except RelayError as exc:
         _fail(f"error: {exc}")
         sys.exit(1)

@@ -126,6 +126,12 @@ class LazyGroup(click.Group):
         self.lazy = lazy
         self.plugin_commands: Callable[[click.Group], None] | None = None
 
+    def add_lazy_command(self, name: str, module: str, attribute: str, summary: str) -> None:
+        """Add the command ``module.attribute`` as ``name`` without importing it: ``relay
+        --help`` shows ``summary`` (the first paragraph of the command's help) until it loads.
+        How a plugin's ``register_commands`` keeps ``relay --help`` from importing its code."""
+        self.lazy = {**self.lazy, name: LazyCommand(module, attribute, summary)}
+
     def _add_plugin_commands(self) -> None:
         add, self.plugin_commands = self.plugin_commands, None
         if add is not None:

@@ -68,16 +68,26 @@ def convert_input(spec: Input | None, key: str, raw: str) -> Any:
     return raw
 
 
+class _NotJson(ValueError):
+    """``NaN``/``Infinity``: Python's parser takes them, JSON (and every other parser) does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
 def _json_or_text(raw: str) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return raw
 
 
 def _parse_json(key: str, raw: str) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except _NotJson as exc:
+        raise ConfigurationError(f"--input {key}: not JSON ({exc} is not a JSON value)") from None
     except json.JSONDecodeError as exc:
         raise ConfigurationError(
             f"--input {key}: not JSON ({exc.msg} at column {exc.colno})"

@@ -317,3 +317,12 @@ def test_config_problems_name_the_config_file(tmp_path: Path) -> None:
         assert "  $.calendly.clientId: 5 is not of type 'string'" in problems or any(
             p.strip().startswith("$.calendly.clientId:") for p in problems
         ), problems
+
+
+@pytest.mark.parametrize("raw", ["NaN", "[1, Infinity]", '{"a": -Infinity}'])
+def test_a_code_input_refuses_nan_and_infinity(raw: str) -> None:
+    """Python's JSON parser takes them; no JSON consumer does (found by the property above)."""
+    with pytest.raises(
+        ConfigurationError, match=r"^--input k: not JSON \(.*is not a JSON value\)$"
+    ):
+        convert_input(Input(key="k", label="K", type="code"), "k", raw)

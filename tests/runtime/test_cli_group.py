@@ -238,3 +238,38 @@ def test_an_unknown_data_source_lists_the_components_data_sources() -> None:
         ConfigurationError, match=r"keys\.nope: no data source 'nope'; .*keys\.whose"
     ):
         data_source(_keys(), "keys.nope")
+
+
+def test_relay_help_loads_none_of_the_heavy_libraries() -> None:
+    """``relay --help`` (the console script's path: main) lists the plugins' commands too,
+    without importing the runtime's engine, schemas, HTTP, logging or CEL, or the plugins'
+    command modules (Calendly's sandbox and demo)."""
+    heavy = [
+        "runtime.api",
+        "runtime.engine",
+        "jsonschema",
+        "httpx",
+        "structlog",
+        "cel.cel",
+        "sqlalchemy",
+        "starlette",
+        "components.calendly.demo",
+        "components.calendly.sandbox.cli",
+    ]
+    script = (
+        "import sys\n"
+        "sys.argv = ['relay', '--help']\n"
+        "from runtime.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        f"    loaded = [m for m in {heavy!r} if m in sys.modules]\n"
+        "    print(loaded)\n"
+        "    sys.exit(exit.code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sandbox" in done.stdout and "demo" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

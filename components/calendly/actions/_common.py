@@ -8,7 +8,7 @@ Result schemas describe what Calendly documents and allow unknown fields everywh
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.inputs import CONNECTION
 from runtime import Action, ApiError, Choice, Context, Input, Response

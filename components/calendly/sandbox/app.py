@@ -22,8 +22,10 @@ from .errors import ApiError
 from .persistence import SandboxStateError
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from starlette.requests import Request
+
     from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,10 @@ from .errors import ApiError, bad_param
 from .timeutil import parse_iso
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from collections.abc import Mapping
+
+    from starlette.requests import Request
+
     from .sandbox import Sandbox
 
 

@@ -19,6 +19,7 @@ from .ratelimit import Decision
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
     from .sandbox import Sandbox
 
 Handler = Callable[[Ctx], Awaitable[Response]]

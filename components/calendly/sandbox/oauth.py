@@ -15,6 +15,7 @@ from .tokens import AccessToken, OAuthError, TokenRequest
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
     from .sandbox import Sandbox
 
 #: GET paths that change kept state (a code is minted), so a state file is saved after them.

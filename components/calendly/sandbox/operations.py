@@ -8,6 +8,7 @@ subscribers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .errors import ApiError, bad_param, not_found
 from .models import (
@@ -20,11 +21,10 @@ from .models import (
 )
 from .seed import empty_tracking
 from .timeutil import iso
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .state import State
     from .render import Renderer
+    from .state import State
 
 #: (event name, organization uuid, host user uuids, creator user uuid, payload)
 Emit = Callable[[str, str, list[str], str | None, JSON], None]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .timeutil import iso
 from typing import TYPE_CHECKING
 
+from .timeutil import iso
+
 if TYPE_CHECKING:
-    from .state import State
     from .models import (
         JSON,
         ActivityEntry,
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         User,
         WebhookSubscription,
     )
+    from .state import State
 
 _KIND_DESCRIPTIONS = {
     ("solo", None): "One-on-One",

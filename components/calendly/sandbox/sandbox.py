@@ -11,7 +11,6 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-
 from .config import DEFAULT_CLIENT_ID, SandboxConfig
 from .errors import bad_param
 from .faults import Faults
@@ -25,12 +24,14 @@ from .tokens import AccessToken, TokenRequest, TokenStore
 from .webhooks import Delivery, WebhookDispatcher
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
-    from .models import JSON, Organization, User
-    from starlette.requests import Request
-    from collections.abc import Awaitable, Callable
     import os
+    from collections.abc import Awaitable, Callable
+
     import httpx  # only for the annotation: webhooks.py is the one module that sends HTTP
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+
+    from .models import JSON, Organization, User
 
 #: Recorded requests kept in memory; the oldest go first (benchmarks send many).
 MAX_RECORDED_REQUESTS = 20000

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import attrs
-
 from typing import TYPE_CHECKING
 
+import attrs
+
 if TYPE_CHECKING:
+    from .ids import IdFactory
     from .models import (
         ActivityEntry,
         EventType,
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
         User,
         WebhookSubscription,
     )
-    from .ids import IdFactory
 
 
 @attrs.define

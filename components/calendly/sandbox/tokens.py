@@ -9,14 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 import attrs
 
-from typing import TYPE_CHECKING
-
 if TYPE_CHECKING:
-    from .config import SandboxConfig
     from collections.abc import Callable
+
+    from .config import SandboxConfig
 
 
 @attrs.define

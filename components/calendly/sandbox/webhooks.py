@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import itertools
 import json
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -20,11 +20,12 @@ import httpx
 from .timeutil import iso
 
 if TYPE_CHECKING:
-    from .config import SandboxConfig
-    from .state import State
-    from .render import Renderer
-    from .models import JSON, WebhookSubscription
     from collections.abc import Awaitable, Callable
+
+    from .config import SandboxConfig
+    from .models import JSON, WebhookSubscription
+    from .render import Renderer
+    from .state import State
 
 SIGNATURE_HEADER = "Calendly-Webhook-Signature"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from . import (
     activity_log,
@@ -15,7 +16,6 @@ from . import (
     users,
     webhooks,
 )
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from starlette.routing import Route

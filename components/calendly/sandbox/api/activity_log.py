@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from ..errors import bad_param
 from ..gateway import api_route
 from ..timeutil import iso
 from .context import Ctx, parse_uri, sort_items
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import ActivityEntry
-    from starlette.routing import Route
     from starlette.responses import Response
+    from starlette.routing import Route
+
+    from ..models import ActivityEntry
 
 _SORT_FIELDS = ["action", "actor.display_name", "actor.uri", "namespace", "occurred_at"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.responses import JSONResponse, Response
@@ -11,11 +12,11 @@ from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..timeutil import iso
 from .context import Ctx, resource
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import JSON, Schedule
     from starlette.routing import Route
+
+    from ..models import JSON, Schedule
 
 MAX_RANGE = 7 * 86400.0
 _WDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

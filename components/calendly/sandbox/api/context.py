@@ -14,11 +14,13 @@ from ..pagination import paginate
 from ..timeutil import parse_iso
 
 if TYPE_CHECKING:
-    from ..models import JSON, User
-    from ..tokens import AccessToken
-    from starlette.requests import Request
     from collections.abc import Sequence
+
+    from starlette.requests import Request
+
+    from ..models import JSON, User
     from ..sandbox import Sandbox
+    from ..tokens import AccessToken
 
 T = TypeVar("T")
 _UUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

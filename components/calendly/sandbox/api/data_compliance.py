@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.responses import JSONResponse, Response
 
 from ..errors import bad_param
 from ..gateway import api_route
 from ..timeutil import parse_iso
 from .context import EMAIL_RE, Ctx
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from starlette.routing import Route

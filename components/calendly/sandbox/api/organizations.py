@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.responses import Response
 
 from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..models import Invitation, Membership
 from .context import EMAIL_RE, Ctx, resource, sort_items
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from starlette.routing import Route

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from ..errors import forbidden, not_found
 from ..gateway import api_route
 from .context import Ctx, resource, sort_items
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import RoutingForm
-    from starlette.routing import Route
     from starlette.responses import Response
+    from starlette.routing import Route
+
+    from ..models import RoutingForm
 
 
 async def list_forms(ctx: Ctx) -> Response:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.responses import Response
 
 from ..errors import bad_param, forbidden, not_found
 from ..gateway import api_route
 from .context import Ctx, parse_uri, resource, sort_items
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import Invitee, ScheduledEvent
     from starlette.routing import Route
+
+    from ..models import Invitee, ScheduledEvent
 
 _STATUSES = ("active", "canceled")
 

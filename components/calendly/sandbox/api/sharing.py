@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
-
+from typing import TYPE_CHECKING, Any
 
 from ..errors import bad_param, forbidden, not_found
 from ..gateway import api_route
@@ -12,8 +11,8 @@ from ..timeutil import parse_iso
 from .context import Ctx, parse_uri, resource
 
 if TYPE_CHECKING:
-    from starlette.routing import Route
     from starlette.responses import Response
+    from starlette.routing import Route
 
 _PERIODS = ("available_moving", "moving", "fixed", "unlimited")
 _KINDS = (

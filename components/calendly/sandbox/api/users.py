@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from ..errors import forbidden, not_found
 from ..gateway import api_route
 from .context import Ctx, resource
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from starlette.routing import Route
     from starlette.responses import Response
+    from starlette.routing import Route
 
 
 async def get_current_user(ctx: Ctx) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.responses import Response
@@ -10,7 +11,6 @@ from ..errors import ApiError, bad_param, forbidden, not_found
 from ..gateway import api_route
 from ..models import WebhookSubscription
 from .context import Ctx, parse_uri, resource, sort_items
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from starlette.routing import Route
