@@ -176,87 +176,132 @@ def _pattern(arg: Any) -> re.Pattern[str] | None:
         return None
 
 
-def _keyword_check(keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
-    if keyword == "type":
-        names = [arg] if isinstance(arg, str) else arg
-        if not isinstance(names, list) or not all(n in _EXACT_TYPES for n in names):
-            return None
-        tests = [_EXACT_TYPES[n] for n in names]
-        if len(tests) == 1:
-            return tests[0]
-        return lambda value: any(test(value) for test in tests)
-    if keyword == "enum":
-        if not isinstance(arg, list) or not all(isinstance(c, str) for c in arg):
-            return None
-        choices = frozenset(arg)
-        return lambda value: isinstance(value, str) and value in choices
-    if keyword == "format":
-        if not isinstance(arg, str):
-            return None
-        return lambda value: _FORMAT_CHECKER.conforms(value, arg)
-    if keyword in ("minimum", "maximum"):
-        if not _is_number(arg):
-            return None
-        if keyword == "minimum":
-            return lambda value: not _is_number(value) or not value < arg
-        return lambda value: not _is_number(value) or not value > arg
-    if keyword in ("minLength", "maxLength"):
-        if not _TYPE_CHECKER.is_type(arg, "integer"):
-            return None
-        if keyword == "minLength":
-            return lambda value: not isinstance(value, str) or not len(value) < arg
-        return lambda value: not isinstance(value, str) or not len(value) > arg
-    if keyword == "pattern":
-        pattern = _pattern(arg)
-        if pattern is None:
-            return None
-        return lambda value: not isinstance(value, str) or pattern.search(value) is not None
-    if keyword == "required":
-        if not isinstance(arg, list) or not all(isinstance(k, str) for k in arg):
-            return None
-        needed = frozenset(arg)
-        return lambda value: not isinstance(value, dict) or needed <= value.keys()
-    if keyword == "items":
-        if "prefixItems" in schema:
-            return None
-        item = quick_check(arg)
-        if item is None:
-            return None
-        return lambda value: not isinstance(value, list) or all(item(v) for v in value)
-    if keyword == "properties":
-        if not isinstance(arg, dict):
-            return None
-        props: dict[str, Check] = {}
-        for key, sub in arg.items():
-            check = quick_check(sub)
-            if check is None:
-                return None
-            props[key] = check
-        extra = schema.get("additionalProperties", True)
-        if extra is not True and (extra is not False or "patternProperties" in schema):
-            return None
-        closed = extra is False
+Builder = Callable[[str, Any, dict[str, Any]], Check | None]
 
-        def each_property(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            for key, item in value.items():
-                check = props.get(key)
-                if check is None:
-                    if closed:  # additionalProperties: false
-                        return False
-                elif not check(item):
-                    return False
+
+def _type_check(_keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    names = [arg] if isinstance(arg, str) else arg
+    if not isinstance(names, list) or not all(n in _EXACT_TYPES for n in names):
+        return None
+    tests = [_EXACT_TYPES[n] for n in names]
+    if len(tests) == 1:
+        return tests[0]
+    return lambda value: any(test(value) for test in tests)
+
+
+def _enum_check(_keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    if not isinstance(arg, list) or not all(isinstance(c, str) for c in arg):
+        return None
+    choices = frozenset(arg)
+    return lambda value: isinstance(value, str) and value in choices
+
+
+def _format_check(_keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    if not isinstance(arg, str):
+        return None
+    return lambda value: _FORMAT_CHECKER.conforms(value, arg)
+
+
+def _bound_check(keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    if not _is_number(arg):
+        return None
+    if keyword == "minimum":
+        return lambda value: not _is_number(value) or not value < arg
+    return lambda value: not _is_number(value) or not value > arg
+
+
+def _length_check(keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    if not _TYPE_CHECKER.is_type(arg, "integer"):
+        return None
+    if keyword == "minLength":
+        return lambda value: not isinstance(value, str) or not len(value) < arg
+    return lambda value: not isinstance(value, str) or not len(value) > arg
+
+
+def _pattern_check(_keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    pattern = _pattern(arg)
+    if pattern is None:
+        return None
+    return lambda value: not isinstance(value, str) or pattern.search(value) is not None
+
+
+def _required_check(_keyword: str, arg: Any, _schema: dict[str, Any]) -> Check | None:
+    if not isinstance(arg, list) or not all(isinstance(k, str) for k in arg):
+        return None
+    needed = frozenset(arg)
+    return lambda value: not isinstance(value, dict) or needed <= value.keys()
+
+
+def _items_check(_keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
+    if "prefixItems" in schema:
+        return None
+    item = quick_check(arg)
+    if item is None:
+        return None
+    return lambda value: not isinstance(value, list) or all(item(v) for v in value)
+
+
+def _properties_check(_keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
+    """``properties`` with its ``additionalProperties`` (only true or false), in one pass."""
+    if not isinstance(arg, dict):
+        return None
+    props: dict[str, Check] = {}
+    for key, sub in arg.items():
+        check = quick_check(sub)
+        if check is None:
+            return None
+        props[key] = check
+    extra = schema.get("additionalProperties", True)
+    if extra is not True and (extra is not False or "patternProperties" in schema):
+        return None
+    closed = extra is False
+
+    def each_property(value: Any) -> bool:
+        if not isinstance(value, dict):
             return True
+        for key, item in value.items():
+            check = props.get(key)
+            if check is None:
+                if closed:  # additionalProperties: false
+                    return False
+            elif not check(item):
+                return False
+        return True
 
-        return each_property
-    if keyword == "additionalProperties":
-        if "patternProperties" in schema:
-            return None
-        if arg is True:
-            return lambda _value: True
-        if arg is not False:
-            return None
-        known = frozenset(schema.get("properties") or ())
-        return lambda value: not isinstance(value, dict) or all(k in known for k in value)
-    return None
+    return each_property
+
+
+def _additional_check(_keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
+    """``additionalProperties`` without ``properties``: only true or false are known."""
+    if "patternProperties" in schema:
+        return None
+    if arg is True:
+        return lambda _value: True
+    if arg is not False:
+        return None
+    known = frozenset(schema.get("properties") or ())
+    return lambda value: not isinstance(value, dict) or all(k in known for k in value)
+
+
+#: The keywords the quick check knows, each with the builder of its check (the builder
+#: answers None for an argument it cannot check exactly as jsonschema would).
+_KEYWORD_CHECKS: dict[str, Builder] = {
+    "type": _type_check,
+    "enum": _enum_check,
+    "format": _format_check,
+    "minimum": _bound_check,
+    "maximum": _bound_check,
+    "minLength": _length_check,
+    "maxLength": _length_check,
+    "pattern": _pattern_check,
+    "required": _required_check,
+    "items": _items_check,
+    "properties": _properties_check,
+    "additionalProperties": _additional_check,
+}
+
+
+def _keyword_check(keyword: str, arg: Any, schema: dict[str, Any]) -> Check | None:
+    """The check of one keyword of ``schema``; None for a keyword (or argument) it does not know."""
+    build = _KEYWORD_CHECKS.get(keyword)
+    return None if build is None else build(keyword, arg, schema)

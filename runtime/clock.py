@@ -15,9 +15,11 @@ class Clock:
     """Wall-clock time and real sleeping."""
 
     def time(self) -> float:
+        """The wall clock, in UNIX seconds."""
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` for real (a negative wait is none)."""
         await asyncio.sleep(max(0.0, seconds))
 
 
@@ -29,12 +31,15 @@ class ManualClock(Clock):
     slept: list[float] = field(factory=list)
 
     def time(self) -> float:
+        """The clock's current reading; it moves only by ``sleep`` and ``advance``."""
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        """Record the wait and move the clock past it at once, yielding to other tasks once."""
         self.slept.append(seconds)
         self.now += max(0.0, seconds)
         await asyncio.sleep(0)
 
     def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` without recording a sleep."""
         self.now += seconds

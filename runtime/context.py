@@ -43,6 +43,7 @@ class State:
     integration: dict[str, Any] = field(factory=dict)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
+        """The four scopes by name, as the store and the expressions see them."""
         return {
             "execution": self.execution,
             "flow": self.flow,
@@ -126,9 +127,11 @@ class Context:
         return made
 
     def now(self) -> float:
+        """The execution's clock reading (an injected clock in tests)."""
         return self.clock.time()
 
     async def sleep(self, seconds: float) -> None:
+        """Wait on the execution's clock, so tests with a manual clock do not really wait."""
         await self.clock.sleep(seconds)
 
     def call(self, make: Callable[[], Awaitable[T]]) -> T:

@@ -48,9 +48,12 @@ class Response:
 
     @property
     def url(self) -> str:
+        """The URL the request went to, as text (for messages and logs)."""
         return str(self.sent_to)
 
     def json(self) -> Any:
+        """The body decoded as JSON (None when empty); a body that is not JSON is a
+        ``FatalApiError``, so callers never see a raw decoding error."""
         if not self.content:
             return None
         try:
@@ -60,15 +63,20 @@ class Response:
 
     @property
     def text(self) -> str:
+        """The body as UTF-8 text, undecodable bytes replaced (never raises)."""
         return self.content.decode("utf-8", "replace")
 
 
 class TokenSource(Protocol):
     """What ``HttpClient`` needs from a connection: the current token, and a fresh one."""
 
-    async def access_token(self) -> str: ...
+    async def access_token(self) -> str:
+        """The token to send now (refreshed beforehand if it is known to have expired)."""
+        ...
 
-    async def refreshed(self, stale: str) -> str: ...
+    async def refreshed(self, stale: str) -> str:
+        """A new token after the API refused ``stale`` (once per request, on a 401)."""
+        ...
 
 
 ErrorParser = Callable[[Response], ApiError]
@@ -154,6 +162,7 @@ class HostRouter(httpx.AsyncBaseTransport):
         self._network = httpx.AsyncHTTPTransport()
 
     def serves_in_process(self, host: str) -> bool:
+        """Whether some in-process app answers for ``host`` (on any scheme or port)."""
         return host.lower() in self._asgi or any(o[1] == host.lower() for o in self._origins)
 
     def serves_origin(self, origin: Origin) -> bool:
@@ -172,6 +181,7 @@ class HostRouter(httpx.AsyncBaseTransport):
         return transport.handle_async_request(request)
 
     async def aclose(self) -> None:
+        """Close the network transport's pooled connections (in-process apps hold none)."""
         await self._network.aclose()
 
 
@@ -197,6 +207,7 @@ class PooledClient(httpx.AsyncClient):
 
     @property
     def cookies(self) -> httpx.Cookies:
+        """The jar that keeps nothing, so no user's cookie reaches another user's request."""
         return _NO_COOKIES
 
     @cookies.setter
@@ -322,7 +333,7 @@ class HttpClient:
         data: Mapping[str, Any] | None = None,
         files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpx's per-request timeout, not a wait)
         retries: int | None = None,
         retry_all: bool = False,
         raise_for_status: bool = True,
@@ -334,13 +345,9 @@ class HttpClient:
         budget = self.retries if retries is None else retries
         attempt = 0
         refreshed = False
-        if self.auth is not None and not self._checked_credentials:
-            check_credentials_url(self._client, self.base_url, "a connection's token")
-            self._checked_credentials = True
+        self._check_credentials_once()
         token = await self.auth.access_token() if self.auth is not None else None
-        query = None
-        if params or "?" in url:
-            url, query = _merge_query(url, _query(params))
+        url, query = _merge_query(url, _query(params)) if params or "?" in url else (url, None)
         send_timeout = timeout or self.timeout or httpx.USE_CLIENT_DEFAULT
         while True:
             attempt += 1
@@ -396,6 +403,12 @@ class HttpClient:
                     error.retry_after = self._wait(response, attempt)
                 raise error
             return response
+
+    def _check_credentials_once(self) -> None:
+        """Refuse (once per client) to send a token to a base URL that must not carry one."""
+        if self.auth is not None and not self._checked_credentials:
+            check_credentials_url(self._client, self.base_url, "a connection's token")
+            self._checked_credentials = True
 
     def _backoff(self, attempt: int) -> float:
         base: float = self.backoff * 2 ** (attempt - 1)

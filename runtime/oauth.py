@@ -34,6 +34,7 @@ class Token:
     extra: Mapping[str, Any] = field(factory=dict)
 
     def expires_within(self, now: float, margin: float) -> bool:
+        """Whether the token expires before ``now + margin`` (never, without an expiry)."""
         return self.expires_at is not None and self.expires_at - margin <= now
 
     @classmethod
@@ -67,6 +68,7 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        """Rebuild a token from ``to_dict``'s form (as stored)."""
         return cls(
             access_token=str(data["access_token"]),
             refresh_token=data.get("refresh_token"),
@@ -77,6 +79,7 @@ class Token:
         )
 
     def expired_copy(self, at: float) -> Token:
+        """The same token marked as expiring at ``at`` (to force a refresh)."""
         return evolve(self, expires_at=at)
 
 

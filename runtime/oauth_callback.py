@@ -6,14 +6,15 @@ import asyncio
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from runtime.errors import ReconnectRequired
-
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 
-async def wait_for_redirect(redirect_uri: str, timeout: float) -> str:
-    """Serve ``redirect_uri`` until the browser comes back; return the full callback URL."""
+async def wait_for_redirect(redirect_uri: str) -> str:
+    """Serve ``redirect_uri`` until the browser comes back; return the full callback URL.
+
+    It waits as long as it takes: the caller bounds it (``asyncio.timeout``); a cancel stops
+    the server before it propagates."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
@@ -38,9 +39,7 @@ async def wait_for_redirect(redirect_uri: str, timeout: float) -> str:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
-        return await asyncio.wait_for(arrived, timeout)
-    except TimeoutError:
-        raise ReconnectRequired("authorization", f"no answer within {timeout:.0f} s") from None
+        return await arrived
     finally:
         server.should_exit = True
         await task

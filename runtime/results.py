@@ -77,9 +77,11 @@ class ExecutionResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the execution completed."""
         return self.status == "completed"
 
     def step(self, path: str) -> StepRecord:
+        """The record of the step at ``path``; a path that did not run is a ``StopIteration``."""
         return next(s for s in self.steps if s.path == path)
 
     def as_dict(self) -> dict[str, Any]:

@@ -50,7 +50,7 @@ _TYPES: dict[str, str] = {
 
 
 if TYPE_CHECKING:  # jsonschema costs ~50 ms to import; only its errors come here
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from jsonschema.exceptions import SchemaError, ValidationError
 
@@ -138,50 +138,94 @@ def expected(schema: Any) -> str:
     return "a valid value"
 
 
+#: Messages that need only the value (as ``show`` quotes it) and the keyword's argument.
+_TEMPLATES: dict[str, str] = {
+    "minimum": "{value} is less than the minimum of {arg}",
+    "exclusiveMinimum": "{value} is not more than {arg}",
+    "maximum": "{value} is more than the maximum of {arg}",
+    "exclusiveMaximum": "{value} is not less than {arg}",
+    "multipleOf": "{value} is not a multiple of {arg}",
+    "uniqueItems": "has an item more than once",
+    "dependentRequired": "misses a key that goes with another one",
+    "not": "{value} is not allowed here",
+    "false": "is not allowed here",
+}
+#: What a size keyword counts.
+_UNITS: dict[str, str] = {
+    "minLength": "characters",
+    "minItems": "items",
+    "minProperties": "keys",
+    "maxLength": "characters",
+    "maxItems": "items",
+    "maxProperties": "keys",
+}
+
+
+def _not_expected(error: ValidationError | SchemaError) -> str:
+    """A value of the wrong type, form or choice, with what was expected."""
+    arg: Any = error.validator_value
+    value = error.instance
+    hint = did_you_mean(value, arg) if error.validator == "enum" and isinstance(arg, list) else ""
+    return f"{show(value)} is not {expected(error.schema)}{hint}"
+
+
+def _too_small(error: ValidationError | SchemaError) -> str:
+    """A string, list or mapping below its minimum size (a minimum of one reads as empty)."""
+    arg: Any = error.validator_value
+    if arg == 1:
+        return "must not be empty"
+    return f"has fewer than {arg} {_UNITS[str(error.validator)]}"
+
+
+def _too_large(error: ValidationError | SchemaError) -> str:
+    """A string, list or mapping above its maximum size."""
+    return f"has more than {error.validator_value} {_UNITS[str(error.validator)]}"
+
+
+def _missing_key(error: ValidationError | SchemaError) -> str:
+    """The first required key the mapping lacks."""
+    value = error.instance
+    needed: Any = error.validator_value
+    missing = [k for k in needed if isinstance(value, dict) and k not in value]
+    return f"missing required key {missing[0]!r}" if missing else "missing a required key"
+
+
+def _unknown_keys(error: ValidationError | SchemaError) -> str:
+    """Each key the schema does not declare, with the declared key it may have meant."""
+    value = error.instance
+    known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    extra = sorted(set(value) - set(known)) if isinstance(value, dict) else []
+    return "; ".join(f"unknown key {k!r}{did_you_mean(k, known)}" for k in extra)
+
+
+def _no_form(error: ValidationError | SchemaError) -> str:
+    """A value matching none of the alternatives, named when each one can be."""
+    arg: Any = error.validator_value
+    value = error.instance
+    choices = [expected(sub) for sub in arg] if isinstance(arg, list) else []
+    if choices and all(c != "a valid value" for c in choices):
+        return f"{show(value)} is not {' or '.join(choices)}"
+    return f"{show(value)} is not any of the forms allowed here"
+
+
+_DESCRIBERS: dict[str, Callable[[ValidationError | SchemaError], str]] = {
+    **dict.fromkeys(("type", "pattern", "format", "enum", "const"), _not_expected),
+    **dict.fromkeys(("minLength", "minItems", "minProperties"), _too_small),
+    **dict.fromkeys(("maxLength", "maxItems", "maxProperties"), _too_large),
+    "required": _missing_key,
+    "additionalProperties": _unknown_keys,
+    "anyOf": _no_form,
+    "oneOf": _no_form,
+}
+
+
 def describe(error: ValidationError | SchemaError) -> str:
     """One sentence about ``error``'s value (the caller says where it is)."""
-    validator = error.validator
-    value = error.instance
-    arg: Any = error.validator_value
-    if validator in ("type", "pattern", "format", "enum", "const"):
-        hint = did_you_mean(value, arg) if validator == "enum" and isinstance(arg, list) else ""
-        return f"{show(value)} is not {expected(error.schema)}{hint}"
-    if validator == "minimum":
-        return f"{show(value)} is less than the minimum of {arg}"
-    if validator == "exclusiveMinimum":
-        return f"{show(value)} is not more than {arg}"
-    if validator == "maximum":
-        return f"{show(value)} is more than the maximum of {arg}"
-    if validator == "exclusiveMaximum":
-        return f"{show(value)} is not less than {arg}"
-    if validator == "multipleOf":
-        return f"{show(value)} is not a multiple of {arg}"
-    if validator in ("minLength", "minItems", "minProperties"):
-        if arg == 1:
-            return "must not be empty"
-        unit = {"minLength": "characters", "minItems": "items", "minProperties": "keys"}[validator]
-        return f"has fewer than {arg} {unit}"
-    if validator in ("maxLength", "maxItems", "maxProperties"):
-        unit = {"maxLength": "characters", "maxItems": "items", "maxProperties": "keys"}[validator]
-        return f"has more than {arg} {unit}"
-    if validator == "uniqueItems":
-        return "has an item more than once"
-    if validator == "required":
-        missing = [k for k in arg if isinstance(value, dict) and k not in value]
-        return f"missing required key {missing[0]!r}" if missing else "missing a required key"
-    if validator == "dependentRequired":
-        return "misses a key that goes with another one"
-    if validator == "additionalProperties":
-        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-        extra = sorted(set(value) - set(known)) if isinstance(value, dict) else []
-        return "; ".join(f"unknown key {k!r}{did_you_mean(k, known)}" for k in extra)
-    if validator in ("anyOf", "oneOf"):
-        choices = [expected(sub) for sub in arg] if isinstance(arg, list) else []
-        if choices and all(c != "a valid value" for c in choices):
-            return f"{show(value)} is not {' or '.join(choices)}"
-        return f"{show(value)} is not any of the forms allowed here"
-    if validator == "not":
-        return f"{show(value)} is not allowed here"
-    if validator == "false":
-        return "is not allowed here"
-    return f"{show(value)} is not valid here"
+    validator = str(error.validator)
+    template = _TEMPLATES.get(validator)
+    if template is not None:
+        return template.format(value=show(error.instance), arg=error.validator_value)
+    describer = _DESCRIBERS.get(validator)
+    if describer is not None:
+        return describer(error)
+    return f"{show(error.instance)} is not valid here"

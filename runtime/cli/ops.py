@@ -21,7 +21,7 @@ from runtime.cli.common import (
     when,
 )
 from runtime.cli.values import rows_text
-from runtime.errors import ConfigurationError, RelayError
+from runtime.errors import ConfigurationError, ReconnectRequired, RelayError
 from runtime.executors import EXECUTORS
 from runtime.redaction import SECRET_KEYS
 
@@ -292,6 +292,10 @@ def _browser_consent(timeout: float) -> Any:
 
         out.print("Open this URL to authorize relay:", markup=False)
         out.print(url, markup=False)
-        return await wait_for_redirect(redirect_uri, timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                return await wait_for_redirect(redirect_uri)
+        except TimeoutError:
+            raise ReconnectRequired("authorization", f"no answer within {timeout:.0f} s") from None
 
     return consent

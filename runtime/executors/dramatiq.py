@@ -192,6 +192,7 @@ class DramatiqExecutor:
                 log.error("sweep for stalled executions failed", error=type(exc).__name__)
 
     async def submit(self, execution_id: str, instance: str | None) -> None:
+        """Enqueue the execution for a worker; while stopping, leave it pending for a sweep."""
         if not self._accepting:
             return  # stays pending in the store; enqueued by the next start or a sweep
         message = execution_message(self.settings, execution_id, instance)

@@ -86,6 +86,7 @@ class InProcessExecutor:
         self.swept = 0
 
     async def start(self) -> None:
+        """Start the lease heartbeat, adopt orphaned executions and queue every unfinished one."""
         self._accepting = True
         self._heartbeat = asyncio.create_task(self._renew_leases(), name="lease heartbeat")
         await self._adopt_orphans()
@@ -154,6 +155,7 @@ class InProcessExecutor:
         return self.relay.concurrency_of(instance)
 
     async def submit(self, execution_id: str, instance: str | None) -> None:
+        """Queue the execution in its instance's lane (once; ignored while stopping)."""
         if not self._accepting:
             return  # stays pending in the store; resumed on the next start
         if execution_id in self._queued:
@@ -216,6 +218,8 @@ class InProcessExecutor:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def shutdown(self, grace: float) -> None:
+        """Drop what has not started (it stays pending in the store), wait up to ``grace``
+        seconds for the running ones, then cancel the rest (left unfinished for the next start)."""
         self._accepting = False
         for lane in self._lanes.values():
             lane.queue.clear()  # not started: they stay pending in the store for the next start

@@ -92,6 +92,7 @@ class RedisLimits:
         self._renew_slot = client.register_script(_RENEW_SLOT)
 
     def slot_key(self, instance: str) -> str:
+        """The Redis key holding ``instance``'s flow slots."""
         return f"{self.prefix}:slots:{instance}"
 
     @contextlib.asynccontextmanager
@@ -152,6 +153,7 @@ class RedisLimits:
             await asyncio.sleep(random.uniform(0.25, 1.0))
 
     def close(self) -> None:
+        """Close the Redis client's connections."""
         self.backend.client.close()
 
 

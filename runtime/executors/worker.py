@@ -122,6 +122,7 @@ class ExecutionRunner:
         return self._relay
 
     async def aclose(self) -> None:
+        """Close the service and its store if built, and the shared limits' Redis client."""
         if self._relay is not None:
             await self._relay.aclose()
             await self._relay.store.close()

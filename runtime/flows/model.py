@@ -36,6 +36,9 @@ class RetryPolicy:
 
 @frozen
 class ConfigVariable:
+    """One ``config:`` entry of a flow: its type (or component connection), default and
+    whether a deploy must set it."""
+
     name: str
     type: str
     component: str | None = None
@@ -48,6 +51,8 @@ class ConfigVariable:
 
 @frozen
 class ActionStep:
+    """A step that calls one component action with templated inputs, under a retry policy."""
+
     id: str
     component: str
     action: str
@@ -59,11 +64,14 @@ class ActionStep:
 
     @property
     def ref(self) -> str:
+        """``component.action``, the name the registry resolves."""
         return f"{self.component}.{self.action}"
 
 
 @frozen
 class BranchCase:
+    """One ``when:`` case of a branch: the steps run when its condition holds."""
+
     name: str
     when: Template
     steps: tuple[Step, ...]
@@ -71,6 +79,8 @@ class BranchCase:
 
 @frozen
 class BranchStep:
+    """A step that runs the first case whose condition holds, else ``otherwise``."""
+
     id: str
     cases: tuple[BranchCase, ...]
     otherwise: tuple[Step, ...]
@@ -79,6 +89,8 @@ class BranchStep:
 
 @frozen
 class LoopStep:
+    """A step that runs its steps once per item of a templated list."""
+
     id: str
     items: Template
     steps: tuple[Step, ...]
@@ -90,6 +102,8 @@ Step = ActionStep | BranchStep | LoopStep
 
 @frozen
 class Flow:
+    """A flow as the engine runs it: config, trigger and steps, all validated."""
+
     name: str
     description: str
     config: tuple[ConfigVariable, ...]
@@ -102,6 +116,7 @@ class Flow:
     version: str = ""
 
     def config_variable(self, name: str) -> ConfigVariable | None:
+        """The config entry named ``name``, or None when the flow declares none by that name."""
         return next((c for c in self.config if c.name == name), None)
 
     def walk(self) -> list[Step]:

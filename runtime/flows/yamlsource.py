@@ -104,50 +104,67 @@ def _compose(text: str) -> Node | None:
         parser.dispose()
 
 
+_COLLECTION_START = yaml.SequenceStartEvent | yaml.MappingStartEvent
+
+
 def _compose_node(parser: Any) -> Node:
+    """The node tree of one document's events, each collection closed at its end event."""
     anchors: dict[str, Node] = {}
     open_nodes: list[Node] = []
     while True:
         event = parser.get_event()
         node: Node
         if isinstance(event, yaml.AliasEvent):
-            found = anchors.get(event.anchor)
-            if found is None:
-                raise yaml.composer.ComposerError(
-                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
-                )
-            node = found
-        elif isinstance(event, yaml.ScalarEvent):
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = _PLAIN if tag is None and event.implicit[0] else _TAG + "str"
-            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            sequence = isinstance(event, yaml.SequenceStartEvent)
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = _TAG + ("seq" if sequence else "map")
-            kind = SequenceNode if sequence else MappingNode
-            node = kind(tag, [], event.start_mark, None, event.flow_style)
+            node = _aliased(event, anchors)
+        elif isinstance(event, yaml.ScalarEvent | _COLLECTION_START):
+            node = _fresh_node(event)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
         else:  # the end of the innermost open collection
-            done = open_nodes.pop()
-            if isinstance(done, MappingNode):
-                flat = done.value
-                done.value = list(zip(flat[0::2], flat[1::2], strict=True))
+            done = _closed(open_nodes.pop())
             if not open_nodes:
                 return done
             continue
-        fresh = not isinstance(event, yaml.AliasEvent)  # a new node, not one reused
-        if fresh and event.anchor is not None:
-            anchors[event.anchor] = node
         if open_nodes:
             open_nodes[-1].value.append(node)
-        if fresh and isinstance(node, SequenceNode | MappingNode):
+        if isinstance(event, _COLLECTION_START):
             open_nodes.append(node)  # its items follow, up to its end event
             if len(open_nodes) > MAX_DEPTH:
                 raise _TooDeep(event.start_mark)
         elif not open_nodes:
             return node
+
+
+def _aliased(event: Any, anchors: dict[str, Node]) -> Node:
+    """The node an alias names (the same object, not a copy); an undefined one is an error."""
+    found = anchors.get(event.anchor)
+    if found is None:
+        raise yaml.composer.ComposerError(
+            None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+        )
+    return found
+
+
+def _fresh_node(event: Any) -> Node:
+    """A new scalar, or an empty sequence or mapping whose items follow, with its resolved tag."""
+    tag = event.tag
+    if isinstance(event, yaml.ScalarEvent):
+        if tag is None or tag == "!":
+            tag = _PLAIN if tag is None and event.implicit[0] else _TAG + "str"
+        return ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    sequence = isinstance(event, yaml.SequenceStartEvent)
+    if tag is None or tag == "!":
+        tag = _TAG + ("seq" if sequence else "map")
+    kind = SequenceNode if sequence else MappingNode
+    return kind(tag, [], event.start_mark, None, event.flow_style)
+
+
+def _closed(done: Node) -> Node:
+    """A finished collection; a mapping's flat key, value list becomes its pairs."""
+    if isinstance(done, MappingNode):
+        flat = done.value
+        done.value = list(zip(flat[0::2], flat[1::2], strict=True))
+    return done
 
 
 @define
@@ -174,6 +191,7 @@ class YamlDocument:
             probe = probe[:-1]
 
     def problem(self, path: Path, message: str, *, key: bool = False) -> Problem:
+        """A problem with ``message`` placed at ``path`` (or its key), for the flow report."""
         line, column = self.where(path, key=key)
         return Problem(message=message, file=self.file, line=line, column=column)
 

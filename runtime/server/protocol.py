@@ -37,10 +37,12 @@ class HeadTimeoutProtocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the head timer as the connection opens."""
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        """Feed the bytes to h11; the timer runs while a request head is incomplete."""
         super().data_received(data)
         if self.conn.their_state is h11.IDLE:
             self._arm()  # part of a head: the clock runs from its first bytes
@@ -48,6 +50,7 @@ class HeadTimeoutProtocol(H11Protocol):
             self._disarm()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the head timer with the connection."""
         self._disarm()
         super().connection_lost(exc)
 

@@ -102,9 +102,12 @@ class Keyring:
         return None
 
     def encrypt(self, data: bytes) -> bytes:
+        """``data`` encrypted under the newest key."""
         return self._multi.encrypt(data)
 
     def decrypt(self, token: bytes) -> bytes:
+        """``token`` decrypted by any key of the ring (re-reading the key file once if none
+        fits); a ``DecryptionError`` when no key does."""
         try:
             return self._multi.decrypt(token)
         except InvalidToken as exc:
@@ -128,9 +131,11 @@ class Keyring:
         return True
 
     def encrypt_json(self, value: Any) -> bytes:
+        """``value`` as compact JSON, encrypted (how stored secrets are written)."""
         return self.encrypt(json.dumps(value, separators=(",", ":")).encode())
 
     def decrypt_json(self, token: bytes) -> Any:
+        """The JSON value ``encrypt_json`` stored in ``token``."""
         return json.loads(self.decrypt(token))
 
     def reencrypt(self, token: bytes) -> bytes:

@@ -47,18 +47,25 @@ class LeaseLocks:
     poll: tuple[float, float] = (0.010, 0.020)
 
     @contextlib.asynccontextmanager
-    async def hold(self, name: str, *, timeout: float | None = None) -> AsyncIterator[None]:
-        """Hold lock ``name`` for the body of the ``async with``; released on exit."""
+    async def hold(
+        self,
+        name: str,
+        *,
+        # checked between attempts: a caller's asyncio.timeout would bound the body too, and
+        # could cancel an attempt whose row is written, leaving the lock taken for a lease
+        timeout: float | None = None,  # noqa: ASYNC109 (bounds the contending only)
+    ) -> AsyncIterator[None]:
+        """Hold lock ``name`` for the body of the ``async with``; released on exit. With
+        ``timeout``, give up contending after that many seconds (``LockTimeout``)."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        await self._acquire(name, owner, timeout)
+        await self._acquire(name, owner, None if timeout is None else now() + timeout)
         try:
             async with running(self._renew(name, owner)):
                 yield
         finally:
             await self._release(name, owner)
 
-    async def _acquire(self, name: str, owner: str, timeout: float | None) -> None:
-        deadline = None if timeout is None else now() + timeout
+    async def _acquire(self, name: str, owner: str, deadline: float | None) -> None:
         while not await self._try(name, owner):
             if deadline is not None and now() >= deadline:
                 raise LockTimeout(f"lock {name!r} is held by another process")

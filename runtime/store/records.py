@@ -56,6 +56,7 @@ class Instance:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], keyring: Keyring) -> Instance:
+        """The instance of an ``instances`` row, its config and deploy state decrypted."""
         return cls(
             name=row["name"],
             flow_name=row["flow_name"],

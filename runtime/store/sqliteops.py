@@ -70,6 +70,9 @@ def record_delivery(
     payload: str,
     webhook_token: str | None = None,
 ) -> tuple[str, bool]:
+    """Record a webhook delivery and its pending execution: ``(execution id, True)``, or the
+    first delivery's ``(execution id, False)`` for a duplicate ``dedupe_key``. An unknown
+    instance (or a wrong webhook token) is ``NotFound``."""
     row = conn.execute(_INSTANCE_FLOW, (instance,)).fetchone()
     if row is None or (webhook_token is not None and row[2] != webhook_token):
         raise NotFound("instance", instance)
@@ -101,6 +104,7 @@ def insert_execution(
     replay_of: str | None = None,
     reused_outputs: str | None = None,
 ) -> None:
+    """Insert an execution row (pending unless told otherwise), created now."""
     conn.execute(
         _INSERT_EXECUTION,
         (
@@ -126,6 +130,7 @@ def _one_row(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
 
 
 def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any] | None:
+    """The ``executions`` row of ``execution_id`` by column name, or None."""
     return _one_row(conn.execute(row_sql(), (execution_id,)))
 
 
@@ -138,6 +143,8 @@ def _claim_args(execution_id: str, worker: str, lease_seconds: float) -> tuple[A
 def claim(
     conn: sqlite3.Connection, execution_id: str, worker: str, lease_seconds: float
 ) -> dict[str, Any] | None:
+    """Claim the execution for ``worker`` for ``lease_seconds``: its row, or None when it is
+    not claimable (neither pending nor running on an expired lease)."""
     claimed = conn.execute(_CLAIM, _claim_args(execution_id, worker, lease_seconds)).rowcount
     if claimed != 1:
         return None

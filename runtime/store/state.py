@@ -60,6 +60,7 @@ class StateQueries(StoreBase):
         cross_flow: dict[str, Any],
         integration: dict[str, Any],
     ) -> None:
+        """Write the flow, cross-flow and integration scopes of ``instance``'s ``flow_name``."""
         scopes = {"flow": flow, "cross_flow": cross_flow, "integration": integration}
         async with writer(self.engine).begin() as conn:
             await write_state(conn, instance, flow_name, scopes)
@@ -71,6 +72,7 @@ class StateQueries(StoreBase):
         return loads(text)
 
     async def set_cursor(self, instance: str, cursor: Any) -> None:
+        """Store the poll cursor of ``instance`` (what ``get_cursor`` returns next)."""
         text, t = dumps(cursor), now()
         async with writer(self.engine).begin() as conn:
             values = {"instance": instance, "cursor": text, "updated_at": t}

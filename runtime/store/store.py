@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from runtime.store.tables import encrypted_columns
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
 
 if TYPE_CHECKING:
+    from sqlalchemy import URL
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from runtime.store.writes import Writes
@@ -137,21 +139,9 @@ async def open_store(
     resolved = resolve_url(url, directory)
     where = sqlite_file(resolved) or masked(resolved)
     key_path = directory / KEY_FILE
-    from_file = keyring is None and not os.environ.get(ENV_KEYS, "").strip()
-    refuse_new = None
-    ring = keyring
-    if not from_file:
-        ring = ring or Keyring.load(directory)
-    elif key_path.exists():
-        ring = Keyring.load(directory)  # a key file others may read is refused first
-        refuse_new = (
-            f"the key file {key_path} exists but the database {where} is new: was RELAY_HOME "
-            "moved or the database deleted? Restore it (or move the key file away to start an "
-            "empty store)"
-        )
-        file = sqlite_file(resolved)
-        if file is not None and not Path(file).exists():
-            raise ConfigurationError(refuse_new.replace("is new", "is missing"))
+    ring, refuse_new = await asyncio.to_thread(
+        _keys_before_opening, directory, keyring, resolved, where
+    )
     engine = create_engine(resolved)
     try:
         await upgrade(engine, refuse_new=refuse_new)
@@ -181,6 +171,29 @@ async def open_store(
         await engine.dispose()
         raise
     return store
+
+
+def _keys_before_opening(
+    directory: Path, keyring: Keyring | None, resolved: URL, where: str
+) -> tuple[Keyring | None, str | None]:
+    """The keyring known before the database is opened (None: make one with a new store),
+    and why a database found new must be refused (a key file without its database). Reads
+    files, so ``open_store`` runs it in a thread."""
+    if keyring is not None or os.environ.get(ENV_KEYS, "").strip():
+        return keyring or Keyring.load(directory), None
+    key_path = directory / KEY_FILE
+    if not key_path.exists():
+        return None, None
+    ring = Keyring.load(directory)  # a key file others may read is refused first
+    refuse_new = (
+        f"the key file {key_path} exists but the database {where} is new: was RELAY_HOME "
+        "moved or the database deleted? Restore it (or move the key file away to start an "
+        "empty store)"
+    )
+    file = sqlite_file(resolved)
+    if file is not None and not Path(file).exists():
+        raise ConfigurationError(refuse_new.replace("is new", "is missing"))
+    return ring, refuse_new
 
 
 async def _holds_secrets(engine: AsyncEngine) -> bool:

@@ -39,11 +39,13 @@ class DatabaseTokenStore:
     locks: LeaseLocks
 
     async def load(self, key: str) -> Token | None:
+        """The stored token for connection ``key``, decrypted; None when there is none."""
         async with self.engine.connect() as conn:
             blob = await conn.scalar(select(tokens.c.token).where(tokens.c.key == key))
         return None if blob is None else Token.from_dict(self.keyring.decrypt_json(blob))
 
     async def save(self, key: str, token: Token) -> None:
+        """Store ``token`` for connection ``key``, encrypted, replacing any earlier one."""
         blob, t = self.keyring.encrypt_json(token.to_dict()), now()
         async with writer(self.engine).begin() as conn:
             values = {"key": key, "token": blob, "updated_at": t}

@@ -17,6 +17,7 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
+    """Create the first schema: instances, tokens, locks, executions, deliveries, state, cursors."""
     op.create_table(
         "instances",
         sa.Column("name", sa.String(200), nullable=False),
@@ -99,5 +100,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop every table of the first schema."""
     for table in ("cursors", "state", "deliveries", "executions", "locks", "tokens", "instances"):
         op.drop_table(table)

@@ -17,6 +17,7 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
+    """Add the ``connections`` table."""
     op.create_table(
         "connections",
         sa.Column("name", sa.String(200), nullable=False),
@@ -29,4 +30,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the ``connections`` table."""
     op.drop_table("connections")

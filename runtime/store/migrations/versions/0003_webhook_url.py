@@ -20,10 +20,12 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
+    """Add ``instances.webhook_url``."""
     with op.batch_alter_table("instances") as batch:
         batch.add_column(sa.Column("webhook_url", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    """Drop ``instances.webhook_url``."""
     with op.batch_alter_table("instances") as batch:
         batch.drop_column("webhook_url")

@@ -16,9 +16,11 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
+    """Rename ``executions.reuse_outputs`` to ``reused_outputs``, in place."""
     # RENAME COLUMN is native on PostgreSQL and on SQLite >= 3.25: no table copy
     op.execute("ALTER TABLE executions RENAME COLUMN reuse_outputs TO reused_outputs")
 
 
 def downgrade() -> None:
+    """Rename ``executions.reused_outputs`` back to ``reuse_outputs``."""
     op.execute("ALTER TABLE executions RENAME COLUMN reused_outputs TO reuse_outputs")
