@@ -3,7 +3,7 @@ script making the same 10 requests, both against one sandbox served by uvicorn o
 (in a child process), with the same client settings.
 
 relay's pooled client keeps no cookies (one pool serves many users; see
-``runtime.http.PooledClient``), and skipping httpx's cookie jar is most of what makes it
+``runtime.transport.PooledClient``), and skipping httpx's cookie jar is most of what makes it
 cheaper than a default client. So the headline script uses the same settings (timeout, pool
 limits, no cookie jar), and a second script with httpx's defaults (cookie jar on) is measured
 in the same pairs, to show what a script written without that setting costs."""
@@ -32,7 +32,7 @@ LIMITS = (
 
 
 def relay_client_settings() -> dict[str, Any]:
-    """What ``runtime.http.shared_client`` configures (timeout 30 s, 100/20 connections)."""
+    """What ``runtime.transport.shared_client`` configures (timeout 30 s, 100/20 connections)."""
     return {
         "timeout": 30.0,
         "limits": httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -41,7 +41,7 @@ def relay_client_settings() -> dict[str, Any]:
 
 def same_settings_client() -> httpx.AsyncClient:
     """The script's client with relay's settings: timeout, pool limits and no cookie jar."""
-    from runtime.http import PooledClient
+    from runtime.transport import PooledClient
 
     return PooledClient(**relay_client_settings())
 

@@ -35,12 +35,12 @@ from runtime.context import Context, State
 from runtime.engine import Execution, ExecutionEnv
 from runtime.errors import ConfigurationError
 from runtime.flows import Flow, load_flow_file, load_flow_text
-from runtime.http import AsyncClient, HostRouter, RequestLimiter, shared_client
 from runtime.invoke import Invoker
 from runtime.logs import runtime_logger
 from runtime.plans import ActionPlans
 from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
 from runtime.redaction import Redactor
+from runtime.transport import HostRouter, shared_client
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from runtime.declarations import Connection, TriggerEvent, WebhookRequest
+    from runtime.http import AsyncClient, RequestLimiter
     from runtime.oauth import Token
     from runtime.registry import Registry
     from runtime.results import ExecutionResult

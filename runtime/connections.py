@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from attrs import define, field, frozen
 
 from runtime.errors import ConfigurationError, InputValidationError, Problem, ReconnectRequired
-from runtime.http import AsyncClient, get_redirect
 from runtime.oauth import Token, authorization_request, code_from_redirect, token_request
 from runtime.redaction import Redactor
+from runtime.transport import get_redirect
 
 if TYPE_CHECKING:
     from runtime.clock import Clock
     from runtime.declarations import Connection, OAuth2Endpoints
+    from runtime.http import AsyncClient
     from runtime.registry import Registry
 
 REDIRECT_URI = "http://127.0.0.1:8976/relay/oauth/callback"

@@ -15,8 +15,8 @@ from runtime.http import (
     HttpClient,
     RequestLimiter,
     default_error,
-    origin_of,
 )
+from runtime.transport import origin_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -1,4 +1,5 @@
-"""The one place relay talks HTTP (httpx is imported nowhere else in runtime or components).
+"""The one place relay talks HTTP (with ``runtime.transport`` beneath it; no other module
+imports httpx).
 
 ``HttpClient`` is bound to one API base URL. It sends a connection's token only to that
 URL's origin (scheme, host and port, as httpx parses them: ``origin_of``), never follows a
@@ -12,12 +13,10 @@ in-process (a sandbox) are served through ``httpx.ASGITransport`` with no socket
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import json as jsonlib
 import random
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -25,12 +24,19 @@ import httpx
 from attrs import frozen
 
 from runtime.errors import ApiError, ConfigurationError, FatalApiError, RetriableApiError
+from runtime.transport import (
+    check_credentials_url,
+    origin_of,
+    origin_text,
+)
 
 if TYPE_CHECKING:
     from runtime.clock import Clock
 
 #: The pooled client type, re-exported so no other module imports httpx for annotations.
 AsyncClient = httpx.AsyncClient
+
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -107,170 +113,6 @@ def default_error(response: Response) -> ApiError:
 
 
 #: (scheme, host, port): where a request goes. Hosts are lowercase ASCII (IDNA-encoded).
-Origin = tuple[str, str, int]
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-
-
-@functools.lru_cache(maxsize=512)
-def origin_of(url: str) -> Origin | None:
-    """The origin a request for ``url`` is sent to, parsed as httpx parses what it sends
-    (default ports filled in); ``None`` unless ``url`` is an absolute http(s) URL with a host
-    and without user info (credentials in a URL are never what relay means to send)."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError):
-        return None
-    if parsed.scheme not in _DEFAULT_PORTS or not parsed.raw_host or parsed.userinfo:
-        return None
-    port = parsed.port if parsed.port is not None else _DEFAULT_PORTS[parsed.scheme]
-    return parsed.scheme, parsed.raw_host.decode("ascii").lower(), port
-
-
-def _origin_text(origin: Origin | None) -> str:
-    return "no usable origin" if origin is None else f"{origin[0]}://{origin[1]}:{origin[2]}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class HostRouter(httpx.AsyncBaseTransport):
-    """Serves some hosts from in-process ASGI apps and everything else over the network.
-
-    A key ``"api.example.test"`` serves that host on any scheme and port; a key that is an
-    origin (``"http://127.0.0.1:8001"``) serves only that scheme, host and port (and wins over
-    a host key)."""
-
-    def __init__(self, hosts: Mapping[str, Any] | None = None) -> None:
-        self._asgi: dict[str, httpx.ASGITransport] = {}
-        self._origins: dict[Origin, httpx.ASGITransport] = {}
-        for key, app in (hosts or {}).items():
-            origin = origin_of(key) if "://" in key else None
-            if "://" in key and origin is None:
-                raise ConfigurationError(f"in-process host {key!r} is not an http(s) origin")
-            if origin is not None:
-                self._origins[origin] = httpx.ASGITransport(app=app)
-            else:
-                self._asgi[key.lower()] = httpx.ASGITransport(app=app)
-        self._network = httpx.AsyncHTTPTransport()
-
-    def serves_in_process(self, host: str) -> bool:
-        """Whether some in-process app answers for ``host`` (on any scheme or port)."""
-        return host.lower() in self._asgi or any(o[1] == host.lower() for o in self._origins)
-
-    def serves_origin(self, origin: Origin) -> bool:
-        """Whether requests for ``origin`` stay in this process (no network)."""
-        return origin in self._origins or origin[1] in self._asgi
-
-    def handle_async_request(self, request: httpx.Request) -> Coroutine[Any, Any, httpx.Response]:
-        """The chosen transport's coroutine itself (not awaited here: one frame fewer)."""
-        url = request.url
-        transport: httpx.AsyncBaseTransport | None = None
-        if self._origins:
-            port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
-            transport = self._origins.get((url.scheme, url.raw_host.decode("ascii").lower(), port))
-        if transport is None:
-            transport = self._asgi.get(url.host, self._network)
-        return transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        """Close the network transport's pooled connections (in-process apps hold none)."""
-        await self._network.aclose()
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie store that keeps nothing and adds nothing. (Cookies passed with one request
-    still go with that request: httpx copies them into a jar of their own.)"""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-    def set_cookie_header(self, request: httpx.Request) -> None:
-        return None
-
-
-class PooledClient(httpx.AsyncClient):
-    """httpx's client without cookie persistence (``router``: its transport, when made by
-    ``shared_client``). One pool serves every connection of every
-    instance (many users of one API), so a cookie set in answer to one user's request must
-    never ride along on another's; APIs relay calls authenticate by token, not by session
-    cookie. (Skipping the cookie jar also saves parsing every response's headers twice.)"""
-
-    router: HostRouter | None = None
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        """The jar that keeps nothing, so no user's cookie reaches another user's request."""
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        if cookies:
-            raise ValueError("relay's pooled client keeps no cookies")
-
-
-_NO_COOKIES = _NoCookies()
-
-
-def shared_client(router: HostRouter, timeout: float = 30.0) -> httpx.AsyncClient:
-    """One pooled client per runtime; every ``HttpClient`` borrows it."""
-    client = PooledClient(
-        transport=router,
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        follow_redirects=False,
-    )
-    client.router = router
-    return client
-
-
-def credentials_problem(client: httpx.AsyncClient, url: str, what: str) -> str | None:
-    """Why ``what`` (a token, a client secret) must not be sent to ``url``, or ``None``: only
-    https carries credentials over the network; plain http only to a loopback address or a
-    host ``client``'s router (see ``shared_client``) serves in-process."""
-    origin = origin_of(url)
-    if origin is None:
-        return f"refusing to send {what} to a URL that is not an absolute http(s) URL"
-    if origin[0] == "https" or _is_loopback(origin[1]):
-        return None
-    router = getattr(client, "router", None)
-    if not isinstance(router, HostRouter):
-        return None  # a transport relay did not make (a test's mock): not relay's network
-    if router.serves_origin(origin):
-        return None
-    return (
-        f"refusing to send {what} to {_origin_text(origin)} over plain HTTP: use its https:// URL"
-    )
-
-
-def check_credentials_url(client: httpx.AsyncClient, url: str, what: str) -> None:
-    """``credentials_problem`` as a ``ConfigurationError``."""
-    problem = credentials_problem(client, url, what)
-    if problem is not None:
-        raise ConfigurationError(problem)
-
-
-async def get_redirect(client: httpx.AsyncClient, url: str) -> tuple[int, str]:
-    """GET ``url`` without following a redirect: ``(status, Location)``. A server that cannot
-    be reached is a ``RetriableApiError`` naming its origin (never httpx's own exception)."""
-    try:
-        answer = await client.get(url, follow_redirects=False)
-    except httpx.TransportError as exc:
-        origin = origin_of(url)
-        where = _origin_text(origin) if origin is not None else url.split("?", 1)[0]
-        raise RetriableApiError(
-            0, "Network Error", f"cannot reach {where} ({type(exc).__name__})"
-        ) from exc
-    return answer.status_code, answer.headers.get("location", "")
-
-
 class HttpClient:
     """Requests against one base URL, authenticated by an optional ``TokenSource``."""
 
@@ -317,8 +159,8 @@ class HttpClient:
         target = origin_of(path)
         if target != self._origin:
             raise ConfigurationError(
-                f"refusing to send a request for {_origin_text(self._origin)} to another "
-                f"host, port or scheme ({_origin_text(target)}): credentials stay with their "
+                f"refusing to send a request for {origin_text(self._origin)} to another "
+                f"host, port or scheme ({origin_text(target)}): credentials stay with their "
                 "API's origin"
             )
         return path

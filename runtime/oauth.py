@@ -16,7 +16,7 @@ from attrs import evolve, field, frozen
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from runtime.errors import ApiError, ReconnectRequired
-from runtime.http import check_credentials_url
+from runtime.transport import check_credentials_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

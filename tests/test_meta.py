@@ -18,7 +18,7 @@ from runtime.plugins import make_plugin_manager
 from runtime.schemas import load_schema, schema_names
 
 ROOT = Path(__file__).resolve().parent.parent
-HTTPX_MODULES = {"runtime/http.py", "runtime/oauth.py"}
+HTTPX_MODULES = {"runtime/http.py", "runtime/transport.py", "runtime/oauth.py"}
 #: The sandbox is a separate server (a fake Calendly), not component code: it may send webhooks.
 HTTPX_FREE_EXCEPT = "components/calendly/sandbox/"
 

@@ -267,7 +267,7 @@ def _refuse_in_process(
 ) -> None:
     """A connection whose API this process serves itself (the in-process sandbox) lives only as
     long as this command: its token would be useless to every later one, so it is refused."""
-    from runtime.http import origin_of
+    from runtime.transport import origin_of
 
     schema = relay.runtime.registry.require(component).schema("connection", key)
     try:

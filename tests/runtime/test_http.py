@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from runtime import ConfigurationError
 from runtime.clock import Clock
-from runtime.http import HostRouter, HttpClient, shared_client
+from runtime.http import HttpClient
+from runtime.transport import HostRouter, shared_client
 
 
 async def _set_cookie(request: Request) -> JSONResponse:

@@ -20,8 +20,9 @@ from starlette.routing import Route
 
 from components.calendly.connection import OAUTH2, PERSONAL_TOKEN
 from runtime import ConfigurationError, ManualClock, Runtime
-from runtime.http import HttpClient, origin_of
+from runtime.http import HttpClient
 from runtime.oauth import token_request
+from runtime.transport import origin_of
 
 API = "http://127.0.0.1:8001"
 
