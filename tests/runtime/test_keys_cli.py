@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from cryptography.fernet import Fernet
 from relay_backends import postgres_schema
+from relay_keys import fresh_key
 
 from runtime.cli import cli
 from runtime.oauth import Token
@@ -103,7 +103,7 @@ def database_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
 def test_rotation_with_keys_from_the_environment(
     database_url: str, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    old, new = fresh_key(), fresh_key()
     monkeypatch.setenv("RELAY_DATABASE_URL", database_url)
     monkeypatch.setenv(ENV_KEYS, old)
     asyncio.run(_put(database_url, home))

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from relay_keys import fresh_key
 from relay_processes import RELAY, free_port, relay_env, start_server, stop
 
 from runtime import Runtime, Service, open_store
@@ -79,7 +79,7 @@ def test_a_busy_port_fails_in_one_line_before_any_work_is_claimed(tmp_path: Path
 def test_keys_that_cannot_decrypt_the_store_are_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     asyncio.run(_deploy(home))
-    line = _one_line(_serve(home, free_port(), RELAY_SECRET_KEYS=Fernet.generate_key().decode()))
+    line = _one_line(_serve(home, free_port(), RELAY_SECRET_KEYS=fresh_key()))
     assert "cannot be decrypted with the configured keys (RELAY_SECRET_KEYS)" in line
     assert _pending(home) == [("pending", 0)]
 

@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from relay_backends import schema_url
 from sqlalchemy import create_engine, inspect, text
 
 from runtime.errors import ConfigurationError
@@ -17,7 +18,7 @@ from runtime.store import Keyring, open_store
 from runtime.store.migrate import alembic_config, current_revision, head_revision
 from runtime.store.tables import metadata
 
-from .conftest import make_instance, pg_schema_url
+from .conftest import make_instance
 
 pytestmark = pytest.mark.asyncio
 
@@ -51,7 +52,7 @@ async def test_head_matches_the_tables(db_url: str, tmp_path: Path, keyring: Key
 
 
 async def test_urls_without_a_driver_and_masked_passwords(pg_schema: str, tmp_path: Path) -> None:
-    url = pg_schema_url(pg_schema, driver="postgresql").replace("root@", "root:hunter2@")
+    url = schema_url(pg_schema, driver="postgresql").replace("root@", "root:hunter2@")
     store = await open_store(url, data_dir=tmp_path, keyring=Keyring.generate())
     try:
         assert store.url.startswith("postgresql+psycopg://root:***@127.0.0.1")
