@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 from pathlib import Path
 
-from relay_processes import RELAY, relay_env
+from relay_processes import RELAY, relay_env, run_relay
 
 from runtime import open_store
 
@@ -42,13 +41,14 @@ async def _execution_ids(home: Path) -> list[str]:
 
 def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
     home = tmp_path / "demo"
-    run = subprocess.run(
-        [RELAY, "demo", "--home", str(home), "--bookings", "4"],
+    run = run_relay(
+        "demo",
+        "--home",
+        str(home),
+        "--bookings",
+        "4",
         env=relay_env(tmp_path, RELAY_LOG_LEVEL="debug", COLUMNS="80"),
-        capture_output=True,
-        text=True,
         timeout=240,
-        check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 8}" in run.stdout
@@ -73,13 +73,16 @@ def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
 
 def test_demo_fills_the_config_of_another_flow(tmp_path: Path) -> None:
     flow = Path(__file__).resolve().parents[1] / "flows" / "cancellation-cleanup.yaml"
-    run = subprocess.run(
-        [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow), "--bookings", "3"],
+    run = run_relay(
+        "demo",
+        "--home",
+        str(tmp_path / "demo"),
+        "--flow",
+        str(flow),
+        "--bookings",
+        "3",
         env=relay_env(tmp_path),
-        capture_output=True,
-        text=True,
         timeout=240,
-        check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 3}" in run.stdout  # two cancellations, one reschedule
@@ -92,13 +95,14 @@ def test_demo_names_the_config_it_cannot_fill(tmp_path: Path) -> None:
         "  note: {type: string, default: hi}\nsteps:\n"
         "  - {id: a, action: relay.value, inputs: {value: '${{ config.region }}'}}\n"
     )
-    run = subprocess.run(
-        [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow)],
+    run = run_relay(
+        "demo",
+        "--home",
+        str(tmp_path / "demo"),
+        "--flow",
+        str(flow),
         env=relay_env(tmp_path),
-        capture_output=True,
-        text=True,
         timeout=240,
-        check=False,
     )
     assert run.returncode == 1
     assert "Traceback" not in run.stdout + run.stderr

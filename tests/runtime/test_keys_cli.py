@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from relay_backends import postgres_schema
+from relay_backends import store_url
 from relay_keys import fresh_key
 
 from runtime.cli import cli
@@ -93,10 +93,7 @@ def test_rotation_with_the_key_file_lets_the_old_key_go(home: Path) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{home / 'relay.db'}"
-        return
-    with postgres_schema() as url:
+    with store_url(request.param, home, sqlite="sqlite") as url:
         yield url
 
 

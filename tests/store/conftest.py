@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from relay_backends import fresh_schema, schema_url
+from relay_backends import fresh_schema, store_url
 
 from runtime.store import Keyring, Store, open_store
 from runtime.store.groupcommit import GroupCommit
@@ -33,11 +33,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A URL for an empty database on ``backend``."""
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
-    return schema_url(request.getfixturevalue("pg_schema"))
+    with store_url(backend, tmp_path) as url:
+        yield url
 
 
 @pytest_asyncio.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -93,24 +94,29 @@ async def test_a_fresh_store_opens_while_another_process_holds_the_write_lock(
         other.close()
 
 
+def older_sqlite(path: Path, revision: str, insert: str, params: dict[str, Any]) -> None:
+    """A SQLite database at ``path`` migrated only up to ``revision``, with one ``insert``."""
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+        conn.execute(text(insert), params)
+    engine.dispose()
+
+
 async def test_an_older_store_gains_the_registered_webhook_url(
     tmp_path: Path, keyring: Keyring
 ) -> None:
     """A 0002 database with an instance upgrades in place: the instance stays, its
     registered URL is unknown (``None``) until recorded."""
     path = tmp_path / "relay.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0002")
-        conn.execute(
-            text(
-                "INSERT INTO instances (name, flow_name, flow_path, flow_text, flow_version,"
-                " config, webhook_token, deploy_state, created_at)"
-                " VALUES ('acme', 'F', 'f.yaml', 'x', 1, :config, 'tok', :state, 1.0)"
-            ),
-            {"config": keyring.encrypt_json({}), "state": keyring.encrypt_json({})},
-        )
-    engine.dispose()
+    older_sqlite(
+        path,
+        "0002",
+        "INSERT INTO instances (name, flow_name, flow_path, flow_text, flow_version,"
+        " config, webhook_token, deploy_state, created_at)"
+        " VALUES ('acme', 'F', 'f.yaml', 'x', 1, :config, 'tok', :state, 1.0)",
+        {"config": keyring.encrypt_json({}), "state": keyring.encrypt_json({})},
+    )
     store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
     try:
         assert await current_revision(store.engine) == head_revision()
@@ -127,18 +133,14 @@ async def test_an_older_store_keeps_a_replays_reused_outputs(
 ) -> None:
     """A 0003 database's replay keeps the step outputs it reuses when the column is renamed."""
     path = tmp_path / "relay.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0003")
-        conn.execute(
-            text(
-                "INSERT INTO executions (id, instance, flow_text, flow_version, payload, status,"
-                " created_at, attempts, reuse_outputs)"
-                " VALUES ('e1', NULL, 'x', 1, 'null', 'queued', 1.0, 0, :reused)"
-            ),
-            {"reused": '{"a": {"ok": true}}'},
-        )
-    engine.dispose()
+    older_sqlite(
+        path,
+        "0003",
+        "INSERT INTO executions (id, instance, flow_text, flow_version, payload, status,"
+        " created_at, attempts, reuse_outputs)"
+        " VALUES ('e1', NULL, 'x', 1, 'null', 'queued', 1.0, 0, :reused)",
+        {"reused": '{"a": {"ok": true}}'},
+    )
     store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
     try:
         row = await store.get_execution("e1")

@@ -1,4 +1,5 @@
-"""Helpers for the service tests: a plain-webhook flow, signing, and a service facade."""
+"""Helpers for the service tests: a plain-webhook flow, signing, the real app in-process, and a
+facade over a served service."""
 
 from __future__ import annotations
 
