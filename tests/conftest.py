@@ -7,7 +7,6 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
-from relay_backends import require_service
 
 settings.register_profile(
     "relay",
@@ -19,7 +18,6 @@ settings.register_profile(
 settings.load_profile("relay")
 
 pytest_plugins = ["relay_keys"]
-__all__ = ["require_service"]  # imported from here by the store and scale fixtures
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from relay_processes import RELAY, relay_env
+from relay_processes import RELAY, relay_env, run_relay
 
 from runtime import open_store
+
+
+def demo(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``relay demo ARGS`` with its home in ``tmp_path / "demo"`` (``env`` added)."""
+    home = str(tmp_path / "demo")
+    return run_relay("demo", "--home", home, *args, env=relay_env(tmp_path, **env), timeout=240)
 
 
 async def _secrets(home: Path) -> dict[str, str]:
@@ -42,14 +48,7 @@ async def _execution_ids(home: Path) -> list[str]:
 
 def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
     home = tmp_path / "demo"
-    run = subprocess.run(
-        [RELAY, "demo", "--home", str(home), "--bookings", "4"],
-        env=relay_env(tmp_path, RELAY_LOG_LEVEL="debug", COLUMNS="80"),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    run = demo(tmp_path, "--bookings", "4", RELAY_LOG_LEVEL="debug", COLUMNS="80")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 8}" in run.stdout
     # at 80 columns every execution id is printed whole (it is what `relay execution` takes)
@@ -73,14 +72,7 @@ def test_demo_runs_and_leaks_no_secret(tmp_path: Path) -> None:
 
 def test_demo_fills_the_config_of_another_flow(tmp_path: Path) -> None:
     flow = Path(__file__).resolve().parents[1] / "flows" / "cancellation-cleanup.yaml"
-    run = subprocess.run(
-        [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow), "--bookings", "3"],
-        env=relay_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    run = demo(tmp_path, "--flow", str(flow), "--bookings", "3")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "executions {'completed': 3}" in run.stdout  # two cancellations, one reschedule
 
@@ -92,14 +84,7 @@ def test_demo_names_the_config_it_cannot_fill(tmp_path: Path) -> None:
         "  note: {type: string, default: hi}\nsteps:\n"
         "  - {id: a, action: relay.value, inputs: {value: '${{ config.region }}'}}\n"
     )
-    run = subprocess.run(
-        [RELAY, "demo", "--home", str(tmp_path / "demo"), "--flow", str(flow)],
-        env=relay_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    run = demo(tmp_path, "--flow", str(flow))
     assert run.returncode == 1
     assert "Traceback" not in run.stdout + run.stderr
     [line] = [x for x in run.stdout.splitlines() if x.startswith("error:")]

@@ -12,7 +12,7 @@ import types
 from pathlib import Path
 
 import httpx
-from relay_processes import RELAY, relay_env
+from relay_processes import relay_env, run_relay
 from relay_sandbox_process import loopback_sandbox
 
 from runtime import Runtime
@@ -56,14 +56,7 @@ def test_every_yaml_example_validates(tmp_path: Path) -> None:
     for index, text in enumerate(found):
         path = tmp_path / f"example{index}.yaml"
         path.write_text(text)
-        run = subprocess.run(
-            [RELAY, "validate", str(path)],
-            env=relay_env(tmp_path / "home"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        run = run_relay("validate", str(path), env=relay_env(tmp_path / "home"))
         assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -114,15 +107,7 @@ def test_the_command_lines_run(tmp_path: Path) -> None:
         for command in commands:
             if command in NOT_RUN:
                 continue
-            run = subprocess.run(
-                [RELAY, *shlex.split(command)[1:]],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            run = run_relay(*shlex.split(command)[1:], env=env, timeout=120, cwd=work)
             assert run.returncode == 0, f"{command}\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
             assert "Traceback" not in run.stderr
             ran += 1

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
+from calendly_support import open_sandbox_connection
 from calendly_trigger_env import Env, open_env
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -39,23 +39,10 @@ def _now() -> float:
     return time.time()
 
 
-def connection_fields(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
-    client_id, client_secret = sandbox.register_client()
-    return {
-        "clientId": client_id,
-        "clientSecret": client_secret,
-        "useLiveServer": False,
-        "sandboxUrl": SANDBOX_URL,
-        **extra,
-    }
-
-
 @pytest_asyncio.fixture
 async def connection(runtime: Runtime, sandbox: Sandbox) -> ConnectionHandle:
     """An OAuth connection to the sandbox, authorized headlessly (state + PKCE)."""
-    return await runtime.open_connection(
-        "calendly", "calendly", "calendlyOauth2Connection", connection_fields(sandbox)
-    )
+    return await open_sandbox_connection(runtime, sandbox)
 
 
 @pytest_asyncio.fixture

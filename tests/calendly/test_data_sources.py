@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from calendly_support import api_calls, check_output
+from calendly_support import api_calls, check_output, open_sandbox_connection
 
 from components.calendly.actions.event_types import GET_EVENT_TYPE
 from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -28,19 +28,8 @@ def assert_uuid_keys(items: list[dict[str, Any]]) -> None:
 async def test_events_read_every_page() -> None:
     sandbox = Sandbox(SandboxConfig(seed=7, events=250, base_url=f"http://{SANDBOX_HOST}"))
     runtime = Runtime(hosts={SANDBOX_HOST: sandbox.app}, clock=ManualClock(now=time.time()))
-    client_id, secret = sandbox.register_client()
     try:
-        connection = await runtime.open_connection(
-            "calendly",
-            "calendly",
-            "calendlyOauth2Connection",
-            {
-                "clientId": client_id,
-                "clientSecret": secret,
-                "useLiveServer": False,
-                "sandboxUrl": f"http://{SANDBOX_HOST}",
-            },
-        )
+        connection = await open_sandbox_connection(runtime, sandbox)
         items = await runtime.picklist("calendly.events", {"connection": connection})
     finally:
         await runtime.aclose()

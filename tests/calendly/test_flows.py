@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 import pytest_asyncio
+from calendly_support import open_sandbox_connection
 from click.testing import CliRunner
+from webhook_receiver import WebhookReceiver
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import ConnectionHandle, ExecutionResult, ManualClock, Runtime, WebhookRequest
@@ -110,12 +111,6 @@ def test_relay_run_routing_form_sync() -> None:
 # --- end to end on real deliveries --------------------------------------------------------
 
 
-async def _accept(scope: Any, receive: Any, send: Any) -> None:
-    """relay's webhook endpoint as far as the sandbox can tell: 200 to everything."""
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
-
-
 @attrs.define
 class Live:
     sandbox: Sandbox
@@ -191,16 +186,10 @@ class Live:
 async def live() -> AsyncIterator[Live]:
     sandbox = Sandbox(
         SandboxConfig(seed=7, events=40, base_url=BASE),
-        webhook_transport=httpx.ASGITransport(app=_accept),
+        webhook_transport=WebhookReceiver().transport(),  # relay's endpoint: 200 to all
     )
     runtime = Runtime(hosts={HOST: sandbox.app}, clock=ManualClock(now=sandbox.clock()))
-    client_id, secret = sandbox.register_client()
-    connection = await runtime.open_connection(
-        "calendly",
-        "calendly",
-        "calendlyOauth2Connection",
-        {"clientId": client_id, "clientSecret": secret, "useLiveServer": False, "sandboxUrl": BASE},
-    )
+    connection = await open_sandbox_connection(runtime, sandbox)
     yield Live(sandbox, runtime, connection)
     await runtime.aclose()
 

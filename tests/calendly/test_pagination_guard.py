@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import pytest_asyncio
-from calendly_support import api_calls
+from calendly_support import api_calls, connection_fields
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -74,10 +74,8 @@ async def _runtime(sandbox: Sandbox, path: str) -> tuple[Runtime, ConnectionHand
     runtime = Runtime(
         hosts={HOST: RepeatedPageToken(sandbox.app, path)}, clock=ManualClock(now=time.time())
     )
-    client_id, secret = sandbox.register_client()
-    fields = {"clientId": client_id, "clientSecret": secret, "useLiveServer": False}
     handle = await runtime.open_connection(
-        "c", "calendly", "calendlyOauth2Connection", {**fields, "sandboxUrl": BASE}
+        "c", "calendly", "calendlyOauth2Connection", connection_fields(sandbox)
     )
     return runtime, handle
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from calendly_support import api_calls, check_output
+from calendly_support import api_calls, check_output, open_sandbox_connection
 
 from components.calendly.actions import scheduled_events as events
 from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -28,19 +28,8 @@ async def big_sandbox(n_events: int) -> AsyncIterator[tuple[Sandbox, Runtime, Co
     """A sandbox with ``n_events`` events (the shared fixture has 40), runtime and connection."""
     sandbox = Sandbox(SandboxConfig(seed=7, events=n_events, base_url=f"http://{SANDBOX_HOST}"))
     runtime = Runtime(hosts={SANDBOX_HOST: sandbox.app}, clock=ManualClock(now=time.time()))
-    client_id, secret = sandbox.register_client()
     try:
-        connection = await runtime.open_connection(
-            "calendly",
-            "calendly",
-            "calendlyOauth2Connection",
-            {
-                "clientId": client_id,
-                "clientSecret": secret,
-                "useLiveServer": False,
-                "sandboxUrl": f"http://{SANDBOX_HOST}",
-            },
-        )
+        connection = await open_sandbox_connection(runtime, sandbox)
         yield sandbox, runtime, connection
     finally:
         await runtime.aclose()

@@ -33,20 +33,25 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def connect_acme(tmp_path: Path, url: str) -> str:
+    """``relay connect calendly --name acme`` to the sandbox at ``url``; its output."""
+    (tmp_path / "conn.yaml").write_text(
+        "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\n"
+        f"useLiveServer: false\nsandboxUrl: {url}\n"
+    )
+    code, out, err = invoke(
+        "connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme"
+    )
+    assert code == 0, err
+    return out
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     with loopback_sandbox(tmp_path / "sandbox-home") as url:
-        (tmp_path / "conn.yaml").write_text(
-            "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\n"
-            f"useLiveServer: false\nsandboxUrl: {url}\n"
-        )
-        code, out, err = invoke(
-            "connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme"
-        )
-        assert code == 0, err
-        assert "connected acme" in out
+        assert "connected acme" in connect_acme(tmp_path, url)
         yield url
 
 
@@ -137,14 +142,7 @@ def test_undeploy_with_the_api_down_needs_force_and_says_what_was_left(
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RELAY_DATABASE_URL", raising=False)
     with loopback_sandbox(tmp_path / "sandbox-home") as url:
-        (tmp_path / "conn.yaml").write_text(
-            "clientId: sandbox-client-id\nclientSecret: sandbox-client-secret\n"
-            f"useLiveServer: false\nsandboxUrl: {url}\n"
-        )
-        code, _, err = invoke(
-            "connect", "calendly", "--config", str(tmp_path / "conn.yaml"), "--name", "acme"
-        )
-        assert code == 0, err
+        connect_acme(tmp_path, url)
         organization = httpx.get(f"{url}/_sandbox/state").json()["organization"]["uri"]
         (tmp_path / "deploy.yaml").write_text(
             f"calendly: {{use: acme}}\norganization: {organization}\nfollowUpEventType: HDWNG6N3G3J7OPUS\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relay_processes import RELAY, relay_env
+from relay_processes import relay_env, run_relay
 
 from runtime import Action, Component, ConfigurationError, Input, Runtime, hookimpl
 from runtime.cli import CliState, cli
@@ -185,9 +184,7 @@ def test_usage_errors_are_one_line_naming_the_option(tmp_path: Path) -> None:
         (["validate"], "'FLOWS...'"),
         (["serve", "--port", "99999"], "'--port'"),
     ):
-        run = subprocess.run(
-            [RELAY, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        run = run_relay(*args, env=env)
         assert run.returncode == 2, run.stderr
         assert named in one_error_line(run.stderr)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from relay_processes import RELAY, relay_env
+from relay_processes import relay_env, run_relay
 
 from runtime import Runtime, Service, open_store
 from runtime.cli import cli
@@ -70,14 +70,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def relay(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command at 80 columns (rich reads COLUMNS)."""
-    return subprocess.run(
-        [RELAY, *args],
-        env=relay_env(home, COLUMNS="80", RELAY_PUBLIC_URL=PUBLIC),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_relay(*args, env=relay_env(home, COLUMNS="80", RELAY_PUBLIC_URL=PUBLIC))
 
 
 async def _run_manual(home: Path, payloads: list[Any]) -> list[str]:
@@ -231,12 +224,7 @@ def test_describe_shows_whole_keys_descriptions_and_choices() -> None:
             assert spec.comments in out
         if spec.choices:
             assert ", ".join(c.value for c in spec.choices) in out
-    run = subprocess.run(
-        [RELAY, "describe", "calendly.listEventInvitees"],
-        env=relay_env(Path("/nonexistent"), COLUMNS="80"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    run = run_relay(
+        "describe", "calendly.listEventInvitees", env=relay_env(Path("/nonexistent"), COLUMNS="80")
     )
     assert "…" not in run.stdout

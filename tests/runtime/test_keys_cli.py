@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from cryptography.fernet import Fernet
-from relay_backends import postgres_schema
+from relay_backends import store_url
+from relay_keys import fresh_key
 
 from runtime.cli import cli
 from runtime.oauth import Token
@@ -93,17 +93,14 @@ def test_rotation_with_the_key_file_lets_the_old_key_go(home: Path) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{home / 'relay.db'}"
-        return
-    with postgres_schema() as url:
+    with store_url(request.param, home, sqlite="sqlite") as url:
         yield url
 
 
 def test_rotation_with_keys_from_the_environment(
     database_url: str, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    old, new = fresh_key(), fresh_key()
     monkeypatch.setenv("RELAY_DATABASE_URL", database_url)
     monkeypatch.setenv(ENV_KEYS, old)
     asyncio.run(_put(database_url, home))

@@ -13,7 +13,7 @@ import pytest
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
-from relay_processes import RELAY
+from relay_processes import run_relay
 
 from runtime import ConfigurationError, Runtime
 from runtime.logs import FORMATS, LEVELS, settings_from_env
@@ -44,13 +44,7 @@ def test_any_value_is_taken_or_refused_by_name(var: str, raw: str) -> None:
     ("var", "raw"), [("RELAY_LOG_LEVEL", "bogus"), ("RELAY_LOG_FORMAT", "xml")]
 )
 def test_relay_refuses_a_mistyped_setting_in_one_line(var: str, raw: str) -> None:
-    done = subprocess.run(
-        [RELAY, "components"],
-        env={**os.environ, var: raw},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_relay("components", env={**os.environ, var: raw})
     assert done.returncode == 1
     assert done.stderr.strip() == f"error: {var}={raw!r}: must be one of " + ", ".join(
         LEVELS if var == "RELAY_LOG_LEVEL" else FORMATS

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from hypothesis import given
 from hypothesis import strategies as st
+from relay_tokens import StaticToken
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -46,17 +47,13 @@ class Recorder:
         )
 
 
-class _Token:
-    async def access_token(self) -> str:
-        return "alice-token"
-
-    async def refreshed(self, stale: str) -> str:
-        return "alice-token"
-
-
 def client_for(runtime: Runtime, base: str) -> HttpClient:
     return HttpClient(
-        base, client=runtime.http_client(), clock=ManualClock(), auth=_Token(), retries=0
+        base,
+        client=runtime.http_client(),
+        clock=ManualClock(),
+        auth=StaticToken("alice-token"),
+        retries=0,
     )
 
 

@@ -11,41 +11,29 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import pytest_asyncio
 import redis
-from relay_backends import postgres_schema
+from relay_backends import (
+    REDIS_URL,
+    SHORT_RECOVERY,
+    fresh_redis_namespace,
+    postgres_schema,
+)
 from relay_processes import RELAY, relay_env
 from relay_service_support import CONFIG, body, sign
+from relay_waiting import until
 
 from runtime import Runtime, Service, create_app, open_store
 from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
-from runtime.store import Keyring
 
-from ..conftest import require_service
-
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
-WAIT = 45.0  # seconds any one condition may take before a test gives up
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)  # polling the store with a deadline, not synchronising
+if TYPE_CHECKING:
+    from runtime.store import Keyring
 
 
 @pytest.fixture
@@ -58,14 +46,8 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def redis_namespace() -> Iterator[str]:
     """A fresh Redis key namespace, deleted afterwards (skips without Redis, fails under CI)."""
-    require_service("Redis", REDIS_HOST, REDIS_PORT)
-    namespace = f"relay-test-{uuid.uuid4().hex[:12]}"
-    yield namespace
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with fresh_redis_namespace() as namespace:
+        yield namespace
 
 
 class Cluster:
@@ -168,11 +150,6 @@ class Cluster:
 
 
 @pytest.fixture
-def keyring() -> Keyring:
-    return Keyring.generate()
-
-
-@pytest.fixture
 def cluster_env(
     tmp_path: Path, pg_url: str, redis_namespace: str, keyring: Keyring
 ) -> dict[str, str]:
@@ -184,11 +161,7 @@ def cluster_env(
         RELAY_REDIS_URL=REDIS_URL,
         RELAY_REDIS_NAMESPACE=redis_namespace,
         RELAY_QUEUE=f"q-{redis_namespace}",
-        RELAY_HEARTBEAT_TIMEOUT="2",
-        RELAY_MAINTENANCE_CHANCE="1000000",
-        RELAY_LEASE="3",
-        RELAY_MIN_BACKOFF="0.2",
-        RELAY_WORKER_GRACE="5",
+        **SHORT_RECOVERY,
     )
 
 

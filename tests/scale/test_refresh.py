@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from relay_processes import free_port
 from relay_service_support import SECRET
+from relay_uvicorn import serving
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import Token
 
-from .conftest import Cluster, until
+from .conftest import Cluster
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.redis]
 
@@ -39,17 +39,8 @@ async def sandbox() -> AsyncIterator[Sandbox]:
     """The Calendly sandbox on a loopback port, so the worker processes reach it too."""
     port = free_port()
     sandbox = Sandbox(SandboxConfig(base_url=f"http://127.0.0.1:{port}", events=5))
-    config = uvicorn.Config(sandbox.app, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await until(started, "the sandbox to listen", timeout=10)
-    yield sandbox
-    server.should_exit = True
-    await serving
+    async with serving(sandbox.app, port):
+        yield sandbox
 
 
 async def test_fifty_executions_on_two_workers_refresh_an_expired_token_once(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from relay_service_support import FLOW
+from relay_waiting import until
 
 from runtime.errors import ConfigurationError
 from runtime.executors import make_executor
@@ -87,16 +88,32 @@ async def test_an_instance_at_its_concurrency_limit_defers_the_message(
 
 
 async def test_a_slot_freed_moments_later_runs_the_execution_instead_of_deferring(
-    cluster: Cluster, runner: ExecutionRunner
+    cluster: Cluster, runner: ExecutionRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     execution_id = await recorded(cluster, "busy")
     async with contextlib.AsyncExitStack() as slots:
         for _ in range(10):  # the flow's concurrency is 10: other workers hold all of it
             assert await slots.enter_async_context(runner.limits.flow_slot("busy", 10))
+        retrying, released = asyncio.Event(), asyncio.Event()
+        tries = 0
+        take = runner.limits.flow_slot
+
+        @contextlib.asynccontextmanager
+        async def watched(instance: str, concurrency: int) -> AsyncIterator[bool]:
+            nonlocal tries
+            tries += 1
+            if tries == 2:  # refused once, the runner tries again: hold it until slots free
+                retrying.set()
+                await released.wait()
+            async with take(instance, concurrency) as acquired:
+                yield acquired
+
+        monkeypatch.setattr(runner.limits, "flow_slot", watched)
         handling = asyncio.create_task(runner.handle(execution_id, "busy"))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(retrying.wait(), 10)
         assert not handling.done()  # waiting for a slot, not deferred yet
     # the others' executions ended: their slots are free again
+    released.set()
     assert await asyncio.wait_for(handling, 10) is None
     assert (await cluster.store.get_execution(execution_id)).status == "completed"
 
@@ -132,10 +149,13 @@ async def test_a_worker_whose_lease_was_taken_over_stops_and_writes_nothing(
     try:
         execution_id = await recorded(cluster, "stalled", pause=30.0)
         handling = asyncio.create_task(runner.handle(execution_id, "stalled"))
-        deadline = asyncio.get_running_loop().time() + 20
-        while (await cluster.store.get_execution(execution_id)).worker != runner.worker_id:
-            assert asyncio.get_running_loop().time() < deadline, "the runner never claimed it"
-            await asyncio.sleep(0.02)  # polling the store with a deadline
+
+        async def claimed() -> bool:
+            return bool(
+                (await cluster.store.get_execution(execution_id)).worker == runner.worker_id
+            )
+
+        await until(claimed, "the runner to claim it", timeout=20)
         # the runner stalls past its lease and another worker takes the execution over
         await cluster.store.release_execution(execution_id)
         taken = await cluster.store.claim_execution(execution_id, "elsewhere:1", 60.0)

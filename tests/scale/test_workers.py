@@ -12,10 +12,11 @@ import httpx
 import pytest
 from relay_processes import free_port
 from relay_service_support import FLOW, body, sign
+from relay_waiting import until
 
 from runtime.executors.dramatiq import DramatiqExecutor, QueueSettings
 
-from .conftest import Cluster, until
+from .conftest import Cluster
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.redis]
 

@@ -6,21 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
-from relay_backends import postgres_schema
-from relay_service_support import FLOW, LiveService
+from relay_backends import store_url as backend_store_url
+from relay_service_support import FLOW, LiveService, in_process_service
 
-from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
+from runtime import Runtime
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
-        return
-    with postgres_schema() as url:
+    with backend_store_url(request.param, tmp_path) as url:
         yield url
 
 
@@ -28,17 +24,5 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 async def service(tmp_path: Path, store_url: str) -> AsyncIterator[LiveService]:
     flow = tmp_path / "plain.yaml"
     flow.write_text(FLOW)
-    runtime = Runtime()
-    store = await open_store(store_url, data_dir=tmp_path)
-    relay = Service(runtime, store, base_url="http://relay.test")
-    executor = InProcessExecutor(relay)
-    await executor.start()
-    app = create_app(relay, executor)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
-    ) as client:
+    async with in_process_service(Runtime(), store_url, tmp_path) as (relay, executor, client):
         yield LiveService(relay, executor, client, flow)
-    await executor.shutdown(5)
-    await relay.aclose()
-    await runtime.aclose()
-    await store.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from relay_backends import SETUPS, setup_env
-from relay_processes import RELAY, free_port, kill_hard, relay_env, start_server, stop
+from relay_processes import RELAY, deploy, free_port, kill_hard, relay_env, start_server, stop
 from relay_service_support import FLOW, SECRET, body, sign
+from relay_waiting import until
 
 from runtime import open_store
 
@@ -33,20 +33,21 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         yield request.param, env
 
 
-def deploy(home: Path, port: int, env: dict[str, str]) -> str:
+def deploy_plain(home: Path, port: int, env: dict[str, str]) -> str:
     flow = home / "plain.yaml"
     flow.write_text(FLOW)
     (home / "config.yaml").write_text(f"hookSecret: {SECRET}\n")
-    out = subprocess.run(
-        [RELAY, "deploy", str(flow), "--config", str(home / "config.yaml"), "--name", "durable"],
-        env=relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}", **env),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return next(
-        line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("webhook URL")
+    full_env = relay_env(home, RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}", **env)
+    return deploy(home, flow, "durable", home / "config.yaml", full_env)
+
+
+def start_worker(home: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``relay worker`` running the executions of the Dramatiq setup."""
+    return subprocess.Popen(
+        [RELAY, "worker", "--threads", "4"],
+        env=relay_env(home, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -79,15 +80,12 @@ async def burst(url: str, server: subprocess.Popen[bytes]) -> set[int]:
 async def rows_when_settled(home: Path, env: dict[str, str]) -> list[Any]:
     store = await open_store(env.get("RELAY_DATABASE_URL"), data_dir=home)
     try:
-        deadline = time.monotonic() + 90
-        while True:
+
+        async def settled() -> list[Any] | None:
             rows = await store.list_executions(instance="durable", limit=10_000)
-            if (
-                all(r.status in ("completed", "failed") for r in rows)
-                or time.monotonic() > deadline
-            ):
-                return rows
-            await asyncio.sleep(0.1)  # polling the store with a deadline
+            return rows if rows and all(r.status in ("completed", "failed") for r in rows) else None
+
+        return await until(settled, "every execution to settle", timeout=90)
     finally:
         await store.close()
 
@@ -108,15 +106,10 @@ async def test_sigkill_mid_burst_then_restart_runs_every_accepted_delivery_once(
     name, env = setup
     args = ("--lease", "5") if name == "sqlite+inprocess" else ("--executor", "dramatiq")
     port = free_port()
-    url = deploy(tmp_path, port, env)
+    url = deploy_plain(tmp_path, port, env)
     worker = None
     if name == "postgresql+dramatiq":
-        worker = subprocess.Popen(
-            [RELAY, "worker", "--threads", "4"],
-            env=relay_env(tmp_path, **env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        worker = start_worker(tmp_path, env)
     try:
         server = start_server(tmp_path, port, *args, env=env)
         try:

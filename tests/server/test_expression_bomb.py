@@ -7,18 +7,16 @@ minutes of CEL holding the GIL if it were evaluated on the event loop)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from relay_processes import RELAY, free_port, relay_env, start_server, stop
+from relay_processes import deploy, free_port, relay_env, start_server, stop
 from relay_service_support import FLOW, SECRET, body, sign
+from relay_waiting import until
 
 from runtime import open_store
 
@@ -44,21 +42,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     (tmp_path / "config.yaml").write_text(f"hookSecret: {SECRET}\n")
+    env = relay_env(tmp_path, RELAY_PUBLIC_URL=base)
     urls = {}
     for name, text in (("bomb", BOMB_FLOW), ("steady", FLOW)):
         flow = tmp_path / f"{name}.yaml"
         flow.write_text(text)
-        out = subprocess.run(
-            [RELAY, "deploy", str(flow), "--config", str(tmp_path / "config.yaml"), "--name", name],
-            env=relay_env(tmp_path, RELAY_PUBLIC_URL=base),
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-        urls[name] = next(
-            line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("webhook URL")
-        )
+        urls[name] = deploy(tmp_path, flow, name, tmp_path / "config.yaml", env)
     server = start_server(tmp_path, port, env={"RELAY_EXPRESSION_TIME_LIMIT": TIME_LIMIT})
     try:
         yield base, urls
@@ -74,13 +63,14 @@ async def status_of(home: Path, execution_id: str) -> Any:
         await store.close()
 
 
-async def until(home: Path, execution_id: str, statuses: tuple[str, ...]) -> Any:
-    deadline = time.monotonic() + 90
-    while True:
+async def reaching(home: Path, execution_id: str, statuses: tuple[str, ...]) -> Any:
+    """The execution's row once its status is one of ``statuses``."""
+
+    async def reached() -> Any:
         row = await status_of(home, execution_id)
-        if (row is not None and row.status in statuses) or time.monotonic() > deadline:
-            return row
-        await asyncio.sleep(0.1)  # polling the store with a deadline
+        return row if row is not None and row.status in statuses else None
+
+    return await until(reached, f"{execution_id} to be {' or '.join(statuses)}", timeout=90)
 
 
 @pytest.mark.asyncio
@@ -95,7 +85,7 @@ async def test_a_bomb_does_not_stop_the_server_and_fails_with_the_budget_error(
         answer = await client.post(urls["bomb"], content=payload, headers=sign(payload))
         assert answer.status_code == 202
         bomb = answer.json()["execution_id"]
-        row = await until(tmp_path, bomb, ("running", "completed", "failed"))
+        row = await reaching(tmp_path, bomb, ("running", "completed", "failed"))
         assert row is not None and row.status == "running"
         for _ in range(3):
             assert (await client.get(f"{base}/health")).status_code == 200
@@ -106,12 +96,12 @@ async def test_a_bomb_does_not_stop_the_server_and_fails_with_the_budget_error(
             assert accepted.status_code == 202
             steady.append(accepted.json()["execution_id"])
         for execution_id in steady:
-            done = await until(tmp_path, execution_id, ("completed", "failed"))
+            done = await reaching(tmp_path, execution_id, ("completed", "failed"))
             assert done is not None and done.status == "completed"
         # all that happened while the bomb's execution was still running
         assert (await status_of(tmp_path, bomb)).status == "running"
         assert (await client.get(f"{base}/health")).status_code == 200
-    row = await until(tmp_path, bomb, ("completed", "failed"))
+    row = await reaching(tmp_path, bomb, ("completed", "failed"))
     assert row is not None and row.status == "failed" and row.attempts == 1
     assert row.result is not None
     assert row.result["error"]["message"].startswith(

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relay_service_support import CONFIG, FLOW, body, sign
+from relay_service_support import CONFIG, FLOW, body, in_process_service, sign
 from starlette.applications import Starlette
 from starlette.types import Message
 
-from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
+from runtime import Runtime
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.webhooks import MAX_BODY, Answer, webhook_routes
 
@@ -164,31 +164,20 @@ async def test_a_body_in_chunks_is_answered_alike() -> None:
 async def test_the_plain_route_serves_a_real_service(tmp_path: Path) -> None:
     flow = tmp_path / "plain.yaml"
     flow.write_text(FLOW)
-    runtime = Runtime()
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
-    relay = Service(runtime, store, base_url="http://relay.test")
-    executor = InProcessExecutor(relay)
-    await executor.start()
-    app = create_app(relay, executor, fast_webhooks=False)
-    try:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    plain_only = in_process_service(Runtime(), url, tmp_path, fast_webhooks=False)
+    async with plain_only as (relay, executor, http):
         instance = await relay.deploy(flow, CONFIG, "a")
         path = f"/webhooks/{instance.webhook_token}"
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as http:
-            accepted = await http.post(path + "/", content=body(1), headers=sign(body(1)))
-            assert accepted.status_code == 202 and accepted.json()["duplicate"] is False
-            again = await http.post(path, content=body(1), headers=sign(body(1)))
-            assert again.json() == {**accepted.json(), "duplicate": True}
-            forged = await http.post(path, content=body(2), headers=sign(body(2), "wrong"))
-            assert forged.status_code == 401
-            unknown = await http.post("/webhooks/nope", content=body(3), headers=sign(body(3)))
-            assert unknown.status_code == 404
-            assert (await http.get(path)).status_code == 405
+        accepted = await http.post(path + "/", content=body(1), headers=sign(body(1)))
+        assert accepted.status_code == 202 and accepted.json()["duplicate"] is False
+        again = await http.post(path, content=body(1), headers=sign(body(1)))
+        assert again.json() == {**accepted.json(), "duplicate": True}
+        forged = await http.post(path, content=body(2), headers=sign(body(2), "wrong"))
+        assert forged.status_code == 401
+        unknown = await http.post("/webhooks/nope", content=body(3), headers=sign(body(3)))
+        assert unknown.status_code == 404
+        assert (await http.get(path)).status_code == 405
         await executor.drain()
-        row = await store.get_execution(accepted.json()["execution_id"])
+        row = await relay.store.get_execution(accepted.json()["execution_id"])
         assert row is not None and row.status == "completed"
-    finally:
-        await executor.shutdown(5)
-        await relay.aclose()
-        await runtime.aclose()
-        await store.close()

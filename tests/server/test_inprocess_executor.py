@@ -5,9 +5,11 @@ running executor takes over work another process left behind."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from relay_service_support import CONFIG, FLOW, LiveService, body
+from relay_waiting import until
 
 from runtime import InProcessExecutor
 
@@ -49,12 +51,21 @@ async def test_a_burst_runs_at_most_the_flows_concurrency_at_once(service: LiveS
 
 
 async def test_shutdown_leaves_queued_executions_pending_and_a_restart_runs_them(
-    service: LiveService,
+    service: LiveService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = service.relay.runtime.clock
+    pausing = asyncio.Event()
+    pause = clock.sleep
+
+    async def sleep(seconds: float) -> None:
+        pausing.set()  # the flow's pause step: the first execution is running
+        await pause(seconds)
+
+    monkeypatch.setattr(clock, "sleep", sleep)
     path = await deploy_with_concurrency(service, "one", 1)
     for n in range(5):
         assert (await service.post(path, body(n, 0.2))).status_code == 202
-    await asyncio.sleep(0.05)  # the first one is running
+    await asyncio.wait_for(pausing.wait(), 10)
     await service.executor.shutdown(grace=5)
     rows = await service.executions(instance="one")
     assert sorted(r.status for r in rows) == ["completed"] + ["pending"] * 4
@@ -86,12 +97,12 @@ async def test_a_running_executor_takes_over_what_another_process_left(
         # claimed by a process elsewhere that died: its lease runs out
         held = await store.create_execution("left", row.flow_text, row.flow_version, row.payload)
         assert await store.claim_execution(held, "elsewhere:1", 0.2) is not None
-        deadline = asyncio.get_running_loop().time() + 20
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def both_completed() -> dict[str, Any] | None:
             rows = {r.id: r for r in await service.executions(instance="left")}
-            if all(rows[i].status == "completed" for i in (orphan, held)):
-                break
-            await asyncio.sleep(0.1)  # polling the store with a deadline
+            return rows if all(rows[i].status == "completed" for i in (orphan, held)) else None
+
+        rows = await until(both_completed, "the orphan and the held one to complete", timeout=20)
         assert rows[orphan].status == rows[held].status == "completed"
         assert rows[held].attempts == 2  # the dead holder's claim, then this one
         assert executor.swept >= 2

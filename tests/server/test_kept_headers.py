@@ -19,14 +19,13 @@ import pytest
 import pytest_asyncio
 from hypothesis import given
 from hypothesis import strategies as st
-from relay_service_support import CONFIG, FLOW, sign
+from relay_service_support import CONFIG, FLOW, in_process_service, sign
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from components.calendly.signature import sign as calendly_sign
 from runtime import (
     Component,
     Context,
-    InProcessExecutor,
     ManualClock,
     Runtime,
     Service,
@@ -34,8 +33,6 @@ from runtime import (
     Trigger,
     TriggerEvent,
     WebhookRequest,
-    create_app,
-    open_store,
 )
 from runtime.testing import ComponentPlugin
 
@@ -120,19 +117,9 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     runtime = Runtime(
         plugins=[ComponentPlugin(ECHO)], hosts={"calendly.test": sandbox.app}, clock=clock
     )
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path)
-    relay = Service(runtime, store, base_url="http://relay.test")
-    executor = InProcessExecutor(relay)
-    await executor.start()
-    app = create_app(relay, executor)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
-    ) as client:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+    async with in_process_service(runtime, url, tmp_path) as (relay, _executor, client):
         yield Setup(relay, client, tmp_path, sandbox)
-    await executor.shutdown(5)
-    await relay.aclose()
-    await runtime.aclose()
-    await store.close()
 
 
 @pytest.mark.asyncio
@@ -221,26 +208,14 @@ def _one_per_name(headers: dict[str, str]) -> dict[str, str]:
 
 async def _record_echo(home: Path, headers: dict[str, str]) -> dict[str, str]:
     runtime = Runtime(plugins=[ComponentPlugin(ECHO)], clock=ManualClock(now=NOW))
-    store = await open_store(f"sqlite+aiosqlite:///{home / 'r.db'}", data_dir=home)
-    relay = Service(runtime, store, base_url="http://relay.test")
-    executor = InProcessExecutor(relay)
-    await executor.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(relay, executor)),
-            base_url="http://relay.test",
-        ) as client:
-            setup = Setup(relay, client, home)
-            instance = await setup.deploy(ECHO_FLOW, "echo-hook", {})
-            response = await client.post(
-                f"/webhooks/{instance.webhook_token}", content=b"{}", headers=headers
-            )
-            return await setup.recorded_headers(response)
-    finally:
-        await executor.shutdown(5)
-        await relay.aclose()
-        await runtime.aclose()
-        await store.close()
+    url = f"sqlite+aiosqlite:///{home / 'r.db'}"
+    async with in_process_service(runtime, url, home) as (relay, _executor, client):
+        setup = Setup(relay, client, home)
+        instance = await setup.deploy(ECHO_FLOW, "echo-hook", {})
+        response = await client.post(
+            f"/webhooks/{instance.webhook_token}", content=b"{}", headers=headers
+        )
+        return await setup.recorded_headers(response)
 
 
 @given(st.dictionaries(_NAMES, _VALUES, max_size=8).map(_one_per_name))

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from relay_backends import postgres_schema
 from relay_processes import free_port, relay_env
+from relay_uvicorn import serving
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from runtime import Token, open_store
@@ -49,13 +49,7 @@ async def test_two_processes_share_one_refresh(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sandbox = Sandbox(SandboxConfig(base_url=url, events=5))
-    server = uvicorn.Server(
-        uvicorn.Config(sandbox.app, port=port, log_level="warning", access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(sandbox.app, port):
         store = await open_store(database_env.get("RELAY_DATABASE_URL"), data_dir=tmp_path)
         fields = {
             "clientId": "sandbox-client-id",
@@ -86,9 +80,6 @@ async def test_two_processes_share_one_refresh(
             for _ in range(2)
         ]
         outputs = [await asyncio.wait_for(w.communicate(), 120) for w in workers]
-    finally:
-        server.should_exit = True
-        await serving
     statuses = [s for out, err in outputs for s in json.loads(out or b"[]")]
     assert statuses == ["completed"] * 50, [err.decode()[-1500:] for _, err in outputs]
     refreshes = [r for r in sandbox.token_requests if r.grant_type == "refresh_token"]

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
-from relay_processes import RELAY, free_port, relay_env, start_server, stop
+from relay_keys import fresh_key
+from relay_processes import free_port, relay_env, run_relay, start_server, stop
 
 from runtime import Runtime, Service, open_store
 
@@ -42,13 +42,7 @@ async def _deploy(home: Path, base_url: str = "http://old.test:9") -> str:
 
 
 def _serve(home: Path, port: int, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RELAY, "serve", "--port", str(port)],
-        env=relay_env(home, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_relay("serve", "--port", str(port), env=relay_env(home, **env), timeout=120)
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -79,7 +73,7 @@ def test_a_busy_port_fails_in_one_line_before_any_work_is_claimed(tmp_path: Path
 def test_keys_that_cannot_decrypt_the_store_are_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     asyncio.run(_deploy(home))
-    line = _one_line(_serve(home, free_port(), RELAY_SECRET_KEYS=Fernet.generate_key().decode()))
+    line = _one_line(_serve(home, free_port(), RELAY_SECRET_KEYS=fresh_key()))
     assert "cannot be decrypted with the configured keys (RELAY_SECRET_KEYS)" in line
     assert _pending(home) == [("pending", 0)]
 
@@ -114,13 +108,7 @@ def test_a_corrupt_database_is_refused_and_named_by_every_command(tmp_path: Path
         f.write(b"\xff" * (size - start))
     line = _one_line(_serve(home, free_port()))
     assert f"{path}: not a relay database or corrupt" in line
-    listing = subprocess.run(
-        [RELAY, "executions", "--limit", "1000"],
-        env=relay_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listing = run_relay("executions", "--limit", "1000", env=relay_env(home))
     assert f"{path}: not a relay database or corrupt" in _one_line(listing)
 
 

@@ -3,6 +3,7 @@ as evaluated, and stored only encrypted (never in a flow text, an execution or t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -117,7 +118,7 @@ async def test_the_secret_is_nowhere_in_the_database_in_clear(tmp_path: Path) ->
         await relay.aclose()
         await runtime.aclose()
         await store.close()
-    files = [p for p in tmp_path.iterdir() if p.name.startswith("relay.db")]
+    files = await asyncio.to_thread(lambda: list(tmp_path.glob("relay.db*")))
     assert files
     for file in files:
         assert SECRET.encode() not in file.read_bytes(), file.name

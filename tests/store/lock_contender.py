@@ -21,6 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # run as a script
+from relay_waiting import until
+
 from runtime.store import Keyring, open_store
 
 
@@ -33,18 +36,18 @@ async def main(
 ) -> None:
     store = await open_store(url, data_dir=ready, keyring=Keyring.generate())
     (ready / f"{os.getpid()}.ready").touch()
-    deadline = time.monotonic() + 30
-    while len(list(ready.glob("*.ready"))) < peers:  # a start barrier, not a lock
-        if time.monotonic() > deadline:
-            raise SystemExit("peers never became ready")
-        await asyncio.sleep(0.005)
+
+    async def all_ready() -> bool:  # a start barrier, not a lock: peers are other processes
+        return len(await asyncio.to_thread(lambda: list(ready.glob("*.ready")))) >= peers
+
+    await until(all_ready, "the peers to be ready", timeout=30, pause=0.005)
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         for _ in range(rounds):
             section = store.tokens.lock(key) if lock else contextlib.nullcontext()
             async with section:
                 mark(fd, "start")
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # a section held across processes: real time passes
                 mark(fd, "end")
             # leave the lock alone for a moment, as real refreshes do, so the peer gets turns
             await asyncio.sleep(random.uniform(0.005, 0.015))

@@ -7,7 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from relay_backends import pg_rows
+from relay_keys import fresh_key
 
 from runtime.errors import ConfigurationError
 from runtime.oauth import Token
@@ -15,7 +16,7 @@ from runtime.store import DecryptionError, Keyring, Store, open_store
 from runtime.store.crypto import ENV_KEYS
 from runtime.store.tables import metadata
 
-from .conftest import FLOW, pg_rows
+from .conftest import FLOW
 
 pytestmark = pytest.mark.asyncio
 
@@ -81,12 +82,12 @@ async def test_the_check_above_would_see_clear_text(
 
 
 async def test_rotation_reencrypts_every_secret(db_url: str, tmp_path: Path) -> None:
-    old_key = Fernet.generate_key().decode()
+    old_key = fresh_key()
     store = await open_store(db_url, data_dir=tmp_path, keyring=Keyring([old_key]))
     try:
         await put_secrets(store)
         await store.create_instance("beta", "F", "f.yaml", FLOW, {"x": 1}, "hook-beta")
-        new_key = Fernet.generate_key().decode()
+        new_key = fresh_key()
         assert await store.rotate_keys(new_key) == 3  # two instances, one token
         assert store.keyring.keys == (new_key, old_key)
         assert await read_secrets(store) == (CLIENT_SECRET, SIGNING_KEY, ACCESS, REFRESH)
@@ -145,7 +146,7 @@ async def test_a_readable_key_file_is_refused(
 
 
 async def test_keys_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    new, old = fresh_key(), fresh_key()
     monkeypatch.setenv(ENV_KEYS, f" {new} , {old} ")
     ring = Keyring.load(tmp_path)
     assert ring.keys == (new, old)

@@ -173,6 +173,8 @@ async def test_a_batch_waits_out_another_writer_without_blocking_the_loop(
 
         ticking = asyncio.create_task(ticker())
         delivery = asyncio.create_task(store.record_delivery("acme", "during", {}, b"", 0.0))
+        # real time passes while SQLite's write lock is held by another connection (the OS's
+        # file lock): the loop must tick through it
         await asyncio.sleep(0.3)
         assert not delivery.done()  # it cannot commit while the other writer holds the lock
         assert ticks >= 10  # and the loop was not blocked meanwhile

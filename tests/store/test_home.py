@@ -11,9 +11,9 @@ from typing import Any
 
 import platformdirs
 import pytest
-from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
+from relay_keys import fresh_key
 from sqlalchemy import event
 
 from runtime.errors import ConfigurationError
@@ -97,7 +97,7 @@ async def test_keys_that_cannot_decrypt_the_store_are_refused_at_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _store_with_data(tmp_path)
-    monkeypatch.setenv(ENV_KEYS, Fernet.generate_key().decode())
+    monkeypatch.setenv(ENV_KEYS, fresh_key())
     with pytest.raises(DecryptionError) as caught:
         await open_store(data_dir=tmp_path)
     message = str(caught.value)

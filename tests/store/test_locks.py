@@ -54,7 +54,7 @@ async def test_waiters_get_the_lock_one_at_a_time(store: Store) -> None:
         async with store.tokens.lock("shared"):
             inside.append(n)
             overlaps += len(inside) > 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # held while the others poll the lock row in the database
             inside.remove(n)
 
     await asyncio.gather(*(worker(n) for n in range(5)))
@@ -84,7 +84,9 @@ async def test_a_held_lease_is_renewed(store: Store) -> None:
     async with brief.hold("slow"):
         async with store.engine.connect() as conn:
             first = await conn.scalar(select(locks.c.expires_at))
-        await asyncio.sleep(0.65)  # two leases' worth of time pass while we hold it
+        # two leases' worth of time pass while we hold it: the lease is the database row's
+        # wall-clock expiry, which LeaseLocks takes from no injectable clock
+        await asyncio.sleep(0.65)
         async with store.engine.connect() as conn:
             later = await conn.scalar(select(locks.c.expires_at))
         with pytest.raises(LockTimeout):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from relay_backends import schema_url
 from sqlalchemy import create_engine, inspect, text
 
 from runtime.errors import ConfigurationError
@@ -17,7 +19,7 @@ from runtime.store import Keyring, open_store
 from runtime.store.migrate import alembic_config, current_revision, head_revision
 from runtime.store.tables import metadata
 
-from .conftest import make_instance, pg_schema_url
+from .conftest import make_instance
 
 pytestmark = pytest.mark.asyncio
 
@@ -51,7 +53,7 @@ async def test_head_matches_the_tables(db_url: str, tmp_path: Path, keyring: Key
 
 
 async def test_urls_without_a_driver_and_masked_passwords(pg_schema: str, tmp_path: Path) -> None:
-    url = pg_schema_url(pg_schema, driver="postgresql").replace("root@", "root:hunter2@")
+    url = schema_url(pg_schema, driver="postgresql").replace("root@", "root:hunter2@")
     store = await open_store(url, data_dir=tmp_path, keyring=Keyring.generate())
     try:
         assert store.url.startswith("postgresql+psycopg://root:***@127.0.0.1")
@@ -92,24 +94,29 @@ async def test_a_fresh_store_opens_while_another_process_holds_the_write_lock(
         other.close()
 
 
+def older_sqlite(path: Path, revision: str, insert: str, params: dict[str, Any]) -> None:
+    """A SQLite database at ``path`` migrated only up to ``revision``, with one ``insert``."""
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+        conn.execute(text(insert), params)
+    engine.dispose()
+
+
 async def test_an_older_store_gains_the_registered_webhook_url(
     tmp_path: Path, keyring: Keyring
 ) -> None:
     """A 0002 database with an instance upgrades in place: the instance stays, its
     registered URL is unknown (``None``) until recorded."""
     path = tmp_path / "relay.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0002")
-        conn.execute(
-            text(
-                "INSERT INTO instances (name, flow_name, flow_path, flow_text, flow_version,"
-                " config, webhook_token, deploy_state, created_at)"
-                " VALUES ('acme', 'F', 'f.yaml', 'x', 1, :config, 'tok', :state, 1.0)"
-            ),
-            {"config": keyring.encrypt_json({}), "state": keyring.encrypt_json({})},
-        )
-    engine.dispose()
+    older_sqlite(
+        path,
+        "0002",
+        "INSERT INTO instances (name, flow_name, flow_path, flow_text, flow_version,"
+        " config, webhook_token, deploy_state, created_at)"
+        " VALUES ('acme', 'F', 'f.yaml', 'x', 1, :config, 'tok', :state, 1.0)",
+        {"config": keyring.encrypt_json({}), "state": keyring.encrypt_json({})},
+    )
     store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
     try:
         assert await current_revision(store.engine) == head_revision()
@@ -126,18 +133,14 @@ async def test_an_older_store_keeps_a_replays_reused_outputs(
 ) -> None:
     """A 0003 database's replay keeps the step outputs it reuses when the column is renamed."""
     path = tmp_path / "relay.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0003")
-        conn.execute(
-            text(
-                "INSERT INTO executions (id, instance, flow_text, flow_version, payload, status,"
-                " created_at, attempts, reuse_outputs)"
-                " VALUES ('e1', NULL, 'x', 1, 'null', 'queued', 1.0, 0, :reused)"
-            ),
-            {"reused": '{"a": {"ok": true}}'},
-        )
-    engine.dispose()
+    older_sqlite(
+        path,
+        "0003",
+        "INSERT INTO executions (id, instance, flow_text, flow_version, payload, status,"
+        " created_at, attempts, reuse_outputs)"
+        " VALUES ('e1', NULL, 'x', 1, 'null', 'queued', 1.0, 0, :reused)",
+        {"reused": '{"a": {"ok": true}}'},
+    )
     store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
     try:
         row = await store.get_execution("e1")

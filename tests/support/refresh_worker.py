@@ -26,7 +26,7 @@ async def main(home: Path, flow_path: Path, count: int, barrier: Path) -> None:
     (barrier / f"ready-{os.getpid()}").touch()
 
     async def both_ready() -> bool:  # a cross-process start line, so the two really contend
-        return len(list(barrier.iterdir())) >= 2
+        return await asyncio.to_thread(lambda: len(list(barrier.iterdir())) >= 2)
 
     await until(both_ready, "the other worker process to be ready")
 

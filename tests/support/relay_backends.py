@@ -77,6 +77,17 @@ def postgres_schema() -> Iterator[str]:
         yield schema_url(schema)
 
 
+@contextlib.contextmanager
+def store_url(backend: str, directory: Path, sqlite: str = "sqlite+aiosqlite") -> Iterator[str]:
+    """A URL for an empty store on ``backend``: ``"sqlite"``, a file in ``directory`` (URL
+    scheme ``sqlite``); ``"postgresql"``, a fresh schema, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"{sqlite}:///{directory / 'relay.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
 def pg_rows(schema: str, sql: str) -> list[tuple[object, ...]]:
     """Rows read straight from PostgreSQL (no relay code in between)."""
     import psycopg

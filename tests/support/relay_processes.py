@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -29,13 +30,47 @@ def relay_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run_relay(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``relay ARGS`` run to its end, its output captured as text; ``env`` is the whole
-    environment (default: this process's)."""
+    """``relay ARGS`` run to its end (in ``cwd``), its output captured as text; ``env`` is the
+    whole environment (default: this process's)."""
     return subprocess.run(
-        [RELAY, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [RELAY, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
+
+
+def deploy(home: Path, flow: Path, name: str, config: Path, env: dict[str, str]) -> str:
+    """``relay deploy FLOW --config CONFIG --name NAME`` with ``env`` (the whole environment);
+    returns the webhook URL it prints (fails the test if the deploy fails)."""
+    done = run_relay("deploy", str(flow), "--config", str(config), "--name", name, env=env)
+    assert done.returncode == 0, done.stderr
+    return next(
+        line.split(": ", 1)[1]
+        for line in done.stdout.splitlines()
+        if line.startswith("webhook URL")
+    )
+
+
+def answering(process: subprocess.Popen[bytes], url: str, name: str) -> Callable[[], bool]:
+    """A check for ``wait_until``: whether ``url`` answers 200 yet; raises once ``process``
+    (called ``name``) has exited, with what it wrote to a piped stderr."""
+
+    def check() -> bool:
+        if process.poll() is not None:
+            err = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"{name} exited ({process.returncode}): {err}")
+        try:
+            return httpx.get(url, timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
 
 
 def start_server(
@@ -48,17 +83,7 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"relay serve exited: {process.stderr.read().decode() if process.stderr else ''}"
-            )
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    healthy = answering(process, f"http://127.0.0.1:{port}/health", "relay serve")
     try:
         wait_until(healthy, "relay serve to answer /health")
     except AssertionError:

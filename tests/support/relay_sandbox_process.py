@@ -7,8 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-from relay_processes import RELAY, free_port, kill_hard, relay_env
+from relay_processes import RELAY, answering, free_port, kill_hard, relay_env
 from relay_waiting import wait_until
 
 
@@ -25,14 +24,7 @@ def loopback_sandbox(home: Path, *args: str, port: int | None = None) -> Iterato
     )
     url = f"http://127.0.0.1:{port}"
 
-    def answers() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"relay sandbox exited ({process.returncode})")
-        try:
-            return httpx.get(f"{url}/_sandbox/state", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    answers = answering(process, f"{url}/_sandbox/state", "relay sandbox")
     try:
         wait_until(answers, "relay sandbox to answer")
         yield url

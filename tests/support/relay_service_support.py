@@ -1,16 +1,19 @@
-"""Helpers for the service tests: a plain-webhook flow, signing, and a service facade."""
+"""Helpers for the service tests: a plain-webhook flow, signing, the real app in-process, and a
+facade over a served service."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from runtime import InProcessExecutor, Service
+from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
 
 SECRET = "plain-webhook-secret-for-tests"
 #: The config every instance of ``FLOW`` is deployed with: its webhook secret.
@@ -66,3 +69,27 @@ class LiveService:
     async def executions(self, **filters: Any) -> list[Any]:
         rows: list[Any] = await self.relay.store.list_executions(limit=1000, **filters)
         return rows
+
+
+@contextlib.asynccontextmanager
+async def in_process_service(
+    runtime: Runtime, store_url: str, data_dir: Path, **app_options: Any
+) -> AsyncIterator[tuple[Service, InProcessExecutor, httpx.AsyncClient]]:
+    """The real server app (``create_app`` given ``app_options``) on a store at ``store_url``,
+    with the in-process executor, and a client reaching it with no socket; everything
+    (``runtime`` too) is closed afterwards."""
+    store = await open_store(store_url, data_dir=data_dir)
+    relay = Service(runtime, store, base_url="http://relay.test")
+    executor = InProcessExecutor(relay)
+    await executor.start()
+    app = create_app(relay, executor, **app_options)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
+        ) as client:
+            yield relay, executor, client
+    finally:
+        await executor.shutdown(5)
+        await relay.aclose()
+        await runtime.aclose()
+        await store.close()

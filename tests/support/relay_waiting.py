@@ -14,13 +14,16 @@ from typing import TypeVar
 
 T = TypeVar("T")
 #: Seconds a condition may take before a test gives up (a bound, not a speed claim).
-WAIT = 30.0
+WAIT = 45.0
 _PAUSE = 0.05
 
 
-def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT) -> T:
+def wait_until(
+    check: Callable[[], T | None], what: str, timeout: float = WAIT, *, pause: float = _PAUSE
+) -> T:
     """Call ``check`` until it returns something truthy and return that; fail naming ``what``
-    at the deadline. ``check`` raises to fail at once (the process it looks at exited)."""
+    at the deadline. ``check`` raises to fail at once (the process it looks at exited);
+    ``pause`` is the time between looks."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -28,10 +31,16 @@ def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT) -> T:
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(_PAUSE)  # polling another process, not synchronising on time
+        time.sleep(pause)  # polling another process, not synchronising on time
 
 
-async def until(check: Callable[[], Awaitable[T]], what: str, timeout: float = WAIT) -> T:
+async def until(
+    check: Callable[[], Awaitable[T | None]],
+    what: str,
+    timeout: float = WAIT,  # noqa: ASYNC109 - a bound on looks at another process, not a cancel
+    *,
+    pause: float = _PAUSE,
+) -> T:
     """``wait_until`` for an async ``check``, pausing without blocking the event loop."""
     deadline = time.monotonic() + timeout
     while True:
@@ -40,4 +49,4 @@ async def until(check: Callable[[], Awaitable[T]], what: str, timeout: float = W
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(_PAUSE)  # polling another process or the store, not synchronising
+        await asyncio.sleep(pause)  # polling another process or the store, not synchronising

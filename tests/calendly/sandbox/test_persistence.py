@@ -81,7 +81,10 @@ async def test_a_restart_on_the_same_file_keeps_tokens_and_subscriptions(
     first.close()  # the process ends
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds tokens and signing keys
     # no temporary file is left beside it, only the lock that keeps a second sandbox off it
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sandbox.json", "sandbox.json.lock"]
+    assert await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.iterdir())) == [
+        "sandbox.json",
+        "sandbox.json.lock",
+    ]
 
     receiver = WebhookReceiver()
     second = _start(path, clock, receiver.transport())
