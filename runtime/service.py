@@ -49,7 +49,7 @@ def public_url() -> str:
 def checked_public_url(value: str, source: str) -> str:
     """``value`` (from ``source``: an option or variable name) as the base of webhook URLs:
     an http(s) URL with a host and no query or fragment, without a trailing slash."""
-    from urllib.parse import urlsplit
+    from urllib.parse import urlsplit, urlunsplit
 
     try:
         parts = urlsplit(value.strip())
@@ -67,7 +67,8 @@ def checked_public_url(value: str, source: str) -> str:
             f"{source}={value!r} is not a usable public URL: it must look like "
             "https://relay.example.com (webhook senders reach relay there)"
         )
-    return value.strip().rstrip("/")
+    # the scheme as URLs spell it ("HTTP://..." names the same base)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
 
 
 class Service:

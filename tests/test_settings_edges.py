@@ -67,6 +67,12 @@ def test_a_public_url_loses_its_trailing_slash() -> None:
     )
 
 
+def test_a_public_url_in_capitals_is_the_same_base() -> None:
+    assert checked_public_url("HTTPS://Relay.example.com/", "--public-url") == (
+        "https://Relay.example.com"
+    )
+
+
 @given(st.text(max_size=40) | st.from_regex(r"https?://[a-z.]{1,12}(:[0-9]{1,6})?(/[a-z]*)?"))
 def test_any_public_url_is_taken_or_refused_by_name(value: str) -> None:
     try:

@@ -76,16 +76,23 @@ def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: a number too large for any JSON consumer
+        raise _NotJson(text)
+    return number
+
+
 def _json_or_text(raw: str) -> Any:
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         return raw
 
 
 def _parse_json(key: str, raw: str) -> Any:
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NotJson as exc:
         raise ConfigurationError(f"--input {key}: not JSON ({exc} is not a JSON value)") from None
     except json.JSONDecodeError as exc:

@@ -316,7 +316,7 @@ def test_config_problems_name_the_config_file(tmp_path: Path) -> None:
         ), problems
 
 
-@pytest.mark.parametrize("raw", ["NaN", "[1, Infinity]", '{"a": -Infinity}'])
+@pytest.mark.parametrize("raw", ["NaN", "[1, Infinity]", '{"a": -Infinity}', "1e999", "[-1e400]"])
 def test_a_code_input_refuses_nan_and_infinity(raw: str) -> None:
     """Python's JSON parser takes them; no JSON consumer does (found by the property above)."""
     with pytest.raises(
