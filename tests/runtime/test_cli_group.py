@@ -3,6 +3,7 @@ own, the runtime factory as the one seam, and ``runtime.picklists`` behind ``rel
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import json
@@ -49,22 +50,31 @@ def test_help_lists_every_command_with_the_help_its_module_gives() -> None:
         assert " ".join(first.split()) == entry.summary, name
 
 
-def test_relay_help_imports_no_command_module() -> None:
-    modules = sorted({entry.module for entry in COMMANDS.values()})
+def _relay_help_loads(modules: list[str]) -> tuple[str, list[str]]:
+    """``relay --help`` as the console script runs it (``main``), in a fresh interpreter: its
+    output, and which of ``modules`` it imported."""
     script = (
         "import sys\n"
-        "from runtime.cli import run_cli\n"
-        "code = run_cli(['--help'])\n"
-        f"loaded = [m for m in {modules!r} if m in sys.modules]\n"
-        "print(loaded)\n"
-        "sys.exit(code)\n"
+        "sys.argv = ['relay', '--help']\n"
+        "from runtime.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        f"    print([m for m in {modules!r} if m in sys.modules])\n"
+        "    sys.exit(exit.code)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "validate" in done.stdout
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    *shown, loaded = done.stdout.strip().splitlines()
+    return "\n".join(shown), ast.literal_eval(loaded)
+
+
+def test_relay_help_imports_no_command_module() -> None:
+    shown, loaded = _relay_help_loads(sorted({entry.module for entry in COMMANDS.values()}))
+    assert "validate" in shown
+    assert loaded == []
 
 
 def test_plugin_commands_are_added_once_when_a_listing_or_an_unknown_name_needs_them() -> None:
@@ -256,20 +266,6 @@ def test_relay_help_loads_none_of_the_heavy_libraries() -> None:
         "components.calendly.demo",
         "components.calendly.sandbox.cli",
     ]
-    script = (
-        "import sys\n"
-        "sys.argv = ['relay', '--help']\n"
-        "from runtime.cli import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as exit:\n"
-        f"    loaded = [m for m in {heavy!r} if m in sys.modules]\n"
-        "    print(loaded)\n"
-        "    sys.exit(exit.code)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert "sandbox" in done.stdout and "demo" in done.stdout
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    shown, loaded = _relay_help_loads(heavy)
+    assert "sandbox" in shown and "demo" in shown
+    assert loaded == []
