@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# bytecode now, as pip writes it for an installed package (an editable install gets none,
+	# and where PYTHONDONTWRITEBYTECODE is set every relay command would compile its modules)
+	$(BIN)/python -m compileall -q runtime components
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 

@@ -59,6 +59,9 @@ def record(figures: list[Figure], command: str, quick: bool, seconds: float, pat
 
 
 def main(argv: list[str] | None = None) -> int:
+    from runtime.logs import configure_logging
+
+    configure_logging("warning")  # as relay's own processes log (importing runtime sets nothing)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "names",

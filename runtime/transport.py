@@ -67,7 +67,9 @@ class HostRouter(httpx.AsyncBaseTransport):
                 self._origins[origin] = httpx.ASGITransport(app=app)
             else:
                 self._asgi[key.lower()] = httpx.ASGITransport(app=app)
-        self._network = httpx.AsyncHTTPTransport()
+        # made on the first network request: its TLS context loads the CA bundle (~40 ms),
+        # which a runtime that only validates flows or talks in-process never needs
+        self._network: httpx.AsyncHTTPTransport | None = None
 
     def serves_in_process(self, host: str) -> bool:
         """Whether some in-process app answers for ``host`` (on any scheme or port)."""
@@ -85,12 +87,17 @@ class HostRouter(httpx.AsyncBaseTransport):
             port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
             transport = self._origins.get((url.scheme, url.raw_host.decode("ascii").lower(), port))
         if transport is None:
-            transport = self._asgi.get(url.host, self._network)
+            transport = self._asgi.get(url.host) or self._network or self._open_network()
         return transport.handle_async_request(request)
+
+    def _open_network(self) -> httpx.AsyncHTTPTransport:
+        self._network = httpx.AsyncHTTPTransport()
+        return self._network
 
     async def aclose(self) -> None:
         """Close the network transport's pooled connections (in-process apps hold none)."""
-        await self._network.aclose()
+        if self._network is not None:
+            await self._network.aclose()
 
 
 class _NoCookies(httpx.Cookies):
