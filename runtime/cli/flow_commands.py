@@ -22,8 +22,9 @@ from runtime.cli.common import (
     uses_stored_connection,
     values_from,
 )
-from runtime.cli.state import new_runtime
+from runtime.cli.state import new_registry, new_runtime
 from runtime.errors import ConfigurationError, FlowError
+from runtime.flows import load_flow_file
 
 
 @click.command("validate")
@@ -35,11 +36,11 @@ def validate_command(flows: tuple[str, ...]) -> None:
     A directory stands for every *.yaml / *.yml file directly in it (not its subfolders, so
     ``flows/`` leaves the configs and payloads in ``flows/samples/`` out).
     """
-    runtime = new_runtime()
+    registry = new_registry()
     failed = 0
     for path in _flow_files(flows):
         try:
-            flow = runtime.load_flow(path)
+            flow = load_flow_file(path, registry)
         except FlowError as exc:
             failed += 1
             for problem in exc.problems:

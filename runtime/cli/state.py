@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from runtime.api import Runtime
+    from runtime.registry import Registry
 
 
 def installed_runtime() -> Runtime:
@@ -55,3 +56,15 @@ def new_runtime() -> Runtime:
     runtime = state.runtime_factory()
     state.built.append(runtime)
     return runtime
+
+
+def new_registry() -> Registry:
+    """The components a command that only reads flows works with: the runtime factory's when
+    one is given (tests), else the installed plugins' without building a runtime (no engine,
+    HTTP pool or logging it would not use: ``relay validate`` starts faster)."""
+    state = current_state()
+    if state.runtime_factory is not installed_runtime:
+        return new_runtime().registry
+    from runtime.plugins import load_components, make_plugin_manager
+
+    return load_components(make_plugin_manager())

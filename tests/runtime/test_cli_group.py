@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -269,3 +270,24 @@ def test_relay_help_loads_none_of_the_heavy_libraries() -> None:
     shown, loaded = _relay_help_loads(heavy)
     assert "sandbox" in shown and "demo" in shown
     assert loaded == []
+
+
+def test_relay_validate_builds_no_runtime() -> None:
+    """Validating reads flows against the plugins' declarations only: no engine, no runtime."""
+    flow = Path(__file__).resolve().parents[2] / "flows" / "booking-follow-up.yaml"
+    script = (
+        "import sys\n"
+        f"sys.argv = ['relay', 'validate', {str(flow)!r}]\n"
+        "from runtime.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    print([m for m in ('runtime.api', 'runtime.engine') if m in sys.modules])\n"
+        "    sys.exit(exit.code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert ": ok (" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
