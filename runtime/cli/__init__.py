@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runtime.cli.group import COMMANDS, cli
+from runtime.cli.group import cli
 from runtime.cli.state import CliState, installed_runtime
 from runtime.errors import RelayError
 
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
     from runtime.api import Runtime
 
 __all__ = ["CliState", "add_plugin_commands", "cli", "main", "run_cli"]
-
-
-def _load_commands() -> None:
-    """Import every core command's module now (the group otherwise imports each on first use)."""
-    for name in COMMANDS:
-        cli.get_command(click.Context(cli), name)
 
 
 def _only_help(args: list[str]) -> bool:

@@ -10,12 +10,7 @@ from click.testing import CliRunner
 from relay_sandbox_process import loopback_sandbox
 
 from runtime import open_store
-from runtime.cli import _load_commands, cli
-
-
-@pytest.fixture(autouse=True)
-def commands() -> None:
-    _load_commands()
+from runtime.cli import cli
 
 
 def test_connect_against_the_sandbox_stores_fields_and_token(

@@ -23,8 +23,6 @@ from .models import (
 )
 from .seed_data import (
     DAY,
-    FIRST_NAMES,
-    LAST_NAMES,
     custom_questions,
     empty_tracking,
     working_hours,
@@ -139,12 +137,6 @@ class Seeder(OrganizationExtras):
         )
         self.state.event_types[et.uuid] = et
         return et
-
-    def _person(self) -> tuple[str, str, str]:
-        first = self.rng.choice(FIRST_NAMES)
-        last = self.rng.choice(LAST_NAMES)
-        email = f"{first.lower()}.{last.lower()}{self.rng.randint(1, 999)}@example.org"
-        return first, last, email
 
     # build ----------------------------------------------------------------------------------
     def build(self, n_events: int) -> State:

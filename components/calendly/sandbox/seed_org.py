@@ -25,6 +25,8 @@ from .models import (
 )
 from .seed_data import (
     DAY,
+    FIRST_NAMES,
+    LAST_NAMES,
     empty_tracking,
     working_hours,
 )
@@ -46,7 +48,10 @@ class OrganizationExtras:
     state: State
 
     def _person(self) -> tuple[str, str, str]:
-        raise NotImplementedError  # the Seeder's: a first name, a last name and an email
+        first = self.rng.choice(FIRST_NAMES)
+        last = self.rng.choice(LAST_NAMES)
+        email = f"{first.lower()}.{last.lower()}{self.rng.randint(1, 999)}@example.org"
+        return first, last, email
 
     def _routing_forms(self, org: Organization, target: EventType) -> None:
         questions: list[JSON] = [
