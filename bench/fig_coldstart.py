@@ -18,9 +18,9 @@ RELAY = str(Path(PYTHON).parent / "relay")
 #: What limits this figure, as last profiled (recorded with each run).
 LIMITS = (
     "relay --help imports click, pluggy and the plugins' hook modules only; relay validate"
-    " builds a Runtime: jsonschema with its format checkers (their regexes compile at import),"
-    " httpx (the component's HTTP client), structlog (logging is configured), the plugins'"
-    " declarations and their compiled input schemas."
+    " imports the flow loader (libyaml), jsonschema with its format checkers (their regexes"
+    " compile at import; rfc3986-validator's ~13 ms) and referencing, and the plugins'"
+    " declarations with their compiled input schemas; no HTTP client, event loop or logging."
 )
 
 

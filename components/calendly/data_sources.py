@@ -14,10 +14,12 @@ from components.calendly.actions.organizations import MEMBERSHIP_FILTERS, fetch_
 from components.calendly.actions.scheduled_events import EVENT_FILTERS, fetch_events, fetch_invitees
 from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, SORT_SCHEMA, uuid_input
-from runtime import Context, DataSource, Input
+from runtime import DataSource, Input
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from runtime import Context
 
 Item = dict[str, str]
 

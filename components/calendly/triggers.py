@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import current_user, org_ref, user_ref
 from components.calendly.actions._subscriptions import (
@@ -35,7 +35,6 @@ from components.calendly.signature import (
 from runtime import (
     Choice,
     ConfigurationError,
-    Context,
     Input,
     PollResult,
     Trigger,
@@ -43,6 +42,9 @@ from runtime import (
     WebhookRejected,
     WebhookRequest,
 )
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 # --- webhook trigger ------------------------------------------------------------------------
 

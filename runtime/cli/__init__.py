@@ -24,11 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["CliState", "add_plugin_commands", "cli", "main", "run_cli"]
 
 
-def _only_help(args: list[str]) -> bool:
-    """Whether ``relay ARGS`` only prints help or the version (bare ``relay`` prints help)."""
-    return not args or args[0] in ("-h", "--help", "--version")
-
-
 def _fail(message: str) -> None:
     click.echo(message, err=True)
 
@@ -42,13 +37,12 @@ def main() -> None:
     try:
         settings_from_env()  # a mistyped RELAY_LOG_LEVEL is an error, not a silent default
         Budget.from_env()  # and RELAY_EXPRESSION_BUDGET / RELAY_EXPRESSION_TIME_LIMIT
-        if not _only_help(sys.argv[1:]):  # help and --version log nothing: skip structlog
-            configure_from_env()  # the CLI configures logging; importing runtime does not
     except RelayError as exc:
         _fail(f"error: {exc}")
         sys.exit(1)
     cli.plugin_commands = add_plugin_commands
-    sys.exit(run_cli(sys.argv[1:]))
+    # the CLI configures logging (importing runtime does not), when a command first needs it
+    sys.exit(run_cli(sys.argv[1:], configure_logs=configure_from_env))
 
 
 def add_plugin_commands(group: click.Group) -> None:
@@ -58,13 +52,21 @@ def add_plugin_commands(group: click.Group) -> None:
     make_plugin_manager().hook.register_commands(cli=group)
 
 
-def run_cli(args: list[str], runtime_factory: Callable[[], Runtime] | None = None) -> int:
+def run_cli(
+    args: list[str],
+    runtime_factory: Callable[[], Runtime] | None = None,
+    *,
+    configure_logs: Callable[[], None] | None = None,
+) -> int:
     """Run the ``relay`` command line; a usage error is one line naming the option.
 
     ``runtime_factory`` builds the runtime of the command that runs (default: the installed
-    plugins' runtime).
+    plugins' runtime); ``configure_logs``, when given, configures logging before the command
+    first builds a runtime.
     """
-    state = CliState(runtime_factory=runtime_factory or installed_runtime)
+    state = CliState(
+        runtime_factory=runtime_factory or installed_runtime, configure_logs=configure_logs
+    )
     try:
         code = cli.main(args, prog_name="relay", standalone_mode=False, obj=state)
     except click.exceptions.Exit as exc:

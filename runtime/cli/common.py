@@ -3,7 +3,6 @@ payload files, and opening the configured store (alone or as a service)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
@@ -56,6 +55,7 @@ def handle_errors(function: F) -> F:
         except Exception as exc:  # a defect: one line for the user, the traceback at debug
             import structlog
 
+            current_state().logging_ready()
             structlog.get_logger("relay.cli").debug(
                 "unexpected error", exception="".join(traceback.format_exception(exc))
             )
@@ -71,6 +71,8 @@ def handle_errors(function: F) -> F:
 
 def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run ``coro`` to its end on a new event loop."""
+    import asyncio  # here: the commands that only read flows never start a loop
+
     return asyncio.run(coro)
 
 

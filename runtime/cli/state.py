@@ -34,6 +34,15 @@ class CliState:
     runtime_factory: Callable[[], Runtime] = field(default=installed_runtime)
     #: The runtimes built so far: an unexpected error's message is scrubbed of their secrets.
     built: list[Runtime] = field(default_factory=list)
+    #: Configures the process's logging: called before a command that logs runs, or before an
+    #: unexpected error is logged (commands that only read flows never pay for structlog).
+    configure_logs: Callable[[], None] | None = None
+
+    def logging_ready(self) -> None:
+        """Configure logging now if it is still to be done (once)."""
+        configure, self.configure_logs = self.configure_logs, None
+        if configure is not None:
+            configure()
 
     def scrub(self, text: str) -> str:
         """``text`` without a secret any runtime built here has seen."""

@@ -345,3 +345,20 @@ def test_a_default_its_cleaner_refuses_is_a_problem_on_both_paths() -> None:
     with pytest.raises(InputValidationError) as caught:
         schema.validate({})
     assert [(p.path, p.message) for p in caught.value.problems] == [("$.day", "not today")]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "bad"),
+    [("date-time", "noon"), ("date", "2026-02-30"), ("email", "nobody"), ("uri", "no scheme")],
+)
+def test_formats_are_checked(fmt: str, bad: str) -> None:
+    schema = InputSchema("t", (Input(key="d", label="D", schema={"format": fmt}),))
+    with pytest.raises(InputValidationError) as info:
+        schema.validate({"d": bad})
+    assert [p.path for p in info.value.problems] == ["$.d"]
+
+
+def test_duration_format_is_not_checked() -> None:
+    """As the README says: its checker library (isoduration) is not installed."""
+    schema = InputSchema("t", (Input(key="d", label="D", schema={"format": "duration"}),))
+    assert schema.validate({"d": "not a duration"}) == {"d": "not a duration"}

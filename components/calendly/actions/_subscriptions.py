@@ -15,10 +15,12 @@ from attrs import frozen
 
 from components.calendly.actions._common import STR, STR_OR_NULL, Schema, current_user, obj
 from components.calendly.client import CalendlyClient, to_uuid
-from runtime import ApiError, Choice, ConnectionHandle
+from runtime import ApiError, Choice
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from runtime import ConnectionHandle
 
 #: The events the reference offers (the trigger's branches).
 WEBHOOK_EVENTS: tuple[str, ...] = (

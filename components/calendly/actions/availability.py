@@ -6,7 +6,7 @@ actions return it as is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import (
     AVAILABLE_TIME,
@@ -24,7 +24,10 @@ from components.calendly.actions._common import (
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, uuid_input
 from components.calendly.rules import check, time_window
-from runtime import Action, Context, Input
+from runtime import Action, Input
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 
 def _range_inputs(suffix: str) -> tuple[Input, Input]:

@@ -15,10 +15,12 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, LIMIT
-from runtime import Action, Choice, Context, Input
+from runtime import Action, Choice, Input
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from runtime import Context
 
 ACTIVITY_ENTRY: Schema = obj(
     ("uri", "occurred_at", "namespace", "action", "organization"),

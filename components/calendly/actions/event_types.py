@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import (
     EVENT_TYPE,
@@ -18,7 +18,10 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient, to_uuid
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
-from runtime import Action, Context, Input
+from runtime import Action, Input
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 #: Filters shared by listUserEventTypes and the eventTypes data source.
 #: ``active``/``adminManaged`` deliberately have no default: a default of false would be sent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import (
     INVITATION,
@@ -20,7 +20,10 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
-from runtime import Action, Choice, Context, Input
+from runtime import Action, Choice, Input
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 MEMBERSHIP_ID_COMMENTS = "The organization membership's unique identifier"
 INVITATION_ID_COMMENTS = "The organization invitation's unique identifier."

@@ -12,10 +12,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from components.calendly.inputs import CONNECTION
-from runtime import Action, ApiError, Choice, Context, Input, Response
+from runtime import Action, ApiError, Choice, Input
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from runtime import Context, Response
 
 #: Headers whose values never appear in the debug log.
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})

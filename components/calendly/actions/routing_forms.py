@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,7 +20,10 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
-from runtime import Action, Context, Input
+from runtime import Action, Input
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 _QUESTION: Schema = obj(
     ("uuid", "name", "type"),

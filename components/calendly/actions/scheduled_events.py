@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import (
     CANCELLATION,
@@ -21,7 +21,10 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
-from runtime import Action, Choice, Context, Input
+from runtime import Action, Choice, Input
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 _BY_CREATED = (
     "Order results by the created_at field and direction specified: ascending ('asc') or "

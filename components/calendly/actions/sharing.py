@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -19,7 +19,10 @@ from components.calendly.actions._common import (
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION
 from components.calendly.rules import check, required_when
-from runtime import Action, Choice, Context, Input
+from runtime import Action, Choice, Input
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 #: The reference types these numbers as strings; flows may pass real integers too.
 _WHOLE_NUMBER: dict[str, Any] = {"type": ["string", "integer"], "pattern": "^[0-9]+$", "minimum": 0}

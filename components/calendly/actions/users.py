@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import USER, UUID_EXAMPLE, current_user, resource_output
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, uuid_input
-from runtime import Action, Context
+from runtime import Action
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 
 async def get_current_user(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

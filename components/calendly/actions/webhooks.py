@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import (
     NO_CONTENT_OUTPUT,
@@ -28,7 +28,10 @@ from components.calendly.actions._subscriptions import (
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
 from components.calendly.rules import USER_FOR_USER_SCOPE, check
-from runtime import Action, Choice, Context, Input, InputValidationError, Problem
+from runtime import Action, Choice, Input, InputValidationError, Problem
+
+if TYPE_CHECKING:
+    from runtime import Context
 
 _USER_EXAMPLE = "https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"
 _SIGNING_KEY_COMMENTS = (
