@@ -61,8 +61,8 @@ def run_cli(
     """Run the ``relay`` command line; a usage error is one line naming the option.
 
     ``runtime_factory`` builds the runtime of the command that runs (default: the installed
-    plugins' runtime); ``configure_logs``, when given, configures logging before the command
-    first builds a runtime.
+    plugins' runtime); ``configure_logs``, when given, configures logging before a command that
+    logs runs (not the ones that only read flows and declarations).
     """
     state = CliState(
         runtime_factory=runtime_factory or installed_runtime, configure_logs=configure_logs

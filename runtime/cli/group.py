@@ -202,7 +202,8 @@ def make_group() -> LazyGroup:
     def cli(ctx: click.Context) -> None:
         """relay: run integration flows written in YAML against pluggable components."""
         state = ctx.ensure_object(CliState)
-        entry = COMMANDS.get(ctx.invoked_subcommand or "")
+        assert isinstance(ctx.command, LazyGroup)
+        entry = ctx.command.lazy.get(ctx.invoked_subcommand or "")
         if entry is None or entry.logs:  # plugins' commands may log
             state.logging_ready()
 
