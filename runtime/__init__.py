@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from runtime.api import Runtime
     from runtime.clock import Clock, ManualClock
     from runtime.connections import ConnectionHandle, InMemoryTokenStore, TokenStore
-    from runtime.context import Context, State
+    from runtime.context import Context, State, idempotency_key
     from runtime.declarations import (
         NO_DEFAULT,
         Action,
@@ -98,6 +98,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), checked by tests/test_meta.py
     "WebhookRequest",
     "create_app",
     "hookimpl",
+    "idempotency_key",
     "open_store",
 ]
 
@@ -148,6 +149,7 @@ _WHERE = {
     "WebhookRequest": "runtime.declarations",
     "create_app": "runtime.server",
     "hookimpl": "runtime.hookspecs",
+    "idempotency_key": "runtime.context",
     "open_store": "runtime.store",
 }
 

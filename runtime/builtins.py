@@ -63,6 +63,7 @@ BUILTINS = Component(
             description="Returns its input: compose or reshape data with expressions.",
             inputs=(_any("value", "Value", "Any value: returned as it is."),),
             perform=value,
+            read_only=True,
             output_schema={"type": "object", "required": ["data"]},
         ),
         Action(
@@ -79,6 +80,7 @@ BUILTINS = Component(
                 ),
             ),
             perform=pause,
+            read_only=True,
             output_schema={"type": "object", "properties": {"data": {"type": "number"}}},
         ),
         Action(
@@ -89,6 +91,8 @@ BUILTINS = Component(
             ),
             inputs=(_SCOPE, _KEY, _any("value", "Value", "Any value: stored as it is.")),
             perform=set_state,
+            # state travels in the execution's checkpoints: repeating the step changes nothing
+            read_only=True,
             output_schema={"type": "object", "required": ["data"]},
         ),
         Action(
@@ -97,6 +101,7 @@ BUILTINS = Component(
             description="Reads a value stored with Set State (or the default).",
             inputs=(_SCOPE, _KEY, _any("default", "Default", "Returned when nothing is stored.")),
             perform=get_state,
+            read_only=True,
             output_schema={"type": "object", "required": ["data"]},
         ),
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from runtime.connections import ConnectionHandle
 
 T = TypeVar("T")
+
+
+def idempotency_key(execution_id: str, step: str) -> str:
+    """The idempotency key of the step at path ``step`` in ``execution_id``: 32 hex digits,
+    the same on every attempt and resume of that step, different for every other step."""
+    return hashlib.sha256(f"relay/{execution_id}/{step}".encode()).hexdigest()[:32]
 
 
 @define
@@ -74,6 +81,10 @@ class Context:
     #: Where ``http`` keeps the clients it made, for reuse: the engine passes one dict to every
     #: step of an execution (a client holds no state of its own between requests).
     http_clients: dict[Any, HttpClient] = field(factory=dict, repr=False)
+    #: The same for every attempt and resume of this step in this execution: an action that
+    #: creates something can send it (e.g. as an ``Idempotency-Key`` header) or look for what
+    #: an earlier attempt made, so that repeating the step does not make it twice.
+    idempotency_key: str | None = None
 
     def http(
         self,

@@ -126,6 +126,18 @@ class Action:
     perform: Callable[..., Any] = field(eq=False)
     output_schema: Mapping[str, Any] | None = None
     examples: tuple[Mapping[str, Any], ...] = ()
+    #: Whether a call changes nothing anywhere (a read): ``True``, ``False``, or a function
+    #: of the step's validated inputs (e.g. by HTTP method). The engine commits the previous
+    #: step's checkpoint before a step that changes something starts; a read may go ahead
+    #: (after a crash it may be read again). Undeclared actions count as changing something.
+    read_only: bool | Callable[[Mapping[str, Any]], bool] = field(default=False, eq=False)
+
+    def changes(self, params: Mapping[str, Any]) -> bool:
+        """Whether calling this action with ``params`` may change something (see
+        ``read_only``)."""
+        if callable(self.read_only):
+            return not self.read_only(params)
+        return not self.read_only
 
 
 @frozen(kw_only=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field, frozen
 
 from runtime import expression_budget
-from runtime.context import Context, State
+from runtime.context import Context, State, idempotency_key
 from runtime.errors import (
     ExpressionError,
     InputValidationError,
@@ -266,6 +266,7 @@ class Execution:
                 loop=self._event_loop,
                 request_limiter=self.env.request_limiter,
                 http_clients=self._http_clients,
+                idempotency_key=idempotency_key(self.id, path),
             )
             if plan.direct:
                 # the common step, called directly: every frame between the engine and the

@@ -61,6 +61,8 @@ class ActionStep:
     on_error: Literal["fail", "continue"] = "fail"
     when: Template | None = None
     timeout: float | None = None
+    #: ``False``: a step found in flight after a crash is failed rather than sent again.
+    idempotent: bool = True
 
     @property
     def ref(self) -> str:

@@ -201,6 +201,7 @@ class StepCompiler:
             on_error=raw.get("on_error", "fail"),
             when=when,
             timeout=timeout,
+            idempotent=raw.get("idempotent") is not False,
         )
 
     def _condition(
