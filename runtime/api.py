@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from structlog.typing import FilteringBoundLogger
 
+    from runtime.checkpoints import Checkpointer
     from runtime.declarations import Connection, TriggerEvent, WebhookRequest
     from runtime.http import AsyncClient, RequestLimiter
     from runtime.oauth import Token
@@ -230,9 +231,12 @@ class Runtime:
         instance: str | None = None,
         connections: Mapping[str, ConnectionHandle] | None = None,
         reused_outputs: Mapping[str, Any] | None = None,
+        checkpoints: Checkpointer | None = None,
     ) -> ExecutionResult:
         """Run ``flow`` once with ``payload`` as ``trigger``; never raises for step failures
-        (they are in the result), only for invalid config."""
+        (they are in the result), only for invalid config. With ``checkpoints`` (a run on a
+        store) every step is checkpointed as it finishes and the run goes on from the
+        checkpoints of an earlier claim; without, it runs in memory."""
         if connections is None:
             scope, handles = await self.resolve_config(flow, config)
         else:
@@ -254,6 +258,7 @@ class Runtime:
             state=state or State(),
             instance=instance,
             reused_outputs=dict(reused_outputs or {}),
+            checkpoints=checkpoints,
             **given,  # else a fresh id
         )
         return await execution.run()

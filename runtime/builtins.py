@@ -5,9 +5,11 @@ It registers through the ``relay.components`` entry point like any third-party c
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runtime.declarations import Action, Choice, Component, Input
+from runtime.errors import InputValidationError, Problem
 from runtime.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
@@ -35,10 +37,47 @@ async def value(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {"data": params.get("value")}
 
 
+#: The longest wait ``relay.sleep`` accepts (a year and a day), in seconds.
+LONGEST_SLEEP = 366 * 86400.0
+
+
 async def pause(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """``relay.sleep``: wait ``seconds`` on the execution's clock (a manual one in tests)."""
-    await ctx.sleep(params["seconds"])
-    return {"data": params["seconds"]}
+    """``relay.sleep``: wait ``seconds``, or until the time ``until``, on the execution's
+    clock (a manual one in tests). On a store a long wait suspends the execution."""
+    seconds, until = params.get("seconds"), params.get("until")
+    if (seconds is None) == (until is None):
+        raise InputValidationError(
+            "relay.sleep needs exactly one of its inputs",
+            [Problem("give `seconds` or `until`, not both and not neither", path="inputs")],
+        )
+    if until is None:
+        wait = float(params["seconds"])
+    else:
+        wait = min(max(0.0, _timestamp(until) - ctx.now()), LONGEST_SLEEP)
+    await ctx.wait(wait, {"data": wait})
+    return {"data": wait}
+
+
+def _timestamp(value: Any) -> float:
+    """``until`` as UNIX seconds: a number, or an ISO 8601 date-time with a UTC offset."""
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise InputValidationError(
+            "relay.sleep: `until` is not a time",
+            [
+                Problem(
+                    "an ISO 8601 date-time with its offset (e.g. 2026-12-24T09:00:00Z)"
+                    " or UNIX seconds",
+                    path="inputs.until",
+                )
+            ],
+        )
+    return parsed.timestamp()
 
 
 async def set_state(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -69,14 +108,28 @@ BUILTINS = Component(
         Action(
             key="sleep",
             label="Sleep",
-            description="Pauses the execution.",
+            description=(
+                "Pauses the execution. On a store, a pause longer than a minute"
+                " (RELAY_SUSPEND_AFTER) holds no worker: the execution waits as `waiting`,"
+                " survives restarts and is resumed when the time comes."
+            ),
             inputs=(
                 Input(
                     key="seconds",
                     label="Seconds",
                     type="number",
-                    required=True,
-                    schema={"minimum": 0, "maximum": 3600},
+                    schema={"minimum": 0, "maximum": LONGEST_SLEEP},
+                    comments="How long to wait (give this or `until`).",
+                ),
+                Input(
+                    key="until",
+                    label="Until",
+                    type="string",
+                    schema={"type": ["string", "number"], "maxLength": 64},
+                    comments=(
+                        "When to go on: an ISO 8601 date-time with its offset, or UNIX seconds"
+                        " (give this or `seconds`). A time already past does not wait."
+                    ),
                 ),
             ),
             perform=pause,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define, field
 
+from runtime.checkpoints import Suspend
 from runtime.errors import ConfigurationError
 from runtime.http import (
     AsyncClient,
@@ -85,6 +86,9 @@ class Context:
     #: creates something can send it (e.g. as an ``Idempotency-Key`` header) or look for what
     #: an earlier attempt made, so that repeating the step does not make it twice.
     idempotency_key: str | None = None
+    #: Seconds of waiting above which ``wait`` suspends the execution instead of holding it
+    #: (set when the execution runs on a store; ``None``: every wait is held in memory).
+    suspend_after: float | None = None
 
     def http(
         self,
@@ -143,6 +147,15 @@ class Context:
 
     async def sleep(self, seconds: float) -> None:
         """Wait on the execution's clock, so tests with a manual clock do not really wait."""
+        await self.clock.sleep(seconds)
+
+    async def wait(self, seconds: float, output: Any = None) -> None:
+        """Wait ``seconds`` as a step that ends when the wait does, with ``output``: on a store,
+        a wait longer than ``suspend_after`` suspends the execution (it holds no worker while
+        it waits, survives restarts, and this step completes with ``output`` once it is
+        over); otherwise the wait is ``sleep``."""
+        if self.suspend_after is not None and seconds > self.suspend_after:
+            raise Suspend(self.clock.time() + seconds, "complete", output)
         await self.clock.sleep(seconds)
 
     def call(self, make: Callable[[], Awaitable[T]]) -> T:

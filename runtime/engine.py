@@ -9,14 +9,17 @@ steps of the execution: a refreshed token is seen by every later step.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from attrs import define, field, frozen
 
 from runtime import expression_budget
+from runtime.checkpoints import Canceled, Checkpoint, Suspend
 from runtime.context import Context, State, idempotency_key
 from runtime.errors import (
     ExpressionError,
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
     from structlog.typing import FilteringBoundLogger
 
+    from runtime.checkpoints import Checkpointer, CheckpointStatus
     from runtime.clock import Clock
     from runtime.connections import ConnectionHandle
     from runtime.http import AsyncClient, RequestLimiter
@@ -50,8 +54,15 @@ YIELD_EVERY = 0.01
 class _Halt(Exception):
     """Internal: a step failed with on_error=fail; unwinds to the execution."""
 
-    def __init__(self, error: StepFailed) -> None:
+    def __init__(self, error: StepFailed | None, recorded: dict[str, Any] | None = None) -> None:
         self.error = error
+        #: a failure restored from a checkpoint: its recorded error (already redacted)
+        self.recorded = recorded
+
+
+class InterruptedStep(RelayError):
+    """A step declared ``idempotent: false`` was in flight when its execution was
+    interrupted: it is failed rather than sent again."""
 
 
 @frozen
@@ -86,6 +97,10 @@ class Execution:
     records: list[StepRecord] = field(factory=list)
     #: For replays from a step: recorded outputs of the top-level steps before it.
     reused_outputs: dict[str, Any] = field(factory=dict)
+    #: On a store: where the steps' checkpoints go, and those of earlier claims to resume from.
+    checkpoints: Checkpointer | None = None
+    #: When a suspended run is due to go on (status ``waiting``).
+    wake_at: float | None = None
     #: What templates reading only ``config`` rendered to (``config`` is fixed for a run).
     _config_cache: ConfigCache = field(factory=dict, init=False, repr=False)
     #: The runtime's logger bound to this execution (on first use); step loggers add the path.
@@ -98,6 +113,8 @@ class Execution:
     _http_clients: dict[Any, Any] = field(factory=dict, init=False, repr=False)
     #: When the next step first lets the event loop run other work (``time.monotonic``).
     _yield_at: float = field(factory=lambda: time.monotonic() + YIELD_EVERY, init=False, repr=False)
+    #: The state scopes as last checkpointed (JSON text), to checkpoint them only on change.
+    _state_text: str = field(default="", init=False, repr=False)
 
     @property
     def redactor(self) -> Redactor:
@@ -121,11 +138,25 @@ class Execution:
         outputs: dict[str, Any] = {}
         status: Status = "completed"
         error: dict[str, Any] | None = None
+        checkpoints = self.checkpoints
+        if checkpoints is not None:
+            self._resume_state(checkpoints)
         try:
             await self._steps(self.flow.steps, outputs, None, "")
         except _Halt as halt:
             status = "failed"
-            error = self.redactor.value({"step": halt.error.step, **error_dict(halt.error)})
+            if halt.error is None:
+                error = halt.recorded
+            else:
+                error = self.redactor.value({"step": halt.error.step, **error_dict(halt.error)})
+        except Suspend as suspended:
+            status = "waiting"
+            self.wake_at = suspended.until
+        except Canceled:
+            status = "canceled"
+            error = {"type": "Canceled", "message": "the execution was canceled on request"}
+        if checkpoints is not None and status != "waiting":
+            await checkpoints.finish()
         for handle in self.connections.values():  # a token refreshed by a handle opened elsewhere
             self.redactor.add(handle.secrets)
         # CancelledError is not caught: an interrupted execution (shutdown, a time limit) is
@@ -140,6 +171,7 @@ class Execution:
             outputs=dict(outputs),
             state=self.state,
             error=error,
+            wake_at=self.wake_at,
             connections=self.connections,
             redactor=self.redactor,
         )
@@ -168,6 +200,13 @@ class Execution:
                 await asyncio.sleep(0)
                 self._yield_at = time.monotonic() + YIELD_EVERY
             path = f"{prefix}{step.id}"
+            checkpoints = self.checkpoints
+            if checkpoints is not None:
+                checkpoints.check()  # a cancel asked for meanwhile stops the run here
+                restored = checkpoints.resumed.get(path)
+                if restored is not None:
+                    await self._resumed(step, restored, outputs, loop, path)
+                    continue
             if not prefix and step.id in self.reused_outputs:
                 outputs[step.id] = self.reused_outputs[step.id]
                 now = self.env.clock.time()
@@ -201,16 +240,30 @@ class Execution:
         await self._steps(chosen[1], outputs, loop, f"{path}.{chosen[0]}.")
 
     async def _loop(
-        self, step: LoopStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
+        self,
+        step: LoopStep,
+        outputs: dict[str, Any],
+        loop: dict[str, Any] | None,
+        path: str,
+        items: list[Any] | None = None,
+        started: float | None = None,
     ) -> None:
-        started = self.env.clock.time()
-        try:
-            items = await _render(step.items, self._scope(outputs, loop), f"steps.{path}.for_each")
-            if not isinstance(items, list):
-                raise ExpressionError(f"for_each needs a list, got {type(items).__name__}")
-        except ExpressionError as exc:
-            self._fail(step.id, path, "loop", started, exc, step.on_error, outputs)
-            return
+        """Run the loop; ``items`` (with ``started``) are those a resumed loop decided on."""
+        if started is None:
+            started = self.env.clock.time()
+        if items is None:
+            try:
+                where = f"steps.{path}.for_each"
+                found = await _render(step.items, self._scope(outputs, loop), where)
+                if not isinstance(found, list):
+                    raise ExpressionError(f"for_each needs a list, got {type(found).__name__}")
+            except ExpressionError as exc:
+                self._fail(step.id, path, "loop", started, exc, step.on_error, outputs)
+                return
+            items = found
+            if self.checkpoints is not None:  # a resumed loop goes over the same items
+                opened = StepRecord(step.id, path, "loop", None, "completed", started, started)
+                self._save(opened, {"items": items, "started_at": started}, "running")
         results: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             inner = dict(outputs)
@@ -220,11 +273,75 @@ class Execution:
             results.append({s.id: inner[s.id] for s in step.steps if s.id in inner})
         outputs[step.id] = {"results": results, "count": len(results)}
         self._record(
-            step.id, path, "loop", None, "completed", started, output={"count": len(results)}
+            step.id,
+            path,
+            "loop",
+            None,
+            "completed",
+            started,
+            output={"count": len(results)},
+            value=outputs[step.id],
         )
 
+    async def _resumed(
+        self,
+        step: Step,
+        checkpoint: Checkpoint,
+        outputs: dict[str, Any],
+        loop: dict[str, Any] | None,
+        path: str,
+    ) -> None:
+        """Continue from an earlier claim's checkpoint of ``step``: a finished step's outcome
+        stands (it is not called again), an unfinished one goes on from where it was."""
+        status = checkpoint.status
+        if isinstance(step, LoopStep) and status == "running":
+            value = checkpoint.value or {}
+            started = value.get("started_at")
+            await self._loop(step, outputs, loop, path, list(value.get("items") or []), started)
+            return
+        if isinstance(step, ActionStep) and status in ("running", "waiting"):
+            if status == "waiting":
+                wake_at = checkpoint.wake_at or 0.0
+                if self.env.clock.time() < wake_at:  # claimed before its time: wait on
+                    raise Suspend(wake_at, checkpoint.then or "complete", checkpoint.value)
+                if checkpoint.then == "complete":
+                    outputs[step.id] = checkpoint.value
+                    record = self._restored(checkpoint, outputs[step.id])
+                    record.status, record.finished_at = "completed", self.env.clock.time()
+                    record.claim = self._claim()
+                    self.records.append(record)
+                    self._save(record, outputs[step.id])
+                    return
+            await self._action(step, outputs, loop, path, resume=checkpoint)
+            return
+        record = self._restored(checkpoint, checkpoint.value)
+        self.records.append(record)
+        if status == "failed":
+            if step.on_error == "continue":
+                outputs[step.id] = checkpoint.value
+                return
+            raise _Halt(None, recorded={"step": path, **(record.error or {})})
+        if status in ("completed", "reused"):
+            outputs[step.id] = checkpoint.value
+        if isinstance(step, BranchStep):
+            name = (checkpoint.value or {}).get("branch", "else")
+            cases = {case.name: case.steps for case in step.cases}
+            await self._steps(cases.get(name, step.otherwise), outputs, loop, f"{path}.{name}.")
+
+    def _restored(self, checkpoint: Checkpoint, value: Any) -> StepRecord:
+        """The record a checkpoint kept (an action's output is its value)."""
+        fields = dict(checkpoint.record)
+        if fields.get("kind") == "action":
+            fields["output"] = value
+        return StepRecord(**fields)
+
     async def _action(
-        self, step: ActionStep, outputs: dict[str, Any], loop: dict[str, Any] | None, path: str
+        self,
+        step: ActionStep,
+        outputs: dict[str, Any],
+        loop: dict[str, Any] | None,
+        path: str,
+        resume: Checkpoint | None = None,
     ) -> None:
         clock = self.env.clock
         started = clock.time()
@@ -233,18 +350,14 @@ class Execution:
         plan = self.env.plans.get(step)
         # the same context, in the same order, as binding all four at once
         log: Any = BoundOnUse(self._log, step=path, instance=self.instance)
-        if step.when is not None:
-            try:
-                scope = self._scope(outputs, loop)
-                run_it = _truthy(await _render(step.when, scope, f"steps.{path}.when"))
-            except ExpressionError as exc:
-                self._fail(step.id, path, "action", started, exc, step.on_error, outputs, plan.ref)
-                return
-            if not run_it:
-                self._record(step.id, path, "action", plan.ref, "skipped", started)
-                return
+        if step.when is not None and not await self._when(step, plan.ref, outputs, loop, path):
+            return
         rendered: dict[str, Any] = {}
         attempts = 0
+        checkpoints = self.checkpoints
+        first = 1
+        if resume is not None:
+            started, first = _resumed_attempt(resume, started)
         try:
             scope = self._scope(outputs, loop) if plan.reads_run else self._config_scope
             if plan.budgeted:
@@ -267,49 +380,188 @@ class Execution:
                 request_limiter=self.env.request_limiter,
                 http_clients=self._http_clients,
                 idempotency_key=idempotency_key(self.id, path),
+                suspend_after=None if checkpoints is None else checkpoints.suspend_after,
             )
-            if plan.direct:
+            if resume is not None and resume.status == "running" and not step.idempotent:
+                raise InterruptedStep(
+                    "the step was in flight when its execution was interrupted; it is declared"
+                    " `idempotent: false`, so it was not sent again"
+                )
+        except (RelayError, Exception) as exc:
+            self._step_failed(step, plan, exc, rendered, outputs, path, started, attempts, log)
+            return
+        if checkpoints is not None and plan.action.changes(params):
+            await self._before_change(checkpoints, step, plan.ref, path, started)
+        try:
+            if plan.direct and first == 1:
                 # the common step, called directly: every frame between the engine and the
                 # action is paid again on each suspension of the step's requests
                 attempts = 1
                 output = await plan.action.perform(context, params)
             else:
                 output, attempts = await attempt(
-                    step, plan.action.perform, context, params, log, self.env.clock
+                    step, plan.action.perform, context, params, log, self.env.clock, first
                 )
-        except (RelayError, Exception) as exc:  # any failure of a step is recorded, never raised
-            attempts = max(attempts, getattr(exc, "attempts", 1))
-            if not isinstance(exc, RelayError):
-                log.error("step raised", error=type(exc).__name__, where=_origin(exc))
-                # the whole traceback only at debug (secrets scrubbed by the log pipeline)
-                log.debug("step traceback", exception="".join(traceback.format_exception(exc)))
+        except Suspend as suspended:
             inputs = plan.recorded_inputs(rendered, self.redactor)
-            self._fail(
-                step.id,
-                path,
-                "action",
-                started,
-                exc,
-                step.on_error,
-                outputs,
-                plan.ref,
-                inputs,
-                attempts,
-            )
+            await self._suspend(suspended, step, plan.ref, path, started, inputs, first)
+            raise
+        except (RelayError, Exception) as exc:  # any failure of a step is recorded, never raised
+            self._step_failed(step, plan, exc, rendered, outputs, path, started, attempts, log)
             return
         outputs[step.id] = output
-        self.records.append(
-            StepRecord(
-                id=step.id,
-                path=path,
-                kind="action",
-                action=plan.ref,
-                status="completed",
-                started_at=started,
-                finished_at=clock.time(),
-                attempts=attempts,
-                inputs=plan.recorded_inputs(rendered, self.redactor),
-                output=output,  # scrubbed when the record leaves the process (as_dict)
+        record = StepRecord(
+            id=step.id,
+            path=path,
+            kind="action",
+            action=plan.ref,
+            status="completed",
+            started_at=started,
+            finished_at=clock.time(),
+            attempts=attempts,
+            inputs=plan.recorded_inputs(rendered, self.redactor),
+            output=output,  # scrubbed when the record leaves the process (as_dict)
+            claim=self._claim(),
+        )
+        self.records.append(record)
+        if checkpoints is not None:
+            self._save(record, output)
+
+    async def _when(
+        self,
+        step: ActionStep,
+        ref: str,
+        outputs: dict[str, Any],
+        loop: dict[str, Any] | None,
+        path: str,
+    ) -> bool:
+        """Whether the step's ``when`` holds; a step it skips (or fails) is recorded here."""
+        started = self.env.clock.time()
+        when = step.when
+        if when is None:
+            return True
+        try:
+            scope = self._scope(outputs, loop)
+            run_it = _truthy(await _render(when, scope, f"steps.{path}.when"))
+        except ExpressionError as exc:
+            self._fail(step.id, path, "action", started, exc, step.on_error, outputs, ref)
+            return False
+        if not run_it:
+            self._record(step.id, path, "action", ref, "skipped", started)
+        return run_it
+
+    async def _before_change(
+        self, checkpoints: Checkpointer, step: ActionStep, ref: str, path: str, started: float
+    ) -> None:
+        """What this step may change must not be repeated: the steps before it are committed
+        first (a read goes ahead; after a crash it may be read again)."""
+        await checkpoints.settle()
+        if not step.idempotent:  # in flight from here on: a resume fails it
+            marker = StepRecord(step.id, path, "action", ref, "completed", started, started)
+            self._save(marker, None, "running")
+            await checkpoints.settle()
+
+    async def _suspend(
+        self,
+        suspended: Suspend,
+        step: ActionStep,
+        ref: str,
+        path: str,
+        started: float,
+        inputs: Any,
+        first: int,
+    ) -> None:
+        """Checkpoint the step as waiting until ``suspended.until``, committed before the run
+        is put aside."""
+        if self.checkpoints is None:
+            raise RuntimeError("a step suspended outside a durable execution") from None
+        waiting = StepRecord(
+            id=step.id,
+            path=path,
+            kind="action",
+            action=ref,
+            status="waiting",
+            started_at=started,
+            finished_at=self.env.clock.time(),
+            attempts=max(suspended.attempts, first),
+            inputs=inputs,
+            claim=self._claim(),
+        )
+        self.records.append(waiting)
+        self._save(waiting, suspended.output, wake_at=suspended.until, then=suspended.then)
+        await self.checkpoints.settle()
+
+    def _step_failed(
+        self,
+        step: ActionStep,
+        plan: Any,
+        exc: BaseException,
+        rendered: Any,
+        outputs: dict[str, Any],
+        path: str,
+        started: float,
+        attempts: int,
+        log: Any,
+    ) -> None:
+        attempts = max(attempts, getattr(exc, "attempts", 1))
+        if not isinstance(exc, RelayError):
+            log.error("step raised", error=type(exc).__name__, where=_origin(exc))
+            # the whole traceback only at debug (secrets scrubbed by the log pipeline)
+            log.debug("step traceback", exception="".join(traceback.format_exception(exc)))
+        inputs = plan.recorded_inputs(rendered, self.redactor)
+        self._fail(
+            step.id,
+            path,
+            "action",
+            started,
+            exc,
+            step.on_error,
+            outputs,
+            plan.ref,
+            inputs,
+            attempts,
+        )
+
+    def _claim(self) -> int | None:
+        return None if self.checkpoints is None else self.checkpoints.claim
+
+    def _resume_state(self, checkpoints: Checkpointer) -> None:
+        """Take the state scopes as the latest checkpoint left them."""
+        latest = checkpoints.state()
+        if latest is not None:
+            self.state.execution = latest.get("execution", {})
+            self.state.flow = latest.get("flow", {})
+            self.state.cross_flow = latest.get("cross_flow", {})
+            self.state.integration = latest.get("integration", {})
+        self._state_text = json.dumps(self.state.as_dict(), separators=(",", ":"))
+
+    def _save(
+        self, record: StepRecord, value: Any, status: CheckpointStatus | None = None, **extra: Any
+    ) -> None:
+        """Checkpoint ``record`` (``value`` is what later steps read as its output), with the
+        state scopes when they changed since the last checkpoint."""
+        checkpoints = self.checkpoints
+        if checkpoints is None:
+            return
+        text = json.dumps(self.state.as_dict(), separators=(",", ":"))
+        state = None
+        if text != self._state_text:
+            self._state_text = text
+            state = json.loads(text)  # a copy: later steps go on changing the scopes
+        fields = attrs.asdict(record, recurse=False)
+        if record.kind == "action":
+            fields["output"] = None  # it is the value
+        checkpoints.add(
+            Checkpoint(
+                path=record.path,
+                seq=checkpoints.next_seq(),
+                status=status or record.status,
+                claim=checkpoints.claim,
+                record=fields,
+                value=value,
+                state=state,
+                tokens={name: h.refreshes for name, h in self.connections.items()} or None,
+                **extra,
             )
         )
 
@@ -347,6 +599,7 @@ class Execution:
     ) -> None:
         failure = StepFailed(path, exc)
         error = self.redactor.value(error_dict(failure))
+        value = {"error": error} if on_error == "continue" else None
         self._record(
             step_id,
             path,
@@ -357,9 +610,10 @@ class Execution:
             attempts=attempts,
             inputs=inputs,
             error=error,
+            value=value,
         )
         if on_error == "continue":
-            outputs[step_id] = {"error": error}
+            outputs[step_id] = value
             return
         raise _Halt(failure)
 
@@ -371,20 +625,25 @@ class Execution:
         action: str | None,
         status: StepStatus,
         started: float,
+        value: Any = None,
         **extra: Any,
     ) -> None:
-        self.records.append(
-            StepRecord(
-                id=step_id,
-                path=path,
-                kind=kind,
-                action=action,
-                status=status,
-                started_at=started,
-                finished_at=self.env.clock.time(),
-                **extra,
-            )
+        """Record a step's outcome (and checkpoint it, with ``value`` as what later steps read;
+        by default its output)."""
+        record = StepRecord(
+            id=step_id,
+            path=path,
+            kind=kind,
+            action=action,
+            status=status,
+            started_at=started,
+            finished_at=self.env.clock.time(),
+            claim=self._claim(),
+            **extra,
         )
+        self.records.append(record)
+        if self.checkpoints is not None:
+            self._save(record, record.output if value is None else value)
 
 
 async def _render(template: Template, scope: Mapping[str, Any], where: str) -> Any:
@@ -399,6 +658,15 @@ def _truthy(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ExpressionError(f"when must give true or false, not {kind_of(value)}")
     return value
+
+
+def _resumed_attempt(resume: Checkpoint, started: float) -> tuple[float, int]:
+    """When a resumed step started, and the attempt it goes on with (after a retry's
+    backoff: the next one)."""
+    started = resume.record.get("started_at", started)
+    if resume.status == "waiting":
+        return started, int(resume.record.get("attempts") or 0) + 1
+    return started, 1
 
 
 def _origin(exc: BaseException) -> str:

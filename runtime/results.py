@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from runtime.connections import ConnectionHandle
     from runtime.context import State
 
-Status = Literal["completed", "failed", "canceled"]
-StepStatus = Literal["completed", "failed", "skipped", "reused"]
+Status = Literal["completed", "failed", "canceled", "waiting"]
+StepStatus = Literal["completed", "failed", "skipped", "reused", "waiting"]
 
 
 @define
@@ -37,11 +37,14 @@ class StepRecord:
     inputs: Any = None
     output: Any = None
     error: dict[str, Any] | None = None
+    #: Which claim of the execution (its attempt) ran this step, on a store: a step of a
+    #: resumed execution that an earlier claim completed keeps that claim's number.
+    claim: int | None = None
 
     def as_dict(self, scrub: Callable[[Any], Any] | None = None) -> dict[str, Any]:
         """The record as stored or printed: the output passed through ``scrub`` (by default,
         its secret-named keys redacted; ``ExecutionResult.as_dict`` passes its redactor's)."""
-        return {
+        out = {
             "id": self.id,
             "path": self.path,
             "kind": self.kind,
@@ -54,6 +57,9 @@ class StepRecord:
             "output": (scrub or Redactor().value)(self.output),
             "error": self.error,
         }
+        if self.claim is not None:
+            out["claim"] = self.claim
+        return out
 
 
 @define
@@ -72,6 +78,8 @@ class ExecutionResult:
     outputs: dict[str, Any]
     state: State
     error: dict[str, Any] | None = None
+    #: status ``waiting``: when the suspended execution is due to go on
+    wake_at: float | None = None
     connections: dict[str, ConnectionHandle] = field(factory=dict, repr=False)
     redactor: Redactor = field(factory=Redactor, repr=False, eq=False)
 

@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from runtime.calls import call_function
+from runtime.checkpoints import Suspend
 from runtime.errors import ApiError, InputValidationError
 
 if TYPE_CHECKING:
@@ -22,11 +23,14 @@ async def attempt(
     params: dict[str, Any],
     log: Any,
     clock: Clock,
+    first: int = 1,
 ) -> tuple[Any, int]:
-    """``perform``'s output and the number of attempts it took. The exception that ends the
-    attempts is raised with an ``attempts`` attribute."""
+    """``perform``'s output and the number of attempts it took (counting from ``first``: a
+    resumed retry goes on where it was). The exception that ends the attempts is raised with
+    an ``attempts`` attribute. A backoff longer than ``context.suspend_after`` raises
+    ``Suspend`` (the next attempt is due when it is over) instead of waiting."""
     policy = step.retry
-    attempt = 0
+    attempt = first - 1
     while True:
         attempt += 1
         try:
@@ -44,6 +48,10 @@ async def attempt(
             if isinstance(exc, ApiError) and exc.retry_after:
                 delay = max(delay, exc.retry_after)
             log.info("retrying step", attempt=attempt, delay=round(delay, 3), error=str(exc))
+            if context.suspend_after is not None and delay > context.suspend_after:
+                suspended = Suspend(clock.time() + delay, "retry")
+                suspended.attempts = attempt
+                raise suspended from None
             await clock.sleep(delay)
 
 

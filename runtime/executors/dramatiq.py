@@ -28,6 +28,7 @@ from dramatiq.brokers.redis import RedisBroker
 from runtime.background import stop
 from runtime.envsettings import POSITIVE, env_value
 from runtime.errors import ConfigurationError
+from runtime.executors.waking import Waker
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -139,6 +140,10 @@ class DramatiqExecutor:
         self.broker = broker or make_broker(self.settings)
         self._accepting = False
         self._sweeper: asyncio.Task[None] | None = None
+        #: makes waiting executions pending when their time comes, and enqueues them (the
+        #: workers also re-send a suspended execution's message to arrive when it is due)
+        self.waker = Waker(relay, self.submit)
+        self._waking: asyncio.Task[None] | None = None
         #: execution id -> when a sweep last re-enqueued it (only those still unfinished)
         self._swept: dict[str, float] = {}
 
@@ -156,6 +161,8 @@ class DramatiqExecutor:
             log.info("re-enqueued unfinished executions", count=len(unfinished))
         if self.settings.sweep_interval > 0 and self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="relay-sweep")
+        if self._waking is None:
+            self._waking = asyncio.create_task(self.waker.run(), name="relay-waker")
 
     async def sweep(self, now: float | None = None) -> int:
         """Re-enqueue what has been unfinished for more than ``stall_after`` seconds, each at
@@ -212,6 +219,9 @@ class DramatiqExecutor:
         if self._sweeper is not None:
             await stop(self._sweeper)
             self._sweeper = None
+        if self._waking is not None:
+            await stop(self._waking)
+            self._waking = None
         if self._owns_broker:
             # RedisBroker.close is a no-op: its connection pool is the client's to close
             await asyncio.to_thread(self.broker.client.close)

@@ -33,6 +33,7 @@ import structlog
 
 from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, env_value
+from runtime.executors.waking import Waker
 from runtime.expression_budget import current_budget
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class InProcessExecutor:
         self._queued: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        #: makes waiting executions pending when their time comes, and queues them here
+        self.waker = Waker(relay, self.submit)
+        self._waking: asyncio.Task[None] | None = None
         self.completed = 0
         #: executions the sweeps took over (for tests and logs)
         self.swept = 0
@@ -96,6 +100,7 @@ class InProcessExecutor:
         if unfinished:
             log.info("resuming unfinished executions", count=len(unfinished))
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="execution sweep")
+        self._waking = asyncio.create_task(self.waker.run(), name="execution waker")
 
     async def sweep(self) -> int:
         """Take over what has been claimable for longer than a lease and is neither queued
@@ -224,7 +229,7 @@ class InProcessExecutor:
         for lane in self._lanes.values():
             lane.queue.clear()  # not started: they stay pending in the store for the next start
         self._queued.clear()
-        for chore in (self._heartbeat, self._sweeper):
+        for chore in (self._heartbeat, self._sweeper, self._waking):
             if chore is not None:
                 chore.cancel()
         if not self._tasks:

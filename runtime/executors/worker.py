@@ -184,9 +184,19 @@ class ExecutionRunner:
             # the engine absorbed the cancellation and recorded the execution as canceled
             await self._timed_out(claim)
             return None
+        if status == "waiting":  # suspended: the message comes back when it is due
+            return await self._due_in(relay, execution_id)
         if status is not None:
             return None
         return await self._look_again_in(relay, execution_id)
+
+    async def _due_in(self, relay: Service, execution_id: str) -> float | None:
+        """Seconds until a suspended execution is due (the message is re-sent with that
+        delay: waiting holds no worker thread)."""
+        row = await relay.store.get_execution(execution_id)
+        if row is None or row.status != "waiting":
+            return None  # canceled meanwhile, or woken and taken by another worker
+        return max(0.05, (row.wake_at or 0.0) - time.time())
 
     async def _look_again_in(self, relay: Service, execution_id: str) -> float | None:
         """Not claimed: nothing to do if it is finished (or gone); otherwise another worker

@@ -234,6 +234,19 @@ def upsert(
     return stmt.returning(*table.primary_key.columns)
 
 
+def upsert_many(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> Any:
+    """``INSERT rows`` in one statement, each conflicting row over ``keys`` updated to the
+    new values instead (``ON CONFLICT .. DO UPDATE SET col = excluded.col``)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(rows)
+    changed = [name for name in rows[0] if name not in keys]
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={name: stmt.excluded[name] for name in changed}
+    )
+
+
 def insert_new(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
     """``INSERT values .. ON CONFLICT DO NOTHING``, returning the key of an inserted row (no
     row: it existed). RETURNING, because psycopg reports no rowcount for these inserts."""

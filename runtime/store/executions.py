@@ -3,7 +3,11 @@
 Life of an execution: ``pending`` (recorded) -> ``running`` (claimed by a worker, with a lease
 it renews while it runs) -> ``completed`` | ``failed`` | ``canceled``. A worker that dies
 stops renewing; once its lease has run out the execution counts as unfinished again and any
-worker may claim it (at-least-once running; the claim itself is exclusive).
+worker may claim it (at-least-once running; the claim itself is exclusive). While it runs it
+checkpoints each step (``execution_steps``, under its lease), so a new claim goes on from the
+step in flight. A long wait puts it aside as ``waiting`` (no lease) until ``wake_at``, when it
+may be claimed again; a cancel ends a pending or waiting one at once, and asks a running one
+to stop at its next checkpoint.
 
 The writes go through the store's ``Writes`` backend (``runtime.store.writes``); the reads
 here are SQLAlchemy on both backends.
@@ -11,15 +15,20 @@ here are SQLAlchemy on both backends.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select, update
 
+from runtime.checkpoints import Checkpoint
 from runtime.store.base import StoreBase
+from runtime.store.db import writer
 from runtime.store.queries import ROWS, claimable
 from runtime.store.records import ExecutionRow, Holder
-from runtime.store.tables import executions
-from runtime.store.values import new_id, now
+from runtime.store.tables import execution_steps, executions
+from runtime.store.values import dumps, new_id, now
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 #: The statuses of a finished execution.
 FINAL = ("completed", "failed", "canceled")
@@ -144,6 +153,97 @@ class ExecutionQueries(StoreBase):
         if status not in FINAL:
             raise ValueError(f"status must be one of {FINAL}, not {status!r}")
         await self.writes.finish(execution_id, status, result, state, flow_name, holder)
+
+    async def save_checkpoints(
+        self, execution_id: str, holder: Holder, checkpoints: Sequence[Checkpoint]
+    ) -> bool:
+        """Commit ``checkpoints`` (encrypted: they hold step outputs and state) in one
+        transaction while ``holder`` holds the lease; ``LeaseLost`` otherwise, and nothing is
+        written. Returns whether a cancel has been asked for."""
+        encrypt = self.keyring.encrypt_json
+        rows = [(c.path, c.seq, c.status, c.claim, encrypt(c.as_dict())) for c in checkpoints]
+        return await self.writes.save_checkpoints(execution_id, holder, rows)
+
+    async def load_checkpoints(self, execution_id: str) -> list[Checkpoint]:
+        """The execution's checkpoints (left by its claims so far), in the order reached."""
+        c = execution_steps.c
+        query = select(c.checkpoint).where(c.execution_id == execution_id).order_by(c.seq)
+        async with self.engine.connect() as conn:
+            blobs = [row.checkpoint for row in await conn.execute(query)]
+        return [Checkpoint.from_dict(self.keyring.decrypt_json(bytes(b))) for b in blobs]
+
+    async def suspend_execution(self, execution_id: str, holder: Holder, wake_at: float) -> None:
+        """Put the running execution aside as ``waiting`` until ``wake_at`` (its checkpoints
+        are committed), dropping its lease; ``LeaseLost`` if ``holder`` no longer holds it."""
+        await self.writes.suspend(execution_id, holder, wake_at)
+
+    async def wake_due(self, t: float, limit: int = 1000) -> list[tuple[str, str | None]]:
+        """Make the waiting executions whose time has come at ``t`` pending again; returns
+        their ``(id, instance)``, each woken by one caller only."""
+        c = executions.c
+        due = select(c.id).where(c.status == "waiting", c.wake_at <= t).limit(limit)
+        async with writer(self.engine).begin() as conn:
+            ids = [row.id for row in await conn.execute(due)]
+            if not ids:
+                return []
+            woken = await conn.execute(
+                update(executions)
+                .where(c.id.in_(ids), c.status == "waiting")
+                .values(status="pending")
+                .returning(c.id, c.instance)
+            )
+            return [(row.id, row.instance) for row in woken]
+
+    async def next_wake(self) -> float | None:
+        """The earliest wake-up time among waiting executions, if any wait."""
+        c = executions.c
+        query = select(func.min(c.wake_at)).where(c.status == "waiting")
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).scalar_one_or_none()
+        return None if found is None else float(found)
+
+    async def cancel_execution(
+        self, execution_id: str, result: Callable[[ExecutionRow], dict[str, Any]]
+    ) -> str:
+        """Cancel the execution: a pending or waiting one is recorded ``canceled`` at once
+        (``result`` makes its result from its row) and ``"canceled"`` returned; a running one is
+        asked to stop at its next checkpoint (``"requested"``); a finished one is left alone and
+        its status returned. ``LookupError`` for an unknown id."""
+        c = executions.c
+        async with writer(self.engine).begin() as conn:
+            found = (await conn.execute(ROWS.where(c.id == execution_id))).one_or_none()
+            if found is None:
+                raise LookupError(f"there is no execution {execution_id!r}")
+            row = ExecutionRow.from_row(found._mapping)
+            if row.status in ("pending", "waiting"):
+                ended = await conn.execute(
+                    update(executions)
+                    .where(c.id == execution_id, c.status == row.status)
+                    .values(
+                        status="canceled",
+                        result=dumps(result(row)),
+                        finished_at=now(),
+                        worker=None,
+                        lease_until=None,
+                    )
+                )
+                if ended.rowcount == 1:
+                    steps = execution_steps.c
+                    await conn.execute(
+                        delete(execution_steps).where(steps.execution_id == execution_id)
+                    )
+                    return "canceled"
+                row = ExecutionRow.from_row(
+                    (await conn.execute(ROWS.where(c.id == execution_id))).one()._mapping
+                )
+            if row.status == "running":
+                await conn.execute(
+                    update(executions)
+                    .where(c.id == execution_id, c.status == "running")
+                    .values(cancel_requested=1)
+                )
+                return "requested"
+            return row.status
 
     async def unfinished_executions(self) -> list[ExecutionRow]:
         """Pending ones, and running ones whose lease ran out: what to resume after a crash."""

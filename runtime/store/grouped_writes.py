@@ -20,7 +20,7 @@ from runtime.store.records import ExecutionRow, Holder
 from runtime.store.values import dumps, new_id
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -161,6 +161,20 @@ class GroupCommitWrites:
                 result_flow=str(result.get("flow", "")),
                 holder=holder,
             )
+        )
+
+    async def save_checkpoints(
+        self, execution_id: str, holder: Holder, rows: Sequence[tuple[str, int, str, int, bytes]]
+    ) -> bool:
+        """See ``Writes.save_checkpoints``."""
+        return await self.group.run(
+            partial(sqliteops.save_checkpoints, execution_id=execution_id, holder=holder, rows=rows)
+        )
+
+    async def suspend(self, execution_id: str, holder: Holder, wake_at: float) -> None:
+        """See ``Writes.suspend``."""
+        await self.group.run(
+            partial(sqliteops.suspend, execution_id=execution_id, holder=holder, wake_at=wake_at)
         )
 
     async def by_holder(

@@ -32,10 +32,14 @@ ROWS: Select[Any] = select(
 
 
 def claimable(t: float) -> Any:
-    """Pending, or running under a lease that has run out at ``t`` (its worker is presumed
-    dead)."""
+    """Pending, running under a lease that has run out at ``t`` (its worker is presumed
+    dead), or waiting for a time that has come."""
     c = executions.c
-    return or_(c.status == "pending", and_(c.status == "running", c.lease_until < t))
+    return or_(
+        c.status == "pending",
+        and_(c.status == "running", c.lease_until < t),
+        and_(c.status == "waiting", c.wake_at <= t),
+    )
 
 
 @functools.cache

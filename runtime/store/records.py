@@ -109,6 +109,10 @@ class ExecutionRow:
     state: dict[str, Any] | None = field(default=None, repr=False)
     worker: str | None = None
     lease_until: float | None = None
+    #: a waiting execution's wake-up time
+    wake_at: float | None = None
+    #: whether a cancel was asked for while it ran
+    cancel_requested: bool = False
 
     @property
     def holder(self) -> Holder | None:
@@ -147,4 +151,6 @@ class ExecutionRow:
             state=loads(row["state"]),
             worker=row["worker"],
             lease_until=row["lease_until"],
+            wake_at=row.get("wake_at"),
+            cancel_requested=bool(row.get("cancel_requested")),
         )

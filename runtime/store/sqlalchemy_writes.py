@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from runtime.errors import NotFound
-from runtime.store.db import insert_new, writer
+from runtime.store.db import insert_new, upsert_many, writer
 from runtime.store.queries import ROWS, claimable, state_documents, state_keys, stored_scopes
 from runtime.store.records import ExecutionRow, Holder, LeaseLost
 from runtime.store.state import write_state
-from runtime.store.tables import deliveries, executions, instances
+from runtime.store.tables import deliveries, execution_steps, executions, instances
 from runtime.store.tables import state as state_table
 from runtime.store.values import dumps, new_id, now
 
+c_steps = execution_steps.c
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
@@ -158,9 +162,55 @@ class SqlAlchemyWrites:
                     raise LeaseLost(execution_id, holder)
                 raise LookupError(f"there is no execution {execution_id!r}")
             instance = found[0]
+            # the result records every step now
+            await conn.execute(delete(execution_steps).where(c_steps.execution_id == execution_id))
             if flow_name is None:
                 flow_name = await _flow_name(conn, instance) or str(result.get("flow", ""))
             await write_state(conn, instance, flow_name, state)
+
+    async def save_checkpoints(
+        self, execution_id: str, holder: Holder, rows: Sequence[tuple[str, int, str, int, bytes]]
+    ) -> bool:
+        """See ``Writes.save_checkpoints``."""
+        async with writer(self.engine).begin() as conn:
+            # the fence takes the execution's row lock: a claim taking it over waits for this
+            # transaction, or this one finds the lease gone
+            fenced = (
+                await conn.execute(
+                    update(executions)
+                    .where(*_held(execution_id, holder))
+                    .values(lease_until=executions.c.lease_until)
+                    .returning(executions.c.cancel_requested)
+                )
+            ).one_or_none()
+            if fenced is None:
+                raise LeaseLost(execution_id, holder)
+            t = now()
+            values = [
+                {
+                    "execution_id": execution_id,
+                    "path": path,
+                    "seq": seq,
+                    "status": status,
+                    "claim": claim,
+                    "checkpoint": blob,
+                    "created_at": t,
+                }
+                for path, seq, status, claim, blob in rows
+            ]
+            await conn.execute(upsert_many(conn, execution_steps, values, ["execution_id", "path"]))
+        return bool(fenced[0])
+
+    async def suspend(self, execution_id: str, holder: Holder, wake_at: float) -> None:
+        """See ``Writes.suspend``."""
+        async with writer(self.engine).begin() as conn:
+            done = await conn.execute(
+                update(executions)
+                .where(*_held(execution_id, holder))
+                .values(status="waiting", wake_at=wake_at, worker=None, lease_until=None)
+            )
+            if done.rowcount != 1:
+                raise LeaseLost(execution_id, holder)
 
     async def by_holder(
         self, execution_id: str, worker: str | None, attempt: int | None, values: dict[str, Any]
@@ -224,6 +274,17 @@ async def _insert_execution(
             reused_outputs=reused_outputs,
         )
     )
+
+
+def _held(execution_id: str, holder: Holder) -> list[Any]:
+    """The execution, while ``holder``'s claim holds it."""
+    c = executions.c
+    return [
+        c.id == execution_id,
+        c.status == "running",
+        c.worker == holder.worker,
+        c.attempts == holder.attempt,
+    ]
 
 
 def _claim(execution_id: str, worker: str, lease_seconds: float) -> Any:

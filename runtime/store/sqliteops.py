@@ -23,6 +23,7 @@ from runtime.store.values import now
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Sequence
 
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at, execution_id)"
@@ -37,7 +38,8 @@ _INSERT_EXECUTION = (
 _CLAIM = (
     "UPDATE executions SET status = 'running', worker = ?, lease_until = ?, started_at = ?,"
     " attempts = attempts + 1"
-    " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))"
+    " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?)"
+    " OR (status = 'waiting' AND wake_at <= ?))"
 )
 #: The claim that also hands back the execution's own columns (not its delivery's): one
 #: statement where ``claim`` needs two.
@@ -49,6 +51,24 @@ _FINISH = (
 #: ``_FINISH`` by the lease's holder only (fencing, in the same statement as the write).
 _FINISH_HELD = _FINISH + " AND status = 'running' AND worker = ? AND attempts = ?"
 _EXECUTION_INSTANCE = "SELECT instance FROM executions WHERE id = ?"
+#: Takes the execution's row lock if (and only if) the holder still holds the lease: the
+#: fence of a checkpoint write, in its own transaction.
+_FENCE = (
+    "UPDATE executions SET lease_until = lease_until"
+    " WHERE id = ? AND status = 'running' AND worker = ? AND attempts = ?"
+    " RETURNING cancel_requested"
+)
+_UPSERT_STEP = (
+    "INSERT INTO execution_steps (execution_id, path, seq, status, claim, checkpoint, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (execution_id, path) DO UPDATE SET"
+    " seq = excluded.seq, status = excluded.status, claim = excluded.claim,"
+    " checkpoint = excluded.checkpoint, created_at = excluded.created_at"
+)
+_SUSPEND = (
+    "UPDATE executions SET status = 'waiting', wake_at = ?, worker = NULL, lease_until = NULL"
+    " WHERE id = ? AND status = 'running' AND worker = ? AND attempts = ?"
+)
+_DROP_STEPS = "DELETE FROM execution_steps WHERE execution_id = ?"
 _FLOW_NAME = "SELECT flow_name FROM instances WHERE name = ?"
 _STATE_ONE = "SELECT scope, key, data FROM state WHERE key IN (?)"
 _STATE_TWO = "SELECT scope, key, data FROM state WHERE key IN (?, ?)"
@@ -137,7 +157,7 @@ def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any]
 def _claim_args(execution_id: str, worker: str, lease_seconds: float) -> tuple[Any, ...]:
     """The parameters of ``_CLAIM`` (and ``_CLAIM_RETURNING``) for a claim made now."""
     t = now()
-    return (worker, t + lease_seconds, t, execution_id, t)
+    return (worker, t + lease_seconds, t, execution_id, t, t)
 
 
 def claim(
@@ -200,6 +220,7 @@ def finish(
         if holder is not None:
             raise LeaseLost(execution_id, holder)
         raise LookupError(f"there is no execution {execution_id!r}")
+    conn.execute(_DROP_STEPS, (execution_id,))  # the result records every step now
     if not scopes:
         return
     instance = conn.execute(_EXECUTION_INSTANCE, (execution_id,)).fetchone()[0]
@@ -210,6 +231,37 @@ def finish(
     for scope, key in state_keys(instance, flow_name).items():
         if scope in scopes:
             conn.execute(_UPSERT_STATE, (scope, key, scopes[scope], t))
+
+
+def save_checkpoints(
+    conn: sqlite3.Connection,
+    execution_id: str,
+    holder: Holder,
+    rows: Sequence[tuple[str, int, str, int, bytes]],
+) -> bool:
+    """Write checkpoint ``rows`` (path, seq, status, claim, encrypted checkpoint) while
+    ``holder`` holds the lease (``LeaseLost`` otherwise, nothing written); whether a cancel
+    was asked for."""
+    fenced = conn.execute(_FENCE, (execution_id, holder.worker, holder.attempt)).fetchone()
+    if fenced is None:
+        raise LeaseLost(execution_id, holder)
+    t = now()
+    conn.executemany(
+        _UPSERT_STEP,
+        [
+            (execution_id, path, seq, status, claim, blob, t)
+            for path, seq, status, claim, blob in rows
+        ],
+    )
+    return bool(fenced[0])
+
+
+def suspend(conn: sqlite3.Connection, execution_id: str, holder: Holder, wake_at: float) -> None:
+    """Put the running execution aside as ``waiting`` until ``wake_at``, giving up its lease;
+    only while ``holder`` holds it (``LeaseLost`` otherwise)."""
+    params = (wake_at, execution_id, holder.worker, holder.attempt)
+    if conn.execute(_SUSPEND, params).rowcount != 1:
+        raise LeaseLost(execution_id, holder)
 
 
 _BY_HOLDER = {

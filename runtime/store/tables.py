@@ -109,9 +109,32 @@ executions = Table(
     # who runs it and until when: a lease past ``lease_until`` may be taken over
     Column("worker", String(200), nullable=True),
     Column("lease_until", Double, nullable=True),
+    # a waiting execution (a long ``relay.sleep``, a retry's long backoff) is due then
+    Column("wake_at", Double, nullable=True),
+    # 1: cancel asked for while it runs; the run stops at its next checkpoint
+    Column("cancel_requested", Integer, nullable=True),
     Index(None, "status", "lease_until"),
     Index(None, "instance", "created_at"),
     Index(None, "created_at"),
+    Index(None, "status", "wake_at"),
+)
+
+#: A checkpoint per step of an unfinished execution (``runtime.checkpoints``): what a resumed
+#: run continues from. The finish records every step in the execution's result and drops these.
+execution_steps = Table(
+    "execution_steps",
+    metadata,
+    Column("execution_id", String(64), primary_key=True),
+    # the step's path in the flow (``loop[2].step``)
+    Column("path", String(1000), primary_key=True),
+    # the order the execution reached its checkpoints in
+    Column("seq", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    # the claim (execution attempt) that wrote it
+    Column("claim", Integer, nullable=False),
+    # the checkpoint itself (outputs and state may hold secrets), encrypted
+    Column("checkpoint", LargeBinary, nullable=False, info=ENCRYPTED),
+    Column("created_at", Double, nullable=False),
 )
 
 deliveries = Table(

@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from runtime.store.records import ExecutionRow, Holder
 
 
@@ -81,6 +83,19 @@ class Writes(Protocol):
         """Write the outcome and the persistent scopes present in ``state`` in one
         transaction, under ``flow_name`` (default: the instance's flow name, else
         ``result["flow"]``); with ``holder``, only while it holds the lease."""
+        ...
+
+    async def save_checkpoints(
+        self, execution_id: str, holder: Holder, rows: Sequence[tuple[str, int, str, int, bytes]]
+    ) -> bool:
+        """Upsert checkpoint ``rows`` (path, seq, status, claim, encrypted checkpoint) in one
+        transaction while ``holder`` holds the lease (``LeaseLost`` otherwise, nothing
+        written); returns whether a cancel was asked for."""
+        ...
+
+    async def suspend(self, execution_id: str, holder: Holder, wake_at: float) -> None:
+        """Set the running execution ``waiting`` until ``wake_at`` and drop its lease, while
+        ``holder`` holds it (``LeaseLost`` otherwise)."""
         ...
 
     async def by_holder(

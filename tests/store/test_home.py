@@ -120,12 +120,21 @@ async def test_a_database_moved_away_while_open_is_noticed(tmp_path: Path) -> No
 
 
 def _corrupt(path: Path) -> None:
-    """Garbage over the second half of the file: the schema (first pages) still reads, the
-    executions' pages do not."""
-    size = path.stat().st_size
+    """Garbage over the executions' leaf pages (found with SQLite's ``dbstat``): the schema
+    still reads, the executions do not."""
+    with sqlite3.connect(path) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [
+            n
+            for (n,) in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'executions' AND pagetype = 'leaf'"
+            )
+        ]
+    assert pages, "the executions table has no leaf pages to corrupt"
     with path.open("r+b") as f:
-        f.seek(size // 2 // 4096 * 4096)
-        f.write(b"\xff" * (size - size // 2 // 4096 * 4096))
+        for page in pages:
+            f.seek((page - 1) * size)
+            f.write(b"\xff" * size)
 
 
 @pytest.mark.asyncio
