@@ -202,7 +202,7 @@ class Runner:
     async def cancel(self, execution_id: str) -> str:
         """Cancel an execution (see ``Store.cancel_execution``): ``"canceled"`` when it was
         pending or waiting (its checkpointed steps are its record), ``"requested"`` when it
-        runs (it stops at its next checkpoint), else the status it had finished with."""
+        runs (it stops at its next checkpoint), ``"finished"`` when it had already finished."""
         checkpoints = await self._store.load_checkpoints(execution_id)
         return await self._store.cancel_execution(
             execution_id, lambda row: _canceled(row, checkpoints)
@@ -253,18 +253,33 @@ class _StoreSink:
         return await self.store.save_checkpoints(self.execution_id, self.holder, checkpoints)
 
 
-def _canceled(row: ExecutionRow, checkpoints: list[Checkpoint]) -> dict[str, Any]:
-    """The result of an execution canceled before it finished: the steps it had finished
-    (as checkpointed; secret-named keys redacted)."""
+def progress(
+    checkpoints: Sequence[Checkpoint], *, finished_only: bool = False
+) -> list[dict[str, Any]]:
+    """The step records an unfinished execution has checkpointed so far, as a result lists
+    them (secret-named keys redacted), in the order they were reached; with
+    ``finished_only``, without the loops still going and the steps waiting or in flight."""
     scrub = Redactor().value
     steps = []
     for checkpoint in checkpoints:
-        if checkpoint.status in ("running", "waiting"):
+        if finished_only and checkpoint.status in ("running", "waiting"):
             continue
         fields = dict(checkpoint.record)
         if fields.get("kind") == "action":
             fields["output"] = checkpoint.value
-        steps.append(StepRecord(**fields).as_dict(scrub))
+        record = StepRecord(**fields).as_dict(scrub)
+        if checkpoint.status in ("running", "waiting"):
+            record["status"] = checkpoint.status
+        if checkpoint.wake_at is not None:
+            record["wake_at"] = checkpoint.wake_at
+        steps.append(record)
+    return steps
+
+
+def _canceled(row: ExecutionRow, checkpoints: Sequence[Checkpoint]) -> dict[str, Any]:
+    """The result of an execution canceled before it finished: the steps it had finished
+    (as checkpointed; secret-named keys redacted)."""
+    steps = progress(checkpoints, finished_only=True)
     return {
         "id": row.id,
         "status": "canceled",

@@ -100,6 +100,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "execution_command",
         "Show one execution (ID or a unique prefix): its step timeline with inputs and outputs.",
     ),
+    "cancel": LazyCommand(
+        "runtime.cli.history",
+        "cancel_command",
+        "Cancel an execution (ID or a unique prefix): waiting or pending ones at once.",
+    ),
     "replay": LazyCommand(
         "runtime.cli.history",
         "replay_command",

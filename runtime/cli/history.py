@@ -15,6 +15,7 @@ from runtime.cli.common import emit_json, err, handle_errors, out, run_async, se
 from runtime.cli.values import finite, rows_text
 from runtime.errors import ConfigurationError
 from runtime.results import execution_document
+from runtime.running import progress
 
 if TYPE_CHECKING:
     from runtime.service import Service
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 @click.command("executions")
 @click.option("--instance")
 @click.option(
-    "--status", type=click.Choice(["pending", "running", "completed", "failed", "canceled"])
+    "--status",
+    type=click.Choice(["pending", "running", "waiting", "completed", "failed", "canceled"]),
 )
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True)
@@ -44,7 +46,7 @@ def executions_command(instance: str | None, status: str | None, limit: int, as_
         emit_json([_row_summary(r) for r in rows])
         return
     lines = rows_text(
-        ("id", "status", "created", "ms", "instance", "replay of"),
+        ("id", "status", "created", "ms", "instance", "replay of", "wakes"),
         (
             (
                 row.id,
@@ -53,6 +55,7 @@ def executions_command(instance: str | None, status: str | None, limit: int, as_
                 str(_row_summary(row)["duration_ms"] or "-"),
                 row.instance or "-",
                 row.replay_of or "",
+                when(row.wake_at) if row.status == "waiting" and row.wake_at else "",
             )
             for row in rows
         ),
@@ -72,6 +75,7 @@ def _row_summary(row: Any) -> dict[str, Any]:
         "duration_ms": result.get("duration_ms"),
         "replay_of": row.replay_of,
         "error": result.get("error"),
+        "wake_at": row.wake_at if row.status == "waiting" else None,
     }
 
 
@@ -101,13 +105,17 @@ def execution_command(execution_id: str, as_json: bool) -> None:
     ``--json`` prints the same document as ``relay run --json``.
     """
 
-    async def main() -> Any:
+    async def main() -> tuple[Any, list[dict[str, Any]]]:
         async with service() as relay:
-            return await find_execution(relay, execution_id)
+            row = await find_execution(relay, execution_id)
+            steps: list[dict[str, Any]] = []
+            if row.result is None:  # not finished: the steps checkpointed so far
+                steps = progress(await relay.store.load_checkpoints(row.id))
+            return row, steps
 
-    row = run_async(main())
+    row, so_far = run_async(main())
     data = execution_document(
-        row.result,
+        row.result or {"steps": so_far},
         payload=row.payload,
         id=row.id,
         instance=row.instance,
@@ -119,10 +127,16 @@ def execution_command(execution_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    out.print(f"{row.id}  {row.instance}  {row.status}", markup=False)
-    table = Table("step", "action", "status", "attempts", "ms", "inputs", "output / error")
+    heading = f"{row.id}  {row.instance}  {row.status}"
+    if row.status == "waiting" and row.wake_at:
+        heading += f" until {when(row.wake_at)}"
+    if row.cancel_requested and row.status == "running":
+        heading += " (cancel requested)"
+    out.print(heading, markup=False)
+    table = Table("step", "action", "status", "attempts", "run", "ms", "inputs", "output / error")
     for column in table.columns:
         column.overflow = "fold"
+    first_run = min((s["claim"] for s in data["steps"] if s.get("claim")), default=None)
     for step in data["steps"]:
         detail = step.get("error") or step.get("output")
         table.add_row(
@@ -130,6 +144,7 @@ def execution_command(execution_id: str, as_json: bool) -> None:
             step.get("action") or step["kind"],
             step["status"],
             str(step.get("attempts") or ""),
+            _run_of(step.get("claim"), first_run),
             f"{step.get('duration_ms', 0):.1f}",
             _short(step.get("inputs")),
             _short(detail),
@@ -140,11 +155,46 @@ def execution_command(execution_id: str, as_json: bool) -> None:
         out.print(f"error: {error.get('message')}", markup=False)
 
 
+def _run_of(claim: int | None, first: int | None) -> str:
+    """Which claim of the execution ran the step; a later claim than the first is a resume
+    (after a crash, a lost lease or a wait)."""
+    if claim is None:
+        return ""
+    return f"{claim} resumed" if first is not None and claim > first else str(claim)
+
+
 def _short(value: Any, width: int = 60) -> str:
     if value is None:
         return ""
     text = json.dumps(finite(value), default=str)
     return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+@click.command("cancel")
+@click.argument("execution_id")
+@handle_errors
+def cancel_command(execution_id: str) -> None:
+    """Cancel an execution (ID or a unique prefix): waiting or pending ones at once.
+
+    A running one stops at its next step. Exits 1 when it had already finished.
+    """
+
+    async def main() -> tuple[str, str, str]:
+        async with service() as relay:
+            row = await find_execution(relay, execution_id)
+            outcome = await relay.runner.cancel(row.id)
+            if outcome == "finished":
+                row = await relay.store.get_execution(row.id)
+            return row.id, outcome, row.status
+
+    found, outcome, status = run_async(main())
+    if outcome == "canceled":
+        out.print(f"canceled {found}", markup=False)
+    elif outcome == "requested":
+        out.print(f"cancel requested: {found} stops at its next step", markup=False)
+    else:
+        err.print(f"execution {found} is already {status}: nothing to cancel", markup=False)
+        sys.exit(1)
 
 
 @click.command("replay")
@@ -174,7 +224,7 @@ def replay_command(execution_id: str, from_step: str | None, flow_version: str, 
 
     new_id, status, row = run_async(main())
     out.print(f"replay {new_id}" + (f": {status}" if status else " recorded"), markup=False)
-    if wait and status != "completed":
+    if wait and status not in ("completed", "waiting"):
         error = ((row.result if row is not None else None) or {}).get("error") or {}
         if error:
             err.print(f"error in step {error.get('step')}: {error.get('message')}", markup=False)

@@ -207,8 +207,8 @@ class ExecutionQueries(StoreBase):
     ) -> str:
         """Cancel the execution: a pending or waiting one is recorded ``canceled`` at once
         (``result`` makes its result from its row) and ``"canceled"`` returned; a running one is
-        asked to stop at its next checkpoint (``"requested"``); a finished one is left alone and
-        its status returned. ``LookupError`` for an unknown id."""
+        asked to stop at its next checkpoint (``"requested"``); a finished one is left alone
+        (``"finished"``). ``LookupError`` for an unknown id."""
         c = executions.c
         async with writer(self.engine).begin() as conn:
             found = (await conn.execute(ROWS.where(c.id == execution_id))).one_or_none()
@@ -243,7 +243,7 @@ class ExecutionQueries(StoreBase):
                     .values(cancel_requested=1)
                 )
                 return "requested"
-            return row.status
+            return "finished"
 
     async def unfinished_executions(self) -> list[ExecutionRow]:
         """Pending ones, and running ones whose lease ran out: what to resume after a crash."""

@@ -308,7 +308,7 @@ async def test_cancel_ends_a_waiting_execution_and_a_replay_of_it_runs(
     assert [s["id"] for s in row.result["steps"]] == ["before"]
     first.clock.advance(3600)
     assert await first.executor.waker.wake_due() == 0  # nothing wakes a canceled one
-    assert await first.relay.runner.cancel(execution_id) == "canceled"  # already: left alone
+    assert await first.relay.runner.cancel(execution_id) == "finished"  # already: left alone
     again = await first.relay.replay(execution_id)
     await first.executor.submit(again, "acme")
     await first.executor.drain()
