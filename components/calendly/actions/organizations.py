@@ -121,6 +121,7 @@ LIST_MEMBERSHIPS = Action(
     ),
     inputs=(CONNECTION, *MEMBERSHIP_FILTERS, LIMIT),
     perform=list_memberships,
+    read_only=True,
     output_schema=list_output(MEMBERSHIP),
 )
 
@@ -130,6 +131,7 @@ GET_MEMBERSHIP = Action(
     description="Returns information about a user's Organization Membership.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE, comments=MEMBERSHIP_ID_COMMENTS + ".")),
     perform=get_membership,
+    read_only=True,
     output_schema=resource_output(MEMBERSHIP),
 )
 
@@ -188,6 +190,7 @@ LIST_INVITATIONS = Action(
         LIMIT,
     ),
     perform=list_invitations,
+    read_only=True,
     output_schema=list_output(INVITATION),
 )
 
@@ -197,6 +200,7 @@ GET_INVITATION = Action(
     description="Returns an Organization Invitation that was sent to the organization's members.",
     inputs=(CONNECTION, ORG_UUID, INVITATION_UUID),
     perform=get_invitation,
+    read_only=True,
     output_schema=resource_output(INVITATION),
 )
 

@@ -3,6 +3,8 @@
 The token only ever goes to the connection's API host: ``HttpClient`` refuses absolute URLs
 on other hosts. Retries are this action's own (count, fixed delay or exponential backoff,
 optionally on every error), so the client is asked for none.
+
+Only GET, HEAD and OPTIONS count as reads; any other method may change something.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _REDACTED = "[redacted]"
 _BACKOFF_BASE = 1.0
 _BACKOFF_MAX = 60.0
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+#: The methods that only read (RFC 9110's safe methods among ``_METHODS``).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _whole_number(value: Any) -> int:
@@ -257,6 +261,11 @@ def _debug_log(ctx: Context, method: str, url: str, request: Mapping[str, Any]) 
     )
 
 
+def reads_only(params: Mapping[str, Any]) -> bool:
+    """Whether the request the validated ``params`` describe only reads (by its method)."""
+    return str(params.get("method", "")).upper() in READ_METHODS
+
+
 def _request_args(params: Mapping[str, Any]) -> dict[str, Any]:
     """``HttpClient.request`` keyword arguments for the inputs that were set."""
     files = _files(params)
@@ -310,6 +319,7 @@ RAW_REQUEST = Action(
     description="Send raw HTTP request to Calendly",
     inputs=INPUTS,
     perform=raw_request,
+    read_only=reads_only,
     output_schema={
         "type": "object",
         "properties": {

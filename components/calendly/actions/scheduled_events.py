@@ -143,6 +143,7 @@ LIST_EVENTS = Action(
     description="Returns a list of Events.",
     inputs=(CONNECTION, *EVENT_FILTERS, LIMIT),
     perform=list_events,
+    read_only=True,
     output_schema=list_output(EVENT),
 )
 
@@ -152,6 +153,7 @@ GET_EVENT = Action(
     description="Returns information about a specified Event.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE, data_source="events")),
     perform=get_event,
+    read_only=True,
     output_schema=resource_output(EVENT),
 )
 
@@ -189,6 +191,7 @@ LIST_INVITEES = Action(
         LIMIT,
     ),
     perform=list_invitees,
+    read_only=True,
     output_schema=list_output(INVITEE),
 )
 
@@ -212,6 +215,7 @@ GET_INVITEE = Action(
         ),
     ),
     perform=get_invitee,
+    read_only=True,
     output_schema=resource_output(INVITEE),
 )
 

@@ -190,6 +190,7 @@ GET_WEBHOOK = Action(
     description="Get a specified Webhook Subscription.",
     inputs=(CONNECTION, WEBHOOK_UUID),
     perform=get_webhook,
+    read_only=True,
     output_schema=resource_output(WEBHOOK),
 )
 
@@ -223,6 +224,7 @@ LIST_WEBHOOKS = Action(
         LIMIT,
     ),
     perform=list_webhooks,
+    read_only=True,
     output_schema=list_output(WEBHOOK),
 )
 
