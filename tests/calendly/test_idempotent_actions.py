@@ -528,3 +528,43 @@ async def test_repeated_data_deletion_requests_succeed(
     first, again = await twice(runtime, connection, "deleteScheduledEventData", window)
     assert first == again == {"data": {}}
     assert not [e for e in sandbox.state.events.values() if e.org_uuid == org]
+
+
+# --- repeats that cannot be made safe ---------------------------------------------------------
+
+
+def unrepeatable() -> list[str]:
+    return sorted(k for k, f in facts()["actions"].items() if f.get("repeat") == "creates another")
+
+
+def test_the_unrepeatable_actions_are_the_two_calendly_cannot_find_again() -> None:
+    assert unrepeatable() == ["createShare", "createSingleUseSchedulingLink"]
+
+
+@pytest.mark.parametrize("key", sorted(by_key()))
+def test_a_description_warns_exactly_when_a_repeat_creates_another(key: str) -> None:
+    description = by_key()[key].description
+    warns = "creates a second one" in description and "idempotent: false" in description
+    assert warns is (key in unrepeatable())
+
+
+@pytest.mark.asyncio
+async def test_a_repeated_share_or_link_is_a_second_one(
+    runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
+) -> None:
+    """What the descriptions warn of, as it happens (the key cannot help: Calendly ignores
+    it)."""
+    event_type = _event_type(sandbox).uuid
+    shares, links = len(sandbox.state.shares), len(sandbox.state.scheduling_links)
+    share, share_again = await twice(runtime, connection, "createShare", {"eventType": event_type})
+    link, link_again = await twice(
+        runtime,
+        connection,
+        "createSingleUseSchedulingLink",
+        {"owner": event_type, "maxEventCount": 1, "ownerType": "EventType"},
+    )
+    assert len(sandbox.state.shares) == shares + 2
+    assert len(sandbox.state.scheduling_links) == links + 2
+    assert link["data"] != link_again["data"]
+    assert share["data"] != share_again["data"]
+    assert sorted(keyed(sandbox).values()) == [2, 2]
