@@ -3,6 +3,10 @@
 URIs or bare UUIDs are accepted everywhere (picklists give UUIDs, payloads give URIs); unset
 values are never sent (an unset filter sent as ``false`` would filter); lists page with the
 largest page each endpoint allows (fewer requests) until ``next_page_token`` is null.
+
+Every request that changes something carries the step's ``Idempotency-Key`` when the step has
+one: Calendly ignores headers it does not know, and the key lets a server (or a test) tell a
+repeated step's request from a new one.
 """
 
 from __future__ import annotations
@@ -42,12 +46,22 @@ def drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != ""}
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def write_headers(ctx: Context) -> dict[str, str] | None:
+    """The headers of a request that changes something: the step's idempotency key, if any."""
+    key = ctx.idempotency_key
+    return {IDEMPOTENCY_HEADER: key} if key else None
+
+
 class CalendlyClient:
     """One connection's view of the Calendly API."""
 
     def __init__(self, ctx: Context, connection: ConnectionHandle) -> None:
         self.base_url = connection.endpoints.api_base_url.rstrip("/")
         self.http: HttpClient = ctx.http(connection)
+        self.write_headers = write_headers(ctx)
 
     def uri(self, collection: str, value: str) -> str:
         """A full resource URI (what Calendly's query filters take) from a URI or a UUID."""
@@ -61,12 +75,14 @@ class CalendlyClient:
 
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """POST the set fields of ``body`` as JSON to ``path``; the parsed JSON body."""
-        response = await self.http.request("POST", path, json=drop_unset(body or {}))
+        response = await self.http.request(
+            "POST", path, json=drop_unset(body or {}), headers=self.write_headers
+        )
         return response.json()
 
     async def delete(self, path: str) -> None:
         """DELETE ``path`` (an error status raises, as for every request)."""
-        await self.http.request("DELETE", path)
+        await self.http.request("DELETE", path, headers=self.write_headers)
 
     async def paginate(
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None

@@ -228,14 +228,15 @@ async def test_invite_sends_the_email(
 
 
 @pytest.mark.asyncio
-async def test_inviting_twice_is_400_with_details(
+async def test_inviting_a_member_is_400_with_details(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
-    inv = pending_invitation(sandbox)
+    """Only a pending invitation makes a repeat succeed (test_idempotent_actions)."""
+    member = sandbox.owner
     with pytest.raises(FatalApiError) as caught:
         await runtime.invoke_action(
             "calendly.inviteUserToOrganization",
-            {"connection": connection, "uuid": sandbox.organization.uuid, "email": inv.email},
+            {"connection": connection, "uuid": sandbox.organization.uuid, "email": member.email},
         )
     assert caught.value.status == 400
     assert caught.value.title == "Invalid Argument"

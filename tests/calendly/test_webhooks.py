@@ -78,12 +78,14 @@ async def test_create_for_a_user_sends_the_user_uri(
 
 
 @pytest.mark.asyncio
-async def test_create_duplicate_url_is_calendlys_409(
+async def test_create_for_a_url_taken_by_other_events_is_calendlys_409(
     runtime: Runtime, connection: ConnectionHandle, sandbox: Sandbox
 ) -> None:
+    """Only the same subscription is reused (test_idempotent_actions); another one for the
+    same URL is not this step's to take."""
     await create(runtime, connection, sandbox)
     with pytest.raises(FatalApiError) as info:
-        await create(runtime, connection, sandbox)
+        await create(runtime, connection, sandbox, event=["invitee.created"])
     assert info.value.status == 409
     assert info.value.message == "Hook with this url already exists"
 

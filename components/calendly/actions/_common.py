@@ -162,6 +162,16 @@ def collection_output(item: Schema) -> Schema:
     return obj(("data",), data=obj(("collection",), collection={"type": "array", "items": item}))
 
 
+def flagged(schema: Schema, flag: str) -> Schema:
+    """``schema`` with a required boolean ``flag`` beside ``data``: whether a repeated call
+    found its work already done (and ``data`` is what was there)."""
+    return {
+        **schema,
+        "properties": {**schema["properties"], flag: BOOL},
+        "required": [*schema["required"], flag],
+    }
+
+
 NO_CONTENT_OUTPUT: Schema = obj(("data",), data={"type": "null"})
 
 USER_CORE: Schema = obj(

@@ -154,6 +154,12 @@ async def create_subscription(client: CalendlyClient, spec: SubscriptionSpec) ->
     return body
 
 
+async def find_matching(client: CalendlyClient, spec: SubscriptionSpec) -> dict[str, Any] | None:
+    """An active subscription that already delivers exactly what ``spec`` asks for, if any."""
+    found = await list_subscriptions(client, spec.organization, spec.scope, spec.user)
+    return next((s for s in found if spec.matches(s)), None)
+
+
 async def delete_if_present(client: CalendlyClient, uri_or_uuid: str) -> bool:
     """Delete a subscription; ``False`` when it was already gone (which is success too)."""
     try:

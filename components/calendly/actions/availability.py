@@ -108,6 +108,7 @@ LIST_AVAILABLE_TIMES = Action(
         _SLOTS_START,
     ),
     perform=list_available_times,
+    read_only=True,
     output_schema=collection_output(AVAILABLE_TIME),
 )
 
@@ -120,6 +121,7 @@ GET_SCHEDULE = Action(
         uuid_input(example=UUID_EXAMPLE, comments="The UUID of the availability schedule."),
     ),
     perform=get_schedule,
+    read_only=True,
     output_schema=resource_output(SCHEDULE),
 )
 
@@ -129,6 +131,7 @@ LIST_SCHEDULES = Action(
     description="Returns the availability schedules of the given user.",
     inputs=(CONNECTION, user_ref(required=True, comments="A URI reference to a user")),
     perform=list_schedules,
+    read_only=True,
     output_schema=collection_output(SCHEDULE),
 )
 
@@ -145,6 +148,7 @@ LIST_BUSY_TIMES = Action(
         user_ref(required=True, comments="The uri associated with the user"),
     ),
     perform=list_busy_times,
+    read_only=True,
     output_schema=collection_output(BUSY_TIME),
 )
 

@@ -166,6 +166,7 @@ LIST_ACTIVITY = Action(
         LIMIT,
     ),
     perform=list_activity,
+    read_only=True,
     output_schema=list_output(ACTIVITY_ENTRY),
 )
 

@@ -126,6 +126,7 @@ GET_EVENT_TYPE = Action(
     description="Returns information about a specified Event Type.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE, data_source="eventTypes")),
     perform=get_event_type,
+    read_only=True,
     output_schema=resource_output(EVENT_TYPE),
 )
 
@@ -135,6 +136,7 @@ LIST_USER_EVENT_TYPES = Action(
     description="Returns all Event Types associated with a specified User.",
     inputs=(CONNECTION, *EVENT_TYPE_FILTERS, LIMIT),
     perform=list_event_types,
+    read_only=True,
     output_schema=list_output(EVENT_TYPE),
 )
 

@@ -1,4 +1,9 @@
-"""Organization memberships and invitations."""
+"""Organization memberships and invitations.
+
+The changes repeat safely: removing a membership or revoking an invitation that is already gone
+(404) succeeds, and inviting an email that already has a pending invitation returns that
+invitation instead of Calendly's "already invited" refusal.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from components.calendly.actions._common import (
     current_organization,
     email_input,
     filters,
+    flagged,
     limit_of,
     list_output,
     org_ref,
@@ -20,7 +26,7 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
-from runtime import Action, Choice, Input
+from runtime import Action, ApiError, Choice, Input
 
 if TYPE_CHECKING:
     from runtime import Context
@@ -77,10 +83,19 @@ async def get_membership(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
     return {"data": await client.get(f"/organization_memberships/{params['uuid']}")}
 
 
+async def _delete_if_present(client: CalendlyClient, path: str) -> None:
+    """DELETE ``path``; a resource already gone (404) counts as deleted."""
+    try:
+        await client.delete(path)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+
+
 async def remove_membership(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """``DELETE /organization_memberships/{uuid}`` (204: no content, so ``data`` is null)."""
     client = CalendlyClient(ctx, params["connection"])
-    await client.delete(f"/organization_memberships/{params['uuid']}")
+    await _delete_if_present(client, f"/organization_memberships/{params['uuid']}")
     return {"data": None}
 
 
@@ -100,16 +115,49 @@ async def get_invitation(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
 
 
 async def invite_user(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """``POST /organizations/{uuid}/invitations`` with the email in the body."""
+    """``POST /organizations/{uuid}/invitations`` with the email in the body.
+
+    Calendly refuses (400) an email with a pending invitation; the pending invitation is then
+    the result, so a repeated step neither fails nor sends a second invitation.
+    """
     client = CalendlyClient(ctx, params["connection"])
     path = f"/organizations/{params['uuid']}/invitations"
-    return {"data": await client.post(path, {"email": params["email"]})}
+    email = str(params["email"])
+    try:
+        body = await client.post(path, {"email": email})
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        pending = await _pending_invitation(client, path, email)
+        if pending is None:
+            raise
+        return {"data": {"resource": pending}, "alreadyInvited": True}
+    return {"data": body, "alreadyInvited": False}
+
+
+async def _pending_invitation(client: CalendlyClient, path: str, email: str) -> Any:
+    """The pending invitation of ``email`` at ``path`` (emails compare case-insensitively, as
+    Calendly compares them); ``None`` if there is none or the list cannot be read."""
+    try:
+        found = await client.paginate(path, {"email": email, "status": "pending"})
+    except ApiError:
+        return None
+    wanted = email.casefold()
+    return next(
+        (
+            inv
+            for inv in found
+            if inv.get("status") == "pending" and str(inv.get("email", "")).casefold() == wanted
+        ),
+        None,
+    )
 
 
 async def revoke_invitation(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """``DELETE /organizations/{orgUuid}/invitations/{uuid}`` (204: ``data`` is null)."""
     client = CalendlyClient(ctx, params["connection"])
-    await client.delete(f"/organizations/{params['orgUuid']}/invitations/{params['uuid']}")
+    path = f"/organizations/{params['orgUuid']}/invitations/{params['uuid']}"
+    await _delete_if_present(client, path)
     return {"data": None}
 
 
@@ -121,6 +169,7 @@ LIST_MEMBERSHIPS = Action(
     ),
     inputs=(CONNECTION, *MEMBERSHIP_FILTERS, LIMIT),
     perform=list_memberships,
+    read_only=True,
     output_schema=list_output(MEMBERSHIP),
 )
 
@@ -130,13 +179,16 @@ GET_MEMBERSHIP = Action(
     description="Returns information about a user's Organization Membership.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE, comments=MEMBERSHIP_ID_COMMENTS + ".")),
     perform=get_membership,
+    read_only=True,
     output_schema=resource_output(MEMBERSHIP),
 )
 
 REMOVE_USER = Action(
     key="removeUserFromOrganization",
     label="Remove User from Organization",
-    description="Removes a user from an organization.",
+    description=(
+        "Removes a user from an organization. A membership that is already gone counts as removed."
+    ),
     inputs=(
         CONNECTION,
         uuid_input(
@@ -188,6 +240,7 @@ LIST_INVITATIONS = Action(
         LIMIT,
     ),
     perform=list_invitations,
+    read_only=True,
     output_schema=list_output(INVITATION),
 )
 
@@ -197,13 +250,17 @@ GET_INVITATION = Action(
     description="Returns an Organization Invitation that was sent to the organization's members.",
     inputs=(CONNECTION, ORG_UUID, INVITATION_UUID),
     perform=get_invitation,
+    read_only=True,
     output_schema=resource_output(INVITATION),
 )
 
 INVITE_USER = Action(
     key="inviteUserToOrganization",
     label="Invite User to Organization",
-    description="Invites a user to an organization.",
+    description=(
+        "Invites a user to an organization. An email that already has a pending invitation "
+        "gets no second one: the result is that invitation, with alreadyInvited true."
+    ),
     inputs=(
         CONNECTION,
         email_input(
@@ -218,13 +275,16 @@ INVITE_USER = Action(
         ),
     ),
     perform=invite_user,
-    output_schema=resource_output(INVITATION),
+    output_schema=flagged(resource_output(INVITATION), "alreadyInvited"),
 )
 
 REVOKE_INVITATION = Action(
     key="revokeUserOrganizationInvitation",
     label="Revoke User's Organization Invitation",
-    description="Use this to revoke an Organization Invitation to an organization.",
+    description=(
+        "Use this to revoke an Organization Invitation to an organization. An invitation that "
+        "is already gone counts as revoked."
+    ),
     inputs=(CONNECTION, ORG_UUID, INVITATION_UUID),
     perform=revoke_invitation,
     output_schema=NO_CONTENT_OUTPUT,

@@ -3,6 +3,9 @@
 The token only ever goes to the connection's API host: ``HttpClient`` refuses absolute URLs
 on other hosts. Retries are this action's own (count, fixed delay or exponential backoff,
 optionally on every error), so the client is asked for none.
+
+Only GET, HEAD and OPTIONS count as reads; any other method may change something, so it is
+declared as such and carries the step's ``Idempotency-Key`` (unless the user sends their own).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
+from components.calendly.client import IDEMPOTENCY_HEADER, write_headers
 from components.calendly.inputs import CONNECTION
 from runtime import Action, ApiError, Choice, Input
 
@@ -26,6 +30,8 @@ _REDACTED = "[redacted]"
 _BACKOFF_BASE = 1.0
 _BACKOFF_MAX = 60.0
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+#: The methods that only read (RFC 9110's safe methods among ``_METHODS``).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _whole_number(value: Any) -> int:
@@ -257,14 +263,29 @@ def _debug_log(ctx: Context, method: str, url: str, request: Mapping[str, Any]) 
     )
 
 
-def _request_args(params: Mapping[str, Any]) -> dict[str, Any]:
+def reads_only(params: Mapping[str, Any]) -> bool:
+    """Whether the request the validated ``params`` describe only reads (by its method)."""
+    return str(params.get("method", "")).upper() in READ_METHODS
+
+
+def _headers(ctx: Context, params: Mapping[str, Any]) -> dict[str, str] | None:
+    """The user's headers, plus the step's idempotency key on a request that changes
+    something (a key the user set themselves is theirs to keep)."""
+    headers = dict(_pairs(params, "headers"))
+    own = {name.lower() for name in headers}
+    if not reads_only(params) and IDEMPOTENCY_HEADER.lower() not in own:
+        headers.update(write_headers(ctx) or {})
+    return headers or None
+
+
+def _request_args(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
     """``HttpClient.request`` keyword arguments for the inputs that were set."""
     files = _files(params)
     form = dict(_pairs(params, "formData")) or None
     timeout = params.get("timeout")
     return {
         "params": _query(params),
-        "headers": dict(_pairs(params, "headers")) or None,
+        "headers": _headers(ctx, params),
         "json": params.get("data") if not (files or form) else None,
         "data": form,
         "files": files,
@@ -284,7 +305,7 @@ async def raw_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Send the request, retrying as configured; return body, status and headers."""
     http = ctx.http(params["connection"])
     method = str(params["method"]).upper()
-    request = _request_args(params)
+    request = _request_args(ctx, params)
     if params.get("debugRequest"):
         _debug_log(ctx, method, http.url(params["url"]), request)
     attempt = 0
@@ -310,6 +331,7 @@ RAW_REQUEST = Action(
     description="Send raw HTTP request to Calendly",
     inputs=INPUTS,
     perform=raw_request,
+    read_only=reads_only,
     output_schema={
         "type": "object",
         "properties": {

@@ -110,6 +110,7 @@ GET_FORM = Action(
     description="Get a specified Routing Form.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE, data_source="routingForms")),
     perform=get_form,
+    read_only=True,
     output_schema=resource_output(ROUTING_FORM),
 )
 
@@ -130,6 +131,7 @@ LIST_FORMS = Action(
         LIMIT,
     ),
     perform=list_forms,
+    read_only=True,
     output_schema=list_output(ROUTING_FORM),
 )
 
@@ -139,6 +141,7 @@ GET_SUBMISSION = Action(
     description="Get a specified Routing Form Submission.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE)),
     perform=get_submission,
+    read_only=True,
     output_schema=resource_output(SUBMISSION),
 )
 
@@ -162,6 +165,7 @@ LIST_SUBMISSIONS = Action(
         LIMIT,
     ),
     perform=list_submissions,
+    read_only=True,
     output_schema=list_output(SUBMISSION),
 )
 

@@ -12,6 +12,7 @@ from components.calendly.actions._common import (
     current_organization,
     email_input,
     filters,
+    flagged,
     limit_of,
     list_output,
     org_ref,
@@ -21,7 +22,7 @@ from components.calendly.actions._common import (
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
-from runtime import Action, Choice, Input
+from runtime import Action, ApiError, Choice, Input
 
 if TYPE_CHECKING:
     from runtime import Context
@@ -118,10 +119,37 @@ async def get_event(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def cancel_event(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """``POST /scheduled_events/{uuid}/cancellation`` (the reason only when given)."""
+    """``POST /scheduled_events/{uuid}/cancellation`` (the reason only when given).
+
+    Calendly answers 403 for an event that is already canceled (and for one in the past, or
+    not the caller's to cancel). When the event turns out to be canceled, that is what the
+    step wanted, so a repeat succeeds with the event's cancellation as it stands.
+    """
     client = CalendlyClient(ctx, params["connection"])
     path = f"/scheduled_events/{params['uuid']}/cancellation"
-    return {"data": await client.post(path, {"reason": params.get("reason")})}
+    try:
+        body = await client.post(path, {"reason": params.get("reason")})
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        cancellation = await _cancellation_of(client, params["uuid"])
+        if cancellation is None:
+            raise
+        return {"data": {"resource": cancellation}, "alreadyCanceled": True}
+    return {"data": body, "alreadyCanceled": False}
+
+
+async def _cancellation_of(client: CalendlyClient, uuid: str) -> dict[str, Any] | None:
+    """The event's cancellation if it is canceled; ``None`` if it is not (or cannot be read:
+    the refusal that led here is then the better error)."""
+    try:
+        event = (await client.get(f"/scheduled_events/{uuid}"))["resource"]
+    except ApiError:
+        return None
+    cancellation = event.get("cancellation")
+    if event.get("status") != "canceled" or not isinstance(cancellation, dict):
+        return None
+    return cancellation
 
 
 async def list_invitees(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +171,7 @@ LIST_EVENTS = Action(
     description="Returns a list of Events.",
     inputs=(CONNECTION, *EVENT_FILTERS, LIMIT),
     perform=list_events,
+    read_only=True,
     output_schema=list_output(EVENT),
 )
 
@@ -152,13 +181,17 @@ GET_EVENT = Action(
     description="Returns information about a specified Event.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE, data_source="events")),
     perform=get_event,
+    read_only=True,
     output_schema=resource_output(EVENT),
 )
 
 CANCEL_EVENT = Action(
     key="cancelEvent",
     label="Cancel Event",
-    description="Cancels specified event.",
+    description=(
+        "Cancels specified event. An event that is already canceled is not an error: the "
+        "result is its cancellation as it stands, with alreadyCanceled true."
+    ),
     inputs=(
         CONNECTION,
         Input(
@@ -170,7 +203,7 @@ CANCEL_EVENT = Action(
         uuid_input(example=UUID_EXAMPLE, data_source="events"),
     ),
     perform=cancel_event,
-    output_schema=resource_output(CANCELLATION),
+    output_schema=flagged(resource_output(CANCELLATION), "alreadyCanceled"),
 )
 
 LIST_INVITEES = Action(
@@ -189,6 +222,7 @@ LIST_INVITEES = Action(
         LIMIT,
     ),
     perform=list_invitees,
+    read_only=True,
     output_schema=list_output(INVITEE),
 )
 
@@ -212,6 +246,7 @@ GET_INVITEE = Action(
         ),
     ),
     perform=get_invitee,
+    read_only=True,
     output_schema=resource_output(INVITEE),
 )
 

@@ -1,4 +1,9 @@
-"""Sharing actions: a customised share of an event type, and single-use scheduling links."""
+"""Sharing actions: a customised share of an event type, and single-use scheduling links.
+
+Neither can be made safe to repeat: Calendly can create shares and scheduling links but has no
+endpoint to list or find them, so a repeat cannot tell whether an earlier attempt made one.
+Their descriptions say so, and point at the step option that fails instead of repeating.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,13 @@ from runtime import Action, Choice, Input
 
 if TYPE_CHECKING:
     from runtime import Context
+
+#: What a user reads about repeating these actions (after a crash the engine repeats a step).
+NOT_REPEATABLE = (
+    " Not safe to repeat: Calendly cannot find a {what} again, so a repeat of the step after a "
+    "crash creates a second one. Give the step idempotent: false to have it failed instead of "
+    "repeated."
+)
 
 #: The reference types these numbers as strings; flows may pass real integers too.
 _WHOLE_NUMBER: dict[str, Any] = {"type": ["string", "integer"], "pattern": "^[0-9]+$", "minimum": 0}
@@ -163,7 +175,10 @@ async def create_scheduling_link(ctx: Context, params: dict[str, Any]) -> dict[s
 CREATE_SHARE = Action(
     key="createShare",
     label="Create Share",
-    description="Allows you to create an endpoint for the Customize Once and Share feature.",
+    description=(
+        "Allows you to create an endpoint for the Customize Once and Share feature."
+        + NOT_REPEATABLE.format(what="share")
+    ),
     inputs=(
         Input(
             key="availabilityRule",
@@ -253,7 +268,9 @@ CREATE_SHARE = Action(
 CREATE_SCHEDULING_LINK = Action(
     key="createSingleUseSchedulingLink",
     label="Create Single-Use Scheduling Link",
-    description="Creates a single-use scheduling link.",
+    description=(
+        "Creates a single-use scheduling link." + NOT_REPEATABLE.format(what="scheduling link")
+    ),
     inputs=(
         CONNECTION,
         Input(

@@ -31,6 +31,7 @@ GET_CURRENT_USER = Action(
     description="Returns basic information about your user account.",
     inputs=(CONNECTION,),
     perform=get_current_user,
+    read_only=True,
     output_schema=resource_output(USER),
 )
 
@@ -40,6 +41,7 @@ GET_USER = Action(
     description="Returns information about a specified User.",
     inputs=(CONNECTION, uuid_input(example=UUID_EXAMPLE)),
     perform=get_user,
+    read_only=True,
     output_schema=resource_output(USER),
 )
 

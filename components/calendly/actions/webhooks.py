@@ -1,4 +1,8 @@
-"""Webhook subscription actions: create, get, list, delete, and delete this instance's."""
+"""Webhook subscription actions: create, get, list, delete, and delete this instance's.
+
+Each repeats safely: creating a subscription that already exists returns it, and deleting one
+that is already gone succeeds.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.calendly.actions._common import (
     NO_CONTENT_OUTPUT,
+    flagged,
     limit_of,
     list_output,
     obj,
@@ -22,15 +27,17 @@ from components.calendly.actions._subscriptions import (
     create_subscription,
     delete_if_present,
     delete_matching,
+    find_matching,
     list_subscriptions,
     spec_from_params,
 )
 from components.calendly.client import CalendlyClient
 from components.calendly.inputs import CONNECTION, LIMIT, SORT_SCHEMA, uuid_input
 from components.calendly.rules import USER_FOR_USER_SCOPE, check
-from runtime import Action, Choice, Input, InputValidationError, Problem
+from runtime import Action, ApiError, Choice, Input, InputValidationError, Problem
 
 if TYPE_CHECKING:
+    from components.calendly.actions._subscriptions import SubscriptionSpec
     from runtime import Context
 
 _USER_EXAMPLE = "https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"
@@ -77,7 +84,12 @@ def _user_uri(client: CalendlyClient, params: dict[str, Any]) -> str | None:
 
 
 async def create_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Create a subscription as asked (a duplicate URL is Calendly's 409, surfaced as is)."""
+    """Create a subscription as asked.
+
+    Calendly answers 409 for a URL it already delivers to. When an active subscription of the
+    same owner already delivers the same events to that URL, it is the result (the signing key
+    cannot be compared: Calendly never returns it); any other 409 is surfaced as is.
+    """
     check("createWebhookSubscription", params, USER_FOR_USER_SCOPE)
     client = _client(ctx, params)
     spec = spec_from_params(
@@ -87,7 +99,24 @@ async def create_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
         events=params["event"],
         signing_key=params.get("signingKey"),
     )
-    return {"data": await create_subscription(client, spec)}
+    try:
+        created = await create_subscription(client, spec)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        existing = await _existing(client, spec)
+        if existing is None:
+            raise
+        return {"data": {"resource": existing}, "alreadyExisted": True}
+    return {"data": created, "alreadyExisted": False}
+
+
+async def _existing(client: CalendlyClient, spec: SubscriptionSpec) -> dict[str, Any] | None:
+    # a list that cannot be read leaves the 409 as the better error
+    try:
+        return await find_matching(client, spec)
+    except ApiError:
+        return None
 
 
 async def get_webhook(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +179,11 @@ _USER_COMMENTS = "The unique reference to the user that the webhook will be tied
 CREATE_WEBHOOK = Action(
     key="createWebhookSubscription",
     label="Create Webhook Subscription",
-    description="Create a Webhook Subscription for an Organization or User.",
+    description=(
+        "Create a Webhook Subscription for an Organization or User. If the same subscription "
+        "(URL, events, scope, organization, user) already exists, the result is that one, with "
+        "alreadyExisted true."
+    ),
     inputs=(
         CONNECTION,
         Input(
@@ -181,7 +214,7 @@ CREATE_WEBHOOK = Action(
         user_ref(comments=_USER_COMMENTS, example=_USER_EXAMPLE),
     ),
     perform=create_webhook,
-    output_schema=resource_output(WEBHOOK),
+    output_schema=flagged(resource_output(WEBHOOK), "alreadyExisted"),
 )
 
 GET_WEBHOOK = Action(
@@ -190,6 +223,7 @@ GET_WEBHOOK = Action(
     description="Get a specified Webhook Subscription.",
     inputs=(CONNECTION, WEBHOOK_UUID),
     perform=get_webhook,
+    read_only=True,
     output_schema=resource_output(WEBHOOK),
 )
 
@@ -223,13 +257,14 @@ LIST_WEBHOOKS = Action(
         LIMIT,
     ),
     perform=list_webhooks,
+    read_only=True,
     output_schema=list_output(WEBHOOK),
 )
 
 DELETE_WEBHOOK = Action(
     key="deleteWebhookSubscription",
     label="Delete Webhook Subscription",
-    description="Delete a Webhook Subscription.",
+    description="Delete a Webhook Subscription. One that is already gone counts as deleted.",
     inputs=(CONNECTION, WEBHOOK_UUID),
     perform=delete_webhook,
     output_schema=NO_CONTENT_OUTPUT,
