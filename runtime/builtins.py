@@ -64,9 +64,10 @@ def _timestamp(value: Any) -> float:
         return float(value)
     try:
         parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+        at = parsed.timestamp() if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        at = None
+    if at is None:
         raise InputValidationError(
             "relay.sleep: `until` is not a time",
             [
@@ -77,7 +78,7 @@ def _timestamp(value: Any) -> float:
                 )
             ],
         )
-    return parsed.timestamp()
+    return at
 
 
 async def set_state(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

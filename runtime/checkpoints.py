@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Seconds of waiting above which an execution on a store is suspended rather than held.
 DEFAULT_SUSPEND_AFTER = 60.0
+#: Seconds a checkpoint of a read may wait to be written (with what queues meanwhile); a step
+#: that changes something has the queue written at once. An execution that ends sooner than
+#: this writes no checkpoint at all: its outcome records every step.
+WRITE_BEHIND = 0.05
 
 CheckpointStatus = Literal["completed", "failed", "skipped", "reused", "running", "waiting"]
 
@@ -131,6 +135,7 @@ class Checkpointer:
     cancel_requested: bool = False
     _queue: list[Checkpoint] = field(factory=list, init=False)
     _flushing: asyncio.Task[None] | None = field(default=None, init=False)
+    _timer: asyncio.TimerHandle | None = field(default=None, init=False)
     _failure: BaseException | None = field(default=None, init=False)
     _seq: int = field(default=0, init=False)
 
@@ -156,11 +161,23 @@ class Checkpointer:
                 latest = checkpoint
         return None if latest is None else latest.state
 
-    def add(self, checkpoint: Checkpoint) -> None:
-        """Queue ``checkpoint``; it is written in the background with whatever else queues
-        meanwhile (one transaction for the lot)."""
+    def add(self, checkpoint: Checkpoint, *, now: bool = False) -> None:
+        """Queue ``checkpoint``; it is written in the background (with whatever else queues
+        meanwhile, in one transaction) at once with ``now`` (a step that changed something:
+        the window in which a crash repeats it is the commit's), else within
+        ``WRITE_BEHIND`` seconds."""
         self._queue.append(checkpoint)
-        if self._flushing is None or self._flushing.done():
+        if now:
+            self._kick()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(WRITE_BEHIND, self._kick)
+
+    def _kick(self) -> None:
+        """Start writing what is queued, unless a write is in flight (it goes on with it)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._queue and (self._flushing is None or self._flushing.done()):
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
@@ -175,6 +192,7 @@ class Checkpointer:
     async def settle(self) -> None:
         """Wait until every queued checkpoint is committed; raise what a write raised (a lost
         lease), or ``Canceled`` when the execution was asked to cancel."""
+        self._kick()
         while self._flushing is not None and not self._flushing.done():
             await asyncio.shield(self._flushing)
         if self._queue:  # queued after the last flush ended
@@ -187,6 +205,9 @@ class Checkpointer:
         what has not been sent (the outcome records every step); raise as ``settle`` does,
         except for a cancel (the run has ended anyway)."""
         self._queue.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while self._flushing is not None and not self._flushing.done():
             await asyncio.shield(self._flushing)
         if self._failure is not None:

@@ -390,7 +390,9 @@ class Execution:
         except (RelayError, Exception) as exc:
             self._step_failed(step, plan, exc, rendered, outputs, path, started, attempts, log)
             return
+        changes = False
         if checkpoints is not None and plan.action.changes(params):
+            changes = True
             await self._before_change(checkpoints, step, plan.ref, path, started)
         try:
             if plan.direct and first == 1:
@@ -425,7 +427,7 @@ class Execution:
         )
         self.records.append(record)
         if checkpoints is not None:
-            self._save(record, output)
+            self._save(record, output, now=changes)
 
     async def _when(
         self,
@@ -536,7 +538,13 @@ class Execution:
         self._state_text = json.dumps(self.state.as_dict(), separators=(",", ":"))
 
     def _save(
-        self, record: StepRecord, value: Any, status: CheckpointStatus | None = None, **extra: Any
+        self,
+        record: StepRecord,
+        value: Any,
+        status: CheckpointStatus | None = None,
+        *,
+        now: bool = False,
+        **extra: Any,
     ) -> None:
         """Checkpoint ``record`` (``value`` is what later steps read as its output), with the
         state scopes when they changed since the last checkpoint."""
@@ -562,7 +570,8 @@ class Execution:
                 state=state,
                 tokens={name: h.refreshes for name, h in self.connections.items()} or None,
                 **extra,
-            )
+            ),
+            now=now,
         )
 
     def _start(self) -> None:

@@ -237,8 +237,14 @@ class Service:
         *,
         on_claim: Callable[[ExecutionRow], object] | None = None,
     ) -> str | None:
-        """Claim and run one execution (see ``Runner.execute``)."""
+        """Claim and run one execution (see ``Runner.execute``): its final status, ``"waiting"``
+        when it was suspended, or ``None`` when it was not claimed."""
         return await self.runner.execute(execution_id, worker, lease, instance, on_claim=on_claim)
+
+    async def cancel(self, execution_id: str) -> str:
+        """Cancel an execution (see ``Runner.cancel``): ``"canceled"``, ``"requested"`` (it
+        runs; it stops at its next checkpoint) or ``"finished"``."""
+        return await self.runner.cancel(execution_id)
 
     async def replay(
         self, execution_id: str, *, from_step: str | None = None, flow_version: str = "original"

@@ -182,7 +182,7 @@ def cancel_command(execution_id: str) -> None:
     async def main() -> tuple[str, str, str]:
         async with service() as relay:
             row = await find_execution(relay, execution_id)
-            outcome = await relay.runner.cancel(row.id)
+            outcome = await relay.cancel(row.id)
             if outcome == "finished":
                 row = await relay.store.get_execution(row.id)
             return row.id, outcome, row.status

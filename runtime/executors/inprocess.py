@@ -214,7 +214,7 @@ class InProcessExecutor:
         finally:
             claim.end()
             self._running.pop(execution_id, None)
-        if status is not None:
+        if status is not None and status != "waiting":
             self.completed += 1
 
     async def drain(self) -> None:

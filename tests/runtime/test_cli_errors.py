@@ -290,9 +290,9 @@ def test_any_input_text_converts_or_is_one_error_naming_the_key(kind: str, raw: 
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(given_id=st.text(max_size=40))
-def test_any_execution_id_is_found_or_one_error(given_id: str) -> None:
-    result = CliRunner().invoke(cli, ["execution", "--", given_id])
+@given(given_id=st.text(max_size=40), command=st.sampled_from(["execution", "cancel", "replay"]))
+def test_any_execution_id_is_found_or_one_error(given_id: str, command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--", given_id])
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "error: unexpected " not in output
     assert result.exit_code in (1, 2), output

@@ -144,7 +144,10 @@ async def test_a_takeover_goes_on_at_the_step_in_flight(
     assert row is not None and row.result is not None
     assert (row.status, row.attempts) == ("completed", 2)
     # every completed step that changes something ran once, on the first server only
-    key = lambda path: idempotency_key(execution_id, path)  # noqa: E731
+
+    def key(path: str) -> str:
+        return idempotency_key(execution_id, path)
+
     for path in ("first", "each[0].put", "each[1].put", "which.case0.one"):
         assert first.ledger.writes[key(path)] == 1, path
         assert second.ledger.writes[key(path)] == 0, path

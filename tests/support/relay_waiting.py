@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 #: Seconds a condition may take before a test gives up (a bound, not a speed claim).
@@ -50,3 +50,13 @@ async def until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(pause)  # polling another process or the store, not synchronising
+
+
+async def status_seen(store: Any, execution_id: str, status: str) -> Any:
+    """The execution's row once the store shows it with ``status``."""
+
+    async def seen() -> Any:
+        row = await store.get_execution(execution_id)
+        return row if row is not None and row.status == status else None
+
+    return await until(seen, f"execution {execution_id} to be {status}")
