@@ -70,8 +70,8 @@ async def test_sigkill_of_workers_mid_burst_repeats_no_completed_step(
     executions = by_delivery(rows)
     assert sorted(executions) == list(range(BURST))  # each delivery, once
     assert {n: r[0].status for n, r in executions.items() if r[0].status != "completed"} == {}
-    repeats = check_each_step_made_once(rows, made, CREATING)
-    print(f"steps sent again (in flight at a kill): {dict(repeats)}")
+    repeats, keyed = check_each_step_made_once(rows, made, CREATING)
+    print(f"steps sent again (in flight at a kill): {dict(repeats)}; {keyed} keyed requests")
     # the claims after a kill went on from the step in flight, keeping what came before
     assert any(claims_of(r) >= {1, 2} for r in rows)
 

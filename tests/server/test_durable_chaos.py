@@ -94,8 +94,8 @@ async def test_sigkill_of_the_server_mid_burst_repeats_no_completed_step(
     assert sorted(n for n in accepted if n not in executions) == []  # none lost
     assert {n: len(found) for n, found in executions.items() if len(found) != 1} == {}
     assert {n: r[0].status for n, r in executions.items() if r[0].status != "completed"} == {}
-    repeats = check_each_step_made_once(rows, made, CREATING)
-    print(f"steps sent again (in flight at a kill): {dict(repeats)}")
+    repeats, keyed = check_each_step_made_once(rows, made, CREATING)
+    print(f"steps sent again (in flight at a kill): {dict(repeats)}; {keyed} keyed requests")
     # and the claims after a kill went on from the step in flight, keeping what came before
     assert any(claims_of(r) >= {1, 2} for r in rows)
 

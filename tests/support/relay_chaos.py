@@ -207,16 +207,17 @@ def by_delivery(rows: list[Any]) -> dict[int, list[Any]]:
 
 def check_each_step_made_once(
     rows: list[Any], made: dict[tuple[int, str], list[dict[str, Any]]], steps: tuple[str, ...]
-) -> Counter[str]:
+) -> tuple[Counter[str], int]:
     """Every completed execution's steps that change something were requested at the sandbox
     once each, except a step in flight when a claim of it was interrupted: that one may have
     been sent again by the claim that completed it. Each interrupted claim accounts for at
     most one repeat (``attempts - 1`` of them in all). Returns how many repeats were seen (by
-    step), to be reported.
+    step) and how many requests carried a key, to be reported.
 
     Where the requests carry an ``Idempotency-Key``, every request of a step carries the
     step's key (the same for a repeat)."""
     repeats: Counter[str] = Counter()
+    keyed = 0
     problems: list[str] = []
     for row in rows:
         n = int(row.payload["body"]["n"])
@@ -235,13 +236,14 @@ def check_each_step_made_once(
                 if record.get("claim", 1) < 2:
                     problems.append(f"{n} {step}: sent {len(sent)} times by one claim")
             keys = {r["headers"].get("idempotency-key") for r in sent}
+            keyed += sum(r["headers"].get("idempotency-key") is not None for r in sent)
             if keys != {None} and keys != {idempotency_key(row.id, step)}:
                 problems.append(f"{n} {step}: idempotency keys {keys}")
         if extra > row.attempts - 1:
             counts = {s: len(made.get((n, s), [])) for s in steps}
             problems.append(f"{n}: {counts} over {row.attempts} claims")
     assert problems == [], problems
-    return repeats
+    return repeats, keyed
 
 
 def claims_of(row: Any) -> set[int]:
