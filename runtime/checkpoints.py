@@ -186,7 +186,7 @@ class Checkpointer:
             try:
                 if await self.sink.save(batch):
                     self.cancel_requested = True
-            except Exception as exc:  # re-raised at the next settle or add: the run stops
+            except Exception as exc:  # raised at the next step, settle or finish: the run stops
                 self._failure = exc
 
     async def settle(self) -> None:
