@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ class Visible:
         return Visible(list(self.data), list(self.ints), list(self.lists))
 
 
+Ids = Iterator[int]
+
+
 def _expr(text: str) -> str:
     return "${{ " + text + " }}"
 
@@ -70,62 +74,79 @@ def _value(draw: Any, seen: Visible, in_loop: bool) -> Any:
     return draw(st.sampled_from(choices))
 
 
-def _steps(draw: Any, ids: itertools.count[int], seen: Visible, depth: int, in_loop: bool) -> list[Any]:
+def _steps(draw: Any, ids: Ids, seen: Visible, depth: int, in_loop: bool) -> list[Any]:
     seen = seen.copy()
-    steps: list[dict[str, Any]] = []
     kinds = ["write", "read", "value", "state", "fail"]
     if depth < 2:
         kinds += ["branch", "loop"]
+    steps = []
     for _ in range(draw(st.integers(1, 4 if depth == 0 else 3))):
         kind = draw(st.sampled_from(kinds))
         sid = f"s{next(ids)}"
-        step: dict[str, Any] = {"id": sid}
-        if kind in ("write", "read"):
-            step |= {"action": f"crash.{kind}", "inputs": {"value": _value(draw, seen, in_loop)}}
-            if draw(st.booleans()) and draw(st.booleans()):
-                step["when"] = _expr(f"trigger.body.n > {draw(st.integers(1, 3))}")
-            else:
-                seen.data.append(sid)
-        elif kind == "value":
-            given_value = draw(
-                st.one_of(
-                    st.integers(0, 4),
-                    st.lists(st.integers(0, 9), max_size=3),
-                    st.just(_value(draw, seen, in_loop)),
-                )
-            )
-            step |= {"action": "relay.value", "inputs": {"value": given_value}}
-            seen.data.append(sid)
-            if isinstance(given_value, int):
-                seen.ints.append(sid)
-            elif isinstance(given_value, list):
-                seen.lists.append(sid)
-        elif kind == "state":
-            scope = draw(st.sampled_from(["execution", "flow"]))
-            key = f"k{draw(st.integers(0, 2))}"
-            value = _value(draw, seen, in_loop)
-            step |= {"action": "relay.setState", "inputs": {"scope": scope, "key": key, "value": value}}
-            seen.data.append(sid)
-        elif kind == "fail":
-            on_error = draw(st.sampled_from(["continue", "continue", "fail"]))
-            step |= {"action": "crash.fail", "inputs": {"value": 1}, "on_error": on_error}
-        elif kind == "branch":
-            conditions = [_expr(f"trigger.body.n == {draw(st.integers(1, 3))}"), _expr("trigger.body.flag")]
-            conditions += [_expr(f"steps.{s}.data > 1") for s in seen.ints]
-            cases = []
-            for _ in range(draw(st.integers(1, 2))):
-                when = draw(st.sampled_from(conditions))
-                cases.append({"when": when, "steps": _steps(draw, ids, seen, depth + 1, in_loop)})
-            step["branch"] = cases
-            if draw(st.booleans()):
-                step["else"] = _steps(draw, ids, seen, depth + 1, in_loop)
+        if kind in ("branch", "loop"):
+            steps.append(_container(draw, kind, sid, ids, seen, depth, in_loop))
         else:
-            lists = [_expr("trigger.body.items"), _expr("[1, 2, 3]"), _expr("[]")]
-            lists += [_expr(f"steps.{s}.data") for s in seen.lists]
-            step["for_each"] = draw(st.sampled_from(lists))
-            step["steps"] = _steps(draw, ids, seen, depth + 1, True)
-        steps.append(step)
+            steps.append(_action(draw, kind, sid, seen, in_loop))
     return steps
+
+
+def _action(draw: Any, kind: str, sid: str, seen: Visible, in_loop: bool) -> dict[str, Any]:
+    """An action step; ``seen`` learns what later steps may read of it."""
+    step: dict[str, Any] = {"id": sid}
+    if kind in ("write", "read"):
+        step |= {"action": f"crash.{kind}", "inputs": {"value": _value(draw, seen, in_loop)}}
+        if draw(st.booleans()) and draw(st.booleans()):
+            step["when"] = _expr(f"trigger.body.n > {draw(st.integers(1, 3))}")
+        else:
+            seen.data.append(sid)
+    elif kind == "value":
+        given_value = draw(
+            st.one_of(
+                st.integers(0, 4),
+                st.lists(st.integers(0, 9), max_size=3),
+                st.just(_value(draw, seen, in_loop)),
+            )
+        )
+        step |= {"action": "relay.value", "inputs": {"value": given_value}}
+        seen.data.append(sid)
+        if isinstance(given_value, int):
+            seen.ints.append(sid)
+        elif isinstance(given_value, list):
+            seen.lists.append(sid)
+    elif kind == "state":
+        scope = draw(st.sampled_from(["execution", "flow"]))
+        key = f"k{draw(st.integers(0, 2))}"
+        inputs = {"scope": scope, "key": key, "value": _value(draw, seen, in_loop)}
+        step |= {"action": "relay.setState", "inputs": inputs}
+        seen.data.append(sid)
+    else:
+        on_error = draw(st.sampled_from(["continue", "continue", "fail"]))
+        step |= {"action": "crash.fail", "inputs": {"value": 1}, "on_error": on_error}
+    return step
+
+
+def _container(
+    draw: Any, kind: str, sid: str, ids: Ids, seen: Visible, depth: int, in_loop: bool
+) -> dict[str, Any]:
+    """A branch or a loop, with steps inside."""
+    step: dict[str, Any] = {"id": sid}
+    if kind == "branch":
+        conditions = [_expr(f"trigger.body.n == {draw(st.integers(1, 3))}")]
+        conditions += [_expr("trigger.body.flag")]
+        conditions += [_expr(f"steps.{s}.data > 1") for s in seen.ints]
+        cases = []
+        for _ in range(draw(st.integers(1, 2))):
+            when = draw(st.sampled_from(conditions))
+            cases.append({"when": when, "steps": _steps(draw, ids, seen, depth + 1, in_loop)})
+        step["branch"] = cases
+        if draw(st.booleans()):
+            step["else"] = _steps(draw, ids, seen, depth + 1, in_loop)
+    else:
+        lists = [_expr("trigger.body.items"), _expr("[1, 2, 3]"), _expr("[]")]
+        lists += [_expr(f"steps.{s}.data") for s in seen.lists]
+        step["for_each"] = draw(st.sampled_from(lists))
+        step["steps"] = _steps(draw, ids, seen, depth + 1, True)
+    return step
 
 
 @st.composite
@@ -176,8 +197,18 @@ class Harness:
 
     @classmethod
     def make(cls, yields: bool = True) -> Harness:
-        calls = Calls(yields=yields)
-        return cls(Runtime(clock=ManualClock(), plugins=[CrashPlugin(calls)]), calls)
+        """A harness with no calls made yet (its runtime is built once: loading the plugins
+        is most of an example's time otherwise)."""
+        if not _HARNESSES:
+            for _ in range(2):
+                calls = Calls()
+                runtime = Runtime(clock=ManualClock(), plugins=[CrashPlugin(calls)])
+                _HARNESSES.append(cls(runtime, calls))
+        harness = _HARNESSES[_turn()]
+        harness.calls.made.clear()
+        harness.calls.arm(None, False, None)
+        harness.calls.yields = yields
+        return harness
 
     async def claim(
         self, flow: Any, sink: Any, number: int, resumed: dict[str, Checkpoint]
@@ -186,6 +217,16 @@ class Harness:
         return await self.runtime.run(
             flow, payload=TRIGGER, state=State(), execution_id="e" * 32, checkpoints=checkpoints
         )
+
+
+_HARNESSES: list[Harness] = []
+_TURNS = itertools.count()
+
+
+def _turn() -> int:
+    """The harnesses are used in turn: the uninterrupted run's and the crashed run's calls
+    are compared with each other."""
+    return next(_TURNS) % 2
 
 
 def resolve(point: tuple[str, float, bool], calls: int, checkpoints: int) -> tuple[str, int, bool]:
@@ -240,7 +281,9 @@ async def crashing_runs(
     return outcome(baseline), outcome(result), crashed.calls, claims
 
 
-def check_no_committed_write_repeated(calls: Calls, claims: list[tuple[int, set[str], int]]) -> None:
+def check_no_committed_write_repeated(
+    calls: Calls, claims: list[tuple[int, set[str], int]]
+) -> None:
     starts = [start for start, _, _ in claims] + [len(calls.made)]
     for (start, completed, number), end in zip(claims, starts[1:], strict=True):
         again = {p for p, action, _ in calls.made[start:end] if action == "write"} & completed
@@ -402,8 +445,6 @@ async def crashing_runs_on_a_store(
         assert result is not None
         return outcome(baseline), outcome(result), crashed.calls, claims
     finally:
-        await crashed.runtime.aclose()
-        await plain.runtime.aclose()
         await store.close()
 
 
