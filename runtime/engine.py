@@ -314,6 +314,16 @@ class Execution:
                     return
             await self._action(step, outputs, loop, path, resume=checkpoint)
             return
+        if isinstance(step, LoopStep) and self.checkpoints is not None:
+            # a finished loop is not entered again: its steps' records come back from their
+            # own checkpoints, in the order they were reached
+            inner = f"{path}["
+            done = [
+                c
+                for p, c in self.checkpoints.resumed.items()
+                if p.startswith(inner) and c.status not in ("running", "waiting")
+            ]
+            self.records += [self._restored(c, c.value) for c in sorted(done, key=_seq)]
         record = self._restored(checkpoint, checkpoint.value)
         self.records.append(record)
         if status == "failed":
@@ -667,6 +677,10 @@ def _truthy(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ExpressionError(f"when must give true or false, not {kind_of(value)}")
     return value
+
+
+def _seq(checkpoint: Checkpoint) -> int:
+    return checkpoint.seq
 
 
 def _resumed_attempt(resume: Checkpoint, started: float) -> tuple[float, int]:
