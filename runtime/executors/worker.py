@@ -196,7 +196,7 @@ class ExecutionRunner:
         row = await relay.store.get_execution(execution_id)
         if row is None or row.status != "waiting":
             return None  # canceled meanwhile, or woken and taken by another worker
-        return max(0.05, (row.wake_at or 0.0) - time.time())
+        return max(0.05, (row.wake_at or 0.0) - relay.runtime.clock.time())
 
     async def _look_again_in(self, relay: Service, execution_id: str) -> float | None:
         """Not claimed: nothing to do if it is finished (or gone); otherwise another worker
@@ -204,6 +204,12 @@ class ExecutionRunner:
         row = await relay.store.get_execution(execution_id)
         if row is None or row.status in FINAL:
             return None
+        if row.status == "waiting":  # a suspended execution's message, come back when due
+            due_in = (row.wake_at or 0.0) - relay.runtime.clock.time()
+            now = relay.runtime.clock.time()
+            if due_in <= 0 and await relay.store.wake_execution(execution_id, now):
+                return 0.0  # pending now: run it with the next delivery of this message
+            return max(0.05, due_in)
         remaining = (row.lease_until or 0.0) - time.time()
         return max(0.2, remaining + random.uniform(0.1, 0.5))
 

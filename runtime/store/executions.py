@@ -194,6 +194,18 @@ class ExecutionQueries(StoreBase):
             )
             return [(row.id, row.instance) for row in woken]
 
+    async def wake_execution(self, execution_id: str, t: float) -> bool:
+        """Make the execution pending if it waits for a time that has come at ``t``; whether
+        it did (only one caller does)."""
+        c = executions.c
+        async with writer(self.engine).begin() as conn:
+            woken = await conn.execute(
+                update(executions)
+                .where(c.id == execution_id, c.status == "waiting", c.wake_at <= t)
+                .values(status="pending")
+            )
+            return bool(woken.rowcount == 1)
+
     async def next_wake(self) -> float | None:
         """The earliest wake-up time among waiting executions, if any wait."""
         c = executions.c

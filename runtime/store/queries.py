@@ -32,14 +32,11 @@ ROWS: Select[Any] = select(
 
 
 def claimable(t: float) -> Any:
-    """Pending, running under a lease that has run out at ``t`` (its worker is presumed
-    dead), or waiting for a time that has come."""
+    """Pending, or running under a lease that has run out at ``t`` (its worker is presumed
+    dead). A waiting execution is not: it is made pending when its time comes on the
+    runtime's clock (``Store.wake_due``), which may not be the store's."""
     c = executions.c
-    return or_(
-        c.status == "pending",
-        and_(c.status == "running", c.lease_until < t),
-        and_(c.status == "waiting", c.wake_at <= t),
-    )
+    return or_(c.status == "pending", and_(c.status == "running", c.lease_until < t))
 
 
 @functools.cache

@@ -38,8 +38,7 @@ _INSERT_EXECUTION = (
 _CLAIM = (
     "UPDATE executions SET status = 'running', worker = ?, lease_until = ?, started_at = ?,"
     " attempts = attempts + 1"
-    " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?)"
-    " OR (status = 'waiting' AND wake_at <= ?))"
+    " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))"
 )
 #: The claim that also hands back the execution's own columns (not its delivery's): one
 #: statement where ``claim`` needs two.
@@ -157,7 +156,7 @@ def execution_row(conn: sqlite3.Connection, execution_id: str) -> dict[str, Any]
 def _claim_args(execution_id: str, worker: str, lease_seconds: float) -> tuple[Any, ...]:
     """The parameters of ``_CLAIM`` (and ``_CLAIM_RETURNING``) for a claim made now."""
     t = now()
-    return (worker, t + lease_seconds, t, execution_id, t, t)
+    return (worker, t + lease_seconds, t, execution_id, t)
 
 
 def claim(
