@@ -350,3 +350,24 @@ async def test_an_execution_canceled_while_its_holder_was_gone_ends_at_its_claim
     row = await second.store.get_execution(execution_id)
     assert row is not None and row.status == "canceled"
     assert second.ledger.writes[idempotency_key(execution_id, "crash")] == 0
+
+
+async def test_a_run_handed_back_at_shutdown_goes_on_at_its_step_in_flight(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    first, second = servers
+    await deploy(first, tmp_path)
+    execution_id = await record(first, {"n": "1"})
+    first.ledger.hanging = True
+    await first.executor.start()
+    await first.executor.submit(execution_id, "acme")
+    await asyncio.wait_for(first.ledger.reached.wait(), 10)
+    await first.executor.shutdown(0.05)  # SIGTERM, and the grace runs out: handed back
+    row = await first.store.get_execution(execution_id)
+    assert row is not None and (row.status, row.lease_until) == ("pending", None)
+    await second.executor.start()
+    await second.executor.drain()
+    row = await second.store.get_execution(execution_id)
+    assert row is not None and (row.status, row.attempts) == ("completed", 2)
+    assert second.ledger.writes[idempotency_key(execution_id, "first")] == 0
+    assert second.ledger.writes[idempotency_key(execution_id, "crash")] == 1
