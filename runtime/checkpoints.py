@@ -213,6 +213,15 @@ class Checkpointer:
         if self._failure is not None:
             raise self._failure
 
+    def abandon(self) -> None:
+        """The run was interrupted (its claim is handed back or lost): stop writing."""
+        self._queue.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flushing is not None and not self._flushing.done():
+            self._flushing.cancel()
+
     def check(self) -> None:
         """Raise a failed write's error, or ``Canceled`` if a cancel was requested."""
         if self._failure is not None:

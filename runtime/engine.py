@@ -143,6 +143,10 @@ class Execution:
             self._resume_state(checkpoints)
         try:
             await self._steps(self.flow.steps, outputs, None, "")
+        except asyncio.CancelledError:
+            if checkpoints is not None:  # interrupted: the next claim goes on from what landed
+                checkpoints.abandon()
+            raise
         except _Halt as halt:
             status = "failed"
             if halt.error is None:

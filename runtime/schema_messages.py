@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 #: Regular expressions relay and its components use, in words.
 _PATTERNS: dict[str, str] = {
-    r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$": "a duration (e.g. 30s, 5m, 1h)",
+    r"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)?$": "a duration (e.g. 30s, 5m, 1h, 7d)",
     r"^\s*\$\{\{.*\}\}\s*$": "one ${{ expression }}",
     r"^[A-Za-z_][A-Za-z0-9_]*$": "a name (letters, digits and _, not starting with a digit)",
     r"^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$": "an action reference (component.action)",

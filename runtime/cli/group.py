@@ -110,6 +110,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "replay_command",
         "Run a recorded execution (ID or a unique prefix) again with the same trigger payload.",
     ),
+    "prune": LazyCommand(
+        "runtime.cli.retention",
+        "prune_command",
+        "Delete finished executions older than the retention policy (or beyond its count).",
+    ),
     "keys": LazyCommand(
         "runtime.cli.keys",
         "keys_group",

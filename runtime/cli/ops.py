@@ -175,6 +175,7 @@ def serve_command(
     from runtime.server import create_app
     from runtime.server.listen import bind_socket, moved_webhook_urls
     from runtime.server.protocol import HEAD_TIMEOUT, head_timeout_protocol
+    from runtime.server.pruning import retention_from_env
     from runtime.service import checked_public_url
     from runtime.service import public_url as configured_public_url
 
@@ -185,6 +186,7 @@ def serve_command(
     else:
         base = f"http://{host}:{port}"
     configure_from_env()
+    retention = retention_from_env()  # a bad policy is one line, before anything starts
     # the port first: a busy one fails here, before the store's work is resumed or claimed
     sock = bind_socket(host, port)
 
@@ -196,7 +198,7 @@ def serve_command(
             for line in await moved_webhook_urls(relay):
                 err.print(line, markup=False)
             executor = make_executor(executor_kind, relay, lease=lease)
-            app = create_app(relay, executor, grace=grace)
+            app = create_app(relay, executor, grace=grace, retention=retention)
             config = uvicorn.Config(
                 app,
                 http=head_timeout_protocol(HEAD_TIMEOUT),

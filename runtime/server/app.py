@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
+from runtime.server.pruning import prune_forever
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     from runtime.executors import Executor
     from runtime.service import Service
+    from runtime.store.retention import RetentionPolicy
 
 log = structlog.get_logger("relay.server")
 
@@ -50,10 +52,12 @@ def create_app(
     grace: float = 10.0,
     body_timeout: float = BODY_TIMEOUT,
     fast_webhooks: bool = True,
+    retention: RetentionPolicy | None = None,
 ) -> Starlette:
     """The server app; its lifespan starts the executor (resuming unfinished work) and
     shuts it down gracefully. A webhook body must arrive within ``body_timeout`` seconds.
-    ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers)."""
+    ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers). With
+    ``retention``, what it no longer keeps is pruned while the server runs."""
     metrics = Metrics()
     health_of_store = StoreHealth(relay.store)
     endpoint = WebhookEndpoint(relay, executor, metrics, health_of_store, body_timeout=body_timeout)
@@ -78,12 +82,16 @@ def create_app(
         await executor.start()
         # schedules and polling triggers fire from here (under a store lock per instance)
         scheduler = asyncio.create_task(run_scheduler(Scheduler(relay, executor)))
+        chores = [scheduler]
+        if retention is not None:
+            chores.append(asyncio.create_task(prune_forever(relay, retention), name="pruning"))
         log.info("server started")
         try:
             yield {}
         finally:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
+            for chore in chores:
+                chore.cancel()
+            await asyncio.gather(*chores, return_exceptions=True)
             await executor.shutdown(grace)
             log.info("server stopped")
 

@@ -27,6 +27,7 @@ from runtime.store.instances import InstanceQueries
 from runtime.store.keys import KeyQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
+from runtime.store.retention import RetentionQueries
 from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
 from runtime.store.tables import encrypted_columns
@@ -39,7 +40,14 @@ if TYPE_CHECKING:
     from runtime.store.writes import Writes
 
 
-class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries):
+class Store(
+    InstanceQueries,
+    ExecutionQueries,
+    StateQueries,
+    ConnectionQueries,
+    KeyQueries,
+    RetentionQueries,
+):
     """Instances, tokens, deliveries, executions, state, cursors and connections, on SQLite or
     PostgreSQL.
 
