@@ -2,11 +2,11 @@
 client address that has not failed too often.
 
 Missing, unknown and revoked tokens get 401 with ``WWW-Authenticate: Bearer``; a valid token
-of too small a scope gets 403. Failed attempts are counted per client address over a sliding
-minute; past the limit that address gets 429 with ``Retry-After`` until its oldest failure
-ages out. The counts live in this process's memory (each server process counts its own, and
-a restart forgets them): enough to make guessing a 256-bit token slower still, and to keep a
-misconfigured script from hammering the store.
+of too small a scope gets 403. Failed attempts (a token that is not valid) are counted per
+client address over a sliding minute; past the limit that address gets 429 with
+``Retry-After`` until its oldest failure ages out. The counts live in this process's memory
+(each server process counts its own, and a restart forgets them): enough to make guessing a
+256-bit token slower still, and to keep a misconfigured script from hammering the store.
 """
 
 from __future__ import annotations
@@ -104,8 +104,7 @@ class Authenticator:
                 f"too many failed authentications from this address: retry in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
-        if credentials is None:
-            self.attempts.failed(address)
+        if credentials is None:  # no guess was made: not counted
             raise ApiProblem(
                 401,
                 "unauthorized",
