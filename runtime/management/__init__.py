@@ -10,11 +10,13 @@ get no access.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Mount
 
 from runtime.management.auth import Authenticator, FailedAttempts
 from runtime.management.problems import Problem, ProblemRoute, answer_for
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from runtime.executors import Executor
     from runtime.service import Service
 
-__all__ = ["PREFIX", "create_api"]
+__all__ = ["PREFIX", "api_mount", "create_api"]
 
 #: Where ``runtime.server`` mounts the API.
 PREFIX = "/api/v1"
@@ -48,6 +50,7 @@ def create_api(
         docs_url=None,
         redoc_url=None,
         responses={
+            400: {"description": "The body could not be read", **_PROBLEM},
             401: {"description": "No valid API token", **_PROBLEM},
             422: {"description": "A field is not valid", **_PROBLEM},
             429: {"description": "Too many failed authentications", **_PROBLEM},
@@ -71,3 +74,12 @@ def create_api(
     api.include_router(instances_router(relay, auth))
     api.include_router(executions_router(relay, executor, auth))
     return api
+
+
+def api_mount(relay: Service, executor: Executor) -> Mount:
+    """The API mounted at ``PREFIX``, for the server's routes. Every path under it is the
+    API's to answer (a problem for one it does not know): Starlette's mount pattern would not
+    match a path holding a newline and leave it to the server's plain-text 404."""
+    mount = Mount(PREFIX, app=create_api(relay, executor))
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount

@@ -26,7 +26,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
@@ -96,9 +96,9 @@ def create_app(
     ]
     if api:
         # imported only when served: ``relay serve --no-api`` does not load FastAPI
-        from runtime.management import PREFIX, create_api
+        from runtime.management import api_mount
 
-        routes.append(Mount(PREFIX, app=create_api(relay, executor)))
+        routes.append(api_mount(relay, executor))
     if fast_webhooks:
         return FastWebhookApp(endpoint, routes=routes, lifespan=lifespan)
     return Starlette(routes=routes, lifespan=lifespan)
