@@ -5,9 +5,7 @@ relay's own document against the live server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +14,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relay_service_support import CONFIG, FLOW
-from relay_uvicorn import serving
+from relay_api import live
 from schemathesis.core.result import Ok
-
-from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,29 +25,6 @@ query_values = st.one_of(
     text, st.integers().map(str), st.floats(allow_nan=True).map(str), st.just("")
 )
 PARAMS = ["instance", "status", "created_after", "created_before", "error", "limit", "cursor"]
-
-
-@contextlib.asynccontextmanager
-async def live(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str], str]]:
-    """The app on a loopback port over a SQLite store: its URL, operate-scope auth headers,
-    and the id of an execution it ran."""
-    flow = tmp_path / "plain.yaml"
-    flow.write_text(FLOW)
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
-    relay = Service(Runtime(), store, base_url="http://relay.test")
-    executor = InProcessExecutor(relay)
-    await executor.start()
-    try:
-        await relay.deploy(flow, CONFIG, "hooks")
-        _record, token = await store.create_api_token("edges", "operate")
-        execution = await relay.start_manual("hooks", {"body": {"n": 1, "pause": 0}})
-        assert await relay.execute(execution, "test") == "completed"
-        async with serving(create_app(relay, executor)) as url:
-            yield url, {"Authorization": f"Bearer {token}"}, execution
-    finally:
-        await executor.shutdown(5)
-        await relay.aclose()
-        await store.close()
 
 
 def answered_well(answer: httpx.Response, allowed: set[int]) -> None:

@@ -3,12 +3,16 @@ plain-webhook flow, and a token of each scope."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
-from relay_service_support import body, sign
+from relay_service_support import CONFIG, FLOW, body, sign
+from relay_uvicorn import serving
 
-from runtime import Service
+from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
 
 
 class Api:
@@ -47,3 +51,28 @@ class Api:
         answer = await self.client.post(self.hook, content=payload, headers=sign(payload))
         assert answer.status_code == 202, answer.text
         return str(answer.json()["execution_id"])
+
+
+@contextlib.asynccontextmanager
+async def live(
+    tmp_path: Path, instance: str = "hooks"
+) -> AsyncIterator[tuple[str, dict[str, str], str]]:
+    """The app on a loopback port over a SQLite store: its URL, operate-scope auth headers,
+    and the id of an execution of ``instance`` it ran."""
+    flow = tmp_path / "plain.yaml"
+    flow.write_text(FLOW)
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", data_dir=tmp_path)
+    relay = Service(Runtime(), store, base_url="http://relay.test")
+    executor = InProcessExecutor(relay)
+    await executor.start()
+    try:
+        await relay.deploy(flow, CONFIG, instance)
+        _record, token = await store.create_api_token("edges", "operate")
+        execution = await relay.start_manual(instance, {"body": {"n": 1, "pause": 0}})
+        assert await relay.execute(execution, "test") == "completed"
+        async with serving(create_app(relay, executor)) as url:
+            yield url, {"Authorization": f"Bearer {token}"}, execution
+    finally:
+        await executor.shutdown(5)
+        await relay.aclose()
+        await store.close()
