@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from runtime.errors import RelayError
 from runtime.management.models import (
     CancelOutcome,
     ExecutionDocument,
@@ -29,6 +30,7 @@ from runtime.store.execution_pages import ExecutionFilter
 
 if TYPE_CHECKING:
     from runtime.executors import Executor
+    from runtime.flows import Flow
     from runtime.management.auth import Authenticator
     from runtime.service import Service
     from runtime.store import Instance
@@ -65,13 +67,22 @@ def instances_router(relay: Service, auth: Authenticator) -> APIRouter:
         dependencies=[Depends(auth.require("read"))],
     )
 
+    def flow_of(instance: Instance) -> Flow | None:
+        """The instance's flow; ``None`` when it no longer loads (a component uninstalled):
+        the instance is still listed."""
+        try:
+            return relay.flow_of(instance)
+        except RelayError:
+            return None
+
     async def summary(instance: Instance, counts: dict[str, int]) -> dict[str, object]:
-        flow = relay.flow_of(instance)
+        flow = flow_of(instance)
+        receives = flow is None or flow.trigger.receives_webhooks
         return {
             "name": instance.name,
             "flow": instance.flow_name,
             "flow_version": instance.flow_version,
-            "webhook_url": relay.webhook_url(instance) if flow.trigger.receives_webhooks else None,
+            "webhook_url": relay.webhook_url(instance) if receives else None,
             "created_at": instance.created_at,
             "executions": counts,
         }
@@ -94,7 +105,7 @@ def instances_router(relay: Service, auth: Authenticator) -> APIRouter:
         return {
             **await summary(instance, counts.get(name, {})),
             "flow_path": instance.flow_path,
-            "config": redacted_config(relay, instance, relay.flow_of(instance)),
+            "config": redacted_config(relay, instance, flow_of(instance)),
         }
 
     return router

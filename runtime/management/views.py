@@ -23,15 +23,19 @@ if TYPE_CHECKING:
 
 def redacted_config(relay: Service, instance: Instance, flow: Flow | None) -> dict[str, Any]:
     """The instance's deploy config with every secret hidden: the values of variables the flow
-    marks ``secret``, every field of a connection given inline (a named connection's name
-    stays), secret-named keys anywhere, and any secret the runtime knows."""
+    marks ``secret``, every field of a connection given inline (the name of a stored
+    connection, ``{use: NAME}``, stays), secret-named keys anywhere, and any secret the
+    runtime knows. Without its flow (it no longer loads), every value."""
+    if flow is None:  # which values are secret is the flow's to say: without it, all are
+        return dict.fromkeys(instance.config, REDACTED)
     shown: dict[str, Any] = {}
     for name, value in instance.config.items():
-        variable = flow.config_variable(name) if flow is not None else None
+        variable = flow.config_variable(name)
         if variable is not None and variable.secret:
             shown[name] = REDACTED
         elif variable is not None and variable.type == "connection" and isinstance(value, dict):
-            shown[name] = dict.fromkeys(value, REDACTED)
+            # ``{use: NAME}`` names a stored connection: the name is no secret
+            shown[name] = {k: v if k == "use" else REDACTED for k, v in value.items()}
         else:
             shown[name] = value
     return dict(relay.runtime.redactor.value(Redactor().value(finite(shown))))

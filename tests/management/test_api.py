@@ -305,3 +305,64 @@ async def test_no_api_serves_no_api(tmp_path: Path, store_url: str) -> None:
         assert (await client.get("/api/v1/health")).status_code == 404
         assert (await client.get("/api/v1/openapi.json")).status_code == 404
         assert (await client.get("/health")).status_code == 200
+
+
+CONNECTED_FLOW = """\
+name: connected
+config:
+  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
+  stored: {type: connection, component: calendly, connection: calendlyOauth2Connection}
+  hookSecret: {type: string, secret: true}
+  settings: {type: json, required: false}
+  organization: {type: string}
+trigger:
+  webhook: {}
+steps:
+  - id: noop
+    action: relay.value
+    inputs: {value: 1}
+"""
+
+
+async def test_an_instance_config_shows_no_secret(api: Api) -> None:
+    config = {
+        "calendly": {"clientId": "client-id-4471", "clientSecret": "client-secret-93ab1c"},
+        "stored": {"use": "acme"},
+        "hookSecret": "hook-secret-7f00aa",
+        "settings": {"nested": {"api_key": "api-key-55e1d0"}, "colour": "blue"},
+        "organization": "https://api.calendly.com/organizations/ORG",
+    }
+    await api.relay.store.create_instance(
+        "direct", "connected", "connected.yaml", CONNECTED_FLOW, config, "hook-token-direct"
+    )
+    answer = await api.get("/instances/direct")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["config"] == {
+        "calendly": {"clientId": "[redacted]", "clientSecret": "[redacted]"},
+        "stored": {"use": "acme"},
+        "hookSecret": "[redacted]",
+        "settings": {"nested": {"api_key": "[redacted]"}, "colour": "blue"},
+        "organization": "https://api.calendly.com/organizations/ORG",
+    }
+    for secret in (
+        "client-id-4471",
+        "client-secret-93ab1c",
+        "hook-secret-7f00aa",
+        "api-key-55e1d0",
+    ):
+        assert secret not in answer.text
+
+
+async def test_an_instance_whose_flow_no_longer_loads_is_listed_with_nothing_shown(
+    api: Api,
+) -> None:
+    broken = CONNECTED_FLOW.replace("component: calendly", "component: uninstalled")
+    await api.relay.store.create_instance(
+        "orphan", "connected", "c.yaml", broken, {"organization": "org-5531aa"}, "tok-orphan"
+    )
+    listed = await api.get("/instances")
+    assert listed.status_code == 200, listed.text
+    assert {i["name"] for i in listed.json()} == {"hooks", "orphan"}
+    shown = await api.get("/instances/orphan")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["config"] == {"organization": "[redacted]"}
