@@ -120,6 +120,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "keys_group",
         "The keys that encrypt stored secrets: list them, rotate them.",
     ),
+    "tokens": LazyCommand(
+        "runtime.cli.tokens",
+        "tokens_group",
+        "Management API tokens: create (shown once), list, revoke.",
+    ),
     "worker": LazyCommand(
         "runtime.cli.worker",
         "worker_command",

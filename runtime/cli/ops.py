@@ -162,9 +162,21 @@ def instances_command(as_json: bool) -> None:
     show_default=True,
     help="Run executions here, or enqueue them for `relay worker` processes (Redis).",
 )
+@click.option(
+    "--api/--no-api",
+    default=True,
+    show_default=True,
+    help="Serve the management API under /api/v1 (API tokens: `relay tokens`).",
+)
 @handle_errors
 def serve_command(
-    host: str, port: int, grace: float, public_url: str | None, lease: float, executor_kind: str
+    host: str,
+    port: int,
+    grace: float,
+    public_url: str | None,
+    lease: float,
+    executor_kind: str,
+    api: bool,
 ) -> None:
     """Serve webhooks; run executions in this process or hand them to workers."""
     import uvicorn
@@ -198,7 +210,7 @@ def serve_command(
             for line in await moved_webhook_urls(relay):
                 err.print(line, markup=False)
             executor = make_executor(executor_kind, relay, lease=lease)
-            app = create_app(relay, executor, grace=grace, retention=retention)
+            app = create_app(relay, executor, grace=grace, api=api, retention=retention)
             config = uvicorn.Config(
                 app,
                 http=head_timeout_protocol(HEAD_TIMEOUT),

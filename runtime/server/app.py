@@ -3,7 +3,7 @@
 ``POST /webhooks/{token}`` (``runtime.server.webhooks``): the raw body and headers go to the
 instance's trigger, which verifies them; an accepted delivery is committed to the store (with
 its pending execution) before the 202 is sent, then handed to the executor. ``GET /health``,
-``GET /metrics``.
+``GET /metrics``, and the management API under ``/api/v1`` (``runtime.management``).
 
 Nothing is acknowledged that the store may not hold: when the database fails (disk full,
 read-only) or its file is no longer the one opened (``RELAY_HOME`` moved or deleted), a delivery
@@ -26,7 +26,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
@@ -52,11 +52,13 @@ def create_app(
     grace: float = 10.0,
     body_timeout: float = BODY_TIMEOUT,
     fast_webhooks: bool = True,
+    api: bool = True,
     retention: RetentionPolicy | None = None,
 ) -> Starlette:
     """The server app; its lifespan starts the executor (resuming unfinished work) and
     shuts it down gracefully. A webhook body must arrive within ``body_timeout`` seconds.
-    ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers). With
+    ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers);
+    ``api=False`` leaves out the management API (``/api/v1``, ``runtime.management``). With
     ``retention``, what it no longer keeps is pruned while the server runs."""
     metrics = Metrics()
     health_of_store = StoreHealth(relay.store)
@@ -95,11 +97,16 @@ def create_app(
             await executor.shutdown(grace)
             log.info("server stopped")
 
-    routes = [
+    routes: list[BaseRoute] = [
         *webhook_routes(endpoint),
         Route("/health", health),
         Route("/metrics", metrics_endpoint),
     ]
+    if api:
+        # imported only when served: ``relay serve --no-api`` does not load FastAPI
+        from runtime.management import api_mount
+
+        routes.append(api_mount(relay, executor))
     if fast_webhooks:
         return FastWebhookApp(endpoint, routes=routes, lifespan=lifespan)
     return Starlette(routes=routes, lifespan=lifespan)

@@ -11,6 +11,7 @@ from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from runtime.errors import ConfigurationError
+from runtime.store.api_tokens import ApiTokenQueries
 from runtime.store.connections import ConnectionQueries
 from runtime.store.crypto import ENV_KEYS, KEY_FILE, Keyring
 from runtime.store.db import (
@@ -20,6 +21,7 @@ from runtime.store.db import (
     masked,
     resolve_url,
 )
+from runtime.store.execution_pages import ExecutionPages
 from runtime.store.executions import ExecutionQueries
 from runtime.store.groupcommit import sqlite_file
 from runtime.store.grouped_writes import GroupCommitWrites
@@ -43,9 +45,11 @@ if TYPE_CHECKING:
 class Store(
     InstanceQueries,
     ExecutionQueries,
+    ExecutionPages,
     StateQueries,
     ConnectionQueries,
     KeyQueries,
+    ApiTokenQueries,
     RetentionQueries,
 ):
     """Instances, tokens, deliveries, executions, state, cursors and connections, on SQLite or

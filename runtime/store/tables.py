@@ -172,6 +172,23 @@ cursors = Table(
 )
 
 
+#: Management API tokens (``relay tokens``): only a hash of each secret is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # "read" | "operate" | "admin"
+    Column("scope", String(20), nullable=False),
+    # looked up on every authenticated request
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Double, nullable=False),
+    Column("last_used_at", Double, nullable=True),
+    # NULL while the token is valid
+    Column("revoked_at", Double, nullable=True),
+)
+
+
 def encrypted_columns() -> list[tuple[Table, list[str]]]:
     """Every table with encrypted columns, and those columns' names."""
     out: list[tuple[Table, list[str]]] = []
