@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
+from runtime import ManualClock, Runtime, Service
 from runtime.checkpoints import Checkpoint
 from runtime.cli import cli
 from runtime.errors import ConfigurationError
@@ -133,14 +134,8 @@ async def test_the_servers_chore_prunes_while_it_runs(store: Store) -> None:
     await aged(store, "completed", 40)
     kept = await aged(store, "completed", 1)
 
-    class Relay:  # what the chore uses of a Service
-        def __init__(self) -> None:
-            self.store = store
-            self.runtime = type("R", (), {"clock": type("C", (), {"time": lambda self: NOW})()})()
-
-    chore = asyncio.create_task(
-        prune_forever(Relay(), RetentionPolicy.parse("completed=30d"), 0.01)
-    )  # type: ignore[arg-type]
+    relay = Service(Runtime(clock=ManualClock(now=NOW)), store)
+    chore = asyncio.create_task(prune_forever(relay, RetentionPolicy.parse("completed=30d"), 0.01))
     try:
         for _ in range(200):
             if [r.id for r in await store.list_executions(limit=10)] == [kept]:
@@ -149,6 +144,7 @@ async def test_the_servers_chore_prunes_while_it_runs(store: Store) -> None:
     finally:
         chore.cancel()
         await asyncio.gather(chore, return_exceptions=True)
+        await relay.aclose()
     assert [r.id for r in await store.list_executions(limit=10)] == [kept]
 
 
