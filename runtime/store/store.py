@@ -25,6 +25,7 @@ from runtime.store.groupcommit import sqlite_file
 from runtime.store.grouped_writes import GroupCommitWrites
 from runtime.store.instances import InstanceQueries
 from runtime.store.keys import KeyQueries
+from runtime.store.lifecycle import LifecycleQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
 from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     from runtime.store.writes import Writes
 
 
-class Store(InstanceQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries):
+class Store(
+    InstanceQueries, LifecycleQueries, ExecutionQueries, StateQueries, ConnectionQueries, KeyQueries
+):
     """Instances, tokens, deliveries, executions, state, cursors and connections, on SQLite or
     PostgreSQL.
 
