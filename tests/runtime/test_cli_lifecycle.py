@@ -120,7 +120,10 @@ def test_pause_and_resume_show_in_the_listing(home: Path) -> None:
         finally:
             await store.close()
 
-    asyncio.run(deliver_while_paused())
+    recorded = asyncio.run(deliver_while_paused())
+    code, out, err = invoke("executions", "--status", "held", "--json")
+    assert code == 0, err
+    assert sorted(r["id"] for r in json.loads(out)) == sorted(recorded)
     code, out, err = invoke("resume", "plain")
     assert code == 0, err
     assert out.splitlines()[0] == "resumed plain; 2 held execution(s) released"

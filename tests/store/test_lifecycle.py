@@ -119,10 +119,14 @@ async def test_a_paused_instance_holds_its_deliveries_until_resumed(write_path: 
     assert await store.claim_with_state(held[0], "w", 60) is None
     # a duplicate of a held delivery is the held one
     assert await store.record_delivery("acme", "key-1", {}, b"1", 1.0) == (held[0], False)
+    # one held delivery can be canceled; the rest are released
+    dropped = held.pop()
+    assert await store.cancel_execution(dropped, lambda row: {"status": "canceled"}) == "canceled"
     assert await store.resume_instance("acme") == held
     assert (await store.get_instance("acme")).status == "running"  # type: ignore[union-attr]
     assert await store.resume_instance("acme") == []
-    assert {r.status for r in await store.list_executions("acme", limit=10)} == {"pending"}
+    rows = {r.id: r.status for r in await store.list_executions("acme", limit=10)}
+    assert rows == {running: "pending", dropped: "canceled", **dict.fromkeys(held, "pending")}
     assert await store.claim_execution(held[0], "w", 60) is not None
 
 
