@@ -34,10 +34,9 @@ steps:
 """
 
 
-def answered(row: Any) -> dict[str, Any]:
+def answered(row: Any) -> Any:
     assert row.status == "completed", row.result
-    data: dict[str, Any] = row.result["outputs"]["answer"]["data"]
-    return data
+    return row.result["outputs"]["answer"]["data"]
 
 
 @pytest.mark.asyncio
@@ -264,3 +263,32 @@ def test_any_flow_text_redeploys_whole_or_changes_nothing(tmp_path: Path) -> Non
             loop.run(relay.aclose())
             loop.run(runtime.aclose())
             loop.run(store.close())
+
+
+LABELLED = FLOW.replace(
+    "  hookSecret: {type: string, secret: true}\n",
+    "  hookSecret: {type: string, secret: true}\n  label: {type: string}\n",
+).replace('inputs: {value: {n: "${{ trigger.body.n }}"}}', 'inputs: {value: "${{ config.label }}"}')
+
+
+@pytest.mark.asyncio
+async def test_each_execution_runs_with_the_config_of_its_own_version(
+    service: LiveService,
+) -> None:
+    """Held across a redeploy that changed the config: what was recorded before runs with the
+    old config, what came after with the new, whichever the instance has when they run."""
+    service.flow.write_text(LABELLED)
+    instance = await service.relay.deploy(service.flow, {**CONFIG, "label": "one"}, "a")
+    path = f"/webhooks/{instance.webhook_token}"
+    await service.relay.pause("a")
+    before = (await service.post(path, body(1))).json()["execution_id"]
+    await service.relay.redeploy("a", LABELLED, {**CONFIG, "label": "two"})
+    after = (await service.post(path, body(2))).json()["execution_id"]
+    for execution_id in await service.relay.resume("a"):
+        await service.executor.submit(execution_id, "a")
+    await service.executor.drain()
+    rows = [await service.relay.store.get_execution(i) for i in (before, after)]
+    assert [(r.flow_version, answered(r)) for r in rows if r] == [
+        (1, "one"),
+        (2, "two"),
+    ]
