@@ -191,7 +191,9 @@ class Trigger:
     Webhook triggers: ``perform(ctx, request, params) -> TriggerEvent | None`` verifies and
     shapes a delivery (raise ``WebhookRejected`` to refuse it; ``None`` to accept and ignore it);
     ``on_deploy(ctx, params) -> dict`` and ``on_undeploy(ctx, params, deploy_state)`` manage
-    the remote subscription for ``ctx.webhook_url``.
+    the remote subscription for ``ctx.webhook_url``. A redeploy whose trigger inputs changed
+    calls ``on_deploy`` again for the same ``ctx.webhook_url``, without ``on_undeploy``: it
+    must replace what an earlier call set up for that URL (Calendly's reuses or replaces it).
     Polling triggers: ``poll(ctx, params, cursor) -> PollResult``.
     """
 

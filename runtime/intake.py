@@ -36,6 +36,8 @@ class WebhookOutcome:
     duplicate: bool = False
     reason: str = ""
     instance: str | None = None
+    #: recorded for a paused instance (as this process last read it): held, not to be run yet
+    held: bool = False
 
 
 class WebhookIntake:
@@ -106,7 +108,9 @@ class WebhookIntake:
         except (NotFound, ConfigurationError):
             self._instances.forget(instance.name)
             return WebhookOutcome(404, reason="unknown webhook")
-        return WebhookOutcome(202, execution_id, duplicate=not new, instance=instance.name)
+        return WebhookOutcome(
+            202, execution_id, duplicate=not new, instance=instance.name, held=instance.paused
+        )
 
     async def _shape(
         self, instance: Instance, flow: Flow, request: WebhookRequest

@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from attrs import define
+from attrs import define, evolve
 
 from runtime.checkpoints import DEFAULT_SUSPEND_AFTER, Checkpoint, Checkpointer
 from runtime.context import State
@@ -105,6 +105,12 @@ class Runner:
             return "failed"
         self._instances.flow_of(found)  # learns the instance's secrets, caches its flow
         flow = self._instances.flow(found, row.flow_text, row.flow_version)
+        if row.flow_version != found.flow_version:
+            # recorded before (or after) a redeploy this process has not seen: the version's
+            # own config goes with its flow text
+            version = await self._store.get_flow_version(found.name, row.flow_version)
+            if version is not None:
+                found = evolve(found, config=version.config)
         if flow.name != state_flow:  # the claim guessed another flow's state: read it
             stored = await self._store.load_state(found.name, flow.name)
         state = State(

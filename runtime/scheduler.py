@@ -51,6 +51,9 @@ class Scheduler:
         now = self.relay.runtime.clock.time()
         recorded: list[str] = []
         for instance in await self.relay.store.list_instances():
+            if instance.paused:  # it fires again, at once, when resumed
+                self._due.pop(instance.name, None)
+                continue
             flow = self.relay.flow_of(instance)
             every = self.interval(flow)
             if every is None or self._due.get(instance.name, now) > now:

@@ -20,6 +20,7 @@ from runtime.instance_cache import InstanceCache
 from runtime.instance_config import resolve_instance_config
 from runtime.instance_config import trigger_inputs as render_trigger_inputs
 from runtime.intake import WebhookIntake, WebhookOutcome
+from runtime.lifecycle import Redeployed, pause, redeploy, resume
 from runtime.running import Runner
 
 if TYPE_CHECKING:
@@ -29,12 +30,12 @@ if TYPE_CHECKING:
     from runtime.connections import ConnectionHandle
     from runtime.declarations import WebhookRequest
     from runtime.flows import Flow
-    from runtime.store import Instance, Store
+    from runtime.store import FlowVersion, Instance, Store
     from runtime.store.records import ExecutionRow
 
 log = structlog.get_logger("relay.service")
 
-__all__ = ["Service", "WebhookOutcome", "checked_public_url", "public_url"]
+__all__ = ["Redeployed", "Service", "WebhookOutcome", "checked_public_url", "public_url"]
 
 
 def public_url() -> str:
@@ -181,6 +182,35 @@ class Service:
         await self.store.delete_instance(name)
         self.forget(name)
         log.info("undeployed", instance=name)
+
+    async def redeploy(
+        self,
+        name: str,
+        flow: str | Path,
+        config: Mapping[str, Any] | None = None,
+    ) -> Redeployed:
+        """Install ``flow`` (a ``Path``: a flow file; a ``str``: flow text) as the next flow
+        version of instance ``name`` in place, with ``config`` (default: the instance's): the
+        same name and webhook URL, state and poll cursor kept. The flow is validated and its
+        config resolved before anything changes; the trigger's deploy step runs again only
+        when its inputs changed (see ``runtime.lifecycle``)."""
+        return await redeploy(self, name, flow, config)
+
+    async def pause(self, name: str) -> bool:
+        """Pause instance ``name``: its deliveries are still verified, recorded and answered
+        202 but held; its schedule and polls stop. ``False`` if it was paused already."""
+        return await pause(self, name)
+
+    async def resume(self, name: str) -> list[str]:
+        """Resume instance ``name``: the executions it held are pending again; returns their
+        ids in the order received (hand them to an executor; a running ``relay serve`` takes
+        them over at its next sweep)."""
+        return await resume(self, name)
+
+    async def flow_versions(self, name: str) -> list[FlowVersion]:
+        """Every flow version of instance ``name``, oldest first."""
+        await self._instance(name)
+        return await self.store.list_flow_versions(name)
 
     async def _instance(self, name: str) -> Instance:
         instance = await self.store.get_instance(name)

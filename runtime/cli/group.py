@@ -69,6 +69,21 @@ COMMANDS: dict[str, LazyCommand] = {
         "undeploy_command",
         "Remove the instance NAME, running its trigger's undeploy step first.",
     ),
+    "redeploy": LazyCommand(
+        "runtime.cli.lifecycle",
+        "redeploy_command",
+        "Install FLOW as the next flow version of instance NAME, in place (same webhook URL).",
+    ),
+    "pause": LazyCommand(
+        "runtime.cli.lifecycle",
+        "pause_command",
+        "Pause instance NAME: deliveries are recorded and held, schedules and polls stop.",
+    ),
+    "resume": LazyCommand(
+        "runtime.cli.lifecycle",
+        "resume_command",
+        "Resume instance NAME; the deliveries it held run, in the order received.",
+    ),
     "instances": LazyCommand(
         "runtime.cli.ops",
         "instances_command",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @click.option("--instance")
 @click.option(
     "--status",
-    type=click.Choice(["pending", "running", "waiting", "completed", "failed", "canceled"]),
+    type=click.Choice(["pending", "held", "running", "waiting", "completed", "failed", "canceled"]),
 )
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True)

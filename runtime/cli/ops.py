@@ -115,6 +115,7 @@ def instances_command(as_json: bool) -> None:
                     "name": i.name,
                     "flow": i.flow_name,
                     "version": i.flow_version,
+                    "status": i.status,
                     "path": i.flow_path,
                     "webhook_url": _webhook_url(relay, i),
                     "created_at": i.created_at,
@@ -127,12 +128,13 @@ def instances_command(as_json: bool) -> None:
         emit_json(rows)
         return
     lines = rows_text(
-        ("name", "flow", "version", "created", "webhook URL"),
+        ("name", "flow", "version", "status", "created", "webhook URL"),
         (
             (
                 r["name"],
                 r["flow"],
                 str(r["version"]),
+                r["status"],
                 when(r["created_at"]),
                 r["webhook_url"] or "-",
             )

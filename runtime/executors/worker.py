@@ -199,10 +199,11 @@ class ExecutionRunner:
         return max(0.05, (row.wake_at or 0.0) - relay.runtime.clock.time())
 
     async def _look_again_in(self, relay: Service, execution_id: str) -> float | None:
-        """Not claimed: nothing to do if it is finished (or gone); otherwise another worker
+        """Not claimed: nothing to do if it is finished, held (or gone); otherwise another worker
         holds it, so look again when its lease would run out (its holder may be dead)."""
         row = await relay.store.get_execution(execution_id)
-        if row is None or row.status in FINAL:
+        # held (its instance is paused): resuming it makes it pending and a sweep enqueues it
+        if row is None or row.status in FINAL or row.status == "held":
             return None
         if row.status == "waiting":  # a suspended execution's message, come back when due
             due_in = (row.wake_at or 0.0) - relay.runtime.clock.time()

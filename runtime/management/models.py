@@ -8,7 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: The statuses an execution can have.
-ExecutionStatus = Literal["pending", "running", "waiting", "completed", "failed", "canceled"]
+ExecutionStatus = Literal[
+    "pending", "held", "running", "waiting", "completed", "failed", "canceled"
+]
 
 
 class InstanceSummary(BaseModel):
@@ -80,7 +82,7 @@ class CancelOutcome(BaseModel):
 
     id: str
     outcome: Literal["canceled", "requested"] = Field(
-        description="canceled: at once (it was pending or waiting); requested: it runs and "
+        description="canceled: at once (it was pending, held or waiting); requested: it runs and "
         "stops at its next step."
     )
 

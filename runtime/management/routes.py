@@ -173,7 +173,7 @@ def executions_router(relay: Service, executor: Executor, auth: Authenticator) -
         responses={**_NOT_FOUND, **_FORBIDDEN, **_CONFLICT},
     )
     async def cancel_execution(execution_id: ExecutionId) -> dict[str, object]:
-        """Cancel an execution: a pending or waiting one at once, a running one at its next
+        """Cancel an execution: a pending, held or waiting one at once, a running one at its next
         step; 409 for one already finished."""
         try:
             outcome = await relay.cancel(execution_id)

@@ -125,7 +125,8 @@ class WebhookEndpoint:
             return Answer(503, {"error": "the store is unavailable"}, _UNAVAILABLE)
         self._health.worked()
         metrics.outcomes["duplicate" if outcome.duplicate else "accepted"].inc()
-        if not outcome.duplicate:
+        # a held one (paused instance) is not claimable: its resume hands it over
+        if not outcome.duplicate and not outcome.held:
             await self._executor.submit(outcome.execution_id, outcome.instance)
         return Answer(202, {"execution_id": outcome.execution_id, "duplicate": outcome.duplicate})
 

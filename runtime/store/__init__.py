@@ -9,7 +9,7 @@ migrations, secrets encrypted at rest and cross-process locks.
 from runtime.store.crypto import DecryptionError, Keyring
 from runtime.store.db import StoreUnavailable
 from runtime.store.locks import LeaseLocks, LockTimeout
-from runtime.store.records import Delivery, ExecutionRow, Instance
+from runtime.store.records import Delivery, ExecutionRow, FlowVersion, Instance
 from runtime.store.store import Store, open_store
 from runtime.store.tokens import DatabaseTokenStore
 from runtime.store.writes import Writes
@@ -19,6 +19,7 @@ __all__ = [
     "DecryptionError",
     "Delivery",
     "ExecutionRow",
+    "FlowVersion",
     "Instance",
     "Keyring",
     "LeaseLocks",

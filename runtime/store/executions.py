@@ -7,7 +7,8 @@ worker may claim it (at-least-once running; the claim itself is exclusive). Whil
 checkpoints each step (``execution_steps``, under its lease), so a new claim goes on from the
 step in flight. A long wait puts it aside as ``waiting`` (no lease) until ``wake_at``, when it
 may be claimed again; a cancel ends a pending or waiting one at once, and asks a running one
-to stop at its next checkpoint.
+to stop at its next checkpoint. A delivery to a paused instance is recorded ``held``: never
+claimed until the instance's resume makes it ``pending`` (``runtime.store.lifecycle``).
 
 The writes go through the store's ``Writes`` backend (``runtime.store.writes``); the reads
 here are SQLAlchemy on both backends.
@@ -217,7 +218,7 @@ class ExecutionQueries(StoreBase):
     async def cancel_execution(
         self, execution_id: str, result: Callable[[ExecutionRow], dict[str, Any]]
     ) -> str:
-        """Cancel the execution: a pending or waiting one is recorded ``canceled`` at once
+        """Cancel the execution: a pending, waiting or held one is recorded ``canceled`` at once
         (``result`` makes its result from its row) and ``"canceled"`` returned; a running one is
         asked to stop at its next checkpoint (``"requested"``); a finished one is left alone
         (``"finished"``). ``LookupError`` for an unknown id."""
@@ -227,7 +228,7 @@ class ExecutionQueries(StoreBase):
             if found is None:
                 raise LookupError(f"there is no execution {execution_id!r}")
             row = ExecutionRow.from_row(found._mapping)
-            if row.status in ("pending", "waiting"):
+            if row.status in ("pending", "waiting", "held"):
                 ended = await conn.execute(
                     update(executions)
                     .where(c.id == execution_id, c.status == row.status)

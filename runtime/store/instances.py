@@ -11,8 +11,8 @@ from runtime.errors import ConfigurationError, NotFound
 from runtime.store.base import StoreBase
 from runtime.store.db import writer
 from runtime.store.records import Instance
-from runtime.store.tables import cursors, deliveries, instances, state
-from runtime.store.values import now
+from runtime.store.tables import cursors, deliveries, executions, flow_versions, instances, state
+from runtime.store.values import dumps, now
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,7 +32,8 @@ class InstanceQueries(StoreBase):
         *,
         deploy_state: dict[str, Any] | None = None,
     ) -> Instance:
-        """Store a new instance (flow version 1). Its name and webhook token must be unused.
+        """Store a new instance (flow version 1, kept in ``flow_versions`` too). Its name and
+        webhook token must be unused.
         ``deploy_state`` (encrypted) is what deploy already knows, e.g. a plain webhook's
         evaluated secret, written in the same transaction as the instance."""
         values = {
@@ -50,6 +51,15 @@ class InstanceQueries(StoreBase):
         try:
             async with writer(self.engine).begin() as conn:
                 await conn.execute(instances.insert().values(values))
+                await conn.execute(
+                    flow_versions.insert().values(
+                        instance=name,
+                        version=1,
+                        flow_text=flow_text,
+                        config=values["config"],
+                        created_at=values["created_at"],
+                    )
+                )
         except IntegrityError as exc:
             raise ConfigurationError(
                 f"an instance named {name!r} (or with that webhook token) already exists"
@@ -71,10 +81,18 @@ class InstanceQueries(StoreBase):
             return [Instance.from_row(r._mapping, self.keyring) for r in rows]
 
     async def delete_instance(self, name: str) -> None:
-        """Forget an instance with its state, cursor and dedupe records; its executions stay
-        (history), so ``relay executions`` still shows what it ran."""
+        """Forget an instance with its state, cursor, flow versions and dedupe records; its
+        executions stay (history), so ``relay executions`` still shows what it ran. Deliveries
+        it held while paused will never run: they are recorded canceled."""
         async with writer(self.engine).begin() as conn:
             await conn.execute(delete(instances).where(instances.c.name == name))
+            await conn.execute(delete(flow_versions).where(flow_versions.c.instance == name))
+            e = executions.c
+            await conn.execute(
+                update(executions)
+                .where(e.instance == name, e.status == "held")
+                .values(status="canceled", finished_at=now(), result=dumps(_UNDEPLOYED))
+            )
             await conn.execute(delete(cursors).where(cursors.c.instance == name))
             await conn.execute(delete(deliveries).where(deliveries.c.instance == name))
             await conn.execute(
@@ -112,6 +130,16 @@ class InstanceQueries(StoreBase):
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(instances).where(where))).first()
         return None if row is None else Instance.from_row(row._mapping, self.keyring)
+
+
+#: The result of a held delivery whose instance was undeployed before it was resumed.
+_UNDEPLOYED = {
+    "status": "canceled",
+    "error": {"type": "Canceled", "message": "the instance was undeployed while paused"},
+    "steps": [],
+    "outputs": {},
+    "connections": {},
+}
 
 
 async def _update(conn: AsyncConnection, name: str, **values: Any) -> None:

@@ -53,6 +53,14 @@ class Instance:
     webhook_token: str = field(repr=False)
     deploy_state: dict[str, Any] = field(repr=False)
     created_at: float
+    #: ``running``, or ``paused`` (its deliveries are held, its schedule and polls stop)
+    status: str = "running"
+    paused_at: float | None = None
+
+    @property
+    def paused(self) -> bool:
+        """Whether the instance is paused."""
+        return self.status == "paused"
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], keyring: Keyring) -> Instance:
@@ -66,6 +74,30 @@ class Instance:
             config=keyring.decrypt_json(row["config"]),
             webhook_token=row["webhook_token"],
             deploy_state=keyring.decrypt_json(row["deploy_state"]),
+            created_at=row["created_at"],
+            status=row.get("status") or "running",
+            paused_at=row.get("paused_at"),
+        )
+
+
+@frozen
+class FlowVersion:
+    """One flow an instance was deployed with: version 1 at deploy, one more each redeploy."""
+
+    instance: str
+    version: int
+    flow_text: str = field(repr=False)
+    config: dict[str, Any] = field(repr=False)
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any], keyring: Keyring) -> FlowVersion:
+        """The version of a ``flow_versions`` row, its config decrypted."""
+        return cls(
+            instance=row["instance"],
+            version=row["version"],
+            flow_text=row["flow_text"],
+            config=keyring.decrypt_json(row["config"]),
             created_at=row["created_at"],
         )
 

@@ -56,9 +56,9 @@ class SqlAlchemyWrites:
                 }
                 inserted = await conn.execute(insert_new(conn, deliveries, values))
                 if inserted.first() is not None:
-                    flow_text, version = await _instance_flow(conn, instance, webhook_token)
+                    flow_text, version, status = await _instance_flow(conn, instance, webhook_token)
                     await _insert_execution(
-                        conn, execution_id, instance, flow_text, version, dumps(payload)
+                        conn, execution_id, instance, flow_text, version, dumps(payload), status
                     )
                     return execution_id, True
                 existing = await conn.scalar(
@@ -237,16 +237,24 @@ async def _flow_name(conn: AsyncConnection, instance: str | None) -> str | None:
 
 async def _instance_flow(
     conn: AsyncConnection, instance: str, webhook_token: str | None
-) -> tuple[str, int]:
-    query = select(instances.c.flow_text, instances.c.flow_version).where(
-        instances.c.name == instance
+) -> tuple[str, int, str]:
+    """The instance's flow text and version, and the status a delivery's execution starts in
+    (``held`` while the instance is paused)."""
+    c = instances.c
+    # a share lock on PostgreSQL (SQLite serializes writers anyway): a resume, which updates
+    # this row before it releases the held executions, waits for this delivery to commit, so
+    # a delivery that saw the instance paused is always among those released
+    query = (
+        select(c.flow_text, c.flow_version, c.status)
+        .where(c.name == instance)
+        .with_for_update(read=True)
     )
     if webhook_token is not None:
-        query = query.where(instances.c.webhook_token == webhook_token)
+        query = query.where(c.webhook_token == webhook_token)
     row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound("instance", instance)
-    return row.flow_text, row.flow_version
+    return row.flow_text, row.flow_version, "held" if row.status == "paused" else "pending"
 
 
 async def _insert_execution(

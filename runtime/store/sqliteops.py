@@ -30,7 +30,9 @@ _INSERT_DELIVERY = (
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _DELIVERY_EXECUTION = "SELECT execution_id FROM deliveries WHERE instance = ? AND dedupe_key = ?"
-_INSTANCE_FLOW = "SELECT flow_text, flow_version, webhook_token FROM instances WHERE name = ?"
+_INSTANCE_FLOW = (
+    "SELECT flow_text, flow_version, webhook_token, status FROM instances WHERE name = ?"
+)
 _INSERT_EXECUTION = (
     "INSERT INTO executions (id, instance, status, flow_text, flow_version, payload, created_at,"
     " attempts, replay_of, reused_outputs) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
@@ -89,9 +91,9 @@ def record_delivery(
     payload: str,
     webhook_token: str | None = None,
 ) -> tuple[str, bool]:
-    """Record a webhook delivery and its pending execution: ``(execution id, True)``, or the
-    first delivery's ``(execution id, False)`` for a duplicate ``dedupe_key``. An unknown
-    instance (or a wrong webhook token) is ``NotFound``."""
+    """Record a webhook delivery and its pending execution (held, when the instance is paused):
+    ``(execution id, True)``, or the first delivery's ``(execution id, False)`` for a duplicate
+    ``dedupe_key``. An unknown instance (or a wrong webhook token) is ``NotFound``."""
     row = conn.execute(_INSTANCE_FLOW, (instance,)).fetchone()
     if row is None or (webhook_token is not None and row[2] != webhook_token):
         raise NotFound("instance", instance)
@@ -100,7 +102,8 @@ def record_delivery(
         (delivery_id, instance, dedupe_key, headers, body, received_at, execution_id),
     ).rowcount
     if inserted == 1:
-        insert_execution(conn, execution_id, instance, row[0], row[1], payload)
+        status = "held" if row[3] == "paused" else "pending"
+        insert_execution(conn, execution_id, instance, row[0], row[1], payload, status)
         return execution_id, True
     existing = conn.execute(_DELIVERY_EXECUTION, (instance, dedupe_key)).fetchone()
     if existing is None:  # conflicted on a random id (never in practice): let the caller retry

@@ -27,6 +27,7 @@ from runtime.store.groupcommit import sqlite_file
 from runtime.store.grouped_writes import GroupCommitWrites
 from runtime.store.instances import InstanceQueries
 from runtime.store.keys import KeyQueries
+from runtime.store.lifecycle import LifecycleQueries
 from runtime.store.locks import LeaseLocks
 from runtime.store.migrate import upgrade
 from runtime.store.retention import RetentionQueries
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 class Store(
     InstanceQueries,
+    LifecycleQueries,
     ExecutionQueries,
     ExecutionPages,
     StateQueries,

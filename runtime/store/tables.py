@@ -57,6 +57,22 @@ instances = Table(
     Column("created_at", Double, nullable=False),
     # the webhook URL given to the sender at deploy (NULL: deployed before it was recorded)
     Column("webhook_url", Text, nullable=True),
+    # "running" | "paused": a paused instance's deliveries are recorded as held executions
+    Column("status", String(20), nullable=False, server_default="running"),
+    Column("paused_at", Double, nullable=True),
+)
+
+#: Every flow an instance was deployed with (deploy is version 1, each redeploy one more): the
+#: text and config an execution of that version runs with, whatever the instance runs now.
+flow_versions = Table(
+    "flow_versions",
+    metadata,
+    Column("instance", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("flow_text", Text, nullable=False),
+    # the config of that version (it holds client secrets), encrypted as instances.config is
+    Column("config", LargeBinary, nullable=False, info=ENCRYPTED),
+    Column("created_at", Double, nullable=False),
 )
 
 #: Named connections (``relay connect``): their field values, encrypted; tokens live in

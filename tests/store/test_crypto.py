@@ -88,7 +88,7 @@ async def test_rotation_reencrypts_every_secret(db_url: str, tmp_path: Path) -> 
         await put_secrets(store)
         await store.create_instance("beta", "F", "f.yaml", FLOW, {"x": 1}, "hook-beta")
         new_key = fresh_key()
-        assert await store.rotate_keys(new_key) == 3  # two instances, one token
+        assert await store.rotate_keys(new_key) == 5  # two instances, their flow versions, a token
         assert store.keyring.keys == (new_key, old_key)
         assert await read_secrets(store) == (CLIENT_SECRET, SIGNING_KEY, ACCESS, REFRESH)
     finally:
@@ -120,7 +120,7 @@ async def test_key_file_is_created_private_and_reused(
 
         # rotation rewrites the file first, still private; a neighbour picks the key up
         neighbour = await open_store(data_dir=tmp_path / "home")
-        assert await store.rotate_keys() == 2  # one instance, one token
+        assert await store.rotate_keys() == 3  # an instance, its flow version, a token
         assert len(Keyring.load(tmp_path / "home").keys) == 2
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert await read_secrets(neighbour) == (CLIENT_SECRET, SIGNING_KEY, ACCESS, REFRESH)
