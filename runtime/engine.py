@@ -24,6 +24,7 @@ from runtime.context import Context, State, idempotency_key
 from runtime.errors import (
     ExpressionError,
     InputValidationError,
+    Problem,
     RelayError,
     StepFailed,
 )
@@ -380,7 +381,7 @@ class Execution:
                 )
             else:
                 rendered = render_value(step.inputs, scope, self._config_cache)
-            params = self._bind_connections(plan.schema.validate(rendered))
+            params = self._bind_connections(plan.schema.validate(rendered), plan.connections)
             context = Context(
                 execution_id=self.id,
                 flow=self.flow.name,
@@ -596,14 +597,17 @@ class Execution:
         self._event_loop = asyncio.get_running_loop()
         self._config_scope = self._scope({}, None)
 
-    def _bind_connections(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``params`` (validation's own new dict) with connection markers replaced by their
-        handles, in place."""
-        for key, value in params.items():
+    def _bind_connections(self, params: dict[str, Any], inputs: frozenset[str]) -> dict[str, Any]:
+        """``params`` (validation's own new dict) with the markers of its connection
+        ``inputs`` replaced by their handles, in place."""
+        for key in inputs:
+            value = params.get(key)
             if isinstance(value, dict) and CONNECTION_MARKER in value:
                 name = value[CONNECTION_MARKER]
                 if name not in self.connections:
-                    raise InputValidationError("unknown connection", []) from None
+                    raise InputValidationError(
+                        "unknown connection", [Problem(f"no connection {name!r}", path=key)]
+                    ) from None
                 params[key] = self.connections[name]
         return params
 

@@ -37,6 +37,9 @@ class ActionPlan:
     passwords: frozenset[str]
     #: An input's expression is budgeted (it iterates, say): rendered within the budget.
     budgeted: bool = False
+    #: The inputs declared as connections: only their values are connection markers (in any
+    #: other input, an object with a ``$connection`` key is data, e.g. from a payload).
+    connections: frozenset[str] = frozenset()
 
     def recorded_inputs(self, rendered: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
         """A run's inputs as its record keeps them: passwords and connections named, not
@@ -47,8 +50,8 @@ class ActionPlan:
                 out[key] = "[password]"
             elif type(value) is str:
                 out[key] = redactor.text(value)
-            elif isinstance(value, dict) and CONNECTION_MARKER in value:
-                out[key] = f"[connection {value[CONNECTION_MARKER]}]"
+            elif key in self.connections and isinstance(value, dict):
+                out[key] = f"[connection {value.get(CONNECTION_MARKER)}]"
             else:
                 out[key] = redactor.value(value)
         return out
@@ -87,4 +90,5 @@ class ActionPlans:
             reads_run=any(not t.config_only for t in templates_in(step.inputs)),
             passwords=frozenset(i.key for i in schema.inputs if i.type == "password"),
             budgeted=any(t.budgeted for t in templates_in(step.inputs)),
+            connections=frozenset(i.key for i in schema.inputs if i.type == "connection"),
         )

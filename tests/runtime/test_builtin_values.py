@@ -56,3 +56,18 @@ def test_any_string_round_trips_through_state(text: str) -> None:
     result = _run({"text": text})
     assert result.status == "completed", result.error
     assert result.outputs["got"] == {"data": text}
+
+
+def test_a_payload_object_with_a_connection_key_is_data() -> None:
+    """Only a declared connection input binds a connection: a ``$connection`` key in a payload
+    (a hostile sender's, say) is data like any other."""
+    rt = Runtime()
+    flow = rt.load_flow_text(
+        "name: echo\nsteps:\n  - id: echo\n    action: relay.value\n"
+        '    inputs: {value: "${{ trigger }}"}\n'
+    )
+    payload = {"$connection": "calendly", "nested": {"$connection": "x"}}
+    result = rt.run_sync(flow, payload=payload)
+    assert result.status == "completed", result.error
+    assert result.outputs["echo"] == {"data": payload}
+    assert result.steps[0].inputs == {"value": payload}

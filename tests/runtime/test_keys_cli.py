@@ -71,14 +71,15 @@ def test_rotation_with_the_key_file_lets_the_old_key_go(home: Path) -> None:
     old = Keyring.load(home).keys
     listed = json.loads(invoke("keys", "list", "--json"))
     assert [k["fingerprint"] for k in listed["keys"]] == [fingerprint(old[0])]
-    assert listed["keys"][0]["secrets"] == 4 and listed["unreadable"] == 0
+    assert listed["keys"][0]["secrets"] == 5 and listed["unreadable"] == 0
 
     said = invoke("keys", "rotate")
-    assert "re-encrypted 3 row(s)" in said  # an instance (two columns), a token, a connection
+    # an instance (two columns), its first flow version, a token, a connection
+    assert "re-encrypted 4 row(s)" in said
     new = Keyring.load(home).keys
     assert len(new) == 2 and new[1] == old[0]
     listed = json.loads(invoke("keys", "list", "--json"))
-    assert [k["secrets"] for k in listed["keys"]] == [4, 0]
+    assert [k["secrets"] for k in listed["keys"]] == [5, 0]
     shown = said + invoke("keys", "list")
     assert fingerprint(new[0]) in shown and not any(k in shown for k in (*new, *old))
 
@@ -106,10 +107,10 @@ def test_rotation_with_keys_from_the_environment(
     asyncio.run(_put(database_url, home))
     monkeypatch.setenv(ENV_KEYS, f"{new},{old}")  # the operator puts the new key first
     said = invoke("keys", "rotate")
-    assert "re-encrypted 3 row(s)" in said and fingerprint(new) in said
+    assert "re-encrypted 4 row(s)" in said and fingerprint(new) in said
     assert not (home / "secret.key").exists()
     monkeypatch.setenv(ENV_KEYS, new)  # the old key dropped
     assert asyncio.run(_read(database_url, home)) == SECRETS
     listed = json.loads(invoke("keys", "list", "--json"))
-    assert listed["source"] == ENV_KEYS and listed["keys"][0]["secrets"] == 4
+    assert listed["source"] == ENV_KEYS and listed["keys"][0]["secrets"] == 5
     assert new not in json.dumps(listed) and old not in os.environ[ENV_KEYS]

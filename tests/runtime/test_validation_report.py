@@ -84,7 +84,7 @@ def test_structural_errors_hide_nothing(runtime: Runtime) -> None:
         "f.yaml:4:5: steps[0]: missing required key 'steps'",  # (of a for_each)
         "f.yaml:7:30: steps[0].inputs.count: 'many' is not an integer",
         "f.yaml:10:23: steps[1].retry.attempts: 0 is less than the minimum of 1",
-        "f.yaml:10:35: steps[1].retry.initial: '1x' is not a duration (e.g. 30s, 5m, 1h)",
+        "f.yaml:10:35: steps[1].retry.initial: '1x' is not a duration (e.g. 30s, 5m, 1h, 7d)",
         "f.yaml:10:39: steps[1].retry: unknown key 'tries'",
         "f.yaml:11:13: steps[1].inputs: missing required input 'text' for widgets.echo",
         "f.yaml:11:21: steps[1].inputs.count: 2.5 is not an integer",
@@ -114,7 +114,7 @@ def test_relay_validate_prints_every_problem(
     [
         (
             "  - {id: a, action: widgets.echo, inputs: {text: x}, timeout: soon}\n",
-            "steps[0].timeout: 'soon' is not a duration (e.g. 30s, 5m, 1h)",
+            "steps[0].timeout: 'soon' is not a duration (e.g. 30s, 5m, 1h, 7d)",
         ),
         (
             "  - {id: a, action: widgets.echo, inputs: {text: x}, retry: {backoff: linear}}\n",
@@ -172,7 +172,7 @@ def test_config_and_trigger_problems_name_their_keys(runtime: Runtime) -> None:
         "f.yaml:4:13: config.n.type: 'text' is not one of: string, number, integer, boolean, "
         "json, connection",
         "f.yaml:5:6: config.c: missing required key 'connection'",
-        "f.yaml:6:29: trigger.schedule.every: 'often' is not a duration (e.g. 30s, 5m, 1h)",
+        "f.yaml:6:29: trigger.schedule.every: 'often' is not a duration (e.g. 30s, 5m, 1h, 7d)",
     ]
 
 
