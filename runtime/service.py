@@ -138,10 +138,19 @@ class Service:
         return render_trigger_inputs(flow, await self.connections(instance, flow))
 
     async def deploy(
-        self, flow_path: str | Path, config: Mapping[str, Any], name: str | None = None
+        self,
+        flow_path: str | Path,
+        config: Mapping[str, Any],
+        name: str | None = None,
+        *,
+        text: str | None = None,
     ) -> Instance:
-        """Check the flow and config, store the instance, run its trigger's deploy hook."""
-        flow = self.runtime.load_flow(flow_path)
+        """Check the flow and config, store the instance, run its trigger's deploy hook. With
+        ``text`` the flow is that text (the API's case) and ``flow_path`` only names it."""
+        if text is None:
+            flow = self.runtime.load_flow(flow_path)
+        else:
+            flow = self.runtime.load_flow_text(text, str(flow_path))
         name = name or Path(flow_path).stem
         if await self.store.get_instance(name) is not None:
             raise ConfigurationError(f"an instance named {name!r} exists; undeploy it first")
