@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 #: Where a reconnect's browser is sent back, under the API's prefix.
 CALLBACK_PATH = "/oauth/callback"
 
-Name = Annotated[str, Path(min_length=1, max_length=200)]
+#: A stored connection's name: NUL is refused here (422), as PostgreSQL cannot hold one in text.
+Name = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
 
 
 class ConnectionSummary(BaseModel):
