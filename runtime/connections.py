@@ -144,15 +144,24 @@ class ConnectionHandle:
                 current = stored or self.token
                 if current is None or not current.refresh_token:
                     raise ReconnectRequired(self.name, "no refresh token")
-                new = await token_request(
-                    self.http,
-                    self.endpoints.token_url,
-                    client_id=str(self.fields.get("clientId", "")),
-                    client_secret=str(self.fields.get("clientSecret", "")),
-                    form={"grant_type": "refresh_token", "refresh_token": current.refresh_token},
-                    now=self.clock.time(),
-                    connection=self.name,
-                )
+                try:
+                    new = await token_request(
+                        self.http,
+                        self.endpoints.token_url,
+                        client_id=str(self.fields.get("clientId", "")),
+                        client_secret=str(self.fields.get("clientSecret", "")),
+                        form={
+                            "grant_type": "refresh_token",
+                            "refresh_token": current.refresh_token,
+                        },
+                        now=self.clock.time(),
+                        connection=self.name,
+                    )
+                except ReconnectRequired as exc:
+                    # kept with the token, so listing connections can say "reconnect needed"
+                    # without spending a refresh token to find out
+                    await self.store.save(self.store_key, current.refresh_failed(exc.reason))
+                    raise
                 if new.refresh_token is None:
                     # servers that do not rotate keep the old refresh token valid
                     new = Token(

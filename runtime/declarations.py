@@ -113,6 +113,10 @@ class Connection:
     token_input: str = "apiKey"  # noqa: S105 - an input key, not a secret
     #: Seconds before expiry at which a token is refreshed proactively.
     refresh_margin: float = 60.0
+    #: ``test(ctx, connection)``: one cheap authenticated request (who am I) that raises the
+    #: API's error when the connection does not work; what ``relay connections test`` and
+    #: ``POST /api/v1/connections/NAME/test`` call. ``None``: the connection cannot be tested.
+    test: Callable[..., Any] | None = field(default=None, eq=False)
 
 
 @frozen(kw_only=True)

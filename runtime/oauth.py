@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
+#: The key in ``Token.extra`` under which a refused refresh is kept (relay's own, not a token
+#: endpoint's: an answer's fields are kept under their own names).
+REFRESH_FAILED = "relay_refresh_failed"
+
+
 @frozen
 class Token:
     """An OAuth token set. Secrets are kept out of ``repr``."""
@@ -77,6 +82,16 @@ class Token:
             scope=str(data.get("scope", "")),
             extra=dict(data.get("extra") or {}),
         )
+
+    @property
+    def refresh_failure(self) -> str | None:
+        """Why the last refresh of this token was refused (``invalid_grant``...), if it was."""
+        reason = self.extra.get(REFRESH_FAILED)
+        return reason if isinstance(reason, str) else None
+
+    def refresh_failed(self, reason: str) -> Token:
+        """The same token marked as refused by the token endpoint (see ``refresh_failure``)."""
+        return evolve(self, extra={**self.extra, REFRESH_FAILED: reason})
 
     def expired_copy(self, at: float) -> Token:
         """The same token marked as expiring at ``at`` (to force a refresh)."""

@@ -10,6 +10,8 @@ from runtime import Connection, Input, OAuth2Endpoints
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from runtime import ConnectionHandle, Context
+
 LIVE_API = "https://api.calendly.com"
 LIVE_AUTHORIZE = "https://auth.calendly.com/oauth/authorize"
 LIVE_TOKEN = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL, not a secret
@@ -54,12 +56,19 @@ def oauth_endpoints(fields: Mapping[str, Any]) -> OAuth2Endpoints:
     )
 
 
+async def check_connection(ctx: Context, connection: ConnectionHandle) -> None:
+    """``GET /users/me``: the cheapest call every token may make. No retries: a test says
+    what the API answers now, at once."""
+    await ctx.http(connection, retries=0).request("GET", "/users/me")
+
+
 OAUTH2 = Connection(
     key="calendlyOauth2Connection",
     label="OAuth 2.0 Connection",
     kind="oauth2",
     description="Calendly OAuth 2.0 (authorization code with PKCE; refresh tokens rotate).",
     endpoints=oauth_endpoints,
+    test=check_connection,
     inputs=(
         Input(
             key="authorizeUrl",
@@ -107,6 +116,7 @@ PERSONAL_TOKEN = Connection(
     description="A Calendly personal access token (Integrations > API & Webhooks).",
     endpoints=oauth_endpoints,  # it has no OAuth server: only the API base is used
     token_input="apiKey",  # noqa: S106 - the input's key, not a secret
+    test=check_connection,
     inputs=(
         Input(key="apiKey", label="Personal Access Token", type="password", required=True),
         _LIVE,

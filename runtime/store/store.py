@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from runtime.errors import ConfigurationError
 from runtime.store.api_tokens import ApiTokenQueries
+from runtime.store.connection_status import ConnectionStatusQueries
 from runtime.store.connections import ConnectionQueries
 from runtime.store.crypto import ENV_KEYS, KEY_FILE, Keyring
 from runtime.store.db import (
@@ -50,6 +51,7 @@ class Store(
     ExecutionPages,
     StateQueries,
     ConnectionQueries,
+    ConnectionStatusQueries,
     KeyQueries,
     ApiTokenQueries,
     RetentionQueries,
