@@ -16,13 +16,14 @@ from pydantic import BaseModel, Field
 
 from runtime.errors import FlowError, NotFound, RelayError
 from runtime.management.problems import ApiProblem, FieldProblem, ProblemRoute
+from runtime.management.routes import NO_NUL
 
 if TYPE_CHECKING:
     from runtime.executors import Executor
     from runtime.management.auth import Authenticator
     from runtime.service import Service
 
-Name = Annotated[str, Path(min_length=1, max_length=200)]
+Name = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]
 Force = Annotated[bool, Query(description="Remove it even if its undeploy step fails.")]
 #: The largest flow text the API takes (a flow file is a few kilobytes).
 FLOW_MAX = 1_000_000

@@ -54,8 +54,10 @@ _NOT_FOUND = _problem(404, "No such thing")
 _FORBIDDEN = _problem(403, "The token's scope is too small")
 _CONFLICT = _problem(409, "Not possible in its present state")
 
-Name = Annotated[str, Path(min_length=1, max_length=200)]
-ExecutionId = Annotated[str, Path(min_length=1, max_length=64)]
+#: PostgreSQL text cannot hold NUL: a name or id with one is a 422, never a database error.
+NO_NUL = r"^[^\x00]+$"
+Name = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]
+ExecutionId = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
 def instances_router(relay: Service, auth: Authenticator) -> APIRouter:

@@ -98,3 +98,20 @@ async def test_undeploy_needs_admin_and_then_the_instance_is_gone(api: Api) -> N
     payload = body(1)
     late = await api.client.post(api.hook, content=payload, headers=sign(payload))
     assert late.status_code == 404
+
+
+async def test_a_name_holding_nul_is_a_problem_on_every_instance_route(api: Api) -> None:
+    for answer in (
+        await api.get("/instances/a%00b"),
+        await api.get("/instances/a%00b/versions"),
+        await api.post("/instances/a%00b/pause"),
+        await api.post("/instances/a%00b/redeploy", "admin", json={}),
+        await delete(api, "/instances/a%00b"),
+        await api.get("/executions/a%00b"),
+    ):
+        assert answer.status_code == 422, answer.text
+        errors = answer.json()["errors"]
+        assert {(e["location"], e["field"]) for e in errors} & {
+            ("path", "$.name"),
+            ("path", "$.execution_id"),
+        }, errors
