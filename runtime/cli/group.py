@@ -102,8 +102,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "connections": LazyCommand(
         "runtime.cli.connection_commands",
         "connections_group",
-        "List stored connections: name, component, connection key, kind, when saved (stored or "
-        "last replaced), and the instances that use them (never a field or token).",
+        "Stored connections (alone: ``list``): name, component, connection key, kind, status "
+        "(connected, expiring, reconnect_needed), token expiry, last refresh, when saved, and the "
+        "instances that use them (never a field or token).",
     ),
     "executions": LazyCommand(
         "runtime.cli.history",
