@@ -21,6 +21,7 @@ from runtime.store.db import (
     masked,
     resolve_url,
 )
+from runtime.store.execution_feed import ExecutionFeed
 from runtime.store.execution_pages import ExecutionPages
 from runtime.store.executions import ExecutionQueries
 from runtime.store.groupcommit import sqlite_file
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 class Store(
     InstanceQueries,
+    ExecutionFeed,
     ExecutionQueries,
     ExecutionPages,
     StateQueries,
