@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
 from runtime.management.auth import Authenticator, FailedAttempts
+from runtime.management.bulk import bulk_router
 from runtime.management.events import events_router
 from runtime.management.problems import Problem, ProblemRoute, answer_for
 from runtime.management.routes import executions_router, instances_router
@@ -75,6 +76,7 @@ def create_api(
     api.include_router(instances_router(relay, auth))
     api.include_router(executions_router(relay, executor, auth))
     api.include_router(events_router(relay, auth))
+    api.include_router(bulk_router(relay, executor, auth))
     return api
 
 
