@@ -19,7 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
 from runtime.management.auth import Authenticator, FailedAttempts
+from runtime.management.bulk import bulk_router
 from runtime.management.connections import connections_router
+from runtime.management.events import events_router
 from runtime.management.lifecycle import lifecycle_router
 from runtime.management.problems import Problem, ProblemRoute, answer_for
 from runtime.management.routes import executions_router, instances_router
@@ -77,6 +79,8 @@ def create_api(
     api.include_router(executions_router(relay, executor, auth))
     api.include_router(lifecycle_router(relay, executor, auth))
     api.include_router(connections_router(relay, auth, PREFIX))
+    api.include_router(events_router(relay, auth))
+    api.include_router(bulk_router(relay, executor, auth))
     return api
 
 

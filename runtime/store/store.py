@@ -22,6 +22,7 @@ from runtime.store.db import (
     masked,
     resolve_url,
 )
+from runtime.store.execution_feed import ExecutionFeed
 from runtime.store.execution_pages import ExecutionPages
 from runtime.store.executions import ExecutionQueries
 from runtime.store.groupcommit import sqlite_file
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 class Store(
     InstanceQueries,
     LifecycleQueries,
+    ExecutionFeed,
     ExecutionQueries,
     ExecutionPages,
     StateQueries,

@@ -106,6 +106,8 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document
             for result in schema.get_all_operations():
                 assert isinstance(result, Ok), result  # relay's own document is valid
                 operation = result.ok()
+                if operation.path == "/events":  # a stream that never ends: test_events_api
+                    continue
 
                 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
                 @given(operation.as_strategy())
