@@ -62,6 +62,9 @@ def create_api(
         },
     )
     api.router.route_class = ProblemRoute
+    # every path is answered as it is (a problem for one the API does not know), never
+    # redirected: `/connections/` with an empty name is a 404, not a 307 to the list
+    api.router.redirect_slashes = False
 
     async def problem(request: Request, exc: Exception) -> Response:
         return answer_for(exc, request)
