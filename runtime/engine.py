@@ -15,7 +15,6 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from attrs import define, field, frozen
 
 from runtime import expression_budget
@@ -550,7 +549,7 @@ class Execution:
             self.state.flow = latest.get("flow", {})
             self.state.cross_flow = latest.get("cross_flow", {})
             self.state.integration = latest.get("integration", {})
-        self._state_text = json.dumps(self.state.as_dict(), separators=(",", ":"))
+        self._state_text = _state_text(self.state)
 
     def _save(
         self,
@@ -566,14 +565,26 @@ class Execution:
         checkpoints = self.checkpoints
         if checkpoints is None:
             return
-        text = json.dumps(self.state.as_dict(), separators=(",", ":"))
+        text = _state_text(self.state)
         state = None
         if text != self._state_text:
             self._state_text = text
             state = json.loads(text)  # a copy: later steps go on changing the scopes
-        fields = attrs.asdict(record, recurse=False)
-        if record.kind == "action":
-            fields["output"] = None  # it is the value
+        fields = {
+            "id": record.id,
+            "path": record.path,
+            "kind": record.kind,
+            "action": record.action,
+            "status": record.status,
+            "started_at": record.started_at,
+            "finished_at": record.finished_at,
+            "attempts": record.attempts,
+            "inputs": record.inputs,
+            # an action's output is the checkpoint's value: kept once
+            "output": None if record.kind == "action" else record.output,
+            "error": record.error,
+            "claim": record.claim,
+        }
         checkpoints.add(
             Checkpoint(
                 path=record.path,
@@ -689,6 +700,19 @@ def _truthy(value: Any) -> bool:
 
 def _seq(checkpoint: Checkpoint) -> int:
     return checkpoint.seq
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+#: The state scopes of most executions: none holds anything.
+_EMPTY_STATE = _ENCODE({"execution": {}, "flow": {}, "cross_flow": {}, "integration": {}})
+
+
+def _state_text(state: State) -> str:
+    """The state scopes as JSON text, to see whether a step changed them (empty scopes, the
+    common case, without encoding them)."""
+    if not (state.execution or state.flow or state.cross_flow or state.integration):
+        return _EMPTY_STATE
+    return _ENCODE(state.as_dict())
 
 
 def _resumed_attempt(resume: Checkpoint, started: float) -> tuple[float, int]:
