@@ -22,9 +22,11 @@ from runtime.instance_config import trigger_inputs as render_trigger_inputs
 from runtime.intake import WebhookIntake, WebhookOutcome
 from runtime.lifecycle import Redeployed, pause, redeploy, resume
 from runtime.running import Runner
+from runtime.webhook_sync import Moved
+from runtime.webhook_sync import sync as sync_webhook_urls
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from runtime.api import Consent, Runtime
     from runtime.connections import ConnectionHandle
@@ -204,6 +206,14 @@ class Service:
         config resolved before anything changes; the trigger's deploy step runs again only
         when its inputs changed (see ``runtime.lifecycle``)."""
         return await redeploy(self, name, flow, config)
+
+    async def sync_webhook_urls(
+        self, names: Collection[str] | None = None, *, dry_run: bool = False
+    ) -> list[Moved]:
+        """Re-register the instances (of ``names``, if given) whose webhook URL, as registered,
+        differs from where this server receives them (see ``runtime.webhook_sync``); with
+        ``dry_run``, only find them."""
+        return await sync_webhook_urls(self, names, dry_run=dry_run)
 
     async def pause(self, name: str) -> bool:
         """Pause instance ``name``: its deliveries are still verified, recorded and answered

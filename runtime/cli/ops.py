@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -102,11 +103,17 @@ def _left_behind(instance: Any) -> list[str]:
     return lines or ["nothing recorded was left behind"]
 
 
-@click.command("instances")
+@click.group("instances", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.pass_context
 @handle_errors
-def instances_command(as_json: bool) -> None:
-    """List deployed instances (whole webhook URLs; none for flows nothing posts to)."""
+def instances_command(ctx: click.Context, as_json: bool) -> None:
+    """List deployed instances (whole webhook URLs; none for flows nothing posts to).
+
+    ``relay instances sync`` re-registers those whose webhook URL moved.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
 
     async def main() -> list[dict[str, Any]]:
         async with service() as relay:
@@ -230,6 +237,42 @@ def serve_command(
         asyncio.run(main())
     finally:
         sock.close()
+
+
+@instances_command.command("sync")
+@click.argument("names", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Name the instances whose URL moved; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def instances_sync_command(names: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Re-register the instances (NAMES, or all) whose webhook URL moved with the public URL.
+
+    Each one's trigger registers the new URL (e.g. a new Calendly subscription) and its old
+    registration is removed. Exits 1 when one could not be re-registered.
+    """
+
+    async def main() -> list[Any]:
+        async with service() as relay:
+            return await relay.sync_webhook_urls(names or None, dry_run=dry_run)
+
+    done = run_async(main())
+    if as_json:
+        emit_json(
+            [
+                {"name": m.name, "old": m.old, "new": m.new, "outcome": m.outcome, "note": m.note}
+                for m in done
+            ]
+        )
+    else:
+        if not done:
+            out.print("every instance is registered where this server receives it", markup=False)
+        for m in done:
+            verb = "would re-register" if m.outcome == "would" else m.outcome
+            out.print(f"{m.name}: {verb} {m.old} -> {m.new}", markup=False)
+            if m.note:
+                out.print(f"  {m.note}", markup=False)
+    if any(m.outcome == "failed" for m in done):
+        sys.exit(1)
 
 
 @click.command("connect")

@@ -67,6 +67,23 @@ class StatusChange(BaseModel):
     )
 
 
+class SyncRequest(BaseModel):
+    """Which instances to re-register (all, by default), or only find them."""
+
+    names: list[str] | None = Field(default=None, max_length=1000)
+    dry_run: bool = False
+
+
+class SyncedInstance(BaseModel):
+    """One instance whose webhook URL moved, and what the sync did."""
+
+    name: str
+    old: str = Field(description="Where its sender posted.")
+    new: str = Field(description="Where this server receives it.")
+    outcome: str = Field(description="would (a dry run), re-registered, recorded or failed.")
+    note: str = ""
+
+
 class FlowVersionView(BaseModel):
     """One flow an instance was deployed with (its config stays in the store)."""
 
@@ -104,6 +121,7 @@ def lifecycle_router(relay: Service, executor: Executor, auth: Authenticator) ->
     _deploy_routes(router, relay, [Depends(auth.require("admin"))])
     _state_routes(router, relay, executor, [Depends(auth.require("operate"))])
     _version_routes(router, relay, [Depends(auth.require("read"))])
+    _sync_routes(router, relay, [Depends(auth.require("admin"))])
     return router
 
 
@@ -204,4 +222,20 @@ def _version_routes(router: APIRouter, relay: Service, read: list[Any]) -> None:
             raise ApiProblem(404, "not-found", str(exc)) from None
         return [
             {"version": v.version, "created_at": v.created_at, "flow": v.flow_text} for v in found
+        ]
+
+
+def _sync_routes(router: APIRouter, relay: Service, admin: list[Any]) -> None:
+    @router.post("/sync", response_model=list[SyncedInstance], dependencies=admin)
+    async def sync(request: SyncRequest | None = None) -> list[dict[str, object]]:
+        """Re-register the instances whose webhook URL moved with the public URL: the new URL
+        registered by each one's trigger, the old registration removed."""
+        options = request or SyncRequest()
+        try:
+            done = await relay.sync_webhook_urls(options.names, dry_run=options.dry_run)
+        except NotFound as exc:
+            raise ApiProblem(404, "not-found", str(exc)) from None
+        return [
+            {"name": m.name, "old": m.old, "new": m.new, "outcome": m.outcome, "note": m.note}
+            for m in done
         ]

@@ -56,7 +56,7 @@ async def moved_webhook_urls(relay: Service) -> list[str]:
         if old is not None and old != new:
             lines.append(
                 f"warning: instance {instance.name} was registered with {old} but this server "
-                f"receives it at {new}: re-register it with `relay undeploy {instance.name}` "
-                "and `relay deploy` (for now)"
+                f"receives it at {new}: re-register it with `relay instances sync "
+                f"{instance.name}`"
             )
     return lines
