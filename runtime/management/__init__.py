@@ -25,6 +25,7 @@ from runtime.management.events import events_router
 from runtime.management.lifecycle import lifecycle_router
 from runtime.management.problems import Problem, ProblemRoute, answer_for
 from runtime.management.routes import executions_router, instances_router
+from runtime.management.tokens import tokens_router
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -81,6 +82,7 @@ def create_api(
     api.include_router(instances_router(relay, auth))
     api.include_router(executions_router(relay, executor, auth))
     api.include_router(lifecycle_router(relay, executor, auth))
+    api.include_router(tokens_router(relay, auth))
     api.include_router(connections_router(relay, auth, PREFIX))
     api.include_router(events_router(relay, auth))
     api.include_router(bulk_router(relay, executor, auth))

@@ -138,6 +138,9 @@ def executions_router(relay: Service, executor: Executor, auth: Authenticator) -
         ] = None,
         limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
         cursor: Annotated[str | None, Query(max_length=400)] = None,
+        flow_version: Annotated[
+            int | None, Query(ge=1, le=2**31 - 1, description="The flow version they ran.")
+        ] = None,
     ) -> dict[str, object]:
         """Executions, newest first, a page at a time (keyset: rows recorded while paging
         never shift a page)."""
@@ -148,6 +151,7 @@ def executions_router(relay: Service, executor: Executor, auth: Authenticator) -
             created_after=_seconds(created_after),
             created_before=_seconds(created_before),
             error=error,
+            flow_version=flow_version,
         )
         rows = await relay.store.page_executions(where, limit + 1, after)
         more = len(rows) > limit

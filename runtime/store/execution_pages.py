@@ -34,6 +34,7 @@ class ExecutionFilter:
     created_after: float | None = None
     created_before: float | None = None
     error: str | None = None
+    flow_version: int | None = None
 
 
 class ExecutionPages(StoreBase):
@@ -53,6 +54,8 @@ class ExecutionPages(StoreBase):
             conditions.append(c.instance == where.instance)
         if where.status is not None:
             conditions.append(c.status == where.status)
+        if where.flow_version is not None:
+            conditions.append(c.flow_version == where.flow_version)
         if where.created_after is not None:
             conditions.append(c.created_at > where.created_after)
         if where.created_before is not None:
