@@ -143,10 +143,6 @@ class Execution:
             self._resume_state(checkpoints)
         try:
             await self._steps(self.flow.steps, outputs, None, "")
-        except asyncio.CancelledError:
-            if checkpoints is not None:  # interrupted: the next claim goes on from what landed
-                checkpoints.abandon()
-            raise
         except _Halt as halt:
             status = "failed"
             if halt.error is None:
@@ -159,6 +155,12 @@ class Execution:
         except Canceled:
             status = "canceled"
             error = {"type": "Canceled", "message": "the execution was canceled on request"}
+        except BaseException:
+            # interrupted (a shutdown, a lost lease, the store away): stop writing; the next
+            # claim goes on from what landed
+            if checkpoints is not None:
+                checkpoints.abandon()
+            raise
         if checkpoints is not None and status != "waiting":
             await checkpoints.finish()
         for handle in self.connections.values():  # a token refreshed by a handle opened elsewhere

@@ -83,6 +83,7 @@ async def servers(tmp_path: Path, store_url: str) -> AsyncIterator[tuple[Server,
         made.append(Server(relay, InProcessExecutor(relay), store, clock, ledger))
     yield made[0], made[1]
     for server in made:
+        server.ledger.release.set()  # a step left hanging by a "crash" ends (and is refused)
         await server.executor.shutdown(1)
         await server.relay.aclose()
         await server.store.close()
