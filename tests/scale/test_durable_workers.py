@@ -59,7 +59,9 @@ async def test_sigkill_of_workers_mid_burst_repeats_no_completed_step(
         worker = cluster.start_worker("--threads", "8")
         await asyncio.gather(*(deliver(cluster, url, n, pause=0.1) for n in range(BURST)))
         for kill in range(KILLS):
-            after = await kill_at_random_point(worker, sandbox, rng, 4, 36)
+            # at least 12 share requests with 8 threads: some execution has begun its second
+            # share, so its first was committed before the kill (the check below needs one)
+            after = await kill_at_random_point(worker, sandbox, rng, 12, 36)
             print(f"kill {kill}: after {after} share requests")
             rows = await cluster.store.list_executions(instance="chaos", limit=10_000)
             # the kill must have caught work unfinished, or it would prove nothing

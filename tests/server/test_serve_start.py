@@ -122,4 +122,4 @@ def test_instances_registered_at_another_url_are_named_at_start(tmp_path: Path) 
     new = old.replace("http://old.test:9", f"http://127.0.0.1:{port}")
     warnings = [line for line in err.splitlines() if line.startswith("warning: instance hook")]
     assert len(warnings) == 1
-    assert old in warnings[0] and new in warnings[0] and "relay undeploy hook" in warnings[0]
+    assert old in warnings[0] and new in warnings[0] and "relay instances sync hook" in warnings[0]
