@@ -214,13 +214,13 @@ class Checkpointer:
             raise self._failure
 
     def abandon(self) -> None:
-        """The run was interrupted (its claim is handed back or lost): stop writing."""
+        """The run was interrupted (its claim is handed back or lost): write nothing more. A
+        write already in flight is let finish (it is fenced by the lease, and cancelling a
+        database call midway can leave its connection unusable)."""
         self._queue.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._flushing is not None and not self._flushing.done():
-            self._flushing.cancel()
 
     def check(self) -> None:
         """Raise a failed write's error, or ``Canceled`` if a cancel was requested."""

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from runtime.background import stop
 from runtime.claims import Claim
 from runtime.envsettings import POSITIVE, env_value
 from runtime.executors.waking import Waker
@@ -231,7 +232,10 @@ class InProcessExecutor:
         self._queued.clear()
         for chore in (self._heartbeat, self._sweeper, self._waking):
             if chore is not None:
-                chore.cancel()
+                # waited for: a chore stopped midway through a store call must be done with it
+                # before the store closes (the waker looks at the store every second)
+                await stop(chore)
+        self._heartbeat = self._sweeper = self._waking = None
         if not self._tasks:
             return
         _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
