@@ -14,31 +14,15 @@ import attrs
 import httpx
 import pytest
 import pytest_asyncio
+from calendly_hook import HOOK_FLOW, sandbox_connection
 from relay_service_support import in_process_service
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from components.calendly.signature import sign as calendly_sign
-from runtime import ManualClock, Runtime, Service, Token
+from runtime import ManualClock, Runtime, Service
 
 NOW = 1_800_000_000.0
-FLOW = """\
-name: calendly hook
-config:
-  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
-  organization: {type: string}
-trigger:
-  component: calendly
-  trigger: calendlyTrigger
-  inputs:
-    connection: ${{ config.calendly }}
-    eventNamesInput: [invitee.created]
-    organization: ${{ config.organization }}
-    scope: organization
-steps:
-  - id: seen
-    action: relay.value
-    inputs: {value: "${{ trigger.body.event }}"}
-"""
+FLOW = HOOK_FLOW
 #: Only a step differs: the trigger's deploy step is given what it was given before.
 STEPS_CHANGED = FLOW.replace('{value: "${{ trigger.body.event }}"}', "{value: second}")
 #: The subscription's events differ: the deploy step must run again.
@@ -68,17 +52,7 @@ async def setup(tmp_path: Path, store_url: str) -> AsyncIterator[Setup]:
     )
     runtime = Runtime(hosts={"calendly.test": sandbox.app}, clock=clock)
     async with in_process_service(runtime, store_url, tmp_path) as (relay, _executor, client):
-        fields = {
-            "clientId": "sandbox-client-id",
-            "clientSecret": "sandbox-client-secret",
-            "useLiveServer": False,
-            "sandboxUrl": "http://calendly.test",
-        }
-        await relay.store.save_connection("cal", "calendly", "calendlyOauth2Connection", fields)
-        await relay.store.tokens.save(
-            "connection:cal", Token.from_response(sandbox.issue_token(), NOW)
-        )
-        config = {"calendly": {"use": "cal"}, "organization": sandbox.org_uri()}
+        config = await sandbox_connection(relay, sandbox, NOW)
         yield Setup(relay, client, sandbox, config)
 
 

@@ -12,6 +12,7 @@ import attrs
 import httpx
 import pytest
 import pytest_asyncio
+from calendly_hook import HOOK_FLOW, sandbox_connection
 from relay_service_support import in_process_service
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -21,30 +22,12 @@ from runtime import (
     NotFound,
     Runtime,
     Service,
-    Token,
     create_app,
 )
 from runtime.server.listen import moved_webhook_urls
 
 NOW = 1_800_000_000.0
-FLOW = """\
-name: calendly hook
-config:
-  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
-  organization: {type: string}
-trigger:
-  component: calendly
-  trigger: calendlyTrigger
-  inputs:
-    connection: ${{ config.calendly }}
-    eventNamesInput: [invitee.created]
-    organization: ${{ config.organization }}
-    scope: organization
-steps:
-  - id: seen
-    action: relay.value
-    inputs: {value: "${{ trigger.body.event }}"}
-"""
+FLOW = HOOK_FLOW
 NEW_BASE = "https://relay.new.example"
 
 
@@ -66,19 +49,9 @@ async def setup(tmp_path: Path, store_url: str) -> AsyncIterator[Setup]:
     )
     runtime = Runtime(hosts={"calendly.test": sandbox.app}, clock=clock)
     async with in_process_service(runtime, store_url, tmp_path) as (relay, _executor, _client):
-        fields = {
-            "clientId": "sandbox-client-id",
-            "clientSecret": "sandbox-client-secret",
-            "useLiveServer": False,
-            "sandboxUrl": "http://calendly.test",
-        }
-        await relay.store.save_connection("cal", "calendly", "calendlyOauth2Connection", fields)
-        await relay.store.tokens.save(
-            "connection:cal", Token.from_response(sandbox.issue_token(), NOW)
-        )
+        config = await sandbox_connection(relay, sandbox, NOW)
         flow = tmp_path / "hook.yaml"
         flow.write_text(FLOW)
-        config = {"calendly": {"use": "cal"}, "organization": sandbox.org_uri()}
         for name in ("moves", "also"):
             await relay.deploy(flow, config, name)
         # the same store served at another public URL (the server moved)
