@@ -15,6 +15,7 @@ from bench import (
     fig_coldstart,
     fig_engine,
     fig_ingest,
+    fig_listing,
     fig_pagination,
     fig_validation,
     fig_workers,
@@ -28,6 +29,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "coldstart": fig_coldstart.run,
     "validation": fig_validation.run,
     "workers": fig_workers.run,
+    "listing": fig_listing.run,
 }
 
 

@@ -131,6 +131,8 @@ executions = Table(
     Column("cancel_requested", Integer, nullable=True),
     Index(None, "status", "lease_until"),
     Index(None, "instance", "created_at"),
+    # one instance's executions of one status in the listing's keyset order
+    Index(None, "instance", "status", "created_at", "id"),
     Index(None, "created_at"),
     Index(None, "status", "wake_at"),
 )

@@ -144,9 +144,10 @@ def test_executions_show_whole_ids_and_take_unique_prefixes(home: Path) -> None:
             f"error: execution id {shared!r} is ambiguous: 3 executions start with it "
             "(give more of the id)"
         )
-    code, out, err = invoke("replay", unique)
-    assert code == 0, err
-    assert out.startswith("replay ") and out.strip().endswith(": completed")
+    # the real command (in-process, unconfigured logging would print its log lines on stdout)
+    replay = relay(home, "replay", unique)
+    assert replay.returncode == 0, replay.stderr
+    assert replay.stdout.startswith("replay ") and replay.stdout.strip().endswith(": completed")
     code, _, err = invoke("execution", "zz-not-hex")
     assert code == 1 and err.strip() == "error: no execution 'zz-not-hex'"
 
