@@ -17,6 +17,7 @@ from bench import (
     fig_ingest,
     fig_listing,
     fig_pagination,
+    fig_retention,
     fig_validation,
     fig_workers,
 )
@@ -30,6 +31,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "validation": fig_validation.run,
     "workers": fig_workers.run,
     "listing": fig_listing.run,
+    "retention": fig_retention.run,
 }
 
 

@@ -3,7 +3,9 @@
 completed, vs a bare Starlette+uvicorn endpoint that only verifies the HMAC and answers 202.
 Latency from delivery (the generator's send) to the first step's start (the execution record),
 both for the bursts (where it is mostly the backlog draining) and for a steady arrival rate
-well under capacity (what one delivery waits when relay keeps up).
+well under capacity (what one delivery waits when relay keeps up). A second ``relay serve``
+with ``--no-api``, its bursts alternated with the first's, shows what mounting the management
+API costs ingest.
 
 Every server is a child process on 127.0.0.1; the load generator (``bench.loadgen``) runs in
 this process and is first run against a null server to show its own ceiling."""
@@ -188,15 +190,18 @@ def _accepted(outcome: loadgen.Outcome) -> dict[str, float]:
 def run(quick: bool) -> Figure:
     rounds, count, connections, seconds = (1, 2000, 32, 10.0) if quick else (5, 8000, 64, 20.0)
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
-        home = Path(tmp)
-        path = asyncio.run(deploy(home))
-        env = {"RELAY_HOME": str(home)}
+        home, bare_home = Path(tmp) / "api", Path(tmp) / "no-api"
         os.environ.pop("RELAY_DATABASE_URL", None)
+        path = asyncio.run(deploy(home))
+        no_api_path = asyncio.run(deploy(bare_home))
+        env = {"RELAY_HOME": str(home)}
         null_port, bare_port, relay_port = free_port(), free_port(), free_port()
+        no_api_port = free_port()
         results: dict[str, list[Any]] = {
             "null": [],
             "bare": [],
             "relay": [],
+            "no_api": [],
             "exec": [],
             "steady": [],
         }
@@ -208,24 +213,42 @@ def run(quick: bool) -> Figure:
             child_server(
                 [RELAY, "serve", "--port", str(relay_port)], relay_port, env=env, cwd=home
             ),
+            child_server(
+                [RELAY, "serve", "--port", str(no_api_port), "--no-api"],
+                no_api_port,
+                env={"RELAY_HOME": str(bare_home)},
+                cwd=bare_home,
+            ),
         ):
             warm = deliveries(path, -1, 200)
             for port in (null_port, bare_port, relay_port):
                 asyncio.run(generate(port, warm, 8, 30, False))
+            asyncio.run(generate(no_api_port, deliveries(no_api_path, -1, 200), 8, 30, False))
             wait_finished(home, set(), 60)
+            wait_finished(bare_home, set(), 60)
             results["null"].append(
                 asyncio.run(
                     generate(null_port, deliveries(path, -2, count), connections, seconds, False)
                 )
             )
             for r in range(rounds):
-                order = ["bare", "relay"] if r % 2 == 0 else ["relay", "bare"]
+                order = ["bare", "relay", "no_api"]
+                order = order[r % 3 :] + order[: r % 3]
                 for target in order:
                     reqs = deliveries(path, r, count)
                     if target == "bare":
                         results["bare"].append(
                             asyncio.run(generate(bare_port, reqs, connections, seconds, False))
                         )
+                        continue
+                    if target == "no_api":
+                        # the same server without the management API: what mounting it costs
+                        reqs = deliveries(no_api_path, r, count)
+                        outcome = asyncio.run(
+                            generate(no_api_port, reqs, connections, seconds, True)
+                        )
+                        results["no_api"].append(outcome.count(202) / outcome.elapsed)
+                        wait_finished(bare_home, set(_accepted(outcome)), 300)
                         continue
                     outcome = asyncio.run(generate(relay_port, reqs, connections, seconds, True))
                     results["relay"].append(outcome)
@@ -250,6 +273,7 @@ def _figure(
     bare_rates = [o.rate for o in results["bare"]]
     relay_rates = [o.count(202) / o.elapsed for o in results["relay"]]
     shares = [a / b for a, b in zip(relay_rates, bare_rates, strict=True)]
+    api_costs = [a / b for a, b in zip(relay_rates, results["no_api"], strict=True)]
     exec_rates = [e["rate"] for e in results["exec"]]
     first = [x for e in results["exec"] for x in e["to_first_step"]]
     steady_first = [x for e in results["steady"] for x in e["to_first_step"]]
@@ -266,6 +290,8 @@ def _figure(
         ("bare Starlette+uvicorn HMAC endpoint, 202/s", spread(bare_rates, 0)),
         ("relay serve, deliveries accepted (202, committed)/s", spread(relay_rates, 0)),
         ("relay accepted / bare", spread(shares, 3)),
+        ("relay serve --no-api, deliveries accepted/s", spread(results["no_api"], 0)),
+        ("relay with the management API / --no-api", spread(api_costs, 3)),
         ("relay executions completed/s (first send -> last finish)", spread(exec_rates, 0)),
         (
             "delivery -> first step start, p50 / p99",
@@ -297,7 +323,8 @@ def _figure(
     share = median(shares)
     line = (
         f"2 webhook ingest: relay/bare = {spread(shares, 3)} over {rounds} rounds ({median(relay_rates):,.0f}/s vs {median(bare_rates):,.0f}/s accepted; "  # noqa: E501
-        f"generator ceiling {null.rate:,.0f}/s); executions {median(exec_rates):,.0f}/s; "
+        f"generator ceiling {null.rate:,.0f}/s); with the API / --no-api {spread(api_costs, 3)}; "
+        f"executions {median(exec_rates):,.0f}/s; "
         f"delivery->first step p50 {percentile(first, 50) * 1000:.1f} ms p99 {percentile(first, 99) * 1000:.1f} ms "  # noqa: E501
         f"(burst), {percentile(steady_first, 50) * 1000:.1f} / {percentile(steady_first, 99) * 1000:.1f} ms at {STEADY_RATE:.0f}/s; "  # noqa: E501
         f"targets >= {TARGET_SHARE}, >= {TARGET_ACCEPTED:,.0f}/s, >= {TARGET_EXECUTIONS:,.0f} exec/s"  # noqa: E501

@@ -1,6 +1,11 @@
 """The server's retention chore: what ``RELAY_RETENTION`` no longer keeps is deleted every
 ``interval`` seconds, a small batch a transaction with a pause between batches, so ingest and
-executions go on while a large store is pruned."""
+executions go on while a large store is pruned.
+
+The pause grows with the batch: after a batch that took ``t`` seconds the pruner waits long
+enough that its batches fill at most ``SHARE`` of the time. A batch's time is mostly the
+database's (the same CPU and, on SQLite, the same write lock that ingest needs), so a slow store
+is pruned more slowly rather than ingest slowing to the pruner's pace."""
 
 from __future__ import annotations
 
@@ -19,8 +24,16 @@ log = structlog.get_logger("relay.server")
 
 #: Seconds between prunes.
 INTERVAL = 60.0
-#: Seconds the pruner pauses between two batches (the store's write lock is free meanwhile).
+#: Seconds the pruner pauses between two batches at least (the store's write lock is free
+#: meanwhile).
 PAUSE = 0.05
+#: The share of the time the pruner's batches may take at most.
+SHARE = 0.1
+
+
+def pause_after(batch_seconds: float) -> float:
+    """How long to pause after a batch that took ``batch_seconds``."""
+    return max(PAUSE, batch_seconds * (1 - SHARE) / SHARE)
 
 
 def retention_from_env() -> RetentionPolicy | None:
@@ -37,10 +50,16 @@ async def prune_forever(
 ) -> None:
     """Prune by ``policy`` now and every ``interval`` seconds until cancelled."""
 
+    clock = asyncio.get_running_loop().time
+    batch_began = clock()
+
     async def pause() -> None:
-        await asyncio.sleep(PAUSE)
+        nonlocal batch_began
+        await asyncio.sleep(pause_after(clock() - batch_began))
+        batch_began = clock()
 
     while True:
+        batch_began = clock()
         try:
             pruned = await relay.store.prune(policy, relay.runtime.clock.time(), between=pause)
             if pruned.total:

@@ -136,12 +136,17 @@ class RetentionQueries(StoreBase):
             async with self.engine.connect() as conn:
                 return int((await conn.execute(select(func.count()).where(*where))).scalar_one())
         total = 0
+        # a pass walks the time index once: what an earlier batch skipped (kept by the policy)
+        # lies before the last deleted row's time and is not read again
+        since: float | None = None
         while True:
-            query = select(c.id).where(*where).order_by(c.created_at).limit(batch)
-            deleted = await self._delete_batch(query)
+            bounded = where if since is None else [*where, c.created_at >= since]
+            query = select(c.id, c.created_at).where(*bounded).order_by(c.created_at).limit(batch)
+            deleted, last = await self._delete_batch(query)
             total += deleted
             if deleted < batch:
                 return total
+            since = last
             if between is not None:
                 await between()
 
@@ -170,23 +175,25 @@ class RetentionQueries(StoreBase):
                 .offset(keep)
                 .limit(batch)
             )
-            deleted = await self._delete_batch(query)
+            deleted, _ = await self._delete_batch(query)
             total += deleted
             if deleted < batch:
                 return total
             if between is not None:
                 await between()
 
-    async def _delete_batch(self, query: Any) -> int:
-        """Delete the executions ``query`` selects, with their deliveries and checkpoints, in
-        one transaction; how many were deleted."""
+    async def _delete_batch(self, query: Any) -> tuple[int, Any]:
+        """Delete the executions ``query`` selects (their ids first), with their deliveries
+        and checkpoints, in one transaction; how many were deleted, and the last row's second
+        column when it has one."""
         async with writer(self.engine).begin() as conn:
-            ids = [row[0] for row in await conn.execute(query)]
+            rows = list(await conn.execute(query))
+            ids = [row[0] for row in rows]
             if not ids:
-                return 0
+                return 0, None
             await conn.execute(delete(deliveries).where(deliveries.c.execution_id.in_(ids)))
             await conn.execute(
                 delete(execution_steps).where(execution_steps.c.execution_id.in_(ids))
             )
             await conn.execute(delete(executions).where(executions.c.id.in_(ids)))
-        return len(ids)
+        return len(ids), rows[-1][1] if len(rows[-1]) > 1 else None

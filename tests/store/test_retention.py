@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from runtime.checkpoints import Checkpoint
 from runtime.cli import cli
 from runtime.errors import ConfigurationError
 from runtime.server.pruning import prune_forever
-from runtime.store import Store
+from runtime.store import Keyring, Store, open_store
 from runtime.store.records import Holder
 from runtime.store.retention import RetentionPolicy
 from runtime.store.tables import deliveries, execution_steps, executions
@@ -169,3 +170,36 @@ def test_relay_prune_counts_then_deletes(tmp_path: Path, monkeypatch: pytest.Mon
     result = runner.invoke(cli, ["prune"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "deleted 0 executions (failed: 0, beyond keep=10: 0)"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["completed", "failed", "canceled", "running"]),
+            # whole days, so that several executions share a time (the batches' order has ties)
+            st.integers(min_value=0, max_value=12),
+        ),
+        max_size=14,
+    ),
+    st.integers(min_value=1, max_value=4),
+)
+def test_a_pass_in_small_batches_deletes_exactly_what_the_policy_does_not_keep(
+    rows: list[tuple[str, int]], batch: int
+) -> None:
+    async def check(directory: Path) -> None:
+        store = await open_store(None, data_dir=directory, keyring=Keyring.generate())
+        try:
+            await make_instance(store)
+            made = [(await aged(store, status, days), status, days) for status, days in rows]
+            ages = {"completed": 3, "failed": 8}
+            gone = {i for i, status, days in made if status in ages and days > ages[status]}
+            policy = RetentionPolicy.parse("completed=3d,failed=8d")
+            pruned = await store.prune(policy, NOW, batch=batch)
+            left = {r.id for r in await store.list_executions(limit=100)}
+            assert pruned.total == len(gone)
+            assert left == {i for i, _, _ in made} - gone
+        finally:
+            await store.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(check(Path(tmp)))
