@@ -18,6 +18,8 @@ from runtime.trigger_kinds import TriggerKinds, builtin_kinds
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from runtime.plugins import BrokenPlugin
+
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
@@ -46,6 +48,8 @@ class Registry:
         self.trigger_kinds: TriggerKinds = trigger_kinds or builtin_kinds()
         self._components: dict[str, Registered] = {}
         self._actions: dict[tuple[str, str], tuple[Action, InputSchema]] = {}
+        #: Installed plugins left out because they failed to load, by plugin name.
+        self.broken: dict[str, BrokenPlugin] = {}
 
     def __iter__(self) -> Iterator[Registered]:
         return iter(sorted(self._components.values(), key=lambda r: r.component.key))
@@ -58,12 +62,44 @@ class Registry:
         return self._components.get(key)
 
     def require(self, key: str) -> Registered:
-        """The component ``key``; unknown, a ``ConfigurationError`` naming those installed."""
+        """The component ``key``; unknown, a ``ConfigurationError`` naming those installed
+        (or, for a component whose plugin was left out, why)."""
         found = self._components.get(key)
         if found is None:
+            why = self.unavailable(key)
+            if why is not None:
+                raise ConfigurationError(f"component {key!r} is unavailable: {why}")
             known = ", ".join(sorted(self._components)) or "none"
             raise ConfigurationError(f"unknown component {key!r} (installed: {known})")
         return found
+
+    def unavailable(self, key: str) -> str | None:
+        """Why the component ``key`` is missing, when a plugin that failed to load was to
+        provide it (by the components it registered, else by its name); else ``None``."""
+        if key in self._components:
+            return None
+        for broken in self.broken.values():
+            if key in broken.components:
+                return str(broken)
+        named = self.broken.get(key)
+        return str(named) if named is not None else None
+
+    def unknown_component(self, key: str, hint: str = "") -> str:
+        """The problem a flow naming the missing component ``key`` reports."""
+        why = self.unavailable(key)
+        if why is not None:
+            return f"component {key!r} is unavailable: {why}"
+        return f"unknown component {key!r}{hint}"
+
+    def add_broken(self, broken: BrokenPlugin) -> None:
+        """Remember an installed plugin that was left out (see ``unavailable``)."""
+        self.broken[broken.name] = broken
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Drop every component ``plugin`` registered (it failed partway)."""
+        for key in [k for k, r in self._components.items() if r.plugin == plugin]:
+            del self._components[key]
+        self._actions = {k: v for k, v in self._actions.items() if k[0] in self._components}
 
     def action(self, component: str, key: str) -> tuple[Action, InputSchema]:
         """An action and its compiled input schema (looked up once, then from a dict: the
