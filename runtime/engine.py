@@ -428,6 +428,14 @@ class Execution:
             self._step_failed(step, plan, exc, rendered, outputs, path, started, attempts, log)
             return
         outputs[step.id] = output
+        if plan.output is not None:
+            mismatch = plan.output.sampled(output)
+            if mismatch is not None:  # the component's defect: the flow goes on, told
+                log.warning(
+                    "action output does not match its output_schema",
+                    action=plan.ref,
+                    problem=mismatch,
+                )
         record = StepRecord(
             id=step.id,
             path=path,

@@ -31,12 +31,22 @@ from runtime.declarations import Component, Input
 from runtime.errors import PluginError
 from runtime.hookspecs import hookimpl
 from runtime.inputs import input_schema
+from runtime.output_check import OutputSchema
 from runtime.registry import Registry
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
 
-__all__ = ["ComponentPlugin", "assert_conformant", "check_component", "harness"]
+    from runtime.connections import ConnectionHandle
+
+__all__ = [
+    "ComponentPlugin",
+    "Harness",
+    "assert_conformant",
+    "assert_output_conforms",
+    "check_component",
+    "harness",
+]
 
 
 class ComponentPlugin:
@@ -100,6 +110,20 @@ def _input_problems(inputs: tuple[Input, ...]) -> Iterator[str]:
                 yield f"input {spec.key!r}: default does not validate: {error.message}"
 
 
+def assert_output_conforms(component: Component, action: str, output: Any) -> None:
+    """Fail (AssertionError listing every mismatch by JSON path) unless ``output`` matches
+    the ``output_schema`` of ``component``'s ``action`` (one that declares none passes)."""
+    declared = component.action(action)
+    assert declared is not None, f"{component.key} has no action {action!r}"
+    if declared.output_schema is None:
+        return
+    ref = f"{component.key}.{action}"
+    problems = OutputSchema(ref, declared.output_schema).problems(output, values=True)
+    assert not problems, f"{ref}: the output does not match its output_schema:\n  " + (
+        "\n  ".join(problems)
+    )
+
+
 def assert_conformant(component: Component) -> None:
     """Fail (AssertionError listing every problem) unless ``component`` conforms."""
     problems = check_component(component)
@@ -113,8 +137,18 @@ class Harness:
         self.runtime = runtime
 
     async def invoke(self, ref: str, inputs: Mapping[str, Any]) -> Any:
-        """Validate ``inputs`` and run the action ``ref`` (``component.key``); its output."""
-        return await self.runtime.invoke_action(ref, inputs)
+        """Validate ``inputs`` and run the action ``ref`` (``component.key``); its output,
+        checked against the action's ``output_schema`` (an ``AssertionError`` listing every
+        mismatch by JSON path). A connection input takes the handle ``connect`` returns."""
+        output = await self.runtime.invoke_action(ref, inputs)
+        component, _, key = ref.partition(".")
+        schema = self.runtime.registry.output_schema(component, key)
+        if schema is not None:
+            problems = schema.problems(output, values=True)
+            assert not problems, f"{ref}: the output does not match its output_schema:\n  " + (
+                "\n  ".join(problems)
+            )
+        return output
 
     async def picklist(self, ref: str, inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run the data source ``ref``: its ``[{"key", "label"}, ...]`` items."""
@@ -122,9 +156,12 @@ class Harness:
 
     async def connect(
         self, component: str, connection: str, values: Mapping[str, Any], name: str = "conn"
-    ) -> Any:
-        """Open ``component``'s ``connection`` with these field values: the handle an
-        action's connection input takes."""
+    ) -> ConnectionHandle:
+        """Open ``component``'s ``connection`` with these field values (validated against
+        its inputs): the handle an action's or data source's connection input takes, e.g.
+        ``await h.invoke("acme.getWidget", {"connection": await h.connect("acme",
+        "acmeApiKey", {"apiKey": "k"}), "id": "1"})``. An OAuth connection needs a token:
+        a ``token`` mapping in ``values``, or a server that consents without a browser."""
         return await self.runtime.open_connection(name, component, connection, values)
 
 
