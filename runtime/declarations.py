@@ -160,6 +160,8 @@ class Action:
     inputs: tuple[Input, ...]
     perform: Callable[..., Any] = field(eq=False)
     output_schema: Mapping[str, Any] | None = None
+    #: Sample outputs, as the action returns them (the conformance kit checks each against
+    #: ``output_schema``).
     examples: tuple[Mapping[str, Any], ...] = ()
     #: Whether a call changes nothing anywhere (a read): ``True``, ``False``, or a function
     #: of the step's validated inputs (e.g. by HTTP method). The engine commits the previous

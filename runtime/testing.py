@@ -13,8 +13,10 @@
 
 ``check_component`` returns every problem it finds (an empty list means conformant): the
 registry's load-time checks plus what users of the component rely on (labels, descriptions,
-valid output schemas, examples that pass their own input schema, required inputs without
-defaults, data sources that exist).
+valid output schemas, each action's ``examples`` (sample outputs) matching its output schema,
+defaults that pass their input's schema, data sources that exist). ``Harness.invoke`` checks
+every output against its action's ``output_schema``; ``assert_output_conforms`` checks one
+made elsewhere.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from jsonschema.exceptions import SchemaError
 
 from runtime.api import Runtime
 from runtime.clock import Clock, ManualClock
-from runtime.declarations import Component, Input
+from runtime.declarations import Action, Component, Input
 from runtime.errors import PluginError
 from runtime.hookspecs import hookimpl
 from runtime.inputs import input_schema
@@ -83,8 +85,19 @@ def check_component(component: Component) -> list[str]:
                 Draft202012Validator.check_schema(dict(schema))
             except SchemaError as exc:
                 problems.append(f"{where}: invalid output schema: {exc.message}")
+            else:
+                problems.extend(_example_problems(where, item))
         problems.extend(f"{where}: {p}" for p in _input_problems(item.inputs))
     return problems
+
+
+def _example_problems(where: str, action: Action) -> Iterator[str]:
+    """Each sample output of ``action`` that its ``output_schema`` refuses."""
+    assert action.output_schema is not None
+    checker = OutputSchema(where, action.output_schema)
+    for index, example in enumerate(action.examples):
+        for problem in checker.problems(example, values=True):
+            yield f"{where}: examples[{index}] does not match the output schema: {problem}"
 
 
 def _items(component: Component) -> Iterator[tuple[str, Any]]:

@@ -272,6 +272,32 @@ async def test_the_harness_checks_outputs_against_the_output_schema(api: str) ->
     assert "$.data: 'missing' is a required property" in str(info.value)
 
 
+def test_the_conformance_kit_checks_sample_outputs_against_the_output_schema() -> None:
+    component = echo_component(connection("key"))
+    echo = component.actions[0]
+    sampled = Component(
+        key="echo",
+        label="Echo",
+        description="Echoes requests.",
+        connections=component.connections,
+        actions=(
+            Action(
+                key="echo",
+                label=echo.label,
+                description=echo.description,
+                inputs=echo.inputs,
+                perform=echo.perform,
+                output_schema=echo.output_schema,
+                examples=({"data": {}}, {"dta": 1}),
+            ),
+        ),
+    )
+    assert check_component(sampled) == [
+        "echo.echo (action): examples[1] does not match the output schema: "
+        "$: 'data' is a required property"
+    ]
+
+
 def test_assert_output_conforms() -> None:
     component = echo_component(connection("key"))
     assert_output_conforms(component, "echo", {"data": {}})
