@@ -225,6 +225,26 @@ def test_literal_inputs_are_judged_as_relay_validate_judges_them(limit: Any, sta
     assert bool(relay_validate_problems(data)) == bool(schema_errors(data))
 
 
+GET_EVENT_INPUTS = sorted(
+    RUNTIME.registry.require("calendly").component.action("getEvent").inputs,  # type: ignore[union-attr]
+    key=lambda spec: spec.key,
+)
+
+
+@given(
+    key=st.one_of(
+        st.sampled_from([spec.key for spec in GET_EVENT_INPUTS]),
+        st.text(min_size=1, max_size=10),
+    )
+)
+def test_input_keys_are_judged_as_relay_validate_judges_them(key: str) -> None:
+    def add(step: dict[str, Any]) -> None:
+        step["inputs"][key] = "${{ config.organization }}"
+
+    data = with_event_step(add)
+    assert bool(relay_validate_problems(data)) == bool(schema_errors(data)), key
+
+
 def test_relay_schema_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "flow.schema.json"
     result = CliRunner().invoke(cli, ["schema", "--output", str(target)])
