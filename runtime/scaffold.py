@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import math
 import re
 from importlib import resources
 from string import Template
@@ -114,20 +115,20 @@ def trigger_flow(registry: Registry, ref: str, *, name: str | None = None) -> st
     connection = component.connections[0].key if component.connections else None
     for spec in trigger.inputs:
         if not spec.required:
-            optional.append(f"    # {spec.key}: {_words(spec)}")
+            optional.append(f"    # {_printable(spec.key)}: {_words(spec)}")
             continue
         value, variable = _value(spec, component_key, connection)
         if variable is not None:
             config[variable] = None
-        inputs.append(f"    {spec.key}: {value}" + _comment(spec))
-    lines = [f"name: {json.dumps(name or f'{trigger.label} flow')}"]
+        inputs.append(f"    {_yaml_key(spec.key)}: {value}" + _comment(spec))
+    lines = [f"name: {_yaml(name or f'{trigger.label} flow')}"]
     if config:
         lines += ["config:", *config]
     lines += [
         "trigger:",
         f"  component: {component_key}",
         f"  trigger: {trigger_key}",
-        "  inputs:" if inputs or optional else "  inputs: {}",
+        "  inputs:" if inputs else "  inputs: {}",
         *inputs,
     ]
     if optional:
@@ -154,17 +155,51 @@ def _value(spec: Input, component: str, connection: str | None) -> tuple[str, st
         )
         return f"${{{{ config.{component} }}}}", line
     if spec.has_default and spec.default is not None:
-        return json.dumps(spec.default), None
+        return _yaml(spec.default), None
     if spec.choices:
         first = spec.choices[0].value
-        return (json.dumps([first]) if spec.collection else json.dumps(first)), None
+        return _yaml([first] if spec.collection else first), None
     kind = {"number": "number", "integer": "integer", "boolean": "boolean"}.get(spec.type)
     if spec.collection is not None or spec.type == "code":
         kind = "json"
     secret = ", secret: true" if spec.type == "password" else ""
-    description = f", description: {json.dumps(spec.label)}"
+    description = f", description: {_yaml(spec.label)}"
     line = f"  {variable}: {{type: {kind or 'string'}{secret}{description}}}"
     return f"${{{{ config.{variable} }}}}", line
+
+
+def _yaml_key(key: str) -> str:
+    """``key`` as a mapping key: plain where YAML reads it back as the same string."""
+    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) else _yaml(key)
+
+
+def _yaml(value: Any) -> str:
+    """A JSON value as YAML flow text that reads back as the same value."""
+    if isinstance(value, str):
+        return '"' + "".join(_yaml_char(c) for c in value) + '"'
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_yaml(str(k))}: {_yaml(v)}" for k, v in value.items()) + "}"
+    return _yaml(str(value))
+
+
+def _yaml_char(c: str) -> str:
+    """One character inside a double-quoted YAML scalar: as it is where YAML allows it."""
+    code = ord(c)
+    if c in '"\\':
+        return "\\" + c
+    if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD:
+        return c
+    if code >= 0x10000:
+        return c
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def _variable_name(key: str) -> str:
@@ -172,12 +207,16 @@ def _variable_name(key: str) -> str:
     return cleaned if re.match(r"^[A-Za-z_]", cleaned) else f"_{cleaned}"
 
 
+def _printable(text: str) -> str:
+    """``text`` fit for a YAML comment: one line, no control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _comment(spec: Input) -> str:
     choices = [c.value for c in spec.choices]
-    label = " ".join(spec.label.split())
     if len(choices) > 1:
-        return f"  # {label}; one of: {', '.join(choices)}"
-    return f"  # {label}"
+        return f"  # {_printable(spec.label)}; one of: {_printable(', '.join(choices))}"
+    return f"  # {_printable(spec.label)}"
 
 
 def _words(spec: Input) -> str:
@@ -186,4 +225,4 @@ def _words(spec: Input) -> str:
         said.append(f"default {json.dumps(spec.default)}")
     if spec.choices:
         said.append("one of: " + ", ".join(c.value for c in spec.choices))
-    return " ".join("; ".join(str(s) for s in said).split())
+    return _printable("; ".join(str(s) for s in said))

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -23,11 +24,22 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from relay_processes import relay_env, run_relay
 
-from runtime import ConfigurationError, Runtime
+from runtime import (
+    Choice,
+    Component,
+    ConfigurationError,
+    Connection,
+    Input,
+    Runtime,
+    Trigger,
+    builtins,
+)
 from runtime.cli import cli
+from runtime.declarations import NO_DEFAULT
 from runtime.editor_schema import editor_schema
 from runtime.flows.yamlsource import parse_yaml
 from runtime.scaffold import check_name, component_files, trigger_flow
+from runtime.testing import ComponentPlugin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -190,6 +202,85 @@ def test_a_new_flow_for_each_trigger_validates(ref: str) -> None:
         assert (spec.key in written) == spec.required, spec.key
         if not spec.required:
             assert f"# {spec.key}: " in text
+
+
+_TYPES = ["string", "integer", "number", "boolean", "password", "code", "date", "timestamp"]
+
+
+@st.composite
+def trigger_inputs(draw: st.DrawFn) -> tuple[Input, ...]:
+    keys = draw(
+        st.lists(st.from_regex(r"[A-Za-z][A-Za-z0-9_.:-]{0,8}", fullmatch=True), max_size=6)
+    )
+    out: list[Input] = []
+    for key in dict.fromkeys(keys):
+        kind = draw(st.sampled_from(_TYPES))
+        choices: tuple[Choice, ...] = ()
+        if kind == "string" and draw(st.booleans()):
+            values = draw(st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=3))
+            choices = tuple(Choice(value=v) for v in dict.fromkeys(values))
+        collection = draw(st.sampled_from([None, "valuelist"]))
+        default: Any = NO_DEFAULT
+        if kind in ("string", "integer") and collection is None and draw(st.booleans()):
+            default = (
+                draw(st.sampled_from([c.value for c in choices]))
+                if choices
+                else draw(st.text(max_size=6) if kind == "string" else st.integers())
+            )
+        out.append(
+            Input(
+                key=key,
+                label=draw(st.text(max_size=10)) or key,
+                type=kind,  # type: ignore[arg-type]
+                required=draw(st.booleans()),
+                collection=collection,  # type: ignore[arg-type]
+                choices=choices,
+                default=default,
+            )
+        )
+    if draw(st.booleans()):
+        out.append(Input(key="connection", label="Connection", type="connection", required=True))
+    return tuple(out)
+
+
+def _ignore(ctx: Any, request: Any, params: Any) -> None:
+    return None
+
+
+@given(trigger_inputs())
+def test_a_new_flow_validates_for_any_trigger(inputs: tuple[Input, ...]) -> None:
+    component = Component(
+        key="gen",
+        label="Gen",
+        description="Generated.",
+        connections=(
+            Connection(
+                key="k",
+                label="K",
+                kind="api_key",
+                api_base_url="https://gen.test",
+                inputs=(Input(key="apiKey", label="Key", type="password", required=True),),
+            ),
+        ),
+        triggers=(
+            Trigger(
+                key="hook",
+                label="Hook",
+                description="A webhook.",
+                kind="webhook",
+                inputs=inputs,
+                perform=_ignore,
+            ),
+        ),
+    )
+    runtime = Runtime(plugins=[ComponentPlugin(component), builtins], load_entry_points=False)
+    text = trigger_flow(runtime.registry, "gen.hook")
+    runtime.load_flow_text(text, "new.yaml")  # no problem at all
+    written = parse_yaml(text, "new.yaml").data["trigger"]["inputs"]
+    assert sorted(written or {}) == sorted(i.key for i in inputs if i.required)
+    for spec in inputs:
+        if spec.required and spec.has_default:
+            assert written[spec.key] == spec.default
 
 
 def test_the_calendly_trigger_flow_fills_what_it_can() -> None:
