@@ -154,4 +154,8 @@ def _input(spec: Input) -> dict[str, Any]:
         if key in own:
             shown[key] = own.pop(key)
     shown["anyOf"] = [own, {"$ref": "#/$defs/templated"}]
+    if _required(spec):
+        shown["not"] = {"type": "null"}  # relay reads a null as the input left out
+    else:
+        shown["anyOf"].append({"type": "null"})
     return shown

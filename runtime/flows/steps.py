@@ -254,8 +254,8 @@ class StepCompiler:
             k: v for k, v in compiled.items() if k in schema.by_key and not _has_templates(v)
         }
         for where, message in schema.findings(literals):
-            if message == "is required":
-                continue  # reported above, with the template-aware rule
+            if message == "is required" and len(where) == 1:
+                continue  # a missing input: reported above, with the template-aware rule
             self._error((*path, *where), message)
 
     def _values(self, value: Any, path: Path, visible: Set[str]) -> Any:

@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 
-from runtime import FlowError, Runtime
+from runtime import Action, Choice, Component, FlowError, Input, Runtime
 from runtime.cli import cli
+from runtime.declarations import INPUT_TYPES
 from runtime.editor_schema import editor_schema
 from runtime.flows.yamlsource import parse_yaml
+from runtime.testing import ComponentPlugin
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [*sorted((ROOT / "flows").glob("*.yaml")), ROOT / "components/calendly/demo_flow.yaml"]
@@ -36,7 +39,7 @@ def data_of(text: str) -> Any:
 
 def relay_validate_problems(data: Any) -> list[str]:
     try:
-        RUNTIME.load_flow_text(json.dumps(data), "f.yaml")
+        RUNTIME.load_flow_text(yaml.safe_dump(data, allow_unicode=True), "f.yaml")
     except FlowError as exc:
         return [p.message for p in exc.problems]
     return []
@@ -243,6 +246,74 @@ def test_input_keys_are_judged_as_relay_validate_judges_them(key: str) -> None:
 
     data = with_event_step(add)
     assert bool(relay_validate_problems(data)) == bool(schema_errors(data)), key
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(-5, 5, allow_nan=False)
+    | st.sampled_from(["", "a", "2024-02-30", "2024-01-31", "2024-01-31T10:00:00Z", "x" * 9])
+    | st.text(max_size=4).filter(lambda s: "${{" not in s),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["key", "value", "k"]), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def declared_input(draw: st.DrawFn) -> Input:
+    kind = draw(st.sampled_from([t for t in INPUT_TYPES if t != "connection"]))
+    choices: tuple[Choice, ...] = ()
+    if kind == "string" and draw(st.booleans()):
+        choices = (Choice(value="a"), Choice(value="b"))
+    extra: dict[str, Any] = {}
+    if kind in ("integer", "number") and draw(st.booleans()):
+        extra = {"minimum": 0}
+    if kind == "string" and draw(st.booleans()):
+        extra = {"maxLength": 3}
+    return Input(
+        key="value",
+        label="Value",
+        type=kind,  # type: ignore[arg-type]
+        required=draw(st.booleans()),
+        collection=draw(st.sampled_from([None, "valuelist", "keyvaluelist"])),
+        choices=choices,
+        schema=extra,
+    )
+
+
+def _perform(ctx: Any, params: Any) -> None:
+    return None
+
+
+@given(spec=declared_input(), value=JSON, given_at_all=st.booleans())
+def test_any_declared_input_and_literal_is_judged_as_relay_validate_judges_it(
+    spec: Input, value: Any, given_at_all: bool
+) -> None:
+    component = Component(
+        key="gen",
+        label="Gen",
+        description="Generated.",
+        actions=(
+            Action(key="act", label="Act", description="D.", inputs=(spec,), perform=_perform),
+        ),
+    )
+    runtime = Runtime(plugins=[ComponentPlugin(component)], load_entry_points=False)
+    validator = Draft202012Validator(
+        editor_schema(runtime.registry), format_checker=FormatChecker()
+    )
+    inputs = {"value": value} if given_at_all else {}
+    data = {"name": "x", "steps": [{"id": "a", "action": "gen.act", "inputs": inputs}]}
+    try:
+        runtime.load_flow_text(yaml.safe_dump(data, allow_unicode=True), "f.yaml")
+        relay_says = True
+    except FlowError:
+        relay_says = False
+    schema_says = validator.is_valid(data)
+    assert relay_says == schema_says, (spec, value)
 
 
 def test_relay_schema_writes_the_file(tmp_path: Path) -> None:
