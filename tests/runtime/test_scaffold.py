@@ -118,6 +118,16 @@ def test_the_flow_its_readme_shows_validates(venv: Venv) -> None:
     assert described.returncode == 0 and "data source items" in described.stdout
 
 
+def test_the_generated_code_is_lint_clean(venv: Venv) -> None:
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    package = str(venv.work / "acme")
+    for args in (["check", "--select", "E,F,W,I,B,UP,SIM,RUF"], ["format", "--check"]):
+        ran = subprocess.run(
+            [ruff, *args, "."], cwd=package, capture_output=True, text=True, check=False
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
 @pytest.mark.parametrize("name", ["acme", "big_crm2"])
 def test_every_template_renders_whole(name: str) -> None:
     files = component_files(name)
