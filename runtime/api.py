@@ -38,7 +38,7 @@ from runtime.flows import Flow, load_flow_file, load_flow_text
 from runtime.invoke import Invoker
 from runtime.logs import runtime_logger
 from runtime.plans import ActionPlans
-from runtime.plugins import in_process_hosts, load_components, make_plugin_manager
+from runtime.plugins import in_process_hosts, load_components, make_plugin_manager, settle
 from runtime.redaction import Redactor
 from runtime.transport import HostRouter, shared_client
 
@@ -80,6 +80,7 @@ class Runtime:
         #: What the engine works out once per action step (see ``ActionPlans``).
         self.action_plans = ActionPlans(self.registry)
         self.hosts = {**in_process_hosts(self.plugin_manager), **(hosts or {})}
+        settle(self.plugin_manager, self.registry)
         self.router = HostRouter(self.hosts)
         self.token_store: TokenStore = token_store or InMemoryTokenStore()
         self.clock = clock or Clock()

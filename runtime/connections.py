@@ -218,7 +218,7 @@ class Connector:
         except InputValidationError as exc:
             problems = [Problem(p.message, f"$.{name}{p.path[1:]}") for p in exc.problems]
             raise InputValidationError(f"invalid connection {name!r}", problems) from None
-        endpoints = declaration.endpoints(cleaned)
+        endpoints = declaration.endpoints_for(cleaned)
         handle = ConnectionHandle(
             name=name,
             component=component,

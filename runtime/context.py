@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from runtime.connections import ConnectionHandle
 
 T = TypeVar("T")
+_BEARER: tuple[str, str, str | None] = ("Authorization", "Bearer ", None)
 
 
 def idempotency_key(execution_id: str, step: str) -> str:
@@ -138,6 +139,7 @@ class Context:
             retries=retries,
             timeout=timeout,
             before_request=before,
+            credential=(connection.declaration.credential() if connection is not None else _BEARER),
         )
         return made
 

@@ -101,22 +101,53 @@ class Connection:
     ``kind="oauth2"``: authorization code grant. The standard inputs ``clientId``,
     ``clientSecret`` and ``scopes`` are read by key; ``endpoints`` maps the field values to the
     URLs to use (so e.g. a "use live server" flag can point at a sandbox).
-    ``kind="api_key"``: a static token in the input named by ``token_input``.
+
+    ``kind="api_key"``: a static key in the input named by ``token_input``, sent with every
+    request to the API in the header ``api_key_header`` (default ``Authorization``, the value
+    ``api_key_prefix`` + key; the prefix defaults to ``"Bearer "`` for ``Authorization`` and
+    to nothing for any other header), or instead as the query parameter ``api_key_query``.
+    It needs no OAuth endpoints: ``api_base_url`` (a URL, or a function of the field values
+    returning one) says where the API is; ``endpoints`` may be given instead.
     """
 
     key: str
     label: str
     kind: Literal["oauth2", "api_key"]
     inputs: tuple[Input, ...]
-    endpoints: Callable[[Mapping[str, Any]], OAuth2Endpoints] = field(eq=False)
+    endpoints: Callable[[Mapping[str, Any]], OAuth2Endpoints] | None = field(default=None, eq=False)
     description: str = ""
     token_input: str = "apiKey"  # noqa: S105 - an input key, not a secret
+    #: ``kind="api_key"``: where the API is (or see ``endpoints``).
+    api_base_url: str | Callable[[Mapping[str, Any]], str] | None = field(default=None, eq=False)
+    #: ``kind="api_key"``: the request header that carries the key.
+    api_key_header: str = "Authorization"
+    #: ``kind="api_key"``: written before the key in the header (``None``: ``"Bearer "`` for
+    #: ``Authorization``, nothing for another header).
+    api_key_prefix: str | None = None
+    #: ``kind="api_key"``: send the key as this query parameter instead of a header.
+    api_key_query: str | None = None
     #: Seconds before expiry at which a token is refreshed proactively.
     refresh_margin: float = 60.0
     #: ``test(ctx, connection)``: one cheap authenticated request (who am I) that raises the
     #: API's error when the connection does not work; what ``relay connections test`` and
     #: ``POST /api/v1/connections/NAME/test`` call. ``None``: the connection cannot be tested.
     test: Callable[..., Any] | None = field(default=None, eq=False)
+
+    def endpoints_for(self, fields: Mapping[str, Any]) -> OAuth2Endpoints:
+        """Where this connection's servers are for these (validated) field values."""
+        if self.endpoints is not None:
+            return self.endpoints(fields)
+        base = self.api_base_url(fields) if callable(self.api_base_url) else self.api_base_url
+        return OAuth2Endpoints(authorize_url="", token_url="", api_base_url=str(base or ""))
+
+    def credential(self) -> tuple[str, str, str | None]:
+        """How a token travels: (header, prefix, query parameter or ``None``)."""
+        if self.kind != "api_key":
+            return "Authorization", "Bearer ", None
+        prefix = self.api_key_prefix
+        if prefix is None:
+            prefix = "Bearer " if self.api_key_header.lower() == "authorization" else ""
+        return self.api_key_header, prefix, self.api_key_query
 
 
 @frozen(kw_only=True)
@@ -129,6 +160,8 @@ class Action:
     inputs: tuple[Input, ...]
     perform: Callable[..., Any] = field(eq=False)
     output_schema: Mapping[str, Any] | None = None
+    #: Sample outputs, as the action returns them (the conformance kit checks each against
+    #: ``output_schema``).
     examples: tuple[Mapping[str, Any], ...] = ()
     #: Whether a call changes nothing anywhere (a read): ``True``, ``False``, or a function
     #: of the step's validated inputs (e.g. by HTTP method). The engine commits the previous

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from runtime.clock import Clock
     from runtime.connections import ConnectionHandle
     from runtime.http import AsyncClient, RequestLimiter
-    from runtime.plans import ActionPlans
+    from runtime.plans import ActionPlan, ActionPlans
     from runtime.redaction import Redactor
 
 #: Seconds an execution runs steps before it lets the event loop run other work.
@@ -428,6 +428,7 @@ class Execution:
             self._step_failed(step, plan, exc, rendered, outputs, path, started, attempts, log)
             return
         outputs[step.id] = output
+        _check_output(plan, output, log)
         record = StepRecord(
             id=step.id,
             path=path,
@@ -732,3 +733,15 @@ def _origin(exc: BaseException) -> str:
         return "?"
     last = frames[-1]
     return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+
+
+def _check_output(plan: ActionPlan, output: Any, log: Any) -> None:
+    """Log a sampled output that does not match the action's ``output_schema``: the
+    component's defect, so the flow goes on, told."""
+    if plan.output is None:
+        return
+    mismatch = plan.output.sampled(output)
+    if mismatch is not None:
+        log.warning(
+            "action output does not match its output_schema", action=plan.ref, problem=mismatch
+        )

@@ -63,6 +63,8 @@ class PluginError(ConfigurationError):
     def __init__(self, plugin: str, message: str) -> None:
         super().__init__(f"plugin {plugin!r}: {message}")
         self.plugin = plugin
+        #: What went wrong, without the plugin's name.
+        self.reason = message
 
 
 class _ProblemsError(RelayError):

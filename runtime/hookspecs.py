@@ -2,7 +2,9 @@
 
 A plugin is a module or object with functions decorated ``@runtime.hookimpl`` whose names match
 the hooks below. Plugins are found through the ``relay.components`` entry-point group (built-in
-components go through the same path). A misspelled hook name fails at load.
+components go through the same path). A misspelled hook name fails at load. An installed
+plugin whose import, hook name or hook fails is left out, and reported naming it and the
+cause (``runtime.plugins``); the other plugins keep working.
 """
 
 from __future__ import annotations

@@ -130,9 +130,12 @@ class HttpClient:
         timeout: float | None = None,
         on_request: Callable[[str, str, int], None] | None = None,
         before_request: Callable[[], Awaitable[None]] | None = None,
+        credential: tuple[str, str, str | None] = ("Authorization", "Bearer ", None),
     ) -> None:
         """``before_request`` is awaited before every attempt is sent (retries included, as
-        each counts against the API's limit); it may wait for a rate-limit slot or raise."""
+        each counts against the API's limit); it may wait for a rate-limit slot or raise.
+        ``credential`` says how ``auth``'s token travels: (header, prefix, query parameter),
+        the query parameter instead of the header when it is not ``None``."""
         self.base_url = base_url.rstrip("/")
         self._origin = origin_of(self.base_url)
         self._checked_credentials = False
@@ -147,6 +150,7 @@ class HttpClient:
         self.timeout = timeout
         self._on_request = on_request
         self._before_request = before_request
+        self._credential = credential
 
     def url(self, path: str) -> str:
         """The absolute URL for ``path``; an absolute URL must be on this client's origin
@@ -194,8 +198,13 @@ class HttpClient:
         while True:
             attempt += 1
             sent_headers = dict(headers) if headers else {}
+            sent_query = query
             if token is not None:
-                sent_headers["Authorization"] = "Bearer " + token
+                header, prefix, in_query = self._credential
+                if in_query is None:
+                    sent_headers[header] = prefix + token
+                else:
+                    sent_query = [*(query or ()), (in_query, token)]
             if self._before_request is not None:
                 await self._before_request()
             try:
@@ -204,7 +213,7 @@ class HttpClient:
                     self._client.build_request(
                         method,
                         url,
-                        params=query,
+                        params=sent_query,
                         json=json,
                         data=data,
                         files=files,

@@ -40,6 +40,10 @@ _BASE_TYPES: dict[str, dict[str, Any]] = {
 }
 
 CONNECTION_MARKER = "$connection"
+NOT_A_CONNECTION = (
+    "is not a connection (a flow gives ${{ config.NAME }} for a config variable of type "
+    "connection; code gives the handle Runtime.open_connection or Harness.connect returns)"
+)
 
 
 def input_schema(spec: Input) -> dict[str, Any]:
@@ -103,6 +107,10 @@ def _findings(error: ValidationError) -> Iterator[tuple[tuple[Any, ...], str]]:
     path = tuple(error.absolute_path)
     schema: Any = error.schema  # (jsonschema types these as "or Unset")
     required: Any = error.validator_value
+    if isinstance(schema, dict) and schema.get("required") == [CONNECTION_MARKER]:
+        # relay's own marker for a connection stays inside: say what to pass instead
+        yield path, NOT_A_CONNECTION
+        return
     if error.validator == "required" and isinstance(error.instance, dict):
         for missing in required:
             if missing not in error.instance:

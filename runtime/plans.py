@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from runtime.declarations import Action
     from runtime.flows.model import ActionStep
+    from runtime.output_check import OutputSchema
     from runtime.redaction import Redactor
     from runtime.registry import Registry
 
@@ -40,6 +41,9 @@ class ActionPlan:
     #: The inputs declared as connections: only their values are connection markers (in any
     #: other input, an object with a ``$connection`` key is data, e.g. from a payload).
     connections: frozenset[str] = frozenset()
+    #: The action's compiled ``output_schema`` (``None``: it declares none), which the
+    #: engine checks a sample of its outputs against.
+    output: OutputSchema | None = None
 
     def recorded_inputs(self, rendered: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
         """A run's inputs as its record keeps them: passwords and connections named, not
@@ -91,4 +95,5 @@ class ActionPlans:
             passwords=frozenset(i.key for i in schema.inputs if i.type == "password"),
             budgeted=any(t.budgeted for t in templates_in(step.inputs)),
             connections=frozenset(i.key for i in schema.inputs if i.type == "connection"),
+            output=self._registry.output_schema(step.component, step.action),
         )

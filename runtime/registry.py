@@ -9,16 +9,31 @@ from attrs import frozen
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from runtime.declarations import INPUT_TYPES, Action, Component, DataSource, Input, Trigger
+from runtime.declarations import (
+    INPUT_TYPES,
+    Action,
+    Component,
+    Connection,
+    DataSource,
+    Input,
+    Trigger,
+)
 from runtime.errors import ConfigurationError, PluginError
 from runtime.inputs import InputSchema, input_schema
+from runtime.output_check import OutputSchema
 from runtime.schema_messages import describe, key_path
 from runtime.trigger_kinds import TriggerKinds, builtin_kinds
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from runtime.plugins import BrokenPlugin
+
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+#: An HTTP header's name (RFC 9110's token).
+_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: What a query parameter's name may be: printable, and nothing URL syntax gives a meaning.
+_QUERY_NAME = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
 @frozen
@@ -46,6 +61,9 @@ class Registry:
         self.trigger_kinds: TriggerKinds = trigger_kinds or builtin_kinds()
         self._components: dict[str, Registered] = {}
         self._actions: dict[tuple[str, str], tuple[Action, InputSchema]] = {}
+        self._outputs: dict[tuple[str, str], OutputSchema | None] = {}
+        #: Installed plugins left out because they failed to load, by plugin name.
+        self.broken: dict[str, BrokenPlugin] = {}
 
     def __iter__(self) -> Iterator[Registered]:
         return iter(sorted(self._components.values(), key=lambda r: r.component.key))
@@ -58,12 +76,45 @@ class Registry:
         return self._components.get(key)
 
     def require(self, key: str) -> Registered:
-        """The component ``key``; unknown, a ``ConfigurationError`` naming those installed."""
+        """The component ``key``; unknown, a ``ConfigurationError`` naming those installed
+        (or, for a component whose plugin was left out, why)."""
         found = self._components.get(key)
         if found is None:
+            why = self.unavailable(key)
+            if why is not None:
+                raise ConfigurationError(f"component {key!r} is unavailable: {why}")
             known = ", ".join(sorted(self._components)) or "none"
             raise ConfigurationError(f"unknown component {key!r} (installed: {known})")
         return found
+
+    def unavailable(self, key: str) -> str | None:
+        """Why the component ``key`` is missing, when a plugin that failed to load was to
+        provide it (by the components it registered, else by its name); else ``None``."""
+        if key in self._components:
+            return None
+        for broken in self.broken.values():
+            if key in broken.components:
+                return str(broken)
+        named = self.broken.get(key)
+        return str(named) if named is not None else None
+
+    def unknown_component(self, key: str, hint: str = "") -> str:
+        """The problem a flow naming the missing component ``key`` reports."""
+        why = self.unavailable(key)
+        if why is not None:
+            return f"component {key!r} is unavailable: {why}"
+        return f"unknown component {key!r}{hint}"
+
+    def add_broken(self, broken: BrokenPlugin) -> None:
+        """Remember an installed plugin that was left out (see ``unavailable``)."""
+        self.broken[broken.name] = broken
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Drop every component ``plugin`` registered (it failed partway)."""
+        for key in [k for k, r in self._components.items() if r.plugin == plugin]:
+            del self._components[key]
+        self._actions = {k: v for k, v in self._actions.items() if k[0] in self._components}
+        self._outputs = {k: v for k, v in self._outputs.items() if k[0] in self._components}
 
     def action(self, component: str, key: str) -> tuple[Action, InputSchema]:
         """An action and its compiled input schema (looked up once, then from a dict: the
@@ -76,6 +127,18 @@ class Registry:
                 raise ConfigurationError(f"component {component!r} has no action {key!r}")
             found = self._actions[(component, key)] = (action, registered.schema("action", key))
         return found
+
+    def output_schema(self, component: str, key: str) -> OutputSchema | None:
+        """The compiled ``output_schema`` of an action (compiled on first use, then kept), or
+        ``None`` when it declares none."""
+        both = (component, key)
+        if both not in self._outputs:
+            action, _ = self.action(component, key)
+            declared = action.output_schema
+            self._outputs[both] = (
+                OutputSchema(f"{component}.{key}", declared) if declared is not None else None
+            )
+        return self._outputs[both]
 
     def add(self, component: Component, *, plugin: str) -> None:
         """Check ``component`` and add it; its problems are one ``PluginError`` for ``plugin``."""
@@ -116,6 +179,8 @@ def _check_component(component: Component, kinds: TriggerKinds) -> Iterator[str]
                 yield f"duplicate {kind} key {item.key!r}"
             seen.add(item.key)
             yield from _check_inputs(where, item.inputs, data_sources, bool(component.connections))
+            if isinstance(item, Connection):
+                yield from _check_connection(where, item)
             if isinstance(item, Action | DataSource) and not callable(item.perform):
                 yield f"{where}: perform is not callable"
             if isinstance(item, Trigger):
@@ -124,6 +189,33 @@ def _check_component(component: Component, kinds: TriggerKinds) -> Iterator[str]
                     yield f"{where}: no trigger kind runs a {item.kind!r} trigger"
                 else:
                     yield from runs_it.declaration_problems(where, item)
+
+
+def _check_connection(where: str, connection: Connection) -> Iterator[str]:
+    if connection.kind not in ("oauth2", "api_key"):
+        yield f"{where}: kind must be 'oauth2' or 'api_key', not {connection.kind!r}"
+        return
+    if connection.endpoints is not None and not callable(connection.endpoints):
+        yield f"{where}: endpoints is not callable"
+    if connection.kind == "oauth2":
+        if connection.endpoints is None:
+            yield f"{where}: an oauth2 connection needs endpoints (a function of its fields)"
+        return
+    if connection.endpoints is None and not connection.api_base_url:
+        yield f"{where}: an api_key connection needs api_base_url (or endpoints)"
+    key_input = next((i for i in connection.inputs if i.key == connection.token_input), None)
+    if key_input is None:
+        yield f"{where}: token_input {connection.token_input!r} is not one of its inputs"
+    elif key_input.type != "password":
+        yield f"{where}: input {key_input.key!r} holds the key: declare it type='password'"
+    if connection.api_key_query is not None:
+        if not _QUERY_NAME.match(connection.api_key_query):
+            yield f"{where}: api_key_query {connection.api_key_query!r} is not a usable name"
+    elif not _HEADER.match(connection.api_key_header):
+        yield f"{where}: api_key_header {connection.api_key_header!r} is not a header name"
+    prefix = connection.api_key_prefix
+    if prefix is not None and any(c in prefix for c in "\r\n\0"):
+        yield f"{where}: api_key_prefix may not hold a line break"
 
 
 def _check_inputs(

@@ -13,8 +13,10 @@
 
 ``check_component`` returns every problem it finds (an empty list means conformant): the
 registry's load-time checks plus what users of the component rely on (labels, descriptions,
-valid output schemas, examples that pass their own input schema, required inputs without
-defaults, data sources that exist).
+valid output schemas, each action's ``examples`` (sample outputs) matching its output schema,
+defaults that pass their input's schema, data sources that exist). ``Harness.invoke`` checks
+every output against its action's ``output_schema``; ``assert_output_conforms`` checks one
+made elsewhere.
 """
 
 from __future__ import annotations
@@ -27,16 +29,26 @@ from jsonschema.exceptions import SchemaError
 
 from runtime.api import Runtime
 from runtime.clock import Clock, ManualClock
-from runtime.declarations import Component, Input
+from runtime.declarations import Action, Component, Input
 from runtime.errors import PluginError
 from runtime.hookspecs import hookimpl
 from runtime.inputs import input_schema
+from runtime.output_check import OutputSchema
 from runtime.registry import Registry
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
 
-__all__ = ["ComponentPlugin", "assert_conformant", "check_component", "harness"]
+    from runtime.connections import ConnectionHandle
+
+__all__ = [
+    "ComponentPlugin",
+    "Harness",
+    "assert_conformant",
+    "assert_output_conforms",
+    "check_component",
+    "harness",
+]
 
 
 class ComponentPlugin:
@@ -73,8 +85,19 @@ def check_component(component: Component) -> list[str]:
                 Draft202012Validator.check_schema(dict(schema))
             except SchemaError as exc:
                 problems.append(f"{where}: invalid output schema: {exc.message}")
+            else:
+                problems.extend(_example_problems(where, item))
         problems.extend(f"{where}: {p}" for p in _input_problems(item.inputs))
     return problems
+
+
+def _example_problems(where: str, action: Action) -> Iterator[str]:
+    """Each sample output of ``action`` that its ``output_schema`` refuses."""
+    assert action.output_schema is not None
+    checker = OutputSchema(where, action.output_schema)
+    for index, example in enumerate(action.examples):
+        for problem in checker.problems(example, values=True):
+            yield f"{where}: examples[{index}] does not match the output schema: {problem}"
 
 
 def _items(component: Component) -> Iterator[tuple[str, Any]]:
@@ -100,6 +123,20 @@ def _input_problems(inputs: tuple[Input, ...]) -> Iterator[str]:
                 yield f"input {spec.key!r}: default does not validate: {error.message}"
 
 
+def assert_output_conforms(component: Component, action: str, output: Any) -> None:
+    """Fail (AssertionError listing every mismatch by JSON path) unless ``output`` matches
+    the ``output_schema`` of ``component``'s ``action`` (one that declares none passes)."""
+    declared = component.action(action)
+    assert declared is not None, f"{component.key} has no action {action!r}"
+    if declared.output_schema is None:
+        return
+    ref = f"{component.key}.{action}"
+    problems = OutputSchema(ref, declared.output_schema).problems(output, values=True)
+    assert not problems, f"{ref}: the output does not match its output_schema:\n  " + (
+        "\n  ".join(problems)
+    )
+
+
 def assert_conformant(component: Component) -> None:
     """Fail (AssertionError listing every problem) unless ``component`` conforms."""
     problems = check_component(component)
@@ -113,8 +150,18 @@ class Harness:
         self.runtime = runtime
 
     async def invoke(self, ref: str, inputs: Mapping[str, Any]) -> Any:
-        """Validate ``inputs`` and run the action ``ref`` (``component.key``); its output."""
-        return await self.runtime.invoke_action(ref, inputs)
+        """Validate ``inputs`` and run the action ``ref`` (``component.key``); its output,
+        checked against the action's ``output_schema`` (an ``AssertionError`` listing every
+        mismatch by JSON path). A connection input takes the handle ``connect`` returns."""
+        output = await self.runtime.invoke_action(ref, inputs)
+        component, _, key = ref.partition(".")
+        schema = self.runtime.registry.output_schema(component, key)
+        if schema is not None:
+            problems = schema.problems(output, values=True)
+            assert not problems, f"{ref}: the output does not match its output_schema:\n  " + (
+                "\n  ".join(problems)
+            )
+        return output
 
     async def picklist(self, ref: str, inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run the data source ``ref``: its ``[{"key", "label"}, ...]`` items."""
@@ -122,9 +169,12 @@ class Harness:
 
     async def connect(
         self, component: str, connection: str, values: Mapping[str, Any], name: str = "conn"
-    ) -> Any:
-        """Open ``component``'s ``connection`` with these field values: the handle an
-        action's connection input takes."""
+    ) -> ConnectionHandle:
+        """Open ``component``'s ``connection`` with these field values (validated against
+        its inputs): the handle an action's or data source's connection input takes, e.g.
+        ``await h.invoke("acme.getWidget", {"connection": await h.connect("acme",
+        "acmeApiKey", {"apiKey": "k"}), "id": "1"})``. An OAuth connection needs a token:
+        a ``token`` mapping in ``values``, or a server that consents without a browser."""
         return await self.runtime.open_connection(name, component, connection, values)
 
 

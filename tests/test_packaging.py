@@ -25,6 +25,9 @@ def test_the_wheel_ships_schemas_migrations_and_entry_points(tmp_path: Path) -> 
         )
     assert "runtime/bundled_schemas/flow.schema.json" in names
     assert "runtime/py.typed" in names
+    # relay new component's templates
+    for template in ("pyproject.toml", "README.md", "init.py", "component.py", "test_component.py"):
+        assert f"runtime/scaffold_templates/{template}.tmpl" in names
     assert any(n.startswith("runtime/store/migrations/versions/0002") for n in names)
     assert any(n.startswith("components/calendly/sandbox/") for n in names)
     assert "calendly = components.calendly" in entry_points

@@ -47,9 +47,12 @@ def main() -> None:
 
 def add_plugin_commands(group: click.Group) -> None:
     """Add the installed plugins' commands (``register_commands``) to ``group``."""
-    from runtime.plugins import make_plugin_manager
+    from runtime.cli.state import report_broken
+    from runtime.plugins import make_plugin_manager, register_commands
 
-    make_plugin_manager().hook.register_commands(cli=group)
+    pm = make_plugin_manager()
+    register_commands(pm, group)
+    report_broken(pm.broken)
 
 
 def run_cli(

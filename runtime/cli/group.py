@@ -49,6 +49,18 @@ COMMANDS: dict[str, LazyCommand] = {
         "Check FLOW files without running them; every problem as FILE:LINE:COL: message.",
         logs=False,
     ),
+    "new": LazyCommand(
+        "runtime.cli.scaffold",
+        "new_group",
+        "Start a component's plugin package or a flow from a template.",
+        logs=False,
+    ),
+    "schema": LazyCommand(
+        "runtime.cli.schema_command",
+        "schema_command",
+        "Print a JSON Schema for flow files made from the installed components (for editors).",
+        logs=False,
+    ),
     "run": LazyCommand(
         "runtime.cli.flow_commands",
         "run_command",

@@ -333,7 +333,7 @@ def _refuse_in_process(
         cleaned = schema.validate(fields)
     except RelayError:
         return  # ``connect`` reports the fields' problems with their paths
-    endpoints = relay.runtime.connection_declaration(component, key).endpoints(cleaned)
+    endpoints = relay.runtime.connection_declaration(component, key).endpoints_for(cleaned)
     origin = origin_of(endpoints.api_base_url)
     if origin is not None and relay.runtime.router.serves_origin(origin):
         raise ConfigurationError(

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from runtime.api import Runtime
+    from runtime.plugins import BrokenPlugin
     from runtime.registry import Registry
 
 
@@ -37,6 +38,9 @@ class CliState:
     #: Configures the process's logging: called before a command that logs runs, or before an
     #: unexpected error is logged (commands that only read flows never pay for structlog).
     configure_logs: Callable[[], None] | None = None
+    #: The installed plugins left out that this command has reported (each once, however
+    #: many runtimes or registries it builds).
+    reported: set[str] = field(default_factory=set)
 
     def logging_ready(self) -> None:
         """Configure logging now if it is still to be done (once)."""
@@ -58,12 +62,22 @@ def current_state() -> CliState:
     return state if state is not None else CliState()
 
 
+def report_broken(broken: Iterable[BrokenPlugin]) -> None:
+    """Tell the user on stderr, once per command, about each installed plugin left out."""
+    reported = current_state().reported
+    for plugin in broken:
+        if plugin.name not in reported:
+            reported.add(plugin.name)
+            click.echo(f"warning: {plugin}", err=True)
+
+
 def new_runtime() -> Runtime:
     """The runtime for the running command, from its context's factory (the installed plugins'
     runtime outside a ``relay`` context)."""
     state = current_state()
     runtime = state.runtime_factory()
     state.built.append(runtime)
+    report_broken(runtime.registry.broken.values())
     return runtime
 
 
@@ -76,4 +90,6 @@ def new_registry() -> Registry:
         return new_runtime().registry
     from runtime.plugins import load_components, make_plugin_manager
 
-    return load_components(make_plugin_manager())
+    registry = load_components(make_plugin_manager())
+    report_broken(registry.broken.values())
+    return registry

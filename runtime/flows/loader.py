@@ -113,7 +113,7 @@ class _Compiler(StepCompiler):
         registered = self.registry.get(component)
         if registered is None:
             hint = did_you_mean(component, [r.component.key for r in self.registry])
-            self._error((*path, "component"), f"unknown component {component!r}{hint}")
+            self._error((*path, "component"), self.registry.unknown_component(component, hint))
         elif isinstance(connection, str) and registered.component.connection(connection) is None:
             hint = did_you_mean(connection, self._known("connections", registered.component))
             self._error(

@@ -171,7 +171,7 @@ class StepCompiler:
         registered = self.registry.get(component_key) if component_key else None
         if component_key and registered is None:
             hint = did_you_mean(component_key, [r.component.key for r in self.registry])
-            self._error((*path, "action"), f"unknown component {component_key!r}{hint}")
+            self._error((*path, "action"), self.registry.unknown_component(component_key, hint))
         elif registered is not None and registered.component.action(action_key) is None:
             hint = did_you_mean(action_key, self._known("actions", registered.component))
             self._error(
@@ -254,8 +254,8 @@ class StepCompiler:
             k: v for k, v in compiled.items() if k in schema.by_key and not _has_templates(v)
         }
         for where, message in schema.findings(literals):
-            if message == "is required":
-                continue  # reported above, with the template-aware rule
+            if message == "is required" and len(where) == 1:
+                continue  # a missing input: reported above, with the template-aware rule
             self._error((*path, *where), message)
 
     def _values(self, value: Any, path: Path, visible: Set[str]) -> Any:

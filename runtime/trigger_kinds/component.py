@@ -89,7 +89,7 @@ class ComponentTrigger(FlowTrigger):
         declared = registered.component.trigger(key) if registered is not None else None
         if registered is None:
             hint = did_you_mean(component, [r.component.key for r in parsing.registry])
-            parsing.error((*path, "component"), f"unknown component {component!r}{hint}")
+            parsing.error((*path, "component"), parsing.registry.unknown_component(component, hint))
         elif declared is None:
             hint = did_you_mean(key, parsing.known("triggers", registered.component))
             parsing.error(

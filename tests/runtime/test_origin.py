@@ -156,7 +156,7 @@ async def test_credentials_cross_the_network_only_over_https(
 def test_live_calendly_is_https_only() -> None:
     for connection in (OAUTH2, PERSONAL_TOKEN):
         defaults = {i.key: i.default for i in connection.inputs if i.default is not None}
-        live = connection.endpoints({**defaults, "useLiveServer": True})
+        live = connection.endpoints_for({**defaults, "useLiveServer": True})
         for url in (live.api_base_url, live.token_url, live.authorize_url):
             origin = origin_of(url)
             assert origin is not None and origin[0] == "https", url

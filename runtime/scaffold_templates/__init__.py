@@ -1,0 +1,1 @@
+"""The files ``relay new component`` writes, as ``string.Template`` text (``*.tmpl``)."""
