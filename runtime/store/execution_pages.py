@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
-from sqlalchemy import JSON, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import JSON, and_, cast, func, or_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
 from runtime.store.base import StoreBase
@@ -90,17 +90,3 @@ class ExecutionPages(StoreBase):
             message = type_coerce(result, JSON)["error"]["message"].as_string()
         escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return func.lower(message).like(f"%{escaped}%", escape="\\")
-
-    async def execution_counts(self) -> dict[str, dict[str, int]]:
-        """How many executions each instance has, by status (instances without any absent)."""
-        c = executions.c
-        query = (
-            select(c.instance, c.status, func.count())
-            .where(c.instance.is_not(None))
-            .group_by(c.instance, c.status)
-        )
-        counts: dict[str, dict[str, int]] = {}
-        async with self.engine.connect() as conn:
-            for instance, status, count in await conn.execute(query):
-                counts.setdefault(instance, {})[status] = int(count)
-        return counts

@@ -36,6 +36,7 @@ from runtime.store.retention import RetentionQueries
 from runtime.store.sqlalchemy_writes import SqlAlchemyWrites
 from runtime.store.state import StateQueries
 from runtime.store.tables import encrypted_columns
+from runtime.store.tallies import Tallies
 from runtime.store.tokens import TOKEN_LOCK_LEASE, DatabaseTokenStore
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Store(
     ExecutionFeed,
     ExecutionQueries,
     ExecutionPages,
+    Tallies,
     StateQueries,
     ConnectionQueries,
     ConnectionStatusQueries,

@@ -17,6 +17,7 @@ this module must describe the same thing (a test compares them).
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Double,
     Index,
@@ -135,6 +136,17 @@ executions = Table(
     Index(None, "instance", "status", "created_at", "id"),
     Index(None, "created_at"),
     Index(None, "status", "wake_at"),
+)
+
+#: Signed counts of finished executions by instance and final status, appended by the
+#: database's triggers on ``executions`` (migration 0009) and folded by ``runtime.store.tallies``.
+execution_tallies = Table(
+    "execution_tallies",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("instance", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("n", BigInteger, nullable=False),
 )
 
 #: A checkpoint per step of an unfinished execution (``runtime.checkpoints``): what a resumed
