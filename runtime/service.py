@@ -100,7 +100,12 @@ class Service:
         self.runner = Runner(self.runtime, store, self.instances)
 
     async def aclose(self) -> None:
-        """Close this service's HTTP clients (not the store, nor the runtime it was given)."""
+        """Write the rejected deliveries still counted in memory, then close this service's
+        HTTP clients (not the store, nor the runtime it was given)."""
+        try:
+            await self.intake.rejections.flush()
+        except Exception as exc:  # the store is away: the counts are lost, the close goes on
+            log.warning("counting rejected deliveries failed", error=type(exc).__name__)
         await self.runtime.aclose()
 
     # -- instances -----------------------------------------------------------------------

@@ -107,7 +107,7 @@ class FastWebhookApp(Starlette):
             async with asyncio.timeout(answers.body_timeout):
                 body = await _read_body(receive)
         except _BodyTooLarge:
-            await answer(answers.too_large())
+            await answer(answers.too_large(token))
             return
         except TimeoutError:
             await answer(answers.too_slow())

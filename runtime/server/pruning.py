@@ -1,6 +1,8 @@
 """The server's retention chore: what ``RELAY_RETENTION`` no longer keeps is deleted every
 ``interval`` seconds, a small batch a transaction with a pause between batches, so ingest and
-executions go on while a large store is pruned."""
+executions go on while a large store is pruned. Dedupe keys older than the dedupe window
+(``RELAY_DEDUPE_WINDOW``) are released and rejection counts that old deleted the same way,
+with or without a retention policy."""
 
 from __future__ import annotations
 
@@ -33,16 +35,26 @@ def retention_from_env() -> RetentionPolicy | None:
 
 
 async def prune_forever(
-    relay: Service, policy: RetentionPolicy, interval: float = INTERVAL
+    relay: Service, policy: RetentionPolicy | None, interval: float = INTERVAL
 ) -> None:
-    """Prune by ``policy`` now and every ``interval`` seconds until cancelled."""
+    """Prune by ``policy`` (if any) and the dedupe window now and every ``interval`` seconds
+    until cancelled."""
 
     async def pause() -> None:
         await asyncio.sleep(PAUSE)
 
     while True:
         try:
-            pruned = await relay.store.prune(policy, relay.runtime.clock.time(), between=pause)
+            now = relay.runtime.clock.time()
+            released = await relay.store.prune_deliveries(
+                now, relay.intake.dedupe_window, between=pause
+            )
+            if released:
+                log.info("released expired dedupe keys and rejection counts", count=released)
+            if policy is None:
+                await asyncio.sleep(interval)
+                continue
+            pruned = await relay.store.prune(policy, now, between=pause)
             if pruned.total:
                 log.info(
                     "pruned executions",

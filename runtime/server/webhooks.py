@@ -50,8 +50,8 @@ class WebhookAnswers(Protocol):
     #: seconds the body has to arrive in
     body_timeout: float
 
-    def too_large(self) -> Answer:
-        """The answer to a body over ``MAX_BODY``."""
+    def too_large(self, token: str) -> Answer:
+        """The answer to a body over ``MAX_BODY`` posted to ``token``."""
         ...
 
     def too_slow(self) -> Answer:
@@ -82,9 +82,11 @@ class WebhookEndpoint:
         self._health = health
         self.body_timeout = body_timeout
 
-    def too_large(self) -> Answer:
-        """413, counted."""
+    def too_large(self, token: str) -> Answer:
+        """413, counted (and, for a cached instance's token, recorded as its rejection)."""
         self._metrics.outcomes["too_large"].inc()
+        at = self._relay.runtime.clock.time()
+        self._relay.intake.reject(token, 413, "body too large", at)
         return Answer(413, {"error": "body too large"})
 
     def too_slow(self) -> Answer:
@@ -114,7 +116,9 @@ class WebhookEndpoint:
         outcome = await relay.receive_webhook(token, delivery)
         metrics.ingest.observe(time.perf_counter() - began)
         if outcome.status >= 400:
-            metrics.outcomes["rejected"].inc()
+            # a token no instance has: counted here only (there is no instance to record it on)
+            unknown = outcome.instance is None and outcome.status == 404
+            metrics.outcomes["unknown" if unknown else "rejected"].inc()
             return Answer(outcome.status, {"error": outcome.reason})
         if outcome.execution_id is None:
             metrics.outcomes["ignored"].inc()
@@ -128,7 +132,14 @@ class WebhookEndpoint:
         # a held one (paused instance) is not claimable: its resume hands it over
         if not outcome.duplicate and not outcome.held:
             await self._executor.submit(outcome.execution_id, outcome.instance)
-        return Answer(202, {"execution_id": outcome.execution_id, "duplicate": outcome.duplicate})
+        if outcome.duplicate:
+            content = {
+                "execution_id": outcome.execution_id,
+                "duplicate": True,
+                "duplicate_of": outcome.execution_id,
+            }
+            return Answer(202, content)
+        return Answer(202, {"execution_id": outcome.execution_id, "duplicate": False})
 
 
 class _TooLarge(Exception):
@@ -154,7 +165,7 @@ def webhook_routes(answers: WebhookAnswers) -> list[Route]:
             async with asyncio.timeout(answers.body_timeout):
                 body = await _read_body(request)
         except _TooLarge:
-            answer = answers.too_large()
+            answer = answers.too_large(request.path_params["token"])
         except TimeoutError:
             answer = answers.too_slow()
         except ClientDisconnect:  # the sender is gone: nothing recorded, and no one to answer
