@@ -33,7 +33,7 @@ REJECTIONS_KEPT = 1000
 PRUNE_BATCH = 500
 
 #: What a listing may be narrowed to.
-Outcome = Literal["accepted", "duplicate", "rejected"]
+Outcome = Literal["accepted", "duplicate", "rejected", "ignored"]
 
 
 @frozen
@@ -41,7 +41,9 @@ class DeliveryEntry:
     """One line of an instance's deliveries: an accepted delivery (with its duplicates
     counted), or the rejections of one reason in one minute."""
 
-    outcome: Literal["accepted", "rejected"]
+    #: ignored: accepted and not run (an event the flow does not select), counted as
+    #: rejections are
+    outcome: Literal["accepted", "rejected", "ignored"]
     #: accepted: when it first arrived; rejected: the first rejection of the row
     received_at: float
     #: the keyset position: ``(received_at or minute, "a:ID" or "r:REASON")``
@@ -88,10 +90,10 @@ class DeliveryQueries(StoreBase):
         deliveries that arrived more than once."""
         found: list[DeliveryEntry] = []
         async with self.engine.connect() as conn:
-            if outcome != "rejected":
+            if outcome in (None, "accepted", "duplicate"):
                 found += await self._accepted(conn, instance, outcome == "duplicate", limit, after)
-            if outcome in (None, "rejected"):
-                found += await self._rejected(conn, instance, limit, after)
+            if outcome in (None, "rejected", "ignored"):
+                found += await self._rejected(conn, instance, outcome, limit, after)
         found.sort(key=lambda e: e.key, reverse=True)
         return found[:limit]
 
@@ -146,10 +148,19 @@ class DeliveryQueries(StoreBase):
         ]
 
     async def _rejected(
-        self, conn: Any, instance: str, limit: int, after: tuple[float, str] | None
+        self,
+        conn: Any,
+        instance: str,
+        outcome: Outcome | None,
+        limit: int,
+        after: tuple[float, str] | None,
     ) -> list[DeliveryEntry]:
         r = delivery_rejections.c
         where: list[ColumnElement[bool]] = [r.instance == instance]
+        if outcome == "rejected":
+            where.append(r.status >= 400)
+        elif outcome == "ignored":
+            where.append(r.status < 400)
         if after is not None:
             at, tiebreak = after
             if tiebreak.startswith("r:"):
@@ -164,7 +175,7 @@ class DeliveryQueries(StoreBase):
         )
         return [
             DeliveryEntry(
-                outcome="rejected",
+                outcome="rejected" if row.status >= 400 else "ignored",
                 received_at=float(row.first_at),
                 key=(float(row.minute), "r:" + row.reason),
                 times_seen=int(row.count),
