@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.durations import parse_duration
 from runtime.errors import ConfigurationError, ExpressionError, WebhookRejected
+from runtime.expressions import ROOTS
 
 if TYPE_CHECKING:
     from runtime.expressions import Template
@@ -149,13 +150,13 @@ def dedupe_problem(template: Template) -> str | None:
     trigger payload only, and runs on every delivery, so it may not iterate."""
     if not template.expressions:
         return "dedupe must be an expression over the trigger payload, e.g. ${{ trigger.body.id }}"
-    read = set().union(*(e.variables for e in template.expressions))
-    others = sorted(read - {"trigger"})
-    if others:
-        return f"a dedupe expression reads only trigger (the delivery), not {', '.join(others)}"
     if template.budgeted:
         return (
             "a dedupe expression runs on every delivery: no map, filter, all, exists or "
             "exists_one, and at most 8 + in a row"
         )
+    read = set().union(*(e.variables for e in template.expressions))
+    others = sorted((read & ROOTS) - {"trigger"})
+    if others:
+        return f"a dedupe expression reads only trigger (the delivery), not {', '.join(others)}"
     return None

@@ -36,8 +36,9 @@ MAX_REASON = 200
 class RejectionLog:
     """Counts of rejected deliveries waiting to be written to ``store``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_pending: int = MAX_PENDING) -> None:
         self._store = store
+        self._max = max_pending
         self._pending: dict[tuple[str, float, str], RejectionCount] = {}
         self._lock = asyncio.Lock()
 
@@ -47,7 +48,7 @@ class RejectionLog:
         text = " ".join(reason.split())[:MAX_REASON].replace("\x00", "") or "rejected"
         key = (instance, minute, text)
         found = self._pending.get(key)
-        if found is None and len(self._pending) >= MAX_PENDING:
+        if found is None and len(self._pending) >= self._max:
             key = (instance, minute, OVERFLOW_REASON)
             found = self._pending.get(key)
             text = OVERFLOW_REASON
@@ -90,7 +91,7 @@ class RejectionLog:
                             min(count.first_at, later.first_at),
                             max(count.last_at, later.last_at),
                         )
-                    if key in self._pending or len(self._pending) < MAX_PENDING:
+                    if key in self._pending or len(self._pending) < self._max:
                         self._pending[key] = count
                 raise
 

@@ -186,10 +186,12 @@ class DeliveryQueries(StoreBase):
             for row in await conn.execute(query)
         ]
 
-    async def record_rejections(self, counts: Iterable[RejectionCount]) -> None:
+    async def record_rejections(
+        self, counts: Iterable[RejectionCount], *, keep: int = REJECTIONS_KEPT
+    ) -> None:
         """Add ``counts`` to the rejection rows (one transaction), then drop each instance's
-        rows beyond ``REJECTIONS_KEPT`` (oldest first). Counts for an instance no longer
-        deployed are not kept."""
+        rows beyond its ``keep`` newest. Counts for an instance no longer deployed are not
+        kept."""
         rows = list(counts)
         if not rows:
             return
@@ -201,7 +203,7 @@ class DeliveryQueries(StoreBase):
                 if row.instance in known:
                     await conn.execute(_add(conn.dialect.name, row))
             for name in sorted(known):
-                await _keep_newest(conn, name, REJECTIONS_KEPT)
+                await _keep_newest(conn, name, keep)
 
     async def prune_deliveries(
         self,

@@ -79,8 +79,6 @@ class ComponentTrigger(FlowTrigger):
         """What is wrong with a component's declaration of a trigger of this kind (checked
         when the component registers); ``where`` starts each message."""
         yield from kept_header_problems(where, declared, keeps_headers=False)
-        if declared.dedupe_key:
-            yield f"{where}: dedupe_key: only a webhook trigger dedupes deliveries"
 
     @classmethod
     def claims(cls, raw: Mapping[str, Any], registry: Registry) -> bool:
