@@ -30,7 +30,7 @@ from runtime import (
     open_store,
 )
 from runtime.dedupe import DEFAULT_WINDOW, MAX_HEADER, dedupe_window_from_env, header_key
-from runtime.rejections import OVERFLOW_REASON, RejectionLog
+from runtime.rejections import OVERFLOW_REASON, RejectionLog, flush_forever
 from runtime.store.deliveries import RejectionCount
 from runtime.testing import ComponentPlugin
 
@@ -270,3 +270,22 @@ def test_rejection_counts_stay_bounded(intake: _Intake) -> None:
     intake.run(long_reason.flush())
     [row] = intake.run(intake.store.page_deliveries("keyed", "rejected", 1))
     assert row.reason == "y" * 200
+
+
+def test_the_server_writes_its_counts_as_it_goes(intake: _Intake) -> None:
+    async def counted() -> list[Any]:
+        log = RejectionLog(intake.store)
+        chore = asyncio.create_task(flush_forever(log, interval=0.001))
+        log.add("keyed", 401, "bad signature", 60.0)
+        try:
+            for _ in range(2000):  # a bound, not a speed claim: the chore writes within a turn
+                rows: list[Any] = await intake.store.page_deliveries("keyed", "rejected", 10)
+                if rows:
+                    return rows
+                await asyncio.sleep(0.001)
+            return []
+        finally:
+            chore.cancel()
+
+    [row] = intake.run(counted())
+    assert (row.reason, row.times_seen, row.status) == ("bad signature", 1, 401)
