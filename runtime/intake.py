@@ -147,7 +147,9 @@ class WebhookIntake:
     def _rejected(
         self, instance: Instance, status: int, reason: str, request: WebhookRequest
     ) -> WebhookOutcome:
-        self.rejections.add(instance.name, status, reason, request.received_at)
+        # a reason is the trigger's words, kept in the store: scrubbed of any secret it holds
+        kept = self._runtime.redactor.text(reason)
+        self.rejections.add(instance.name, status, kept, request.received_at)
         return WebhookOutcome(status, reason=reason, instance=instance.name)
 
     async def _shape(
