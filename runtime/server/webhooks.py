@@ -58,6 +58,11 @@ class WebhookAnswers(Protocol):
         """The answer to a body that did not arrive within ``body_timeout``."""
         ...
 
+    def wrong_method(self, token: str, method: str) -> None:
+        """Note a request to ``token`` with a method other than POST (answered 405 by the
+        routes)."""
+        ...
+
     async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         """The answer to a whole delivery to ``token`` (``headers``: the request's, each name
         lower case with its last value; the answerer may keep the dict)."""
@@ -93,6 +98,11 @@ class WebhookEndpoint:
         """408; the rest of the body may still come, so the connection cannot carry another
         request."""
         return Answer(408, {"error": "the request body did not arrive in time"}, _CLOSE)
+
+    def wrong_method(self, token: str, method: str) -> None:
+        """Recorded as the instance's rejection when ``token`` is a cached instance's."""
+        at = self._relay.runtime.clock.time()
+        self._relay.intake.reject(token, 405, f"wrong method: {method[:20]}", at)
 
     async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         """Verify and record the delivery, hand its execution to the executor. Nothing is

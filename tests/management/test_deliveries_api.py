@@ -186,6 +186,7 @@ async def test_rejections_are_listed_with_their_reason_and_never_their_body(
     assert too_long.status_code == 400 and "Idempotency-Key" in too_long.json()["error"]
     huge = b'{"note": "' + MARKER.encode() + b'"' + b" " * MAX_BODY + b"}"
     assert (await served.post(hooks, huge)).status_code == 413
+    assert (await served.http.get(f"/webhooks/{hooks.webhook_token}")).status_code == 405
     unknown = await served.http.post("/webhooks/no-such-token", content=forged)
     assert unknown.status_code == 404
 
@@ -194,13 +195,14 @@ async def test_rejections_are_listed_with_their_reason_and_never_their_body(
     )
     assert answer.status_code == 200 and MARKER not in answer.text
     rejected = {i["status"]: i for i in answer.json()["items"]}
-    assert set(rejected) == {401, 400, 413}
+    assert set(rejected) == {401, 400, 413, 405}
+    assert rejected[405]["reason"] == "wrong method: GET"
     assert rejected[401]["times_seen"] == 3 and "signature" in rejected[401]["reason"]
     assert rejected[400]["times_seen"] == 1 and "Idempotency-Key" in rejected[400]["reason"]
     assert rejected[413]["reason"] == "body too large"
     assert all(i["outcome"] == "rejected" and i["execution_id"] is None for i in rejected.values())
     everything = await served.deliveries("hooks")
-    assert sorted(i["outcome"] for i in everything) == ["accepted"] + ["rejected"] * 3
+    assert sorted(i["outcome"] for i in everything) == ["accepted"] + ["rejected"] * 4
     # a token no instance has is counted in the metrics only
     metrics = (await served.http.get("/metrics")).text
     assert 'relay_webhook_deliveries_total{outcome="unknown"} 1.0' in metrics

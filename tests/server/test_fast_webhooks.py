@@ -27,12 +27,16 @@ class Echo:
 
     def __init__(self, body_timeout: float = 5.0) -> None:
         self.body_timeout = body_timeout
+        self.wrong: list[tuple[str, str]] = []
 
     def too_large(self, token: str) -> Answer:
         return Answer(413, {"error": "body too large"})
 
     def too_slow(self) -> Answer:
         return Answer(408, {"error": "slow"}, (("connection", "close"),))
+
+    def wrong_method(self, token: str, method: str) -> None:
+        self.wrong.append((token, method))
 
     async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         status = int(headers.get("x-status", "202"))
