@@ -130,9 +130,7 @@ def instances_router(relay: Service, auth: Authenticator) -> APIRouter:
         after = decode_cursor(cursor) if cursor is not None else None
         if await relay.store.get_instance(name) is None:
             raise ApiProblem(404, "not-found", f"no instance named {name!r}")
-        # the rejections this process counted so far are written first, so the page has them
-        await relay.intake.rejections.flush()
-        rows = await relay.store.page_deliveries(name, outcome, limit + 1, after)
+        rows = await relay.deliveries(name, outcome, limit + 1, after)
         more = len(rows) > limit
         rows = rows[:limit]
         return {

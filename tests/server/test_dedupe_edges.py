@@ -289,3 +289,38 @@ def test_the_server_writes_its_counts_as_it_goes(intake: _Intake) -> None:
 
     [row] = intake.run(counted())
     assert (row.reason, row.times_seen, row.status) == ("bad signature", 1, 401)
+
+
+def test_a_component_trigger_takes_a_dedupe_expression_over_its_declared_identity() -> None:
+    text = (
+        "name: f\nconfig:\n"
+        "  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}\n"
+        "  organization: {type: string}\n"
+        "trigger:\n  component: calendly\n  trigger: calendlyTrigger\n"
+        "  inputs:\n    connection: ${{ config.calendly }}\n"
+        "    eventNamesInput: [invitee.created]\n    organization: ${{ config.organization }}\n"
+        "    scope: organization\n"
+        "  dedupe: ${{ trigger.body.payload.email }}\n"
+        "steps:\n  - {id: a, action: relay.value, inputs: {value: 1}}\n"
+    )
+    declared = Runtime().load_flow_text(
+        text.replace("  dedupe: ${{ trigger.body.payload.email }}\n", ""), "f.yaml"
+    )
+    overridden = Runtime().load_flow_text(text, "f.yaml")
+    payload = {
+        "body": {
+            "event": "invitee.created",
+            "created_at": "2027-01-01T00:00:00Z",
+            "payload": {"uri": "https://api.calendly.com/invitees/I1", "email": "a@example.com"},
+        },
+        "branch": "invitee.created",
+    }
+    request = WebhookRequest(method="POST", url="u", headers={}, body=b"{}", received_at=0.0)
+    by_declaration = declared.trigger.dedupe_key(request, payload)
+    assert (
+        by_declaration
+        == 'event:["invitee.created","https://api.calendly.com/invitees/I1","2027-01-01T00:00:00Z"]'
+    )
+    assert overridden.trigger.dedupe_key(request, payload) == "expr:a@example.com"
+    # a payload with none of the declared fields: the body's hash, as for a trigger declaring none
+    assert str(declared.trigger.dedupe_key(request, {"body": {}})).startswith("body:")
