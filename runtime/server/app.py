@@ -57,10 +57,10 @@ def create_app(
     retention: RetentionPolicy | None = None,
 ) -> Starlette:
     """The server app; its lifespan starts the executor (resuming unfinished work) and
-        shuts it down gracefully. A webhook body must arrive within ``body_timeout`` seconds.
-        ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers);
-        ``api=False`` leaves out the management API (``/api/v1``, ``runtime.management``). With
-        ``retention``, what it no longer keeps is pruned while the server runs (expired dedupe
+    shuts it down gracefully. A webhook body must arrive within ``body_timeout`` seconds.
+    ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers);
+    ``api=False`` leaves out the management API (``/api/v1``, ``runtime.management``). With
+    ``retention``, what it no longer keeps is pruned while the server runs (expired dedupe
     keys and rejection counts are, with or without it)."""
     metrics = Metrics()
     health_of_store = StoreHealth(relay.store)

@@ -31,6 +31,7 @@ from runtime import (
 )
 from runtime.dedupe import DEFAULT_WINDOW, MAX_HEADER, dedupe_window_from_env, header_key
 from runtime.rejections import OVERFLOW_REASON, RejectionLog, flush_forever
+from runtime.server.pruning import prune_forever
 from runtime.store.deliveries import RejectionCount
 from runtime.testing import ComponentPlugin
 
@@ -148,19 +149,19 @@ class _Intake:
         )
         return self.run(self.relay.receive_webhook(token, request))
 
+    async def read_key(self, execution_id: str) -> str | None:
+        from sqlalchemy import select
+
+        from runtime.store.tables import deliveries
+
+        async with self.store.engine.connect() as conn:
+            found = await conn.scalar(
+                select(deliveries.c.dedupe_key).where(deliveries.c.execution_id == execution_id)
+            )
+        return None if found is None else str(found)
+
     def key_of(self, execution_id: str) -> str | None:
-        async def read() -> str | None:
-            from sqlalchemy import select
-
-            from runtime.store.tables import deliveries
-
-            async with self.store.engine.connect() as conn:
-                found = await conn.scalar(
-                    select(deliveries.c.dedupe_key).where(deliveries.c.execution_id == execution_id)
-                )
-            return None if found is None else str(found)
-
-        result: str | None = self.run(read())
+        result: str | None = self.run(self.read_key(execution_id))
         return result
 
     def close(self) -> None:
@@ -324,3 +325,23 @@ def test_a_component_trigger_takes_a_dedupe_expression_over_its_declared_identit
     assert overridden.trigger.dedupe_key(request, payload) == "expr:a@example.com"
     # a payload with none of the declared fields: the body's hash, as for a trigger declaring none
     assert str(declared.trigger.dedupe_key(request, {"body": {}})).startswith("body:")
+
+
+def test_the_server_releases_expired_keys_without_a_retention_policy(intake: _Intake) -> None:
+    first = intake.deliver(intake.plain_token, b"{}", {"idempotency-key": "old"})  # at t=1
+    assert intake.key_of(first.execution_id) == "key:old"
+    intake.relay.intake.dedupe_window = 10.0  # the runtime's clock is long past 11
+
+    async def released() -> str | None:
+        chore = asyncio.create_task(prune_forever(intake.relay, None, interval=0.001))
+        try:
+            for _ in range(2000):  # a bound, not a speed claim
+                await asyncio.sleep(0.001)
+                if await intake.read_key(first.execution_id) is None:
+                    return None
+            return "still there"
+        finally:
+            chore.cancel()
+            await asyncio.gather(chore, return_exceptions=True)
+
+    assert intake.run(released()) is None
