@@ -45,7 +45,9 @@ class RejectionLog:
     def add(self, instance: str, status: int, reason: str, at: float) -> None:
         """Count one delivery to ``instance`` answered ``status`` for ``reason`` at ``at``."""
         minute = math.floor(at / 60.0) * 60.0 if math.isfinite(at) else 0.0
-        text = " ".join(reason.split())[:MAX_REASON].replace("\x00", "") or "rejected"
+        # one line, storable on both engines (no NUL, no lone surrogate), bounded
+        text = " ".join(reason.split())[:MAX_REASON].replace("\x00", "")
+        text = text.encode("utf-8", "replace").decode("utf-8") or "rejected"
         key = (instance, minute, text)
         found = self._pending.get(key)
         if found is None and len(self._pending) >= self._max:

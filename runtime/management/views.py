@@ -120,7 +120,8 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         key = float(at), last
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         key = None
-    if key is None or not isinstance(key[1], str) or not math.isfinite(key[0]):
+    # (a NUL could not even be compared on PostgreSQL: no cursor this API returns holds one)
+    if key is None or not isinstance(key[1], str) or "\x00" in key[1] or not math.isfinite(key[0]):
         raise ApiProblem(
             422,
             "validation",

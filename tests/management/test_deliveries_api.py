@@ -21,6 +21,7 @@ from relay_uvicorn import serving
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from components.calendly.signature import sign as calendly_sign
 from runtime import InProcessExecutor, ManualClock, Runtime, Service, Token, create_app, open_store
+from runtime.management.views import encode_key
 from runtime.server.webhooks import MAX_BODY
 
 pytestmark = pytest.mark.asyncio
@@ -355,6 +356,12 @@ async def test_pages_follow_one_another_without_gaps_or_repeats(served: Served) 
         "/api/v1/instances/hooks/deliveries", params={"cursor": "nonsense"}, headers=served.read
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "$.cursor"
+    forged = await served.http.get(
+        "/api/v1/instances/hooks/deliveries",
+        params={"cursor": encode_key(NOW, "a:\x00")},
+        headers=served.read,
+    )
+    assert forged.status_code == 422  # PostgreSQL could not even compare it
     wrong = await served.http.get(
         "/api/v1/instances/hooks/deliveries", params={"outcome": "lost"}, headers=served.read
     )

@@ -202,6 +202,7 @@ _JSON = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False)
     | st.text(max_size=50)
+    | st.text(st.characters(exclude_categories=()), max_size=20)  # lone surrogates, NUL too
     | st.text(min_size=300, max_size=3000),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
@@ -249,7 +250,7 @@ def test_rejection_counts_stay_bounded(intake: _Intake) -> None:
     for n in range(10):  # ten reasons, one minute: three counts and the overflow
         log.add("keyed", 401, f"reason {n}", 120.0 + n)
     assert log.pending == 4
-    log.add("keyed", 401, "x" * 5000 + "\x00", 130.0)  # no new count: the overflow takes it
+    log.add("keyed", 401, "x" * 5000 + "\x00\ud800", 130.0)  # the overflow takes it
     assert log.pending == 4
     intake.run(log.flush())
     assert log.pending == 0
