@@ -162,6 +162,8 @@ async def test_an_idempotency_key_makes_a_duplicate_counted_on_the_original(
     assert item["dedupe_key"] == "key:order-1"
     assert [i["id"] for i in await served.deliveries("hooks", outcome="duplicate")] == [item["id"]]
     assert [r.id for r in await served.executions("hooks")] == [original]
+    row = await served.relay.store.get_execution(original)
+    assert row is not None and row.payload["headers"]["idempotency-key"] == "order-1"
 
 
 async def test_a_plain_webhook_without_a_key_runs_every_delivery(served: Served) -> None:
