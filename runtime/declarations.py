@@ -250,6 +250,10 @@ class Trigger:
     #: sender's signature header, so a recorded delivery can be verified again. Every other
     #: header is dropped (it may carry credentials).
     kept_headers: tuple[str, ...] = ()
+    #: Webhook triggers: what identifies a delivery, as dotted paths into the trigger payload
+    #: (e.g. ``("body.event", "body.payload.uri")``): a delivery whose values were seen within
+    #: the dedupe window is a duplicate, whatever its bytes. Empty: the body's SHA-256.
+    dedupe_key: tuple[str, ...] = ()
 
 
 @frozen(kw_only=True)

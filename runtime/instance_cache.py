@@ -78,6 +78,11 @@ class InstanceCache:
         cached = self._by_name.get(name)
         return cached[0] if cached is not None else None
 
+    def peek_token(self, token: str) -> Instance | None:
+        """The cached instance of ``token``, however old, without reading the store."""
+        cached = self._by_token.get(token)
+        return cached[0] if cached is not None else None
+
     def recheck_due(self, token: str) -> bool:
         """Whether the cached instance of ``token`` is old enough to be worth reading again
         (after a delivery was refused against it)."""

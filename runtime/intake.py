@@ -7,14 +7,15 @@ trigger kind's (``FlowTrigger.shape``, ``FlowTrigger.kept_headers``).
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from attrs import frozen
 
+from runtime.dedupe import dedupe_window_from_env
 from runtime.errors import ConfigurationError, FlowError, NotFound, WebhookRejected
 from runtime.instance_config import resolve_instance_config
+from runtime.rejections import RejectionLog
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
@@ -41,12 +42,37 @@ class WebhookOutcome:
 
 
 class WebhookIntake:
-    """Receives deliveries for the instances of one store."""
+    """Receives deliveries for the instances of one store.
 
-    def __init__(self, runtime: Runtime, store: Store, instances: InstanceCache) -> None:
+    An accepted delivery is recorded with its identity (``FlowTrigger.dedupe_key``): one
+    whose identity was seen within ``dedupe_window`` seconds (``RELAY_DEDUPE_WINDOW``) is a
+    duplicate, answered with the first one's execution and counted on it. A rejected or
+    ignored delivery to a known instance is counted in ``rejections`` (never its body).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: Store,
+        instances: InstanceCache,
+        *,
+        dedupe_window: float | None = None,
+    ) -> None:
         self._runtime = runtime
         self._store = store
         self._instances = instances
+        #: seconds a delivery's identity is remembered
+        self.dedupe_window = dedupe_window_from_env() if dedupe_window is None else dedupe_window
+        #: rejected and ignored deliveries, counted until flushed to the store
+        self.rejections = RejectionLog(store)
+
+    def reject(self, token: str, status: int, reason: str, at: float) -> None:
+        """Count a delivery to ``token`` refused before it reached the intake (e.g. too
+        large), if the token is a cached instance's (an unknown one is counted nowhere here:
+        the server's metrics count it)."""
+        instance = self._instances.peek_token(token)
+        if instance is not None:
+            self.rejections.add(instance.name, status, reason, at)
 
     @property
     def runtime(self) -> Runtime:
@@ -79,7 +105,7 @@ class WebhookIntake:
                 payload = await self._shape(instance, self._instances.flow_of(instance), request)
         except WebhookRejected as exc:
             log.warning("webhook rejected", instance=instance.name, reason=exc.reason)
-            return WebhookOutcome(exc.status, reason=exc.reason)
+            return self._rejected(instance, exc.status, exc.reason, request)
         except FlowError as exc:  # stored by an older relay: e.g. a literal webhook secret
             first = str(exc.problems[0]) if exc.problems else str(exc)
             log.error(
@@ -87,12 +113,17 @@ class WebhookIntake:
                 instance=instance.name,
                 problem=first,
             )
-            return WebhookOutcome(503, reason="the instance's flow no longer loads: redeploy it")
+            reason = "the instance's flow no longer loads: redeploy it"
+            return self._rejected(instance, 503, reason, request)
+        flow = self._instances.flow_of(instance)
         if payload is None:
-            return WebhookOutcome(200, reason="ignored: event not selected")
-        kept = self._instances.flow_of(instance).trigger.kept_headers()
+            return self._rejected(instance, 200, "ignored: event not selected", request)
+        try:
+            dedupe = flow.trigger.dedupe_key(request, payload)
+        except WebhookRejected as exc:
+            return self._rejected(instance, exc.status, exc.reason, request)
+        kept = flow.trigger.kept_headers()
         headers = {k: v for k, v in request.headers.items() if k.lower() in kept}
-        dedupe = hashlib.sha256(request.body).hexdigest()
         try:
             execution_id, new = await self._store.record_delivery(
                 instance.name,
@@ -102,6 +133,7 @@ class WebhookIntake:
                 request.received_at,
                 payload,
                 webhook_token=token,
+                dedupe_window=self.dedupe_window,
             )
         # undeployed by another process since it was cached (NotFound; ConfigurationError from
         # a store that predates NotFound)
@@ -111,6 +143,14 @@ class WebhookIntake:
         return WebhookOutcome(
             202, execution_id, duplicate=not new, instance=instance.name, held=instance.paused
         )
+
+    def _rejected(
+        self, instance: Instance, status: int, reason: str, request: WebhookRequest
+    ) -> WebhookOutcome:
+        # a reason is the trigger's words, kept in the store: scrubbed of any secret it holds
+        kept = self._runtime.redactor.text(reason)
+        self.rejections.add(instance.name, status, kept, request.received_at)
+        return WebhookOutcome(status, reason=reason, instance=instance.name)
 
     async def _shape(
         self, instance: Instance, flow: Flow, request: WebhookRequest

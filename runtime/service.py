@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from runtime.declarations import WebhookRequest
     from runtime.flows import Flow
     from runtime.store import FlowVersion, Instance, Store
+    from runtime.store.deliveries import DeliveryEntry, Outcome
     from runtime.store.records import ExecutionRow
 
 log = structlog.get_logger("relay.service")
@@ -100,7 +101,12 @@ class Service:
         self.runner = Runner(self.runtime, store, self.instances)
 
     async def aclose(self) -> None:
-        """Close this service's HTTP clients (not the store, nor the runtime it was given)."""
+        """Write the rejected deliveries still counted in memory, then close this service's
+        HTTP clients (not the store, nor the runtime it was given)."""
+        try:
+            await self.intake.rejections.flush()
+        except Exception as exc:  # the store is away: the counts are lost, the close goes on
+            log.warning("counting rejected deliveries failed", error=type(exc).__name__)
         await self.runtime.aclose()
 
     # -- instances -----------------------------------------------------------------------
@@ -269,6 +275,20 @@ class Service:
     async def receive_webhook(self, token: str, request: WebhookRequest) -> WebhookOutcome:
         """Verify a delivery and record it (durably) with its execution; does not run it."""
         return await self.intake.receive_webhook(token, request)
+
+    async def deliveries(
+        self,
+        name: str,
+        outcome: Outcome | None = None,
+        limit: int = 50,
+        after: tuple[float, str] | None = None,
+    ) -> list[DeliveryEntry]:
+        """Instance ``name``'s deliveries, newest first, continuing after the key ``after``
+        (``runtime.store.deliveries``); the rejections this process counted so far are
+        written first, so the page has them."""
+        await self.intake.rejections.flush()
+        found: list[DeliveryEntry] = await self.store.page_deliveries(name, outcome, limit, after)
+        return found
 
     async def start_manual(self, name: str, payload: Any) -> str:
         """Record a manual or scheduled execution of an instance."""

@@ -184,6 +184,9 @@ CALENDLY_TRIGGER = Trigger(
     branches=WEBHOOK_EVENTS,
     # kept with each delivery record, so a recorded delivery can be verified again
     kept_headers=(SIGNATURE_HEADER.lower(),),
+    # a redelivery is the same event about the same resource at the same time, whatever its
+    # bytes (Calendly signs each attempt anew; a proxy may re-serialize the JSON)
+    dedupe_key=("body.event", "body.payload.uri", "body.created_at"),
 )
 
 # --- polling trigger ------------------------------------------------------------------------

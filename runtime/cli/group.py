@@ -123,6 +123,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "executions_command",
         "List recent executions, newest first (whole ids).",
     ),
+    "deliveries": LazyCommand(
+        "runtime.cli.deliveries",
+        "deliveries_command",
+        "List what instance NAME was sent, newest first: accepted, duplicate, rejected.",
+    ),
     "execution": LazyCommand(
         "runtime.cli.history",
         "execution_command",

@@ -13,6 +13,11 @@ ExecutionStatus = Literal[
 ]
 
 
+#: What an instance's deliveries may be narrowed to (``duplicate``: accepted deliveries that
+#: arrived more than once).
+DeliveryOutcome = Literal["accepted", "duplicate", "rejected", "ignored"]
+
+
 class InstanceSummary(BaseModel):
     """A deployed instance, as listed."""
 
@@ -53,6 +58,41 @@ class ExecutionPage(BaseModel):
     """A page of executions, newest first."""
 
     items: list[ExecutionSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; None on the last one."
+    )
+
+
+class DeliveryItem(BaseModel):
+    """A delivery an instance accepted (its duplicates counted on it), or the deliveries it
+    rejected or ignored for one reason in one minute (never a body)."""
+
+    outcome: Literal["accepted", "rejected", "ignored"] = Field(
+        description="ignored: accepted and not run (an event the flow does not select)."
+    )
+    received_at: float = Field(description="UNIX seconds: when it (or the row's first) came.")
+    times_seen: int = Field(
+        description="accepted: how often it arrived (2 and more: it has duplicates); "
+        "rejected and ignored: how many this row counts."
+    )
+    last_seen_at: float | None = Field(description="When the last of them came.")
+    id: str | None = Field(description="The delivery's id (accepted only).")
+    execution_id: str | None = Field(description="Its execution (accepted only).")
+    execution_status: ExecutionStatus | None = Field(
+        description="Its execution's status now (held: the instance is paused)."
+    )
+    dedupe_key: str | None = Field(
+        description="What duplicates are recognised by: SOURCE:VALUE (expr, key, event, body; "
+        "a long value as #SHA-256); None: no identity, or it outlived the dedupe window."
+    )
+    reason: str | None = Field(description="Why it was rejected or ignored.")
+    status: int | None = Field(description="The HTTP status it was answered with.")
+
+
+class DeliveryPage(BaseModel):
+    """A page of an instance's deliveries, newest first."""
+
+    items: list[DeliveryItem]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; None on the last one."
     )

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from runtime.errors import RelayError
 from runtime.management.models import (
     CancelOutcome,
+    DeliveryOutcome,
+    DeliveryPage,
     ExecutionDocument,
     ExecutionPage,
     ExecutionStatus,
@@ -21,7 +23,9 @@ from runtime.management.models import (
 from runtime.management.problems import ApiProblem, Problem, ProblemRoute
 from runtime.management.views import (
     decode_cursor,
+    delivery_item,
     encode_cursor,
+    encode_key,
     execution_summary,
     execution_view,
     redacted_config,
@@ -108,6 +112,30 @@ def instances_router(relay: Service, auth: Authenticator) -> APIRouter:
             **await summary(instance, counts.get(name, {})),
             "flow_path": instance.flow_path,
             "config": redacted_config(relay, instance, flow_of(instance)),
+        }
+
+    @router.get("/{name}/deliveries", response_model=DeliveryPage, responses=_NOT_FOUND)
+    async def list_deliveries(
+        name: Name,
+        outcome: Annotated[
+            DeliveryOutcome | None,
+            Query(description="duplicate: accepted deliveries that arrived more than once."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+        cursor: Annotated[str | None, Query(max_length=400)] = None,
+    ) -> dict[str, object]:
+        """What the instance was sent, newest first, a page at a time (keyset): accepted
+        deliveries with their duplicates counted, and rejected or ignored ones counted by
+        reason and minute (never a body)."""
+        after = decode_cursor(cursor) if cursor is not None else None
+        if await relay.store.get_instance(name) is None:
+            raise ApiProblem(404, "not-found", f"no instance named {name!r}")
+        rows = await relay.deliveries(name, outcome, limit + 1, after)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "items": [delivery_item(r) for r in rows],
+            "next_cursor": encode_key(*rows[-1].key) if more else None,
         }
 
     return router

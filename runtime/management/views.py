@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from runtime.flows import Flow
     from runtime.service import Service
     from runtime.store import Instance
+    from runtime.store.deliveries import DeliveryEntry
     from runtime.store.records import ExecutionRow
 
 
@@ -86,8 +87,29 @@ def _number(value: Any) -> float | None:
 def encode_cursor(row: ExecutionRow) -> str:
     """The cursor continuing after ``row``: its ``(created_at, id)``, opaque to clients
     (``repr`` of the time keeps every bit of the float, so equal times compare equal)."""
-    text = json.dumps([repr(row.created_at), row.id], separators=(",", ":"))
+    return encode_key(row.created_at, row.id)
+
+
+def encode_key(at: float, tiebreak: str) -> str:
+    """The opaque cursor of the keyset position ``(at, tiebreak)`` (see ``decode_cursor``)."""
+    text = json.dumps([repr(at), tiebreak], separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def delivery_item(entry: DeliveryEntry) -> dict[str, Any]:
+    """A delivery as the listing shows it."""
+    return {
+        "outcome": entry.outcome,
+        "received_at": entry.received_at,
+        "times_seen": entry.times_seen,
+        "last_seen_at": entry.last_seen_at,
+        "id": entry.id,
+        "execution_id": entry.execution_id,
+        "execution_status": entry.execution_status,
+        "dedupe_key": entry.dedupe_key,
+        "reason": entry.reason,
+        "status": entry.status,
+    }
 
 
 def decode_cursor(cursor: str) -> tuple[float, str]:
@@ -98,7 +120,8 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         key = float(at), last
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         key = None
-    if key is None or not isinstance(key[1], str) or not math.isfinite(key[0]):
+    # (a NUL could not even be compared on PostgreSQL: no cursor this API returns holds one)
+    if key is None or not isinstance(key[1], str) or "\x00" in key[1] or not math.isfinite(key[0]):
         raise ApiProblem(
             422,
             "validation",

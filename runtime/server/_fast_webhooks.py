@@ -66,7 +66,7 @@ class FastWebhookApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Deliveries here; everything else to Starlette."""
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
             path = scope["path"]
             root = scope.get("root_path", "")
             if root and path.startswith(root):
@@ -76,9 +76,12 @@ class FastWebhookApp(Starlette):
                 if token.endswith("/"):  # the same URL: answered, not redirected
                     token = token[:-1]
                 if token and "/" not in token:
-                    scope["app"] = self
-                    await self._webhook(token, scope, receive, send)
-                    return
+                    if scope["method"] == "POST":
+                        scope["app"] = self
+                        await self._webhook(token, scope, receive, send)
+                        return
+                    # Starlette answers it 405; the instance's deliveries show it
+                    self._answers.wrong_method(token, scope["method"])
         await super().__call__(scope, receive, send)
 
     async def _webhook(self, token: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,7 +110,7 @@ class FastWebhookApp(Starlette):
             async with asyncio.timeout(answers.body_timeout):
                 body = await _read_body(receive)
         except _BodyTooLarge:
-            await answer(answers.too_large())
+            await answer(answers.too_large(token))
             return
         except TimeoutError:
             await answer(answers.too_slow())

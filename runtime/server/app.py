@@ -28,9 +28,10 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from runtime.rejections import flush_forever
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
-from runtime.server.pruning import prune_forever
+from runtime.server.pruning import fold_forever, prune_forever
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def create_app(
     shuts it down gracefully. A webhook body must arrive within ``body_timeout`` seconds.
     ``fast_webhooks=False`` serves webhooks by the plain route alone (same answers);
     ``api=False`` leaves out the management API (``/api/v1``, ``runtime.management``). With
-    ``retention``, what it no longer keeps is pruned while the server runs."""
+    ``retention``, what it no longer keeps is pruned while the server runs (expired dedupe
+    keys and rejection counts are, with or without it)."""
     metrics = Metrics()
     health_of_store = StoreHealth(relay.store)
     endpoint = WebhookEndpoint(relay, executor, metrics, health_of_store, body_timeout=body_timeout)
@@ -84,9 +86,13 @@ def create_app(
         await executor.start()
         # schedules and polling triggers fire from here (under a store lock per instance)
         scheduler = asyncio.create_task(run_scheduler(Scheduler(relay, executor)))
-        chores = [scheduler]
-        if retention is not None:
-            chores.append(asyncio.create_task(prune_forever(relay, retention), name="pruning"))
+        chores = [
+            scheduler,
+            asyncio.create_task(prune_forever(relay, retention), name="pruning"),
+            asyncio.create_task(fold_forever(relay), name="tallies"),
+            # rejected deliveries are counted in memory and written about once a second
+            asyncio.create_task(flush_forever(relay.intake.rejections), name="rejections"),
+        ]
         log.info("server started")
         try:
             yield {}

@@ -37,7 +37,14 @@ class Metrics:
         # the children of the outcome label, resolved once (``labels()`` per delivery is not free)
         self.outcomes = {
             outcome: self.deliveries.labels(outcome)
-            for outcome in ("too_large", "rejected", "ignored", "duplicate", "accepted")
+            for outcome in (
+                "too_large",
+                "unknown",
+                "rejected",
+                "ignored",
+                "duplicate",
+                "accepted",
+            )
         }
 
 

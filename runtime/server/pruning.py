@@ -1,6 +1,8 @@
 """The server's retention chore: what ``RELAY_RETENTION`` no longer keeps is deleted every
 ``interval`` seconds, a small batch a transaction with a pause between batches, so ingest and
-executions go on while a large store is pruned.
+executions go on while a large store is pruned. Dedupe keys older than the dedupe window
+(``RELAY_DEDUPE_WINDOW``) are released and rejection counts that old deleted the same way,
+with or without a retention policy.
 
 The pause grows with the batch: after a batch that took ``t`` seconds the pruner waits long
 enough that its batches fill at most ``SHARE`` of the time. A batch's time is mostly the
@@ -45,10 +47,31 @@ def retention_from_env() -> RetentionPolicy | None:
     return None if policy.empty else policy
 
 
+#: Seconds between two foldings of the execution tallies.
+FOLD_INTERVAL = 10.0
+
+
+async def fold_forever(relay: Service, interval: float = FOLD_INTERVAL) -> None:
+    """Fold the execution tallies (``runtime.store.tallies``) every ``interval`` seconds until
+    cancelled, a batch a transaction, paced as pruning is: counting executions stays a sum of
+    a few rows however many finish."""
+    clock = asyncio.get_running_loop().time
+    while True:
+        try:
+            began = clock()
+            while await relay.store.fold_tallies():
+                await asyncio.sleep(pause_after(clock() - began))
+                began = clock()
+        except Exception as exc:  # the store is away: the next round tries again
+            log.warning("folding execution tallies failed", error=type(exc).__name__)
+        await asyncio.sleep(interval)
+
+
 async def prune_forever(
-    relay: Service, policy: RetentionPolicy, interval: float = INTERVAL
+    relay: Service, policy: RetentionPolicy | None, interval: float = INTERVAL
 ) -> None:
-    """Prune by ``policy`` now and every ``interval`` seconds until cancelled."""
+    """Prune by ``policy`` (if any) and the dedupe window now and every ``interval`` seconds
+    until cancelled."""
 
     clock = asyncio.get_running_loop().time
     batch_began = clock()
@@ -61,7 +84,16 @@ async def prune_forever(
     while True:
         batch_began = clock()
         try:
-            pruned = await relay.store.prune(policy, relay.runtime.clock.time(), between=pause)
+            now = relay.runtime.clock.time()
+            released = await relay.store.prune_deliveries(
+                now, relay.intake.dedupe_window, between=pause
+            )
+            if released:
+                log.info("released expired dedupe keys and rejection counts", count=released)
+            if policy is None:
+                await asyncio.sleep(interval)
+                continue
+            pruned = await relay.store.prune(policy, now, between=pause)
             if pruned.total:
                 log.info(
                     "pruned executions",

@@ -50,12 +50,17 @@ class WebhookAnswers(Protocol):
     #: seconds the body has to arrive in
     body_timeout: float
 
-    def too_large(self) -> Answer:
-        """The answer to a body over ``MAX_BODY``."""
+    def too_large(self, token: str) -> Answer:
+        """The answer to a body over ``MAX_BODY`` posted to ``token``."""
         ...
 
     def too_slow(self) -> Answer:
         """The answer to a body that did not arrive within ``body_timeout``."""
+        ...
+
+    def wrong_method(self, token: str, method: str) -> None:
+        """Note a request to ``token`` with a method other than POST (answered 405 by the
+        routes)."""
         ...
 
     async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
@@ -82,15 +87,22 @@ class WebhookEndpoint:
         self._health = health
         self.body_timeout = body_timeout
 
-    def too_large(self) -> Answer:
-        """413, counted."""
+    def too_large(self, token: str) -> Answer:
+        """413, counted (and, for a cached instance's token, recorded as its rejection)."""
         self._metrics.outcomes["too_large"].inc()
+        at = self._relay.runtime.clock.time()
+        self._relay.intake.reject(token, 413, "body too large", at)
         return Answer(413, {"error": "body too large"})
 
     def too_slow(self) -> Answer:
         """408; the rest of the body may still come, so the connection cannot carry another
         request."""
         return Answer(408, {"error": "the request body did not arrive in time"}, _CLOSE)
+
+    def wrong_method(self, token: str, method: str) -> None:
+        """Recorded as the instance's rejection when ``token`` is a cached instance's."""
+        at = self._relay.runtime.clock.time()
+        self._relay.intake.reject(token, 405, f"wrong method: {method[:20]}", at)
 
     async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         """Verify and record the delivery, hand its execution to the executor. Nothing is
@@ -114,7 +126,9 @@ class WebhookEndpoint:
         outcome = await relay.receive_webhook(token, delivery)
         metrics.ingest.observe(time.perf_counter() - began)
         if outcome.status >= 400:
-            metrics.outcomes["rejected"].inc()
+            # a token no instance has: counted here only (there is no instance to record it on)
+            unknown = outcome.instance is None and outcome.status == 404
+            metrics.outcomes["unknown" if unknown else "rejected"].inc()
             return Answer(outcome.status, {"error": outcome.reason})
         if outcome.execution_id is None:
             metrics.outcomes["ignored"].inc()
@@ -128,7 +142,14 @@ class WebhookEndpoint:
         # a held one (paused instance) is not claimable: its resume hands it over
         if not outcome.duplicate and not outcome.held:
             await self._executor.submit(outcome.execution_id, outcome.instance)
-        return Answer(202, {"execution_id": outcome.execution_id, "duplicate": outcome.duplicate})
+        if outcome.duplicate:
+            content = {
+                "execution_id": outcome.execution_id,
+                "duplicate": True,
+                "duplicate_of": outcome.execution_id,
+            }
+            return Answer(202, content)
+        return Answer(202, {"execution_id": outcome.execution_id, "duplicate": False})
 
 
 class _TooLarge(Exception):
@@ -154,7 +175,7 @@ def webhook_routes(answers: WebhookAnswers) -> list[Route]:
             async with asyncio.timeout(answers.body_timeout):
                 body = await _read_body(request)
         except _TooLarge:
-            answer = answers.too_large()
+            answer = answers.too_large(request.path_params["token"])
         except TimeoutError:
             answer = answers.too_slow()
         except ClientDisconnect:  # the sender is gone: nothing recorded, and no one to answer

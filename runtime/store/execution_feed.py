@@ -225,17 +225,25 @@ class ExecutionFeed(ExecutionQueries):
     async def record_delivery(
         self,
         instance: str,
-        dedupe_key: str,
+        dedupe_key: str | None,
         headers: dict[str, str],
         body: bytes,
         received_at: float,
         payload: Any = None,
         webhook_token: str | None = None,
+        dedupe_window: float | None = None,
     ) -> tuple[str, bool]:
         """``ExecutionQueries.record_delivery``, then notify."""
         try:
             return await super().record_delivery(
-                instance, dedupe_key, headers, body, received_at, payload, webhook_token
+                instance,
+                dedupe_key,
+                headers,
+                body,
+                received_at,
+                payload,
+                webhook_token,
+                dedupe_window=dedupe_window,
             )
         finally:
             self.feed_signal.notify()

@@ -41,19 +41,23 @@ class ExecutionQueries(StoreBase):
     async def record_delivery(
         self,
         instance: str,
-        dedupe_key: str,
+        dedupe_key: str | None,
         headers: dict[str, str],
         body: bytes,
         received_at: float,
         payload: Any = None,
         webhook_token: str | None = None,
+        dedupe_window: float | None = None,
     ) -> tuple[str, bool]:
         """Durably record a webhook delivery and its pending execution, in one transaction.
 
         ``payload`` is the trigger payload the verified delivery was shaped into (the
         execution's payload); the raw delivery stays available as ``ExecutionRow.delivery``.
         Returns ``(execution_id, is_new)``; a delivery whose ``dedupe_key`` this instance has
-        seen returns the first one's execution id and ``False``. Committed when it returns.
+        seen returns the first one's execution id and ``False``, and is counted on the first
+        (``times_seen``, ``last_seen_at``). A key first seen ``dedupe_window`` seconds or more
+        before ``received_at`` has expired: the delivery is new (and the key its). A ``None``
+        key is no identity: the delivery is always new. Committed when it returns.
         With ``webhook_token``, the instance must still have that webhook token (a delivery
         to the URL of an instance since undeployed and deployed again under the same name
         belongs to neither): ``NotFound`` otherwise, as for an unknown instance.
@@ -62,7 +66,14 @@ class ExecutionQueries(StoreBase):
         deliveries arriving together share one transaction and one fsync.
         """
         return await self.writes.record_delivery(
-            instance, dedupe_key, headers, body, received_at, payload, webhook_token
+            instance,
+            dedupe_key,
+            headers,
+            body,
+            received_at,
+            payload,
+            webhook_token,
+            dedupe_window,
         )
 
     async def create_execution(

@@ -51,12 +51,13 @@ class GroupCommitWrites:
     async def record_delivery(
         self,
         instance: str,
-        dedupe_key: str,
+        dedupe_key: str | None,
         headers: dict[str, str],
         body: bytes,
         received_at: float,
         payload: Any,
         webhook_token: str | None,
+        dedupe_window: float | None = None,
     ) -> tuple[str, bool]:
         """See ``Writes.record_delivery``."""
         headers_text, payload_text = dumps(dict(headers)), dumps(payload)
@@ -75,6 +76,7 @@ class GroupCommitWrites:
                         received_at=received_at,
                         payload=payload_text,
                         webhook_token=webhook_token,
+                        dedupe_window=dedupe_window,
                     )
                 )
             except sqliteops.Retry:

@@ -11,7 +11,15 @@ from runtime.errors import ConfigurationError, NotFound
 from runtime.store.base import StoreBase
 from runtime.store.db import writer
 from runtime.store.records import Instance
-from runtime.store.tables import cursors, deliveries, executions, flow_versions, instances, state
+from runtime.store.tables import (
+    cursors,
+    deliveries,
+    delivery_rejections,
+    executions,
+    flow_versions,
+    instances,
+    state,
+)
 from runtime.store.values import dumps, now
 
 if TYPE_CHECKING:
@@ -81,7 +89,8 @@ class InstanceQueries(StoreBase):
             return [Instance.from_row(r._mapping, self.keyring) for r in rows]
 
     async def delete_instance(self, name: str) -> None:
-        """Forget an instance with its state, cursor, flow versions and dedupe records; its
+        """Forget an instance with its state, cursor, flow versions, dedupe records and
+        rejection counts; its
         executions stay (history), so ``relay executions`` still shows what it ran. Deliveries
         it held while paused will never run: they are recorded canceled."""
         async with writer(self.engine).begin() as conn:
@@ -95,6 +104,9 @@ class InstanceQueries(StoreBase):
             )
             await conn.execute(delete(cursors).where(cursors.c.instance == name))
             await conn.execute(delete(deliveries).where(deliveries.c.instance == name))
+            await conn.execute(
+                delete(delivery_rejections).where(delivery_rejections.c.instance == name)
+            )
             await conn.execute(
                 delete(state).where(state.c.scope != "integration", state.c.key == name)
             )

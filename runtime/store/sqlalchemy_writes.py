@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from runtime.errors import NotFound
 from runtime.store.db import insert_new, upsert_many, writer
@@ -33,12 +33,13 @@ class SqlAlchemyWrites:
     async def record_delivery(
         self,
         instance: str,
-        dedupe_key: str,
+        dedupe_key: str | None,
         headers: dict[str, str],
         body: bytes,
         received_at: float,
         payload: Any,
         webhook_token: str | None,
+        dedupe_window: float | None = None,
     ) -> tuple[str, bool]:
         """See ``Writes.record_delivery``."""
         d = deliveries.c
@@ -54,19 +55,46 @@ class SqlAlchemyWrites:
                     "received_at": received_at,
                     "execution_id": execution_id,
                 }
-                inserted = await conn.execute(insert_new(conn, deliveries, values))
-                if inserted.first() is not None:
+                inserted = (await conn.execute(insert_new(conn, deliveries, values))).first()
+                existing = None
+                if inserted is None and dedupe_key is not None:
+                    existing = (
+                        await conn.execute(
+                            select(d.id, d.execution_id, d.received_at).where(
+                                d.instance == instance, d.dedupe_key == dedupe_key
+                            )
+                        )
+                    ).first()
+                    if existing is None:
+                        continue  # rolled back meanwhile (or an id collided): insert again
+                    expired = dedupe_window is not None and (
+                        received_at >= existing[2] + dedupe_window
+                    )
+                    if not expired:
+                        last = func.coalesce(d.last_seen_at, d.received_at)
+                        await conn.execute(
+                            update(deliveries)
+                            .where(d.id == existing[0])
+                            .values(
+                                times_seen=d.times_seen + 1,
+                                last_seen_at=case((last > received_at, last), else_=received_at),
+                            )
+                        )
+                        return str(existing[1]), False
+                    # the key outlived the window: it is this delivery's now
+                    await conn.execute(
+                        update(deliveries).where(d.id == existing[0]).values(dedupe_key=None)
+                    )
+                    values["id"] = new_id()
+                    inserted = (await conn.execute(insert_new(conn, deliveries, values))).first()
+                if inserted is not None:
                     flow_text, version, status = await _instance_flow(conn, instance, webhook_token)
                     await _insert_execution(
                         conn, execution_id, instance, flow_text, version, dumps(payload), status
                     )
                     return execution_id, True
-                existing = await conn.scalar(
-                    select(d.execution_id).where(d.instance == instance, d.dedupe_key == dedupe_key)
-                )
-            # ``None``: the conflicting delivery was rolled back meanwhile; insert ours after all
-            if existing is not None:
-                return str(existing), False
+            # nothing inserted after a release: another delivery took the key meanwhile (it is
+            # the original now) or an id collided; try again
 
     async def insert_execution(
         self,

@@ -29,7 +29,14 @@ _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at, execution_id)"
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_DELIVERY_EXECUTION = "SELECT execution_id FROM deliveries WHERE instance = ? AND dedupe_key = ?"
+_DELIVERY_EXECUTION = (
+    "SELECT id, execution_id, received_at FROM deliveries WHERE instance = ? AND dedupe_key = ?"
+)
+_SEEN_AGAIN = (
+    "UPDATE deliveries SET times_seen = times_seen + 1,"
+    " last_seen_at = MAX(COALESCE(last_seen_at, received_at), ?) WHERE id = ?"
+)
+_RELEASE_KEY = "UPDATE deliveries SET dedupe_key = NULL WHERE id = ?"
 _INSTANCE_FLOW = (
     "SELECT flow_text, flow_version, webhook_token, status FROM instances WHERE name = ?"
 )
@@ -84,31 +91,38 @@ def record_delivery(
     delivery_id: str,
     execution_id: str,
     instance: str,
-    dedupe_key: str,
+    dedupe_key: str | None,
     headers: str,
     body: bytes,
     received_at: float,
     payload: str,
     webhook_token: str | None = None,
+    dedupe_window: float | None = None,
 ) -> tuple[str, bool]:
     """Record a webhook delivery and its pending execution (held, when the instance is paused):
     ``(execution id, True)``, or the first delivery's ``(execution id, False)`` for a duplicate
-    ``dedupe_key``. An unknown instance (or a wrong webhook token) is ``NotFound``."""
+    ``dedupe_key`` (counted on the first: ``times_seen``, ``last_seen_at``). A key first seen
+    ``dedupe_window`` seconds or more before ``received_at`` is released, and the delivery is
+    new. An unknown instance (or a wrong webhook token) is ``NotFound``."""
     row = conn.execute(_INSTANCE_FLOW, (instance,)).fetchone()
     if row is None or (webhook_token is not None and row[2] != webhook_token):
         raise NotFound("instance", instance)
-    inserted = conn.execute(
-        _INSERT_DELIVERY,
-        (delivery_id, instance, dedupe_key, headers, body, received_at, execution_id),
-    ).rowcount
-    if inserted == 1:
-        status = "held" if row[3] == "paused" else "pending"
-        insert_execution(conn, execution_id, instance, row[0], row[1], payload, status)
-        return execution_id, True
-    existing = conn.execute(_DELIVERY_EXECUTION, (instance, dedupe_key)).fetchone()
-    if existing is None:  # conflicted on a random id (never in practice): let the caller retry
+    values = (delivery_id, instance, dedupe_key, headers, body, received_at, execution_id)
+    inserted = conn.execute(_INSERT_DELIVERY, values).rowcount
+    if inserted != 1 and dedupe_key is not None:
+        existing = conn.execute(_DELIVERY_EXECUTION, (instance, dedupe_key)).fetchone()
+        if existing is None:  # conflicted on a random id (never in practice): let the caller retry
+            raise Retry()
+        if dedupe_window is None or received_at < existing[2] + dedupe_window:
+            conn.execute(_SEEN_AGAIN, (received_at, existing[0]))
+            return str(existing[1]), False
+        conn.execute(_RELEASE_KEY, (existing[0],))
+        inserted = conn.execute(_INSERT_DELIVERY, values).rowcount
+    if inserted != 1:
         raise Retry()
-    return str(existing[0]), False
+    status = "held" if row[3] == "paused" else "pending"
+    insert_execution(conn, execution_id, instance, row[0], row[1], payload, status)
+    return execution_id, True
 
 
 class Retry(Exception):

@@ -22,6 +22,7 @@ from runtime.store.db import (
     masked,
     resolve_url,
 )
+from runtime.store.deliveries import DeliveryQueries
 from runtime.store.execution_feed import ExecutionFeed
 from runtime.store.execution_pages import ExecutionPages
 from runtime.store.executions import ExecutionQueries
@@ -59,6 +60,7 @@ class Store(
     KeyQueries,
     ApiTokenQueries,
     RetentionQueries,
+    DeliveryQueries,
 ):
     """Instances, tokens, deliveries, executions, state, cursors and connections, on SQLite or
     PostgreSQL.

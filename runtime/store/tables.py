@@ -173,13 +173,34 @@ deliveries = Table(
     Column("id", String(64), primary_key=True),
     Column("instance", String(200), nullable=False),
     # what makes two deliveries "the same" (e.g. the sender's delivery id, or a body hash)
-    Column("dedupe_key", String(400), nullable=False),
+    # ``None``: the delivery has no identity (it ran, and nothing is a duplicate of it), or its
+    # key outlived the dedupe window (``RELAY_DEDUPE_WINDOW``) and was released
+    Column("dedupe_key", String(400), nullable=True),
     Column("headers", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("received_at", Double, nullable=False),
     Column("execution_id", String(64), nullable=False, unique=True),
+    # how often this delivery arrived (duplicates are counted here, not stored), and when last
+    Column("times_seen", Integer, nullable=False, server_default="1"),
+    Column("last_seen_at", Double, nullable=True),
     # the race-safety of duplicate detection rests on this constraint, not on a prior read
     UniqueConstraint("instance", "dedupe_key"),
+    Index(None, "instance", "received_at"),
+)
+
+delivery_rejections = Table(
+    "delivery_rejections",
+    metadata,
+    # rejected deliveries, counted per instance, reason and minute (never their bodies): a
+    # flood of rejected posts adds one row a reason a minute, and each instance keeps at most
+    # ``runtime.store.deliveries.REJECTIONS_KEPT`` rows
+    Column("instance", String(200), primary_key=True),
+    Column("minute", Double, primary_key=True),
+    Column("reason", String(200), primary_key=True),
+    Column("status", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_at", Double, nullable=False),
+    Column("last_at", Double, nullable=False),
 )
 
 state = Table(

@@ -31,16 +31,18 @@ class Writes(Protocol):
     async def record_delivery(
         self,
         instance: str,
-        dedupe_key: str,
+        dedupe_key: str | None,
         headers: dict[str, str],
         body: bytes,
         received_at: float,
         payload: Any,
         webhook_token: str | None,
+        dedupe_window: float | None = None,
     ) -> tuple[str, bool]:
         """Record a delivery and its pending execution; ``(execution_id, is_new)``, the first
-        delivery's execution for a ``dedupe_key`` seen before. ``NotFound`` when the instance
-        (with ``webhook_token``, if given) does not exist."""
+        delivery's execution (which counts it) for a ``dedupe_key`` seen less than
+        ``dedupe_window`` seconds before. ``NotFound`` when the instance (with
+        ``webhook_token``, if given) does not exist."""
         ...
 
     async def insert_execution(

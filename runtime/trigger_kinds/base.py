@@ -12,7 +12,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
+from runtime.dedupe import body_key, dedupe_problem
 from runtime.errors import WebhookRejected
+from runtime.expressions import has_template
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -218,6 +220,13 @@ class FlowTrigger(ABC):
         ``WebhookRejected`` to refuse it."""
         raise WebhookRejected("this flow is not triggered by webhooks", status=405)
 
+    def dedupe_key(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str | None:
+        """The identity of a delivery shaped into ``payload`` (``runtime.dedupe``): one seen
+        within the dedupe window is a duplicate; ``None``: it has none and always runs. Raise
+        ``WebhookRejected`` for a delivery whose identity is malformed. By default, the
+        body's SHA-256 (the same bytes again are the same delivery)."""
+        return body_key(request.body)
+
     # -- time ----------------------------------------------------------------------------
 
     def interval(self) -> float | None:
@@ -250,3 +259,23 @@ class FlowTrigger(ABC):
     async def undeploy(self, host: TriggerHost, instance: Instance, flow: Flow) -> None:
         """The step run before the instance is removed (e.g. unsubscribe)."""
         return None
+
+
+def parse_dedupe(raw: Mapping[str, Any], parsing: TriggerParsing) -> Template | None:
+    """The ``dedupe:`` expression of a ``trigger:`` mapping (``None``: none, or its problem
+    is reported at ``trigger.dedupe``)."""
+    written = raw.get("dedupe")
+    if written is None:
+        return None
+    path: Path = ("trigger", "dedupe")
+    if not has_template(written):
+        parsing.error(path, "dedupe must be an expression, e.g. ${{ trigger.body.id }}")
+        return None
+    template = parsing.template(written, path)
+    if template is None:
+        return None
+    problem = dedupe_problem(template)
+    if problem is not None:
+        parsing.error(path, problem)
+        return None
+    return template

@@ -10,18 +10,26 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from attrs import frozen
+from attrs import evolve, frozen
 
+from runtime.dedupe import DEDUPE_FORM
 from runtime.expressions import render_value
 from runtime.redaction import SECRET_KEYS
 from runtime.schema_messages import did_you_mean
-from runtime.trigger_kinds.base import DeliveryHost, FlowTrigger, TriggerHost, TriggerParsing
+from runtime.trigger_kinds.base import (
+    DeliveryHost,
+    FlowTrigger,
+    TriggerHost,
+    TriggerParsing,
+    parse_dedupe,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from runtime.connections import ConnectionHandle
     from runtime.declarations import Trigger
+    from runtime.expressions import Template
     from runtime.flows.model import Flow
     from runtime.flows.yamlsource import Path
     from runtime.registry import Registry
@@ -48,6 +56,7 @@ class ComponentTrigger(FlowTrigger):
             "component": {"type": "string"},
             "trigger": {"type": "string"},
             "inputs": {"type": "object"},
+            "dedupe": DEDUPE_FORM,
         },
     }
     #: The ``Trigger.kind`` of the declarations this class parses.
@@ -57,6 +66,8 @@ class ComponentTrigger(FlowTrigger):
     trigger: str
     #: The trigger's inputs as written, ``${{ }}`` strings compiled.
     inputs: dict[str, Any]
+    #: The flow's ``dedupe:`` expression (webhook triggers), over the declared identity.
+    dedupe: Template | None = None
 
     @property
     def ref(self) -> str:
@@ -98,7 +109,14 @@ class ComponentTrigger(FlowTrigger):
         else:
             schema = registered.schema("trigger", key)
             parsing.check_inputs(schema, written, inputs, (*path, "inputs"))
-        return cls.from_declaration(component, key, inputs, declared)
+        parsed = cls.from_declaration(component, key, inputs, declared)
+        if "dedupe" in raw and not cls.receives_webhooks:
+            parsing.error(
+                (*path, "dedupe"), "dedupe: only a trigger that receives webhooks dedupes"
+            )
+            return parsed
+        dedupe = parse_dedupe(raw, parsing)
+        return parsed if dedupe is None else evolve(parsed, dedupe=dedupe)
 
     @classmethod
     def from_declaration(

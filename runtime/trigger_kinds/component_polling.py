@@ -32,10 +32,13 @@ class ComponentPollingTrigger(ComponentTrigger):
 
     @classmethod
     def declaration_problems(cls, where: str, declared: Trigger) -> Iterator[str]:
-        """A polling trigger needs ``poll`` and keeps no headers."""
+        """A polling trigger needs ``poll``, keeps no headers and declares no identity (its
+        items are deduplicated through its cursor)."""
         if not callable(declared.poll):
             yield f"{where}: a polling trigger needs poll"
         yield from kept_header_problems(where, declared, keeps_headers=False)
+        if declared.dedupe_key:
+            yield f"{where}: dedupe_key: only a webhook trigger dedupes deliveries"
 
     @classmethod
     def from_declaration(

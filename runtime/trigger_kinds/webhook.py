@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import frozen
 
+from runtime.dedupe import DEDUPE_FORM, expression_key, header_key
 from runtime.errors import WebhookRejected
 from runtime.expressions import Template, has_template
 from runtime.plain_webhooks import (
@@ -21,7 +22,13 @@ from runtime.plain_webhooks import (
     stored_secret,
     verify_signature,
 )
-from runtime.trigger_kinds.base import BASE_KEPT_HEADERS, DeliveryHost, FlowTrigger, TriggerParsing
+from runtime.trigger_kinds.base import (
+    BASE_KEPT_HEADERS,
+    DeliveryHost,
+    FlowTrigger,
+    TriggerParsing,
+    parse_dedupe,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,14 +39,18 @@ if TYPE_CHECKING:
     from runtime.redaction import Redactor
     from runtime.store.records import Instance
 
-#: A plain webhook also keeps relay's own signature header.
-_KEPT = BASE_KEPT_HEADERS | {"x-relay-signature"}
+#: A plain webhook also keeps relay's own signature header and the sender's idempotency key.
+_KEPT = BASE_KEPT_HEADERS | {"x-relay-signature", "idempotency-key"}
 
 
 @frozen
 class WebhookTrigger(FlowTrigger):
     """``trigger: {webhook: {secret: ${{ config.hookSecret }}}}`` (``secret`` optional): the
-    payload is ``{headers, body}``, the body parsed as JSON when it is JSON."""
+    payload is ``{headers, body}``, the body parsed as JSON when it is JSON.
+
+    A delivery's identity is the flow's ``dedupe:`` expression, else the sender's
+    ``Idempotency-Key`` header; without either every delivery runs (a plain webhook's sender
+    may post the same bytes twice meaning two events)."""
 
     kind: ClassVar[str] = "webhook"
     key: ClassVar[str] = "webhook"
@@ -60,28 +71,39 @@ class WebhookTrigger(FlowTrigger):
                         "deploy, never written in the flow",
                     }
                 },
-            }
+            },
+            "dedupe": DEDUPE_FORM,
         },
     }
 
     #: The signing secret's expression (never the secret itself); ``None``: unsigned.
     secret: Template | None = None
+    #: The flow's ``dedupe:`` expression, if it has one.
+    dedupe: Template | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], parsing: TriggerParsing) -> WebhookTrigger:
         """The secret: one expression over ``secret: true`` config variables."""
         settings = raw["webhook"]
+        dedupe = parse_dedupe(raw, parsing)
         if "secret" not in settings:
-            return cls()
+            return cls(dedupe=dedupe)
         path: Path = ("trigger", "webhook", "secret")
         written = settings["secret"]
         template = parsing.template(written, path) if has_template(written) else None
         if template is None and has_template(written):
-            return cls()  # its expression problem is reported already
+            return cls(dedupe=dedupe)  # its expression problem is reported already
         problem = secret_problem(template, parsing.config)
         if problem is not None:
             parsing.error(path, problem)
-        return cls(secret=template)
+        return cls(secret=template, dedupe=dedupe)
+
+    def dedupe_key(self, request: WebhookRequest, payload: Mapping[str, Any]) -> str | None:
+        """The ``dedupe:`` expression's value, else the ``Idempotency-Key`` header, else none
+        (every delivery runs)."""
+        if self.dedupe is not None:
+            return expression_key(self.dedupe, payload)
+        return header_key(request.headers)
 
     def kept_headers(self) -> frozenset[str]:
         """relay's own headers and ``x-relay-signature``."""

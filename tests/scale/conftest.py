@@ -107,8 +107,11 @@ class Cluster:
         return "/webhooks/" + instance.webhook_token
 
     async def post(self, url: str, n: int, pause: float = 0.0) -> httpx.Response:
+        """One signed delivery, named by its number (``Idempotency-Key``): the same number
+        again is a duplicate."""
         payload = body(n, pause)
-        return await self.client.post(url, content=payload, headers=sign(payload))
+        headers = {**sign(payload), "Idempotency-Key": f"n-{n}"}
+        return await self.client.post(url, content=payload, headers=headers)
 
     async def all_finished(self, count: int, instance: str | None = None) -> list[Any]:
         """Until ``count`` executions of ``instance`` exist and all are finished."""

@@ -27,12 +27,16 @@ class Echo:
 
     def __init__(self, body_timeout: float = 5.0) -> None:
         self.body_timeout = body_timeout
+        self.wrong: list[tuple[str, str]] = []
 
-    def too_large(self) -> Answer:
+    def too_large(self, token: str) -> Answer:
         return Answer(413, {"error": "body too large"})
 
     def too_slow(self) -> Answer:
         return Answer(408, {"error": "slow"}, (("connection", "close"),))
+
+    def wrong_method(self, token: str, method: str) -> None:
+        self.wrong.append((token, method))
 
     async def deliver(self, token: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         status = int(headers.get("x-status", "202"))
@@ -169,10 +173,16 @@ async def test_the_plain_route_serves_a_real_service(tmp_path: Path) -> None:
     async with plain_only as (relay, executor, http):
         instance = await relay.deploy(flow, CONFIG, "a")
         path = f"/webhooks/{instance.webhook_token}"
-        accepted = await http.post(path + "/", content=body(1), headers=sign(body(1)))
+        named = {**sign(body(1)), "Idempotency-Key": "one"}
+        accepted = await http.post(path + "/", content=body(1), headers=named)
         assert accepted.status_code == 202 and accepted.json()["duplicate"] is False
-        again = await http.post(path, content=body(1), headers=sign(body(1)))
-        assert again.json() == {**accepted.json(), "duplicate": True}
+        again = await http.post(path, content=body(1), headers=named)
+        original = accepted.json()["execution_id"]
+        assert again.json() == {
+            "execution_id": original,
+            "duplicate": True,
+            "duplicate_of": original,
+        }
         forged = await http.post(path, content=body(2), headers=sign(body(2), "wrong"))
         assert forged.status_code == 401
         unknown = await http.post("/webhooks/nope", content=body(3), headers=sign(body(3)))

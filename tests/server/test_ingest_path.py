@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from relay_service_support import CONFIG, FLOW, LiveService, body
+from relay_service_support import CONFIG, FLOW, LiveService, body, sign
 
 from runtime import Runtime, Service, open_store
 from runtime.server.webhooks import MAX_BODY
@@ -20,7 +20,12 @@ async def test_a_concurrent_burst_with_repeats_runs_each_delivery_once(
 ) -> None:
     path = await service.deploy("a")
     numbers = [n % 60 for n in range(120)]  # every delivery sent twice, all at once
-    responses = await asyncio.gather(*(service.post(path, body(n)) for n in numbers))
+    responses = await asyncio.gather(
+        *(
+            service.post(path, body(n), {**sign(body(n)), "Idempotency-Key": str(n)})
+            for n in numbers
+        )
+    )
     assert {r.status_code for r in responses} == {202}
     by_number: dict[int, set[str]] = {}
     for n, response in zip(numbers, responses, strict=True):

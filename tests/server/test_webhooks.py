@@ -25,10 +25,12 @@ async def test_a_signed_delivery_runs_once(service: LiveService) -> None:
 @pytest.mark.asyncio
 async def test_a_repeated_delivery_is_recorded_not_run_twice(service: LiveService) -> None:
     path = await service.deploy("a")
-    first = await service.post(path, body(7))
-    second = await service.post(path, body(7))
+    headers = {**sign(body(7)), "Idempotency-Key": "seven"}
+    first = await service.post(path, body(7), headers)
+    second = await service.post(path, body(7), headers)
     assert first.status_code == second.status_code == 202
-    assert second.json() == {"execution_id": first.json()["execution_id"], "duplicate": True}
+    original = first.json()["execution_id"]
+    assert second.json() == {"execution_id": original, "duplicate": True, "duplicate_of": original}
     await service.executor.drain()
     assert len(await service.executions(instance="a")) == 1
 

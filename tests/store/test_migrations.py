@@ -30,7 +30,7 @@ async def test_opening_twice_is_idempotent(db_url: str, tmp_path: Path, keyring:
     await first.close()
     second = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(second.engine) == head_revision() == "0009"
+        assert await current_revision(second.engine) == head_revision() == "0010"
         assert [i.name for i in await second.list_instances()] == ["acme"]
     finally:
         await second.close()
@@ -145,5 +145,39 @@ async def test_an_older_store_keeps_a_replays_reused_outputs(
     try:
         row = await store.get_execution("e1")
         assert row is not None and row.reused_outputs == {"a": {"ok": True}}
+    finally:
+        await store.close()
+
+
+async def test_an_older_stores_deliveries_count_once_and_keep_their_keys(
+    tmp_path: Path, keyring: Keyring
+) -> None:
+    """A 0007 database's deliveries upgrade with ``times_seen`` 1 and their keys: the same
+    key again is a duplicate counted on the stored one."""
+    path = tmp_path / "relay.db"
+    older_sqlite(
+        path,
+        "0007",
+        "INSERT INTO instances (name, flow_name, flow_path, flow_text, flow_version, config,"
+        " webhook_token, deploy_state, created_at) VALUES ('acme', 'F', 'f.yaml', 'x', 1,"
+        " :config, 'tok', :state, 1.0)",
+        {"config": keyring.encrypt_json({}), "state": keyring.encrypt_json({})},
+    )
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (id, instance, dedupe_key, headers, body, received_at,"
+                " execution_id) VALUES ('d1', 'acme', 'body:old', '{}', x'00', 5.0, 'e1')"
+            )
+        )
+    engine.dispose()
+    store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
+    try:
+        assert await current_revision(store.engine) == "0010"
+        again, new = await store.record_delivery("acme", "body:old", {}, b"\x00", 9.0)
+        assert (again, new) == ("e1", False)
+        [entry] = await store.page_deliveries("acme", None, 10)
+        assert (entry.times_seen, entry.last_seen_at, entry.dedupe_key) == (2, 9.0, "body:old")
     finally:
         await store.close()

@@ -122,3 +122,31 @@ async def test_folding_leaves_one_row_per_instance_and_status(store: Store) -> N
         )
     assert [tuple(r) for r in rows] == [("completed", 4), ("failed", 2)]
     assert await store.execution_counts() == {"acme": {"completed": 4, "failed": 2}}
+
+
+@pytest.mark.asyncio
+async def test_the_servers_chore_folds_what_the_triggers_appended(store: Store) -> None:
+    from runtime import Runtime, Service
+    from runtime.server.pruning import fold_forever
+
+    rows = [{"instance": "acme", "status": "completed", "n": 1}] * 2500
+    rows += [{"instance": "acme", "status": "completed", "n": -1}] * 500
+    async with store.engine.begin() as conn:
+        await conn.execute(execution_tallies.insert(), rows)
+    runtime = Runtime()
+    chore = asyncio.create_task(fold_forever(Service(runtime, store), interval=0.05))
+    try:
+        for _ in range(200):
+            async with store.engine.connect() as conn:
+                left = (
+                    await conn.execute(select(func.count()).select_from(execution_tallies))
+                ).one()
+            if left[0] <= 1000:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        chore.cancel()
+        await asyncio.gather(chore, return_exceptions=True)
+        await runtime.aclose()
+    assert left[0] <= 1000
+    assert await store.execution_counts() == {"acme": {"completed": 2000}}
