@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 START = 1_767_225_600.0
 #: Where a scenario's trigger is deployed (the sandbox sends its webhooks here).
 HOOK_URL = "https://relay.test/hooks/flow-test"
+#: Most runs one case may start (each run's changes may send webhooks that start more).
+MAX_RUNS = 50
 
 
 @define
@@ -215,22 +217,32 @@ class Session:
                     f"{action.place}: scenario action {action.action}: {exc}"
                 ) from None
         runs: list[tuple[Any, ExecutionResult]] = []
-        deliveries = await sandbox.webhooks(HOOK_URL)
-        for delivery in deliveries:
-            event = await rt.webhook_event(
-                trigger.ref, inputs, WebhookRequest(**delivery), deploy_state=deployed
-            )
-            if event is None:
-                continue  # an event the flow did not select
-            payload = {**dict(event.payload), "branch": event.branch}
-            run = await rt.run(
-                flow, config=scope, connections=handles, payload=payload, state=state
-            )
-            runs.append((payload, run))
-            # the next run of the instance: its own execution scope, the others carried on
-            state = State(
-                flow=state.flow, cross_flow=state.cross_flow, integration=state.integration
-            )
+        seen = 0
+        while True:  # the runs' own changes may send more webhooks: those start runs too
+            deliveries = await sandbox.webhooks(HOOK_URL)
+            fresh, seen = deliveries[seen:], len(deliveries)
+            if not fresh:
+                break
+            for delivery in fresh:
+                event = await rt.webhook_event(
+                    trigger.ref, inputs, WebhookRequest(**delivery), deploy_state=deployed
+                )
+                if event is None:
+                    continue  # an event the flow did not select
+                if len(runs) >= MAX_RUNS:
+                    raise _CaseError(
+                        f"{case.place}: more than {MAX_RUNS} runs (do the flow's changes "
+                        "trigger it again and again?)"
+                    )
+                payload = {**dict(event.payload), "branch": event.branch}
+                run = await rt.run(
+                    flow, config=scope, connections=handles, payload=payload, state=state
+                )
+                runs.append((payload, run))
+                # the instance's next run: a fresh execution scope, the others carried on
+                state = State(
+                    flow=state.flow, cross_flow=state.cross_flow, integration=state.integration
+                )
         if not runs:
             raise _CaseError(
                 f"{case.place}: the scenario started no run ({len(deliveries)} webhook(s) "
