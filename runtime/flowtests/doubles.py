@@ -14,7 +14,7 @@ import attrs
 
 from runtime.errors import FatalApiError, RelayError, RetriableApiError
 from runtime.plans import ActionPlan, ActionPlans
-from runtime.redaction import Redactor
+from runtime.redaction import REDACTED, Redactor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Mapping
@@ -151,5 +151,8 @@ def _body(kind: str, raw: bytes) -> Any:
         except ValueError:
             pass
     elif "x-www-form-urlencoded" in kind:
-        return _NAMES_ONLY.value(dict(parse_qsl(text, keep_blank_values=True)))
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        if "code" in form:  # an OAuth authorization code: a credential until it is used
+            form["code"] = REDACTED
+        return _NAMES_ONLY.value(form)
     return text[:MAX_BODY_TEXT]

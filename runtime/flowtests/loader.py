@@ -94,14 +94,17 @@ def load_test_text(
     """``load_test_file`` for text; ``file`` names it and relative paths start from its folder."""
     doc = parse_yaml(text, file)
     loaded: TestFile | None = None
-    if doc.data is not None:
+    if not doc.problems:
         if not isinstance(doc.data, dict):
             doc.problems.append(doc.problem((), "a flow test file must be a mapping"))
         else:
             doc.problems.extend(schema_problems(doc, _validator()).problems)
             loaded = _Compiler(doc, registry, scenarios).compile()
     if doc.problems or loaded is None:
-        problems = sorted(set(doc.problems), key=lambda p: (p.file, p.line, p.column, p.message))
+        # the file's own problems first, then those of the files it names (its flow, payloads)
+        problems = sorted(
+            set(doc.problems), key=lambda p: (p.file != file, p.file, p.line, p.column, p.message)
+        )
         raise FlowError(f"{file}: {len(problems)} problem(s)", problems)
     return loaded
 
@@ -251,8 +254,12 @@ class _Compiler:
         vocabulary = self.scenarios[sandbox]
         out: list[ScenarioAction] = []
         for index, item in enumerate(raw):
-            if not isinstance(item, dict) or len(item) != 1:
+            if not isinstance(item, dict) or not item:
                 continue  # the schema said so
+            if len(item) > 1:
+                written = " and ".join(map(str, item))
+                self.error((*path, index), f"a scenario step is one action; this one has {written}")
+                continue
             ((action, arguments),) = item.items()
             where: Path = (*path, index, action)
             if action not in vocabulary:
