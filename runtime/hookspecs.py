@@ -67,6 +67,7 @@ def flow_test_sandboxes() -> Mapping[str, Callable[..., Any]] | None:
     ``async act(action, arguments)`` (one scenario action; ``ValueError`` with a message when
     it cannot be done), ``async webhooks(url)`` (the signed deliveries sent to ``url`` so
     far, each a mapping of ``method``, ``url``, ``headers``, ``body`` bytes and
-    ``received_at``) and ``facts()`` (what assertions may read as ``sandbox``). Returns
-    ``None`` when the plugin offers none.
+    ``received_at``) and ``facts()`` (what assertions may read as ``sandbox``). When two
+    plugins offer one component, the first result wins (``tryfirst`` takes precedence).
+    Returns ``None`` when the plugin offers none.
     """

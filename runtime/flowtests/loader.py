@@ -125,8 +125,8 @@ class _Compiler:
             self.doc.problem(path, f"{where}: {message}" if where else message, key=key)
         )
 
-    def place(self, path: Path) -> Place:
-        line, column = self.doc.where(path)
+    def place(self, path: Path, *, key: bool = False) -> Place:
+        line, column = self.doc.where(path, key=key)
         return Place(self.doc.file, line, column)
 
     def compile(self) -> TestFile | None:
@@ -275,7 +275,7 @@ class _Compiler:
                 self.error((*where, *problem.absolute_path), describe(problem))
                 bad = True
             if not bad:
-                out.append(ScenarioAction(action, dict(arguments), self.place(where)))
+                out.append(ScenarioAction(action, dict(arguments), self.place(where, key=True)))
         return tuple(out)
 
     def _fixtures(

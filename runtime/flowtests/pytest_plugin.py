@@ -156,7 +156,9 @@ class _Kit:
                 pytest.fail(f"mark the test @pytest.mark.relay_sandbox(NAME) (offered: {offered})")
             name = next(iter(session.sandboxes))
         if name not in session.sandboxes:
-            pytest.fail(f"no test sandbox {name!r} (offered: {', '.join(sorted(session.sandboxes))})")
+            pytest.fail(
+                f"no test sandbox {name!r} (offered: {', '.join(sorted(session.sandboxes))})"
+            )
         self.clock = ManualClock(now=START)
         self.sandbox = session.new_sandbox(name, self.clock)
         self.recorder = Recorder()

@@ -125,7 +125,8 @@ class Session:
         self.runtime = runtime or Runtime()
         self.sandboxes: dict[str, Callable[..., Any]] = {}
         for offered in self.runtime.plugin_manager.hook.flow_test_sandboxes():
-            self.sandboxes.update(offered or {})
+            for name, factory in (offered or {}).items():
+                self.sandboxes.setdefault(name, factory)  # the first offer of a name wins
         self._files: dict[str, TestFile] = {}
 
     def scenarios(self) -> dict[str, Mapping[str, Any]]:

@@ -53,7 +53,9 @@ def test_structure_problems_each_at_its_place(write: Write) -> None:
     found = problems(path)
     assert f"{path}:2:1: unknown key 'casse' (did you mean 'cases'?)" in found
     assert f"{path}:7:9: cases[0].expect[0]: 7 is not a string or a mapping" in found
-    assert f"{path}:10:9: cases[0].fixtures[0]: unknown key 'outptu' (did you mean 'output'?)" in found
+    assert (
+        f"{path}:10:9: cases[0].fixtures[0]: unknown key 'outptu' (did you mean 'output'?)" in found
+    )
     assert f"{path}:11:5: cases[1]: missing required key 'name'" in found
     assert len(found) == 5, found
 
@@ -105,7 +107,10 @@ def test_references_to_the_flow_are_checked(write: Write) -> None:
         and "unknown name 'stpes' (did you mean 'steps'?)" in p
         for p in found
     ), found
-    assert any(p.startswith(f"{path}:20:9: cases[0].expect[1]: assertion 'status ==': syntax error") for p in found)
+    assert any(
+        p.startswith(f"{path}:20:9: cases[0].expect[1]: assertion 'status ==': syntax error")
+        for p in found
+    )
     assert not any("expect[2]" in p for p in found)  # a macro's variable is not unknown
     assert len(found) == 9, found
 
@@ -164,8 +169,14 @@ def test_a_scenario_needs_a_sandbox_and_a_webhook_trigger(write: Write) -> None:
         """,
     )
     found = problems(path)
-    assert f"{path}:2:10: sandbox: no test sandbox 'calendy' (did you mean 'calendly'?) (offered: calendly)" in found
-    assert any(p.startswith(f"{path}:5:15: cases[0].scenario: a scenario needs a test sandbox") for p in found)
+    assert (
+        f"{path}:2:10: sandbox: no test sandbox 'calendy' (did you mean 'calendly'?) (offered: calendly)"
+        in found
+    )
+    assert any(
+        p.startswith(f"{path}:5:15: cases[0].scenario: a scenario needs a test sandbox")
+        for p in found
+    )
     path = write(
         "tests/test_bad2.yaml",
         "flow: ../flow.yaml\nsandbox: calendly\ncases:\n  - name: one\n    scenario: [{book: {}}]\n",
@@ -187,9 +198,18 @@ def test_yaml_and_payload_file_problems_have_places(write: Write) -> None:
         "flow: ../flow.yaml\ncases:\n  - name: a\n    payload_file: ../bad.json\n  - name: b\n    payload_file: ../none.json\n",
     )
     found = problems(path)
-    assert f"{path}:4:19: cases[0].payload_file: '../bad.json' does not parse (1 problem(s) follow)" in found
-    assert any(p.startswith(f"{path.parent / '../bad.json'}:1:10:") and "duplicate key 'a'" in p for p in found)
-    assert any(p.startswith(f"{path}:6:19: cases[1].payload_file: '../none.json': cannot read") for p in found)
+    assert (
+        f"{path}:4:19: cases[0].payload_file: '../bad.json' does not parse (1 problem(s) follow)"
+        in found
+    )
+    assert any(
+        p.startswith(f"{path.parent / '../bad.json'}:1:10:") and "duplicate key 'a'" in p
+        for p in found
+    )
+    assert any(
+        p.startswith(f"{path}:6:19: cases[1].payload_file: '../none.json': cannot read")
+        for p in found
+    )
 
 
 @functools.cache
@@ -200,14 +220,32 @@ def _registry() -> Registry:
 _SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 _VALUES = st.recursive(
     _SCALARS,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(
-            ["flow", "cases", "name", "payload", "scenario", "fixtures", "expect", "step",
-             "output", "error", "request", "that", "snapshot", "config", "book", "state"]
-        ),
-        inner,
-        max_size=4,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "flow",
+                    "cases",
+                    "name",
+                    "payload",
+                    "scenario",
+                    "fixtures",
+                    "expect",
+                    "step",
+                    "output",
+                    "error",
+                    "request",
+                    "that",
+                    "snapshot",
+                    "config",
+                    "book",
+                    "state",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
     ),
     max_leaves=12,
 )
@@ -220,7 +258,9 @@ def test_any_document_loads_or_is_a_flow_error(value: object) -> None:
 
     registry = _registry()
     try:
-        load_test_text(json.dumps(value), str(FLOWS / "tests" / "x.yaml"), registry, {"calendly": {}})
+        load_test_text(
+            json.dumps(value), str(FLOWS / "tests" / "x.yaml"), registry, {"calendly": {}}
+        )
     except FlowError as exc:
         assert exc.problems
         assert all(p.file and p.line >= 1 for p in exc.problems)

@@ -11,6 +11,7 @@ from flowtest_support import FLOWS, Write, run_file
 from runtime.flowtests import CaseResult, Session
 from runtime.flowtests.explain import explain, split_top
 from runtime.flowtests.report import failure_text
+from runtime.flowtests.runner import read_snapshots
 
 
 def test_assertions_read_status_steps_branches_loops_and_state(write: Write) -> None:
@@ -171,21 +172,18 @@ def test_config_of_the_file_and_the_case_are_laid_over_each_other(write: Write) 
     assert "limit" in results[2].error and "Traceback" not in results[2].error
 
 
+async def _with_snapshots(session: Session, path: str) -> list[CaseResult]:
+    loaded = session.load(path)
+    snapshots = read_snapshots(path)
+    return [await session.run(loaded, c, snapshots.get(c.name, {})) for c in loaded.cases]
+
+
 def test_the_shipped_cases_pass_with_their_snapshots() -> None:
     session = Session()
-    for path in sorted((FLOWS / "tests").glob("test_*.yaml")):
-        from runtime.flowtests.runner import read_snapshots
-
-        loaded = session.load(str(path))
-        snapshots = read_snapshots(str(path))
-
-        async def main() -> list[CaseResult]:
-            return [
-                await session.run(loaded, c, snapshots.get(c.name, {}))  # noqa: B023
-                for c in loaded.cases
-            ]
-
-        for result in asyncio.run(main()):
+    files = sorted((FLOWS / "tests").glob("test_*.yaml"))
+    assert len(files) == 3
+    for path in files:
+        for result in asyncio.run(_with_snapshots(session, str(path))):
             assert result.ok, failure_text(result)
 
 
