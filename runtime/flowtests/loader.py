@@ -8,6 +8,7 @@ flow's; nothing runs until a test file loads clean.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
@@ -158,7 +159,7 @@ class _Compiler:
         written = self.data.get("flow")
         if not isinstance(written, str):
             return None, None
-        target = self.folder / written
+        target = FsPath(os.path.normpath(self.folder / written))
         if not target.is_file():
             self.error(("flow",), f"no flow file {written!r} (looked for {target})")
             return None, None
