@@ -14,6 +14,7 @@ from collections.abc import Callable
 from bench import (
     fig_coldstart,
     fig_engine,
+    fig_flowtests,
     fig_ingest,
     fig_pagination,
     fig_validation,
@@ -28,6 +29,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "coldstart": fig_coldstart.run,
     "validation": fig_validation.run,
     "workers": fig_workers.run,
+    "flowtests": fig_flowtests.run,
 }
 
 

@@ -7,6 +7,7 @@ flow's; nothing runs until a test file loads clean.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -35,6 +36,7 @@ from runtime.schemas import load_schema
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from runtime.expressions import Expression
     from runtime.flows.model import Flow
     from runtime.registry import Registry
 
@@ -119,6 +121,9 @@ class _Compiler:
         self.scenarios = scenarios
         self.folder = FsPath(doc.file).parent
         self.data: dict[str, Any] = doc.data
+        #: payload files and assertions met before (cases often share them)
+        self._payloads: dict[FsPath, Any] = {}
+        self._compiled: dict[str, Expression] = {}
 
     def error(self, path: Path, message: str, *, key: bool = False) -> None:
         where = key_path(path[:-1] if key else path)
@@ -223,7 +228,9 @@ class _Compiler:
         )
 
     def _payload_file(self, written: str, path: Path) -> Any:
-        target = self.folder / written
+        target = FsPath(os.path.normpath(self.folder / written))
+        if target in self._payloads:
+            return copy.deepcopy(self._payloads[target])
         text, problem = _read(target, str(target))
         if text is None:
             self.error(path, f"{written!r}: {problem.message if problem else 'cannot read'}")
@@ -232,7 +239,8 @@ class _Compiler:
         if doc.problems:
             self.error(path, f"{written!r} does not parse ({len(doc.problems)} problem(s) follow)")
             self.doc.problems.extend(doc.problems)
-        return doc.data
+        self._payloads[target] = doc.data
+        return copy.deepcopy(doc.data)
 
     def _scenario(
         self, raw: Any, path: Path, flow: Flow | None, sandbox: str | None
@@ -386,7 +394,8 @@ class _Compiler:
         if text.startswith("${{") and text.endswith("}}"):
             text = text[3:-2]  # written as in a flow: the braces are optional here
         try:
-            expression = compile_expression(text)
+            expression = self._compiled.get(text) or compile_expression(text)
+            self._compiled[text] = expression
         except ExpressionError as exc:
             self.error(where, f"assertion {source!r}: {exc}")
             return None

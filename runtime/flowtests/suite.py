@@ -78,9 +78,9 @@ async def _run_cases(session: Session, cases: list[tuple[TestFile, Case]]) -> li
 _WORKER: Session | None = None
 
 
-def _start_worker() -> None:
+def _start_worker(session: Session | None) -> None:
     global _WORKER
-    _WORKER = Session()
+    _WORKER = session or Session()
 
 
 def _run_batch(batch: list[tuple[str, str]]) -> list[CaseResult]:
@@ -110,10 +110,14 @@ def run_suite(
         for index, (file, case) in enumerate(cases):
             batches[index % len(batches)].append((file.path, case.name))
         # fork where there is one: the workers start with the components already imported
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        # (and the session with them, its files loaded: nothing is imported or loaded again)
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if fork else "spawn")
         with ProcessPoolExecutor(
-            len(batches), mp_context=context, initializer=_start_worker
+            len(batches),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(session if fork else None,),
         ) as pool:
             done = list(pool.map(_run_batch, batches))
         by_id = {r.id: r for batch in done for r in batch}
