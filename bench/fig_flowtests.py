@@ -64,6 +64,8 @@ async def baseline(runtime: Any, flow: Any, payload: Any, n: int) -> float:
     from components.calendly.sandbox import Sandbox, SandboxConfig
     from components.calendly.sandbox.testing import BASE_URL
     from runtime import InMemoryTokenStore, ManualClock
+    from runtime.logs import runtime_logger
+    from runtime.redaction import Redactor
     from runtime.transport import HostRouter
 
     start = time.perf_counter()
@@ -71,6 +73,8 @@ async def baseline(runtime: Any, flow: Any, payload: Any, n: int) -> float:
         clock = ManualClock(now=1_767_225_600.0)
         sandbox = Sandbox(SandboxConfig(base_url=BASE_URL), clock=clock.time, sleep=clock.sleep)
         rt = runtime.using(token_store=InMemoryTokenStore())
+        rt.redactor = Redactor()  # this run's secrets only, as a case has
+        rt.logger = runtime_logger(runtime.logger, rt.redactor)
         rt.clock = clock
         rt.hosts = {**runtime.hosts, BASE_URL.split("://", 1)[1]: sandbox.app}
         rt.router = HostRouter(rt.hosts)

@@ -91,7 +91,7 @@ class Recorder:
         self, fixtures: tuple[RequestFixture, ...] = (), redactor: Redactor | None = None
     ) -> None:
         #: the runtime's secrets (tokens it has seen), scrubbed from what is kept
-        self._redactor = redactor or _NAMES_ONLY
+        self.redactor = redactor or _NAMES_ONLY
         self._fixtures = [(f, _pattern(f.path)) for f in fixtures]
         self._left = [f.times for f in fixtures]
         #: the requests so far: method, host, path, query, body, status, fixture
@@ -115,7 +115,7 @@ class Recorder:
     def answered(self, seen: Mapping[str, Any], status: int, *, here: bool) -> None:
         """Keep the request (its body parsed and secret-named keys scrubbed)."""
         self.requests.append(
-            self._redactor.value(
+            self.redactor.value(
                 {
                     "method": seen["method"],
                     "host": seen["host"],

@@ -52,8 +52,9 @@ class _Parser:
         word = self.take()
         if word == "(":
             inner = self.either()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise self.fail("a ( without its )")
+            self.take()
             return inner
         if word in _OPERATORS:
             raise self.fail(f"unexpected {word!r}")

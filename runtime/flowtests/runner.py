@@ -25,6 +25,8 @@ from runtime.flowtests.doubles import FixturePlans, Recorder
 from runtime.flowtests.explain import explain, show
 from runtime.flowtests.loader import load_test_file
 from runtime.flowtests.scope import assertion_scope
+from runtime.logs import runtime_logger
+from runtime.redaction import Redactor
 from runtime.transport import InterceptingRouter
 
 if TYPE_CHECKING:
@@ -153,6 +155,11 @@ class Session:
         a router that shows every request to ``recorder``, and the case's step fixtures."""
         base = self.runtime
         rt = base.using(token_store=InMemoryTokenStore())
+        # the case's own secrets: a redactor shared by every case would grow with the suite
+        # (every case's tokens), and scrubbing each record would slow down with it
+        rt.redactor = Redactor()
+        rt.logger = runtime_logger(base.logger, rt.redactor)
+        recorder.redactor = rt.redactor
         rt.clock = clock
         rt.hosts = {**base.hosts, **(sandbox.hosts if sandbox is not None else {})}
         rt.router = InterceptingRouter(rt.hosts, recorder)
@@ -169,7 +176,7 @@ class Session:
         result = CaseResult(case.id, case.file, case.name, "passed", 0.0, flow=file.flow_path)
         clock = ManualClock(now=START)
         sandbox = self.new_sandbox(file.sandbox, clock) if file.sandbox else None
-        recorder = Recorder(case.request_fixtures, self.runtime.redactor)
+        recorder = Recorder(case.request_fixtures)
         rt = self.case_runtime(clock, sandbox, recorder, case)
         try:
             runs = await self._runs(rt, file, case, sandbox)
@@ -183,14 +190,14 @@ class Session:
             await rt.aclose()
         if runs:
             result.runs = len(runs)
-            result.timeline = _timeline(runs[-1][1])
-            last = runs[-1][1]
-            if last.error is not None:
-                error = last.as_dict()["error"] or {}
+            doc = runs[-1][1].as_dict()
+            result.timeline = _timeline(doc)
+            if doc["error"] is not None:
+                error = doc["error"]
                 result.run_error = {"step": error.get("step"), "message": error.get("message")}
             result.reached = sorted(coverage.hits(file.flow, [r for _, r in runs]))
             facts = sandbox.facts() if sandbox is not None else None
-            scope = assertion_scope(runs, recorder.requests, case.config, facts)
+            scope = assertion_scope(runs, recorder.requests, case.config, facts, doc)
             _check(case, scope, snapshots or {}, result)
         result.seconds = time.perf_counter() - started
         return result
@@ -256,9 +263,9 @@ class _CaseError(Exception):
     """A case that could not run (not an assertion that failed)."""
 
 
-def _timeline(run: ExecutionResult) -> list[dict[str, Any]]:
+def _timeline(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for record in run.as_dict()["steps"]:
+    for record in doc["steps"]:
         error = record["error"] or {}
         out.append(
             {

@@ -23,9 +23,10 @@ def static_path(path: str) -> str:
     return _INDEX.sub("[]", path)
 
 
-def run_view(result: ExecutionResult) -> dict[str, Any]:
-    """One execution as assertions see it (secrets scrubbed as in its stored record)."""
-    doc = result.as_dict()
+def run_view(result: ExecutionResult, doc: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One execution as assertions see it (secrets scrubbed as in its stored record, ``doc``
+    when the caller has it)."""
+    doc = doc if doc is not None else result.as_dict()
     steps: dict[str, Any] = {}
     branches: dict[str, str] = {}
     loops: dict[str, int] = {}
@@ -64,12 +65,13 @@ def assertion_scope(
     requests: list[dict[str, Any]],
     config: Mapping[str, Any],
     sandbox: Mapping[str, Any] | None,
+    last_doc: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The variables of a case's assertions: the last run's view at the top, every run (its
-    payload as ``trigger``) under ``runs``."""
+    payload as ``trigger``) under ``runs``; ``last_doc``: the last run's ``as_dict()``."""
     views = []
-    for payload, result in runs:
-        view = run_view(result)
+    for index, (payload, result) in enumerate(runs):
+        view = run_view(result, last_doc if index == len(runs) - 1 else None)
         view["trigger"] = payload
         views.append(view)
     last = views[-1]
