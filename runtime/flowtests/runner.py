@@ -7,6 +7,7 @@ case gets its own runtime view (``Runtime.using``) with its own clock, hosts and
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from runtime.clock import ManualClock
 from runtime.connections import InMemoryTokenStore
 from runtime.context import State
 from runtime.declarations import WebhookRequest
-from runtime.errors import ExpressionError, FlowError, RelayError
+from runtime.errors import ExpressionError, FlowError, Problem, RelayError
 from runtime.flowtests import coverage
 from runtime.flowtests.doubles import FixturePlans, Recorder
 from runtime.flowtests.explain import explain, show
@@ -113,9 +114,7 @@ def write_snapshots(test_file: str, observed: Mapping[str, Mapping[str, Any]]) -
     return path
 
 
-def _problem(file: str, message: str) -> Any:
-    from runtime.errors import Problem
-
+def _problem(file: str, message: str) -> Problem:
     return Problem(message=message, file=file, line=1, column=1)
 
 
@@ -184,7 +183,8 @@ class Session:
             result.outcome, result.error = "error", str(exc)
             runs = []
         except RelayError as exc:  # config that does not resolve, a trigger that refuses
-            result.outcome, result.error = "error", f"{type(exc).__name__}: {exc}"
+            message = rt.redactor.text(str(exc))
+            result.outcome, result.error = "error", f"{type(exc).__name__}: {message}"
             runs = []
         finally:
             await rt.aclose()
@@ -207,9 +207,10 @@ class Session:
     ) -> list[tuple[Any, ExecutionResult]]:
         flow = file.flow
         scope, handles = await rt.resolve_config(flow, case.config)
-        state = State(**(case.state or {}))
+        # copies: a run changes its state and may change its payload; the case runs again
+        state = State(**copy.deepcopy(case.state or {}))
         if not case.scenario:
-            payload = case.payload if case.payload is not None else {}
+            payload = copy.deepcopy(case.payload) if case.payload is not None else {}
             run = await rt.run(
                 flow, config=scope, connections=handles, payload=payload, state=state
             )

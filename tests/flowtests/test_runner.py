@@ -143,8 +143,11 @@ def test_state_before_the_run_is_the_case_s(write: Write) -> None:
             expect: [state.flow.n == 42]
         """,
     )
-    (result,) = run_file(path)
+    session = Session()
+    (result,) = run_file(path, session)
     assert result.ok, failure_text(result)
+    (again,) = run_file(path, session)  # the run changed its state, not the case's
+    assert again.ok, failure_text(again)
 
 
 def test_config_of_the_file_and_the_case_are_laid_over_each_other(write: Write) -> None:
