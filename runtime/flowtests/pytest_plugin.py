@@ -10,6 +10,7 @@ of relay's until a flow test file or a fixture is used.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -40,16 +41,31 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+#: A flow test file names its flow and its cases at the top level.
+_LOOKS_LIKE = re.compile(r"^flow\s*:.*^cases\s*:|^cases\s*:.*^flow\s*:", re.M | re.S)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """A flow test file: ``test_*.yaml`` / ``test_*.yml`` in a folder named ``tests``."""
+    """A flow test file: ``test_*.yaml`` / ``test_*.yml`` in a folder named ``tests`` with
+    top-level ``flow:`` and ``cases:`` (another YAML file a project keeps there is not one)."""
     if (
         file_path.suffix in (".yaml", ".yml")
         and file_path.name.startswith("test_")
         and file_path.parent.name == "tests"
+        and _looks_like(file_path)
     ):
         collected: pytest.Collector = FlowTestFile.from_parent(parent, path=file_path)
         return collected
     return None
+
+
+def _looks_like(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(1_000_000)
+    except OSError:
+        return True  # collected, so that the file says it cannot be read
+    return _LOOKS_LIKE.search(head) is not None
 
 
 class FlowTestFile(pytest.File):

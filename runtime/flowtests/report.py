@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,14 @@ def failure_text(result: CaseResult) -> str:
     return "\n".join(lines)
 
 
+#: What XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def junit_xml(suite: SuiteResult) -> bytes:
     """The suite as JUnit XML (one ``testcase`` per case; file problems as errors)."""
     failures = sum(1 for r in suite.results if r.outcome == "failed")
@@ -60,22 +69,24 @@ def junit_xml(suite: SuiteResult) -> bytes:
         case = ET.SubElement(
             node,
             "testcase",
-            classname=Path(result.file).stem,
-            name=result.name,
-            file=result.file,
+            classname=_xml_text(Path(result.file).stem),
+            name=_xml_text(result.name),
+            file=_xml_text(result.file),
             time=f"{result.seconds:.3f}",
         )
         if result.outcome != "passed":
             first = result.failures[0] if result.failures else None
             message = f"{first.place}: {first.assertion} {first.message}" if first else result.error
             child = ET.SubElement(
-                case, "failure" if result.outcome == "failed" else "error", message=message
+                case,
+                "failure" if result.outcome == "failed" else "error",
+                message=_xml_text(message),
             )
-            child.text = failure_text(result)
+            child.text = _xml_text(failure_text(result))
     if suite.problems:
         case = ET.SubElement(node, "testcase", classname="relay", name="test files load")
         child = ET.SubElement(case, "error", message=f"{len(suite.problems)} problem(s)")
-        child.text = "\n".join(str(p) for p in suite.problems)
+        child.text = _xml_text("\n".join(str(p) for p in suite.problems))
     ET.indent(root)
     text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return text

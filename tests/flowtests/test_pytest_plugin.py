@@ -80,6 +80,7 @@ def test_plain_pytest_runs_the_flow_tests_beside_hand_written_ones(tmp_path: Pat
         "flow: ../tally.yaml\ncases: [{name: x, expect: [nope]}]\n"
     )
     (tests / "notes.yaml").write_text("not: a test file\n")
+    (tests / "test_data.yaml").write_text("rows: [1, 2]\n")  # a project's own data, left alone
     shipped = sum(p.read_text().count("- name:") for p in FLOWS.glob("tests/test_*.yaml"))
     junit = tmp_path / "junit.xml"
     run = pytest_run(tmp_path, "flows", f"--junit-xml={junit}")
@@ -92,7 +93,8 @@ def test_plain_pytest_runs_the_flow_tests_beside_hand_written_ones(tmp_path: Pat
         "test_bad.yaml:2:28: cases[0].expect[0]: assertion 'nope': unknown name 'nope'"
         in run.stdout
     )
-    assert "Traceback" not in run.stdout and "notes.yaml" not in run.stdout
+    assert "Traceback" not in run.stdout
+    assert "notes.yaml" not in run.stdout and "test_data.yaml" not in run.stdout
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == str(shipped + 4)
     assert suite.get("failures") == "2"
