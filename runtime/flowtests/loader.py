@@ -210,6 +210,7 @@ class _Compiler:
         if isinstance(raw.get("payload_file"), str):
             payload = self._payload_file(raw["payload_file"], (*path, "payload_file"))
         scenario = self._scenario(raw.get("scenario"), (*path, "scenario"), flow, sandbox)
+        seed = self._scenario(raw.get("seed"), (*path, "seed"), flow, sandbox, seed=True)
         steps, requests = self._fixtures(raw.get("fixtures"), (*path, "fixtures"), flow)
         expect = self._expect(raw.get("expect"), (*path, "expect"))
         config = raw.get("config")
@@ -221,6 +222,7 @@ class _Compiler:
             config={**base, **(config if isinstance(config, dict) else {})},
             payload=payload,
             scenario=scenario,
+            seed=seed,
             state=state if isinstance(state, dict) else None,
             step_fixtures=steps,
             request_fixtures=requests,
@@ -243,18 +245,19 @@ class _Compiler:
         return copy.deepcopy(doc.data)
 
     def _scenario(
-        self, raw: Any, path: Path, flow: Flow | None, sandbox: str | None
+        self, raw: Any, path: Path, flow: Flow | None, sandbox: str | None, *, seed: bool = False
     ) -> tuple[ScenarioAction, ...]:
         if not isinstance(raw, list):
             return ()
         if sandbox is None:
             offered = ", ".join(sorted(self.scenarios)) or "none"
+            what = "seed data" if seed else "a scenario"
             self.error(
-                path,
-                f"a scenario needs a test sandbox: name one with `sandbox:` (offered: {offered})",
+                path, f"{what} needs a test sandbox: name one with `sandbox:` (offered: {offered})"
             )
             return ()
-        if flow is not None and not getattr(flow.trigger, "receives_webhooks", False):
+        webhooks = getattr(flow.trigger, "receives_webhooks", False) if flow else True
+        if not seed and not webhooks:
             self.error(
                 path,
                 "a scenario starts runs by webhook: this flow's trigger receives none"

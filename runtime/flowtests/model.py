@@ -81,6 +81,8 @@ class Case:
     config: dict[str, Any]
     payload: Any = None
     scenario: tuple[ScenarioAction, ...] = ()
+    #: Sandbox actions before the flow's trigger is deployed: data its webhooks do not report.
+    seed: tuple[ScenarioAction, ...] = ()
     state: dict[str, Any] | None = None
     step_fixtures: tuple[StepFixture, ...] = ()
     request_fixtures: tuple[RequestFixture, ...] = ()

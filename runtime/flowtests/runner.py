@@ -33,7 +33,7 @@ from runtime.transport import InterceptingRouter
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from runtime.flowtests.model import Case, TestFile
+    from runtime.flowtests.model import Case, ScenarioAction, TestFile
     from runtime.results import ExecutionResult
 
 #: Every case starts at this time (2026-01-01T00:00:00Z): seed data, ids, signatures and the
@@ -206,6 +206,7 @@ class Session:
         self, rt: Runtime, file: TestFile, case: Case, sandbox: Any
     ) -> list[tuple[Any, ExecutionResult]]:
         flow = file.flow
+        await _act(sandbox, case.seed)
         scope, handles = await rt.resolve_config(flow, case.config)
         # copies: a run changes its state and may change its payload; the case runs again
         state = State(**copy.deepcopy(case.state or {}))
@@ -218,13 +219,7 @@ class Session:
         trigger: Any = flow.trigger
         inputs = trigger.render_inputs((scope, handles))
         deployed = await rt.deploy_trigger(trigger.ref, inputs, webhook_url=HOOK_URL)
-        for action in case.scenario:
-            try:
-                await sandbox.act(action.action, action.arguments)
-            except ValueError as exc:
-                raise _CaseError(
-                    f"{action.place}: scenario action {action.action}: {exc}"
-                ) from None
+        await _act(sandbox, case.scenario)
         runs: list[tuple[Any, ExecutionResult]] = []
         seen = 0
         while True:  # the runs' own changes may send more webhooks: those start runs too
@@ -262,6 +257,14 @@ class Session:
 
 class _CaseError(Exception):
     """A case that could not run (not an assertion that failed)."""
+
+
+async def _act(sandbox: Any, actions: tuple[ScenarioAction, ...]) -> None:
+    for action in actions:
+        try:
+            await sandbox.act(action.action, action.arguments)
+        except ValueError as exc:
+            raise _CaseError(f"{action.place}: scenario action {action.action}: {exc}") from None
 
 
 def _timeline(doc: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.calendly.sandbox.testing import TestSandbox
-from runtime import ManualClock, Runtime, hookimpl
+from runtime import FlowError, ManualClock, Runtime, hookimpl
 from runtime.flowtests import Session
 from runtime.flowtests.report import failure_text
 
@@ -208,3 +208,31 @@ def test_an_unknown_action_is_a_value_error() -> None:
     sandbox = TestSandbox(ManualClock())
     with pytest.raises(ValueError, match="unknown scenario action 'explode'"):
         asyncio.run(sandbox.act("explode", {}))
+
+
+def test_seed_data_is_there_before_the_trigger_and_sends_it_nothing(write: Write) -> None:
+    result = one(
+        write,
+        f"""\
+  - name: seeded
+    seed:
+      - book: {{email: old@example.org, in_days: -5, as: earlier}}
+    payload_file: {FLOWS / "samples" / "booking-follow-up.payload.json"}
+    expect:
+      - sandbox.deliveries == 0
+      - sandbox.invitees.earlier.email == 'old@example.org'
+      - status == 'completed'
+""",
+    )
+    assert result.ok, failure_text(result)
+
+
+def test_seed_data_needs_a_sandbox(write: Write) -> None:
+    path = write(
+        "tests/test_seed.yaml", "flow: ../flow.yaml\ncases:\n  - name: a\n    seed: [{book: {}}]\n"
+    )
+    with pytest.raises(FlowError) as caught:
+        Session().load(str(path))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:4:11: cases[0].seed: seed data needs a test sandbox: name one with `sandbox:` (offered: calendly)"
+    ]

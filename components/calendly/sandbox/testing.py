@@ -52,7 +52,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "email": _TEXT,
             "name": _TEXT,
             "start_time": _WHEN,
-            "in_days": {"type": "number", "minimum": 0, "maximum": 3650},
+            "in_days": {"type": "number", "minimum": -3650, "maximum": 3650},
             "as": _LABEL,
         }
     ),
@@ -61,7 +61,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
         {
             "invitee": _INVITEE,
             "start_time": _WHEN,
-            "in_days": {"type": "number", "minimum": 0, "maximum": 3650},
+            "in_days": {"type": "number", "minimum": -3650, "maximum": 3650},
             "as": _LABEL,
         }
     ),
