@@ -64,8 +64,19 @@ _BOUND = re.compile(r"\.\s*(?:map|filter|all|exists|exists_one)\s*\(\s*([A-Za-z_
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema("flowtest"))
+def _validator(embedded: bool = False) -> Draft202012Validator:
+    """The test file schema; ``embedded``: for a flow's own ``tests:`` (its cases, no more)."""
+    schema = load_schema("flowtest")
+    if embedded:
+        schema = copy.deepcopy(schema)
+        schema["required"] = ["tests"]
+        schema["properties"] = {"tests": schema["properties"]["cases"]}
+    return Draft202012Validator(schema)
+
+
+def has_tests(data: Any) -> bool:
+    """Whether ``data`` is a flow with a ``tests:`` section (not a test file)."""
+    return isinstance(data, dict) and "tests" in data and "steps" in data and "cases" not in data
 
 
 def _read(path: FsPath, file: str) -> tuple[str | None, Problem | None]:
@@ -100,6 +111,17 @@ def load_test_text(
     if not doc.problems:
         if not isinstance(doc.data, dict):
             doc.problems.append(doc.problem((), "a flow test file must be a mapping"))
+        elif has_tests(doc.data):
+            # the flow's own cases: checked and placed as a test file's, in the flow's file
+            own = YamlDocument(
+                file,
+                {"tests": doc.data["tests"]},
+                doc.positions,
+                doc.key_positions,
+                doc.problems,
+            )
+            doc.problems.extend(schema_problems(own, _validator(embedded=True)).problems)
+            loaded = _Compiler(own, registry, scenarios, cases="tests").compile()
         else:
             doc.problems.extend(schema_problems(doc, _validator()).problems)
             loaded = _Compiler(doc, registry, scenarios).compile()
@@ -114,8 +136,14 @@ def load_test_text(
 
 class _Compiler:
     def __init__(
-        self, doc: YamlDocument, registry: Registry, scenarios: Mapping[str, Mapping[str, Any]]
+        self,
+        doc: YamlDocument,
+        registry: Registry,
+        scenarios: Mapping[str, Mapping[str, Any]],
+        cases: str = "cases",
     ) -> None:
+        #: where the cases are: ``cases`` in a test file, ``tests`` in a flow (its own flow)
+        self.cases = cases
         self.doc = doc
         self.registry = registry
         self.scenarios = scenarios
@@ -142,9 +170,9 @@ class _Compiler:
         base = base if isinstance(base, dict) else {}
         cases: list[Case] = []
         names: dict[str, Path] = {}
-        raw_cases = self.data.get("cases")
+        raw_cases = self.data.get(self.cases)
         for index, raw in enumerate(raw_cases if isinstance(raw_cases, list) else []):
-            path: Path = ("cases", index)
+            path: Path = (self.cases, index)
             if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
                 continue
             name = raw["name"]
@@ -161,6 +189,8 @@ class _Compiler:
         return TestFile(self.doc.file, flow_path, flow, sandbox, tuple(cases))
 
     def _flow(self) -> tuple[Flow | None, str | None]:
+        if self.cases == "tests":  # a flow's own tests
+            return self._own_flow()
         written = self.data.get("flow")
         if not isinstance(written, str):
             return None, None
@@ -175,6 +205,13 @@ class _Compiler:
                 ("flow",),
                 f"the flow {written!r} does not load ({len(exc.problems)} problem(s) follow)",
             )
+            self.doc.problems.extend(exc.problems)
+            return None, None
+
+    def _own_flow(self) -> tuple[Flow | None, str | None]:
+        try:
+            return load_flow_file(self.doc.file, self.registry), self.doc.file
+        except FlowError as exc:
             self.doc.problems.extend(exc.problems)
             return None, None
 

@@ -43,29 +43,40 @@ def pytest_configure(config: pytest.Config) -> None:
 
 #: A flow test file names its flow and its cases at the top level.
 _LOOKS_LIKE = re.compile(r"^flow\s*:.*^cases\s*:|^cases\s*:.*^flow\s*:", re.M | re.S)
+_FLOW_TESTS = re.compile(r"^tests\s*:", re.M)
+_STEPS = re.compile(r"^steps\s*:", re.M)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """A flow test file: ``test_*.yaml`` / ``test_*.yml`` in a folder named ``tests`` with
-    top-level ``flow:`` and ``cases:`` (another YAML file a project keeps there is not one)."""
-    if (
-        file_path.suffix in (".yaml", ".yml")
-        and file_path.name.startswith("test_")
-        and file_path.parent.name == "tests"
-        and _looks_like(file_path)
-    ):
+    top-level ``flow:`` and ``cases:`` (another YAML file a project keeps there is not one);
+    or a flow with a ``tests:`` section."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    named = file_path.name.startswith("test_") and file_path.parent.name == "tests"
+    if (named and _looks_like(file_path)) or _has_tests(file_path):
         collected: pytest.Collector = FlowTestFile.from_parent(parent, path=file_path)
         return collected
     return None
 
 
-def _looks_like(path: Path) -> bool:
+def _head(path: Path) -> str | None:
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
-            head = handle.read(1_000_000)
+            return handle.read(1_000_000)
     except OSError:
-        return True  # collected, so that the file says it cannot be read
-    return _LOOKS_LIKE.search(head) is not None
+        return None
+
+
+def _looks_like(path: Path) -> bool:
+    head = _head(path)
+    return head is None or _LOOKS_LIKE.search(head) is not None  # unreadable: it says so
+
+
+def _has_tests(path: Path) -> bool:
+    """A flow with a ``tests:`` section (top-level ``steps:`` and ``tests:``)."""
+    head = _head(path) or ""
+    return _FLOW_TESTS.search(head) is not None and _STEPS.search(head) is not None
 
 
 class FlowTestFile(pytest.File):

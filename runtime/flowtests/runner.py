@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from runtime.errors import ExpressionError, FlowError, Problem, RelayError
 from runtime.flowtests import coverage
 from runtime.flowtests.doubles import FixturePlans, Recorder
 from runtime.flowtests.explain import explain, show
-from runtime.flowtests.loader import load_test_file
+from runtime.flowtests.loader import MAX_FILE_BYTES, load_test_file
 from runtime.flowtests.scope import assertion_scope
 from runtime.logs import runtime_logger
 from runtime.redaction import Redactor
@@ -335,18 +336,14 @@ def _check(
 
 def discover(paths: Iterable[str]) -> list[str]:
     """The test files under ``paths``: a file as given; in a folder, every ``test_*.yaml`` /
-    ``test_*.yml`` in a folder named ``tests`` beneath it (``flows/tests/test_x.yaml``)."""
+    ``test_*.yml`` in a folder named ``tests`` beneath it (``flows/tests/test_x.yaml``), and
+    every flow beneath it with a ``tests:`` section."""
     found: list[str] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            candidates = sorted(
-                p
-                for p in ([path] if path.name == "tests" else []) + sorted(path.rglob("tests"))
-                if p.is_dir()
-            )
-            for folder in dict.fromkeys(candidates):
-                found.extend(str(p) for p in sorted(folder.iterdir()) if is_test_file(p))
+            files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            found.extend(str(p) for p in files if is_test_file(p) or has_tests_section(p))
         elif path.exists():
             found.append(str(path))
         else:
@@ -364,3 +361,18 @@ def is_test_file(path: Path) -> bool:
         and path.name.startswith("test_")
         and path.suffix in (".yaml", ".yml")
     )
+
+
+#: A flow with tests has top-level ``steps:`` and ``tests:`` (a quick look, before parsing).
+_TESTS = re.compile(r"^tests\s*:", re.M)
+_STEPS = re.compile(r"^steps\s*:", re.M)
+
+
+def has_tests_section(path: Path) -> bool:
+    """Whether the YAML file at ``path`` looks like a flow with a ``tests:`` section."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(MAX_FILE_BYTES)
+    except OSError:
+        return False
+    return _TESTS.search(head) is not None and _STEPS.search(head) is not None

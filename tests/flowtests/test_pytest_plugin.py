@@ -10,7 +10,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from flowtest_support import FLOWS
+from flowtest_support import EMBEDDED, FLOWS
 
 HAND_WRITTEN = """\
 import asyncio
@@ -81,12 +81,13 @@ def test_plain_pytest_runs_the_flow_tests_beside_hand_written_ones(tmp_path: Pat
     )
     (tests / "notes.yaml").write_text("not: a test file\n")
     (tests / "test_data.yaml").write_text("rows: [1, 2]\n")  # a project's own data, left alone
+    (flows / "embedded.yaml").write_text(EMBEDDED)  # a flow with its own two tests
     shipped = sum(p.read_text().count("- name:") for p in FLOWS.glob("tests/test_*.yaml"))
     junit = tmp_path / "junit.xml"
     run = pytest_run(tmp_path, "flows", f"--junit-xml={junit}")
     assert run.returncode == 1, run.stdout + run.stderr
-    # every shipped case, the hand-written test and the case that holds pass
-    assert f"2 failed, {shipped + 2} passed" in run.stdout, run.stdout
+    # every shipped case, the hand-written test, the case that holds and the flow's own pass
+    assert f"2 failed, {shipped + 4} passed" in run.stdout, run.stdout
     assert "assertion 'steps.one.output.data == 2' was false" in run.stdout
     assert "steps.one.output.data gave 1" in run.stdout
     assert (
@@ -96,7 +97,7 @@ def test_plain_pytest_runs_the_flow_tests_beside_hand_written_ones(tmp_path: Pat
     assert "Traceback" not in run.stdout
     assert "notes.yaml" not in run.stdout and "test_data.yaml" not in run.stdout
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == str(shipped + 4)
+    assert suite is not None and suite.get("tests") == str(shipped + 6)
     assert suite.get("failures") == "2"
     names = {c.get("name") for c in suite.iter("testcase")}
-    assert {"a no-show is looked up", "test_a_flow_by_hand", "does not hold"} <= names
+    assert {"a no-show is looked up", "test_a_flow_by_hand", "does not hold", "says hello"} <= names

@@ -44,6 +44,26 @@ steps:
     inputs: {value: "${{ steps.items.data[3] }}"}
 """
 
+#: A flow with its own ``tests:`` section (two cases, both passing).
+EMBEDDED = """\
+name: embedded
+config:
+  greeting: {type: string, default: hello}
+steps:
+  - id: say
+    action: relay.value
+    inputs: {value: "${{ config.greeting + ' ' + trigger.name }}"}
+tests:
+  - name: says hello
+    payload: {name: Ann}
+    expect: [steps.say.output.data == 'hello Ann']
+  - name: says what it is told to
+    payload: {name: Bo}
+    config: {greeting: hi}
+    expect: [steps.say.output.data == 'hi Bo', branches.size() == 0]
+"""
+
+
 Write = Callable[[str, str], Path]
 
 
