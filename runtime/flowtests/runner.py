@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
+from runtime import expression_budget
 from runtime.api import Runtime
 from runtime.clock import ManualClock
 from runtime.connections import InMemoryTokenStore
@@ -34,6 +35,7 @@ from runtime.transport import InterceptingRouter
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from runtime.expressions import Expression
     from runtime.flowtests.model import Case, ScenarioAction, TestFile
     from runtime.results import ExecutionResult
 
@@ -199,7 +201,7 @@ class Session:
             result.reached = sorted(coverage.hits(file.flow, [r for _, r in runs]))
             facts = sandbox.facts() if sandbox is not None else None
             scope = assertion_scope(runs, recorder.requests, case.config, facts, doc)
-            _check(case, scope, snapshots or {}, result)
+            await _check(case, scope, snapshots or {}, result)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -285,12 +287,16 @@ def _timeline(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _check(
+async def _check(
     case: Case, scope: Mapping[str, Any], snapshots: Mapping[str, Any], result: CaseResult
 ) -> None:
     for assertion in case.expect:
+        expression = assertion.expression
         try:
-            value = assertion.expression.evaluate(scope)
+            if expression.budgeted:  # it iterates: bounded as a flow's expressions are
+                value = await expression_budget.evaluate(expression, scope, str(assertion.place))
+            else:
+                value = expression.evaluate(scope)
         except ExpressionError as exc:
             result.failures.append(
                 Failure(assertion.source, str(assertion.place), f"could not be evaluated: {exc}")
@@ -322,16 +328,19 @@ def _check(
             message = assertion.message or (
                 "was false" if value is False else f"gave {show(value)}, not true"
             )
-            result.failures.append(
-                Failure(
-                    assertion.source,
-                    str(assertion.place),
-                    message,
-                    explain(assertion.source, scope),
-                )
-            )
+            seen = explain(assertion.source, scope) if _cheap(expression, scope) else []
+            result.failures.append(Failure(assertion.source, str(assertion.place), message, seen))
     if result.failures:
         result.outcome = "failed"
+
+
+def _cheap(expression: Expression, scope: Mapping[str, Any]) -> bool:
+    """Whether evaluating ``expression``'s parts again (to explain a failure) costs little:
+    an iterating one only within the inline budget."""
+    if not expression.budgeted:
+        return True
+    inline = expression_budget.current_budget().inline
+    return expression_budget.estimate(expression, expression.bindings(scope), inline) <= inline
 
 
 def discover(paths: Iterable[str]) -> list[str]:

@@ -212,3 +212,33 @@ def test_explain_shows_both_sides_of_a_comparison_but_not_literals() -> None:
     ]
     assert explain("steps.a.n < 2", scope) == ["  steps.a.n gave 3", "  expected: steps.a.n < 2"]
     assert explain("!(steps.a.n == 3)", scope) == ["  !(steps.a.n == 3) gave false"]
+
+
+def test_an_iterating_assertion_is_evaluated_within_the_budget(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime import expression_budget
+
+    path = write(
+        "tests/test_tally.yaml",
+        """\
+        flow: ../flow.yaml
+        cases:
+          - name: costly
+            payload: {items: [1, 2, 3, 4, 5, 6, 7, 8]}
+            expect:
+              - steps.items.output.data.map(a, steps.items.output.data.map(b, steps.items.output.data.map(c, a + b + c))).size() == 8
+              - steps.items.output.data.filter(x, x > 6).size() == 1
+        """,
+    )
+    monkeypatch.setenv("RELAY_EXPRESSION_BUDGET", "10")
+    monkeypatch.setenv("RELAY_EXPRESSION_TIME_LIMIT", "0.000001")
+    expression_budget.current_budget.cache_clear()
+    try:
+        (result,) = run_file(path)
+    finally:
+        expression_budget.current_budget.cache_clear()
+    (first, second) = result.failures
+    assert "exceeded its evaluation budget" in first.message
+    assert first.message.startswith(f"could not be evaluated: {path}:6:9: ")
+    assert "exceeded its evaluation budget" in second.message
