@@ -4,7 +4,11 @@ and checked), one request answered here by method and path (the rest reach the s
 from __future__ import annotations
 
 from flowtest_support import FLOWS, Write, run_file
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from runtime.flowtests.doubles import Recorder
+from runtime.flowtests.model import Place, RequestFixture
 from runtime.flowtests.report import failure_text
 
 BOOKING = FLOWS / "booking-follow-up.yaml"
@@ -159,3 +163,38 @@ def test_request_bodies_are_recorded_without_secrets(write: Write) -> None:
 """,
     )
     assert outcome == "passed", text
+
+
+_SEGMENT = st.text(
+    alphabet=st.characters(blacklist_characters="/*?#", blacklist_categories=("Cs",)), max_size=8
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_SEGMENT, min_size=1, max_size=4), st.integers(min_value=0, max_value=3))
+def test_a_request_pattern_matches_its_path_and_a_star_one_segment(
+    segments: list[str], star: int
+) -> None:
+    path = "/" + "/".join(segments)
+    exact = RequestFixture(method="GET", path=path, place=Place("f", 1, 1), status=201)
+    recorder = Recorder((exact,))
+    seen = {"method": "GET", "host": "h", "path": path, "query": {}, "headers": {}, "body": b""}
+    answer = recorder.answer(seen)
+    assert answer is not None and answer[0] == 201
+    assert recorder.answer({**seen, "path": path + "/more"}) is None
+    assert recorder.answer({**seen, "method": "POST"}) is None
+    index = star % len(segments)
+    starred = "/" + "/".join("*" if i == index else s for i, s in enumerate(segments))
+    wild = Recorder((RequestFixture(method="GET", path=starred, place=Place("f", 1, 1)),))
+    assert wild.answer({**seen, "path": path}) is not None
+    other = "/" + "/".join("x/y" if i == index else s for i, s in enumerate(segments))
+    assert wild.answer({**seen, "path": other}) is None  # a star stays within its segment
+
+
+def test_a_fixture_with_times_answers_that_many_then_stands_aside() -> None:
+    fixture = RequestFixture(method="GET", path="/a", place=Place("f", 1, 1), times=2, body="x")
+    recorder = Recorder((fixture,))
+    seen = {"method": "GET", "host": "h", "path": "/a", "query": {}, "headers": {}, "body": b""}
+    answers = [recorder.answer(seen) for _ in range(3)]
+    assert answers[:2] == [(200, {"content-type": "text/plain; charset=utf-8"}, b"x")] * 2
+    assert answers[2] is None
