@@ -166,7 +166,7 @@ def test_request_bodies_are_recorded_without_secrets(write: Write) -> None:
 
 
 _SEGMENT = st.text(
-    alphabet=st.characters(blacklist_characters="/*?#", blacklist_categories=("Cs",)), max_size=8
+    alphabet=st.characters(exclude_characters="/*?#", exclude_categories=["Cs"]), max_size=8
 )
 
 
