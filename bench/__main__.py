@@ -14,6 +14,7 @@ from collections.abc import Callable
 from bench import (
     fig_coldstart,
     fig_engine,
+    fig_flowtests,
     fig_ingest,
     fig_listing,
     fig_pagination,
@@ -32,6 +33,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "workers": fig_workers.run,
     "listing": fig_listing.run,
     "retention": fig_retention.run,
+    "flowtests": fig_flowtests.run,
 }
 
 

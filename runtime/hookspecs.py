@@ -56,3 +56,20 @@ def register_commands(cli: click.Group) -> None:
     Called once when the CLI starts. ``cli`` is the root click group; add commands with
     ``cli.add_command(...)``. Returns nothing.
     """
+
+
+@hookspec
+def flow_test_sandboxes() -> Mapping[str, Callable[..., Any]] | None:
+    """Offer fresh test sandboxes for flow tests (``relay test``), by component key.
+
+    Called once per flow-test session. Returns ``{component: factory}``; ``factory(clock)``
+    (``clock`` a ``ManualClock``: the sandbox reads its time from it) returns a new sandbox
+    for one test case. The factory has ``scenario_schema`` (``{action: JSON Schema of its
+    arguments}``); what it makes has ``hosts`` (``{host: asgi_app}`` it answers for),
+    ``async act(action, arguments)`` (one scenario action; ``ValueError`` with a message when
+    it cannot be done), ``async webhooks(url)`` (the signed deliveries sent to ``url`` so
+    far, each a mapping of ``method``, ``url``, ``headers``, ``body`` bytes and
+    ``received_at``) and ``facts()`` (what assertions may read as ``sandbox``). When two
+    plugins offer one component, the first result wins (``tryfirst`` takes precedence).
+    Returns ``None`` when the plugin offers none.
+    """

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -98,6 +98,52 @@ class HostRouter(httpx.AsyncBaseTransport):
         """Close the network transport's pooled connections (in-process apps hold none)."""
         if self._network is not None:
             await self._network.aclose()
+
+
+class RequestObserver(Protocol):
+    """What an ``InterceptingRouter`` shows each request to (a flow test's recorder)."""
+
+    def answer(self, seen: Mapping[str, Any]) -> tuple[int, Mapping[str, str], bytes] | None:
+        """``(status, headers, body)`` to answer the request here, or ``None`` to send it on.
+        ``seen``: ``method``, ``url``, ``host``, ``path``, ``query`` (a dict), ``headers``
+        (``content-type`` only) and ``body`` (bytes)."""
+
+    def answered(self, seen: Mapping[str, Any], status: int, *, here: bool) -> None:
+        """The request got ``status`` (``here``: from ``answer``, not from its host)."""
+
+
+class InterceptingRouter(HostRouter):
+    """A ``HostRouter`` that shows every request to ``observer`` first, which may answer it
+    (a test's fixture) or let it go on to its host; every answer is reported back."""
+
+    def __init__(self, hosts: Mapping[str, Any] | None, observer: RequestObserver) -> None:
+        super().__init__(hosts)
+        self.observer = observer
+
+    def handle_async_request(self, request: httpx.Request) -> Coroutine[Any, Any, httpx.Response]:
+        """Observe, then answer here or pass on."""
+        return self._intercept(request)
+
+    async def _intercept(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        url = request.url
+        seen = {
+            "method": request.method,
+            "url": str(url.copy_with(query=None)),
+            "host": url.host,
+            "path": url.path,
+            "query": dict(url.params),
+            "headers": {"content-type": request.headers.get("content-type", "")},
+            "body": body,
+        }
+        given = self.observer.answer(seen)
+        if given is not None:
+            status, headers, content = given
+            self.observer.answered(seen, status, here=True)
+            return httpx.Response(status, headers=dict(headers), content=content, request=request)
+        response = await super().handle_async_request(request)
+        self.observer.answered(seen, response.status_code, here=False)
+        return response
 
 
 class _NoCookies(httpx.Cookies):

@@ -70,3 +70,11 @@ def register_commands(cli: click.Group) -> None:
             import importlib
 
             cli.add_command(getattr(importlib.import_module(module), attribute), name)
+
+
+@hookimpl
+def flow_test_sandboxes() -> Mapping[str, Any]:
+    """A fresh sandbox per flow test case, driven by scenario actions (``relay test``)."""
+    from components.calendly.sandbox.testing import TestSandbox
+
+    return {"calendly": TestSandbox}

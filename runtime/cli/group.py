@@ -66,6 +66,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "run_command",
         "Run FLOW once, here and now, and show what each step did.",
     ),
+    "test": LazyCommand(
+        "runtime.cli.test_command",
+        "test_command",
+        "Run the flow tests under PATHS (default flows/), each case in a fresh sandbox.",
+    ),
     "picklist": LazyCommand(
         "runtime.cli.picklist",
         "picklist_command",
