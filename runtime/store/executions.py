@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: The statuses of a finished execution.
 FINAL = ("completed", "failed", "canceled")
+#: The statuses of executions yet to finish.
+UNFINISHED = ("pending", "held", "running", "waiting")
 
 
 class ExecutionQueries(StoreBase):
