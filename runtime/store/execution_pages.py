@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
-from sqlalchemy import JSON, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import JSON, Integer, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
 from runtime.store.base import StoreBase
@@ -93,3 +93,24 @@ class ExecutionPages(StoreBase):
             for instance, status, count in await conn.execute(query):
                 counts.setdefault(instance, {})[status] = int(count)
         return counts
+
+    async def execution_activity(
+        self, since: float, width: float, buckets: int
+    ) -> dict[str, dict[str, list[int]]]:
+        """Executions recorded after ``since``, by instance and status, counted in ``buckets``
+        spans of ``width`` seconds each (oldest first): what the dashboard's charts draw. The
+        ``created_at`` index bounds the rows read to the window."""
+        c = executions.c
+        slot = cast((c.created_at - since) / width, Integer).label("slot")
+        query = (
+            select(c.instance, c.status, slot, func.count())
+            .where(c.created_at > since, c.instance.is_not(None))
+            .group_by(c.instance, c.status, slot)
+        )
+        found: dict[str, dict[str, list[int]]] = {}
+        async with self.engine.connect() as conn:
+            for instance, status, at, count in await conn.execute(query):
+                series = found.setdefault(instance, {}).setdefault(status, [0] * buckets)
+                # PostgreSQL rounds where SQLite truncates: the edges fall in the nearest span
+                series[min(max(int(at), 0), buckets - 1)] += int(count)
+        return found

@@ -1,0 +1,139 @@
+"""What each dashboard page shows, read through the same service and view functions the
+management API's handlers call (no HTTP loopback): secrets redacted the same way."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runtime.dashboard.shapes import chart, step_tree
+from runtime.errors import RelayError
+from runtime.management.connection_ops import connection_views
+from runtime.management.views import execution_summary, execution_view, redacted_config
+from runtime.store.execution_pages import ExecutionFilter
+
+if TYPE_CHECKING:
+    from runtime.flows import Flow
+    from runtime.service import Service
+    from runtime.store import Instance
+    from runtime.store.records import ExecutionRow
+
+#: The overview's window: 24 spans of an hour.
+SPANS = 24
+SPAN = 3600.0
+#: Executions an instance page lists (the executions page finds the rest).
+RECENT = 20
+_UNFINISHED = ("pending", "held", "running", "waiting")
+
+
+def flow_of(relay: Service, instance: Instance) -> Flow | None:
+    """The instance's flow; ``None`` when it no longer loads (its component uninstalled)."""
+    try:
+        return relay.flow_of(instance)
+    except RelayError:
+        return None
+
+
+def _webhook_url(relay: Service, instance: Instance, flow: Flow | None) -> str | None:
+    if flow is not None and not flow.trigger.receives_webhooks:
+        return None
+    return relay.webhook_url(instance)
+
+
+async def overview(relay: Service) -> dict[str, Any]:
+    """Each instance with its status, last 24 hours and last execution; what needs attention."""
+    now = relay.runtime.clock.time()
+    instances = await relay.store.list_instances()
+    activity = await relay.store.execution_activity(now - SPANS * SPAN, SPAN, SPANS)
+    connections = await connection_views(relay)
+    registered = await relay.store.registered_webhook_urls()
+    broken = {c["name"] for c in connections if c["status"] == "reconnect_needed"}
+    rows, attention = [], []
+    for c in connections:
+        if c["status"] == "reconnect_needed":
+            attention.append({"kind": "connection", "name": c["name"], "reason": c["reason"]})
+    for instance in instances:
+        flow = flow_of(relay, instance)
+        last = await relay.store.page_executions(ExecutionFilter(instance=instance.name), 1)
+        drawn = chart(activity.get(instance.name, {}), SPANS)
+        uses = {v.get("use") for v in instance.config.values() if isinstance(v, dict)}
+        url = _webhook_url(relay, instance, flow)
+        status = "running"
+        if instance.status == "paused":
+            status = "paused"
+        elif uses & broken:
+            status = "reconnect needed"
+        elif last and last[0].status == "failed":
+            status = "failing"
+        if status == "failing":
+            failed = drawn["counts"].get("failed", 0)
+            attention.append(
+                {"kind": "failing", "name": instance.name, "reason": f"{failed} failed in 24 h"}
+            )
+        old = registered.get(instance.name)
+        if url is not None and old is not None and old != url:
+            attention.append({"kind": "moved", "name": instance.name, "reason": old})
+        rows.append(
+            {
+                "name": instance.name,
+                "flow": instance.flow_name,
+                "version": instance.flow_version,
+                "status": status,
+                "chart": drawn,
+                "last": execution_summary(last[0]) if last else None,
+                "loads": flow is not None,
+            }
+        )
+    return {"instances": rows, "attention": attention, "now": now}
+
+
+async def instance_page(relay: Service, instance: Instance) -> dict[str, Any]:
+    """One instance: flow, config (redacted), webhook URL, recent executions and versions."""
+    flow = flow_of(relay, instance)
+    recent = await relay.store.page_executions(ExecutionFilter(instance=instance.name), RECENT)
+    versions = await relay.flow_versions(instance.name)
+    users = [c for c in await connection_views(relay) if instance.name in c["used_by"]]
+    registered = (await relay.store.registered_webhook_urls()).get(instance.name)
+    url = _webhook_url(relay, instance, flow)
+    return {
+        "instance": instance,
+        "flow_text": instance.flow_text,
+        "loads": flow is not None,
+        "config": redacted_config(relay, instance, flow),
+        "webhook_url": url,
+        "registered_url": registered,
+        "moved": url is not None and registered is not None and registered != url,
+        "executions": [execution_summary(r) for r in recent],
+        "versions": [{"version": v.version, "created_at": v.created_at} for v in versions],
+        "connections": users,
+    }
+
+
+async def execution_page(relay: Service, row: ExecutionRow) -> dict[str, Any]:
+    """One execution: its document (redacted), step tree and timeline, replay choices."""
+    document = await execution_view(relay, row)
+    steps = document["steps"]
+    start = document.get("started_at") or document.get("created_at")
+    top = [
+        s["id"] for s in steps if "." not in str(s.get("path")) and "[" not in str(s.get("path"))
+    ]
+    return {
+        "execution": document,
+        "row": row,
+        "tree": step_tree(steps, start),
+        "top_steps": list(dict.fromkeys(top)),
+        "unfinished": row.status in _UNFINISHED,
+        "attempts": row.attempts,
+        "flow_version": row.flow_version,
+    }
+
+
+def list_filter(params: dict[str, Any]) -> ExecutionFilter:
+    """The executions page's search as the store's filter (``params`` already checked)."""
+    return ExecutionFilter(
+        instance=params.get("instance"),
+        status=params.get("status"),
+        created_after=params.get("since"),
+        created_before=params.get("until"),
+        error=params.get("error"),
+        flow_version=params.get("version"),
+    )
