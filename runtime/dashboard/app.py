@@ -3,6 +3,7 @@ sign-in form, and the live event stream the pages' script listens to."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -13,7 +14,8 @@ from starlette.staticfiles import StaticFiles
 from runtime.dashboard import forms, reads
 from runtime.dashboard.session import SignInFailed, same
 from runtime.dashboard.web import HERE, Pages
-from runtime.events import EventFeed
+from runtime.events import EventFeed, time_cursor
+from runtime.events import decode_cursor as decode_event_cursor
 from runtime.management.connection_ops import connection_views
 from runtime.management.events import EventStreamResponse, sse
 from runtime.management.problems import ApiProblem
@@ -180,7 +182,17 @@ class PageRoutes:
         instance = request.query_params.get("instance") or None
         if instance is not None and len(instance) > 200:
             instance = None
-        feed = EventFeed(self.relay.store, instance=instance)
+        # a reconnecting EventSource sends the last id it saw; a page, when it was rendered
+        after = decode_event_cursor(request.headers.get("last-event-id", "")[:400])
+        since = request.query_params.get("since", "")[:40]
+        if after is None and since:
+            try:
+                moment = float(since)
+            except ValueError:
+                moment = math.nan
+            if math.isfinite(moment):
+                after = time_cursor(moment)
+        feed = EventFeed(self.relay.store, instance=instance, after=after)
         return EventStreamResponse(
             sse(feed), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )

@@ -26,6 +26,8 @@ CSP = (
     "connect-src 'self'; form-action 'self' https: http:; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
+#: Seconds before a page's rendering its live stream starts (a refresh more is harmless).
+LIVE_MARGIN = 2.0
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -124,6 +126,9 @@ class Pages:
             may=session.may if session else (lambda _scope: False),
             path=request.url.path,
             notice=NOTICES.get(request.query_params.get("notice", "")),
+            # the page's live stream starts a little before it was read: a write whose time
+            # is before the read but whose commit came after still refreshes the page
+            rendered_at=repr(self.sessions.relay.runtime.clock.time() - LIVE_MARGIN),
             **context,
         )
         return HTMLResponse(page, status_code=status)

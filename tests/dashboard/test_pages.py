@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,8 +17,11 @@ from relay_api import Api, live
 from relay_dashboard import Dashboard, assert_safe_page, page_facts
 from relay_service_support import sign
 from relay_waiting import status_seen
+from sqlalchemy import update
 
 from runtime import Token
+from runtime.events import EventFeed, time_cursor
+from runtime.store.tables import executions
 
 pytestmark = pytest.mark.asyncio
 
@@ -515,3 +519,21 @@ async def test_the_event_stream_tells_a_signed_in_page_what_runs(tmp_path: Path)
                 assert "execution.recorded" in seen and "execution.step" in seen
             anonymous = await httpx.AsyncClient(base_url=url).get("/dashboard/events")
             assert anonymous.status_code == 401
+
+
+async def test_a_feed_follows_a_held_execution_through_its_resume(api: Api) -> None:
+    await api.relay.pause("hooks")
+    held = await deliver(api, {"n": 3, "pause": 0})
+    await status_seen(api.relay.store, held, "held")
+    # held a while ago (longer than the feed reads back for late records)
+    async with api.relay.store.engine.begin() as conn:
+        await conn.execute(
+            update(executions).where(executions.c.id == held).values(created_at=time.time() - 60)
+        )
+    # a page rendered now: its stream starts here
+    feed = EventFeed(api.relay.store, instance="hooks", after=time_cursor(time.time()))
+    assert await feed.look() == []
+    for execution in await api.relay.resume("hooks"):
+        assert await api.relay.execute(execution, "test") == "completed"
+    kinds = [event.kind for event, _cursor in await feed.look()]
+    assert kinds[0] == "started" and kinds[-1] == "finished"

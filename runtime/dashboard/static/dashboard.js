@@ -32,8 +32,11 @@
   const status = document.getElementById("live-state");
   const execution = body.dataset.execution;
   const instance = body.dataset.instance;
-  let url = prefix + "/events";
-  if (instance) url += "?instance=" + encodeURIComponent(instance);
+  // from the moment the page was rendered: nothing that happened since is missed
+  const query = new URLSearchParams();
+  if (instance) query.set("instance", instance);
+  if (body.dataset.renderedAt) query.set("since", body.dataset.renderedAt);
+  const url = prefix + "/events?" + query.toString();
 
   // the page's live region is fetched again and swapped in (at most one fetch at a time;
   // events arriving meanwhile cause one more)
