@@ -259,7 +259,10 @@ class ActionRoutes:
             started = await self.reconnects.begin(self.relay, name, redirect_uri)
         except RelayError as exc:
             return self.failed(request, session, exc)
-        return RedirectResponse(started.url, status_code=303)
+        # a link, not a redirect: the page's form-action stays this site alone
+        return self.pages.render(
+            request, "reconnect.html", session, name=name, authorize_url=started.url
+        )
 
     async def callback(self, request: Request) -> Response:
         """Where the authorization server sends the browser back: the code exchanged for a token."""

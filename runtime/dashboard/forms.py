@@ -60,7 +60,8 @@ def search(query: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             problems["status"] = "one of " + ", ".join(sorted(STATUSES))
     version = query.get("version", "").strip()
     if version:
-        if version.isdigit() and 1 <= int(version[:12]) <= 2**31 - 1:
+        # ASCII digits only ("²" is a digit to str.isdigit, not to int)
+        if version.isascii() and version.isdigit() and 1 <= int(version[:12]) <= 2**31 - 1:
             params["version"] = int(version)
         else:
             problems["version"] = "a flow version: a whole number from 1"

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 #: No script but our own files, no inline style or script, no framing, no plugin.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self' https: http:; frame-ancestors 'none'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
 #: Seconds before a page's rendering its live stream starts (a refresh more is harmless).

@@ -255,6 +255,8 @@ def test_a_connection_is_reconnected_through_the_oauth_pages(walk: Walk) -> None
     expect(page.locator("#test-result")).to_have_text("The test call succeeded.")
     walk.goto("/connections")
     page.get_by_role("button", name="Reconnect").click()
+    walk.shot("reconnect")
+    page.get_by_role("link", name="Continue to the authorization page").click()
     # the sandbox's authorization page consents at once and sends the browser back
     expect(page.locator("#connected")).to_contain_text("cal is connected again")
     assert page.url.startswith(live.url + "/dashboard/oauth/callback")
