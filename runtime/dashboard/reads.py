@@ -3,6 +3,8 @@ management API's handlers call (no HTTP loopback): secrets redacted the same way
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from runtime.dashboard.shapes import chart, step_tree
@@ -12,12 +14,14 @@ from runtime.management.views import execution_summary, execution_view, redacted
 from runtime.store.execution_pages import ExecutionFilter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.flows import Flow
     from runtime.service import Service
     from runtime.store import Instance
     from runtime.store.records import ExecutionRow
 
-#: The overview's window: 24 spans of an hour.
+#: The overview's window: 24 clock hours (the current one included).
 SPANS = 24
 SPAN = 3600.0
 #: Executions an instance page lists (the executions page finds the rest).
@@ -39,11 +43,42 @@ def _webhook_url(relay: Service, instance: Instance, flow: Flow | None) -> str |
     return relay.webhook_url(instance)
 
 
-async def overview(relay: Service) -> dict[str, Any]:
+class Activity:
+    """The overview's counts by clock hour: the current hour read at each look, the 23 closed
+    hours before it kept for ``ttl`` seconds (their counts change only as their last
+    executions finish), so a page refreshed while executions run reads a few rows, not a
+    day's."""
+
+    def __init__(self, ttl: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._monotonic = monotonic
+        self._closed: tuple[float, float, dict[str, dict[str, list[int]]]] | None = None
+
+    async def counts(self, relay: Service, now: float) -> dict[str, dict[str, list[int]]]:
+        """By instance and status, 24 counts: the 23 closed hours, then the current one."""
+        hour = math.floor(now / SPAN) * SPAN
+        cached = self._closed
+        if cached is None or cached[0] != hour or cached[1] + self.ttl < self._monotonic():
+            closed = await relay.store.execution_activity(
+                hour - (SPANS - 1) * SPAN, SPAN, SPANS - 1
+            )
+            cached = self._closed = (hour, self._monotonic(), closed)
+        current = await relay.store.execution_activity(hour, SPAN, 1)
+        merged: dict[str, dict[str, list[int]]] = {}
+        for name in cached[2].keys() | current.keys():
+            statuses = cached[2].get(name, {}), current.get(name, {})
+            merged[name] = {
+                status: [*statuses[0].get(status, [0] * (SPANS - 1)), *statuses[1].get(status, [0])]
+                for status in statuses[0].keys() | statuses[1].keys()
+            }
+        return merged
+
+
+async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
     """Each instance with its status, last 24 hours and last execution; what needs attention."""
     now = relay.runtime.clock.time()
     instances = await relay.store.list_instances()
-    activity = await relay.store.execution_activity(now - SPANS * SPAN, SPAN, SPANS)
+    counts = await activity.counts(relay, now)
     connections = await connection_views(relay)
     registered = await relay.store.registered_webhook_urls()
     broken = {c["name"] for c in connections if c["status"] == "reconnect_needed"}
@@ -54,7 +89,7 @@ async def overview(relay: Service) -> dict[str, Any]:
     for instance in instances:
         flow = flow_of(relay, instance)
         last = await relay.store.page_executions(ExecutionFilter(instance=instance.name), 1)
-        drawn = chart(activity.get(instance.name, {}), SPANS)
+        drawn = chart(counts.get(instance.name, {}), SPANS)
         uses = {v.get("use") for v in instance.config.values() if isinstance(v, dict)}
         url = _webhook_url(relay, instance, flow)
         status = "running"

@@ -97,14 +97,19 @@ class ExecutionPages(StoreBase):
     async def execution_activity(
         self, since: float, width: float, buckets: int
     ) -> dict[str, dict[str, list[int]]]:
-        """Executions recorded after ``since``, by instance and status, counted in ``buckets``
-        spans of ``width`` seconds each (oldest first): what the dashboard's charts draw. The
-        ``created_at`` index bounds the rows read to the window."""
+        """Executions recorded from ``since`` on, by instance and status, counted in
+        ``buckets`` spans of ``width`` seconds each (oldest first; none after the last span):
+        what the dashboard's charts draw. The ``created_at`` index bounds the rows read to the
+        window."""
         c = executions.c
         slot = cast((c.created_at - since) / width, Integer).label("slot")
         query = (
             select(c.instance, c.status, slot, func.count())
-            .where(c.created_at > since, c.instance.is_not(None))
+            .where(
+                c.created_at >= since,
+                c.created_at < since + width * buckets,
+                c.instance.is_not(None),
+            )
             .group_by(c.instance, c.status, slot)
         )
         found: dict[str, dict[str, list[int]]] = {}
