@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from bench import (
     fig_coldstart,
+    fig_dashboard,
     fig_engine,
     fig_ingest,
     fig_pagination,
@@ -28,6 +29,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "coldstart": fig_coldstart.run,
     "validation": fig_validation.run,
     "workers": fig_workers.run,
+    "dashboard": fig_dashboard.run,
 }
 
 

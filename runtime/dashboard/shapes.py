@@ -18,6 +18,8 @@ from attrs import define, field
 
 #: The longest JSON text shown for one value; the rest is cut, with a note saying how much.
 JSON_SHOWN = 100_000
+#: JSON at most this long is shown on one line; longer, indented.
+ONE_LINE = 100
 #: A step path's last part: ``PARENT.CASE.ID`` or ``PARENT[INDEX].ID`` (step ids are
 #: identifiers: no dot, no bracket).
 _LAST = re.compile(
@@ -33,6 +35,7 @@ class StepNode:
     offset: float = 0.0
     width: float = 0.0
     groups: list[tuple[str, list[StepNode]]] = field(factory=list)
+    by_label: dict[str, list[StepNode]] = field(factory=dict, repr=False)
 
 
 def step_tree(steps: list[dict[str, Any]], start: float | None) -> list[StepNode]:
@@ -70,12 +73,11 @@ def step_tree(steps: list[dict[str, Any]], start: float | None) -> list[StepNode
             top.append(node)
             continue
         label = f"iteration {found['index']}" if found["index"] is not None else found["case"]
-        for name, children in parent.groups:
-            if name == label:
-                children.append(node)
-                break
-        else:
-            parent.groups.append((label, [node]))
+        children = parent.by_label.get(label)
+        if children is None:
+            children = parent.by_label[label] = []
+            parent.groups.append((label, children))
+        children.append(node)
     return top
 
 
@@ -92,7 +94,11 @@ def shown_json(value: Any) -> str:
     surrogates written as escapes (a page is UTF-8), a value nested past what the encoder
     takes shown as a note."""
     try:
-        text = json.dumps(value, indent=2, ensure_ascii=False, default=str, allow_nan=True)
+        # the C encoder first (indenting takes the pure-Python one): a short value stays on
+        # one line
+        text = json.dumps(value, ensure_ascii=False, default=str, allow_nan=True)
+        if len(text) > ONE_LINE:
+            text = json.dumps(value, indent=2, ensure_ascii=False, default=str, allow_nan=True)
     except (RecursionError, ValueError):
         return "(nested too deeply to show)"
     return shown_text(text, JSON_SHOWN)

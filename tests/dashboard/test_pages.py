@@ -329,7 +329,7 @@ async def test_bulk_replay_shows_the_count_first_then_replays_the_ticked(api: Ap
     assert done.status_code == 200 and "Replayed 2" in done.text
     rows = await api.relay.store.list_executions(limit=10)
     replays = [r for r in rows if r.replay_of]
-    assert sorted(r.replay_of for r in replays) == sorted(ids[:2])
+    assert sorted(str(r.replay_of) for r in replays) == sorted(ids[:2])
     for replay in replays:
         await status_seen(api.relay.store, replay.id, "completed")
     # every completed one of an instance, counted by the API's bulk selection first
