@@ -552,3 +552,22 @@ async def test_failed_sign_ins_are_rate_limited(api: Api) -> None:
         assert (await board.sign_in("relay_guess")).status_code == 401
     limited = await board.sign_in(api.tokens["admin"])
     assert limited.status_code == 401 and "too many failed authentications" in limited.text
+
+
+async def test_a_revoked_sessions_pages_do_not_count_as_failed_sign_ins(api: Api) -> None:
+    board = await signed_in(api, "operate")
+    await api.relay.store.revoke_api_token("t-operate")
+    for _ in range(12):
+        assert (await board.get("/")).status_code == 303
+    assert (await board.sign_in(api.tokens["admin"])).status_code == 303
+
+
+async def test_the_dashboard_without_its_slash_and_unknown_pages(api: Api) -> None:
+    bare = await api.client.get("/dashboard")
+    assert bare.status_code in (303, 307) and bare.headers["location"].endswith("/dashboard/")
+    board = await signed_in(api, "read")
+    missing = await board.get("/nowhere")
+    assert missing.status_code == 404 and "no such page" in missing.text
+    assert missing.headers["content-security-policy"].startswith("default-src 'self'")
+    long_id = await board.get("/executions/" + "x" * 300)
+    assert long_id.status_code == 404
