@@ -86,6 +86,9 @@ async def test_the_overview_reads_closed_hours_once_a_minute(
         second = await activity.counts(relay, now)
         assert second["a"]["failed"][23] == 2 and sum(second["a"]["completed"]) == 1
         ticks[0] = 61.0
+        stale = await activity.counts(relay, now)  # served at once; read again meanwhile
+        assert sum(stale["a"]["completed"]) == 1
+        await activity.refreshed()
         third = await activity.counts(relay, now)
         assert third["a"]["completed"][22] == 1 and sum(third["a"]["completed"]) == 2
         # a new hour moves the window at once

@@ -105,6 +105,7 @@ class Stack:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.sandbox: Sandbox
         self.relay: Service
+        self.executor: InProcessExecutor
 
     def __enter__(self) -> Stack:
         self._thread.start()
@@ -129,7 +130,7 @@ class Stack:
             )
             runtime = Runtime()
             self.relay = Service(runtime, store, base_url=self.url)
-            executor = InProcessExecutor(self.relay)
+            executor = self.executor = InProcessExecutor(self.relay)
             async with (
                 _serve(self.sandbox.app, int(self.sandbox_url.rsplit(":", 1)[1])),
                 _serve(create_app(self.relay, executor), int(self.url.rsplit(":", 1)[1])),
@@ -175,6 +176,12 @@ class Stack:
             return work()
 
         return self.call(wrapped())
+
+    async def start(self, instance: str, payload: Any) -> str:
+        """Record a manual execution of ``instance`` and hand it to the executor."""
+        execution = await self.relay.start_manual(instance, payload)
+        await self.executor.submit(execution, instance)
+        return execution
 
     def break_calendar(self, broken: bool) -> None:
         """The host's calendar cannot be read (``/user_busy_times`` answers 424), or can."""
