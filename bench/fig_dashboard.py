@@ -41,22 +41,35 @@ steps:
         action: relay.value
         inputs: {value: "${{ item }}"}
 """
+#: Three steps whose events are timed, each followed by a pause (a sleep's own event is
+#: recorded when it begins, so it is not timed).
 STEPS = """\
 name: stepper
 steps:
-  - id: s1
+  - id: v1
+    action: relay.value
+    inputs: {value: 1}
+  - id: z1
     action: relay.sleep
     inputs: {seconds: 0.2}
-  - id: s2
+  - id: v2
+    action: relay.value
+    inputs: {value: 2}
+  - id: z2
     action: relay.sleep
     inputs: {seconds: 0.2}
-  - id: s3
+  - id: v3
+    action: relay.value
+    inputs: {value: 3}
+  - id: z3
     action: relay.sleep
     inputs: {seconds: 0.2}
 """
 LIMITS = (
     "SQLite on the development machine's disk; the overview reads the current hour's rows at "
-    "each look and the closed hours once a minute (the first look of a minute reads a day's)."
+    "each look and the closed hours again in the background once a minute (the first look "
+    "after a start reads a day's); the live delay is timed from the step's end, so it "
+    "includes the 50 ms a read's checkpoint may wait to be written (WRITE_BEHIND)."
 )
 
 
@@ -106,8 +119,9 @@ async def _timed(client: httpx.AsyncClient, path: str, headers: dict[str, str]) 
 
 
 async def _live_delays(relay: Any, executor: Any, token: str, flow: Path) -> list[float]:
-    """Each step event's delay (ms) from its checkpoint's time to its arrival at a client
-    reading the dashboard's stream over loopback."""
+    """Each step event's delay (ms) from the step's end (its event's time: the checkpoint is
+    written at most ``WRITE_BEHIND`` later) to its arrival at a client reading the
+    dashboard's stream over loopback."""
     import uvicorn
 
     from bench.common import free_port
@@ -140,7 +154,11 @@ async def _live_delays(relay: Any, executor: Any, token: str, flow: Path) -> lis
                         if not line.startswith("data: "):
                             continue
                         event = json.loads(line[6:])
-                        if event["kind"] == "step" and event["execution_id"] == execution:
+                        if (
+                            event["kind"] == "step"
+                            and event["execution_id"] == execution
+                            and event["step"]["path"].startswith("v")
+                        ):
                             delays.append((time.time() - event["at"]) * 1000)
                             seen += 1
     finally:
@@ -221,7 +239,7 @@ def run(quick: bool) -> Figure:
         ok = ok and p95[name] <= GOALS_MS[name]
     rows.append(
         (
-            "live: checkpoint to the client's read, p95 (30 step events)",
+            "live: step's end to the client's read, p95 (30 step events)",
             f"{p95['live']:.1f} ms (goal <= {GOALS_MS['live']:.0f} ms)",
         )
     )
