@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 #: Executions one page of the search lists.
 PAGE = 50
-STATUSES = ("pending", "held", "running", "waiting", "completed", "failed", "canceled")
 
 
 class PageRoutes:
@@ -148,7 +147,7 @@ class PageRoutes:
             problems=problems,
             next_link=next_link,
             instances=names,
-            statuses=STATUSES,
+            statuses=forms.STATUSES,
         )
 
     async def execution(self, request: Request) -> Response:

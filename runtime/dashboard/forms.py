@@ -4,12 +4,15 @@ its field, never a traceback."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
+
+from runtime.management.models import ExecutionStatus
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-STATUSES = frozenset(("pending", "held", "running", "waiting", "completed", "failed", "canceled"))
+#: An execution's statuses, in the order of its life (as the API declares them).
+STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 #: The most executions one replay form acts on (the API's bulk limit).
 SELECTED_MAX = 1000
 
