@@ -7,13 +7,14 @@ import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from runtime.dashboard import forms, reads
 from runtime.dashboard.session import SignInFailed, same
-from runtime.dashboard.web import HERE, Pages
+from runtime.dashboard.web import HERE, Pages, body_fits
 from runtime.events import EventFeed, time_cursor
 from runtime.events import decode_cursor as decode_event_cursor
 from runtime.management.connection_ops import connection_views
@@ -76,7 +77,12 @@ class PageRoutes:
 
     async def signin(self, request: Request) -> Response:
         """Sign in with an API token."""
-        form = await request.form(max_files=0, max_fields=10)
+        if not body_fits(request):
+            return self.pages.refused(request, None, 413, "the sign-in form is too large")
+        try:
+            form = await request.form(max_files=0, max_fields=10)
+        except HTTPException:  # a malformed multipart body
+            return self.pages.refused(request, None, 400, "the form could not be read")
         token, expected = form.get("token"), request.cookies.get("relay_signin")
         target = _safe_next(form.get("next"), self.pages.prefix)
         if not same(form.get("csrf"), expected):

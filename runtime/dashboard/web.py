@@ -158,6 +158,10 @@ class Pages:
         session = await self.sessions.current(request)
         if session is None:
             return self.signin_redirect(request)
+        if not body_fits(request):
+            return self.refused(
+                request, session, 413, f"a form is at most {FORM_MAX} bytes (with its length sent)"
+            )
         try:
             form = await request.form(max_files=1, max_fields=2000)
         except Exception:
@@ -177,6 +181,17 @@ class Pages:
                 f"this needs a token of scope {scope} or above; yours is {session.token.scope}",
             )
         return session, fields
+
+
+#: The largest form body read (a flow of the API's largest, with room for the form's fields).
+FORM_MAX = 1_100_000
+
+
+def body_fits(request: Request) -> bool:
+    """Whether the request says how long its body is, and it is at most ``FORM_MAX`` (a
+    browser sends the length of every form; the body is not read otherwise)."""
+    length = request.headers.get("content-length", "")
+    return length.isascii() and length.isdigit() and int(length[:12]) <= FORM_MAX
 
 
 #: What a page says after a form posted and redirected to it.

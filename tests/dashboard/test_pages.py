@@ -571,3 +571,24 @@ async def test_the_dashboard_without_its_slash_and_unknown_pages(api: Api) -> No
     assert missing.headers["content-security-policy"].startswith("default-src 'self'")
     long_id = await board.get("/executions/" + "x" * 300)
     assert long_id.status_code == 404
+
+
+async def test_oversized_and_malformed_forms_are_refused_unread(api: Api) -> None:
+    board = await signed_in(api, "admin")
+    await board.get("/instances/hooks")
+    huge = await board.post("/instances/hooks/redeploy", {"flow": "x" * 1_200_000})
+    assert huge.status_code == 413 and "at most" in huge.text
+    broken = await api.client.post(
+        "/dashboard/instances/hooks/pause",
+        content=b"--b\r\nContent-Disposition: form-data\r\n\r\nno end",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert broken.status_code in (400, 403)
+    sign_in = await api.client.post(
+        "/dashboard/signin",
+        content=b"--b\r\nnot a part",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert sign_in.status_code in (400, 403) and "Traceback" not in sign_in.text
+    instance = await api.relay.store.get_instance("hooks")
+    assert instance is not None and instance.status == "running" and instance.flow_version == 1
