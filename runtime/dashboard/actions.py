@@ -322,7 +322,6 @@ def _problems(
         session,
         status=422,
         instance=instance,
-        summary=exc.summary,
         problems=problems,
         lines=lines,
         unplaced=by_line.get(0, []),

@@ -386,7 +386,8 @@ async def test_redeploy_shows_every_problem_at_its_line_and_changes_nothing(api:
     answer = await board.post("/instances/hooks/redeploy", {"flow": broken})
     assert answer.status_code == 422
     assert re.search(r'<tr id="line-4" class="has-problem">', answer.text)
-    assert "nothing changed" in answer.text
+    assert "The flow has 2 problems: nothing changed." in answer.text
+    assert str(api.relay.store.url) not in answer.text and "plain.yaml" not in answer.text
     instance = await api.relay.store.get_instance("hooks")
     assert instance is not None and instance.flow_version == 1
     current = instance.flow_text.replace("{n: ", "{number: ")
