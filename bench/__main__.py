@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from bench import (
     fig_coldstart,
+    fig_dashboard,
     fig_engine,
     fig_flowtests,
     fig_ingest,
@@ -34,6 +35,7 @@ FIGURES: dict[str, Callable[[bool], Figure]] = {
     "listing": fig_listing.run,
     "retention": fig_retention.run,
     "flowtests": fig_flowtests.run,
+    "dashboard": fig_dashboard.run,
 }
 
 

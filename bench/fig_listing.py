@@ -1,4 +1,4 @@
-"""Figure 8, listing: one instance's executions with a status filter, 50 a page, from a store
+"""Figure 9, listing: one instance's executions with a status filter, 50 a page, from a store
 of a million executions (``bench.big_store``), on SQLite and on PostgreSQL. Each sample asks
 for the page after a random point of the history (a keyset, as the API's ``next`` cursor is),
 for a common status (completed, 95%) and a rare one (failed, 4%); p95 of each, through the
@@ -113,7 +113,7 @@ def run(quick: bool) -> Figure:
             rows.append((f"{engine} plan, status={status}", f"`{got[f'plan {status}']}`"))
     missing = "" if "PostgreSQL" in results else " (PostgreSQL not reachable: SQLite only)"
     line = (
-        f"8 listing: one instance + status, {PAGE} a page after a random keyset, {MILLION:,} "
+        f"9 listing: one instance + status, {PAGE} a page after a random keyset, {MILLION:,} "
         f"executions; worst p95 {worst * 1000:.1f} ms over {', '.join(results)}{missing}; "
         f"target p95 <= {TARGET_P95 * 1000:.0f} ms"
     )

@@ -1,4 +1,4 @@
-"""Figure 9, retention under load: webhook ingest into ``relay serve`` whose store holds a
+"""Figure 10, retention under load: webhook ingest into ``relay serve`` whose store holds a
 million finished executions (``bench.big_store``), with ``RELAY_RETENTION`` pruning most of
 them while the deliveries arrive, vs the same store and server with no policy; on SQLite and
 on PostgreSQL. Each side has its own copy of the store and server: bursts without a policy,
@@ -197,7 +197,7 @@ def run(quick: bool) -> Figure:
             ),
         ]
     line = (
-        f"9 retention under ingest: accepted/s while pruning a {MILLION:,}-execution store / "
+        f"10 retention under ingest: accepted/s while pruning a {MILLION:,}-execution store / "
         f"without a policy, worst {worst:.3f} over {', '.join(results)}; target >= {TARGET}"
     )
     return Figure(

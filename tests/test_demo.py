@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 from relay_processes import RELAY, relay_env, run_relay
 
 from runtime import open_store
 
 
 def demo(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``relay demo ARGS`` with its home in ``tmp_path / "demo"`` (``env`` added)."""
+    """``relay demo --no-dashboard ARGS`` (it tells the story and stops) with its home in
+    ``tmp_path / "demo"`` (``env`` added)."""
     home = str(tmp_path / "demo")
-    return run_relay("demo", "--home", home, *args, env=relay_env(tmp_path, **env), timeout=240)
+    return run_relay(
+        "demo", "--no-dashboard", "--home", home, *args, env=relay_env(tmp_path, **env), timeout=240
+    )
 
 
 async def _secrets(home: Path) -> dict[str, str]:
@@ -91,3 +97,43 @@ def test_demo_names_the_config_it_cannot_fill(tmp_path: Path) -> None:
     assert line.startswith(
         f"error: {flow}: the demo cannot fill config region (string), limit (integer): it fills"
     )
+
+
+def test_demo_keeps_the_dashboard_up_until_ctrl_c(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    process = subprocess.Popen(
+        [RELAY, "demo", "--home", str(home), "--bookings", "3"],
+        env=relay_env(tmp_path, COLUMNS="200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # ends with the process, should it stop early
+            lines.append(line)
+            if "sign in with the API token" in line:
+                break
+        printed = "".join(lines)
+        assert "executions {'completed': 7}" in printed, printed
+        url = next(x.split()[1] for x in lines if x.startswith("dashboard "))
+        token = lines[-1].split("API token ")[1].strip()
+        with httpx.Client() as client:
+            form = client.get(url + "signin")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf is not None
+            signed = client.post(
+                url + "signin", data={"csrf": csrf.group(1), "token": token}, follow_redirects=True
+            )
+            assert signed.status_code == 200 and 'data-instance="demo"' in signed.text
+            executions = client.get(url + "executions?instance=demo")
+            assert executions.text.count('data-execution="') == 8  # seven deliveries, one replay
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, rest
+        assert "stopped" in rest and "Traceback" not in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

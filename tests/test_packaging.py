@@ -30,6 +30,11 @@ def test_the_wheel_ships_schemas_migrations_and_entry_points(tmp_path: Path) -> 
         assert f"runtime/scaffold_templates/{template}.tmpl" in names
     assert any(n.startswith("runtime/store/migrations/versions/0002") for n in names)
     assert any(n.startswith("components/calendly/sandbox/") for n in names)
+    # the dashboard works from an install: its templates and assets are in the wheel
+    assert "runtime/dashboard/templates/base.html" in names
+    assert "runtime/dashboard/templates/execution.html" in names
+    assert "runtime/dashboard/static/dashboard.js" in names
+    assert "runtime/dashboard/static/dashboard.css" in names
     assert "calendly = components.calendly" in entry_points
     assert "relay = runtime.builtins" in entry_points
     assert "relay = runtime.cli:main" in entry_points

@@ -28,9 +28,12 @@ from rich.table import Table
 from runtime import FlowError, RelayError, Runtime
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from runtime import Service
+
+    #: What ``relay demo`` does while its servers stay up: (summary, dashboard URL, token).
+    Hold = Callable[[dict[str, Any], str, str], Awaitable[None]]
 
 #: ``flows/booking-follow-up.yaml``: a link in the checkout, a copy in the wheel, so ``relay demo``
 #: works from an install too.
@@ -83,13 +86,17 @@ def _table(rows: list[Any]) -> Table:
     return table
 
 
-async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]:
+async def run_demo(
+    flow_path: Path, home: Path, bookings: int, hold: Hold | None = None
+) -> dict[str, Any]:
     """Serve a sandbox and a relay on loopback ports, connect, deploy ``flow_path`` and book
     ``bookings`` invitees, then wait for their executions and replay one.
 
     Everything relay stores goes under ``home``. Returns the counts the summary prints
     (execution statuses, events, deliveries, API requests, seconds), the first execution's
-    id and the replay (source id, new id, status), so the command can point at them.
+    id and the replay (source id, new id, status), so the command can point at them. With
+    ``hold``, the servers stay up while it runs: it is given the summary, the dashboard's URL
+    and an admin API token of this demo's store to sign in with.
     """
     # the service side (store, server) loads only when the demo runs, not with every command
     from components.calendly.sandbox import Sandbox, SandboxConfig
@@ -143,11 +150,20 @@ async def run_demo(flow_path: Path, home: Path, bookings: int) -> dict[str, Any]
             await sandbox.drain_webhooks()
             rows = await _watch(relay)
             replayed = await _replay_one(relay, rows)
-        elapsed = time.perf_counter() - started
+            summary = _summary(sandbox, rows, replayed, time.perf_counter() - started)
+            if hold is not None:
+                _record, token = await relay.store.create_api_token("demo", "admin")
+                await hold(summary, f"{relay_url}/dashboard/", token)
     finally:
         await relay.aclose()
         await runtime.aclose()
         await store.close()
+    return summary
+
+
+def _summary(
+    sandbox: Any, rows: list[Any], replayed: tuple[str, str, str] | None, elapsed: float
+) -> dict[str, Any]:
     statuses = Counter(r.status for r in rows)
     events = Counter(str((r.payload or {}).get("branch")) for r in rows)
     return {
@@ -242,13 +258,33 @@ def demo_config(flow_path: Path, flow: Any, known: dict[str, Any]) -> dict[str, 
     help="Where the demo keeps its database and key (wiped first).",
 )
 @click.option("--bookings", default=5, show_default=True, type=click.IntRange(3, 500))
-def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
-    """Run relay end to end against the Calendly sandbox, on the embedded defaults."""
+@click.option(
+    "--no-dashboard",
+    "once",
+    is_flag=True,
+    help="Stop when the story is told, instead of serving the dashboard until Ctrl-C.",
+)
+def demo_command(flow_path: Path, home: Path, bookings: int, once: bool) -> None:
+    """Run relay end to end against the Calendly sandbox, on the embedded defaults; then
+    keep the dashboard up (its URL and a sign-in token are printed) until Ctrl-C."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     os.environ.setdefault("RELAY_HOME", str(home))
+
+    async def hold(summary: dict[str, Any], url: str, token: str) -> None:
+        _print_summary(summary, home, serving=True)
+        console.print()
+        console.print(f"[bold]dashboard[/bold] {url}", soft_wrap=True)
+        console.print(f"  sign in with the API token {token}", soft_wrap=True, markup=False)
+        console.print("  (an admin token of this demo's store only; Ctrl-C stops the demo)")
+        sys.stdout.flush()
+        await asyncio.Event().wait()  # until Ctrl-C cancels it
+
     try:
-        summary = asyncio.run(run_demo(flow_path, home, bookings))
+        summary = asyncio.run(run_demo(flow_path, home, bookings, None if once else hold))
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
     except FlowError as exc:
         for problem in exc.problems:
             console.print(str(problem), markup=False, soft_wrap=True)
@@ -256,6 +292,13 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
     except RelayError as exc:  # one line, however wide the terminal
         console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise SystemExit(1) from None
+    _print_summary(summary, home, serving=False)
+    failed = summary["statuses"].get("failed", 0)
+    if failed or not summary["statuses"].get("completed"):
+        raise SystemExit(1)
+
+
+def _print_summary(summary: dict[str, Any], home: Path, *, serving: bool) -> None:
     console.print()
     console.print(f"[bold]done in {summary['seconds']} s[/bold]: executions {summary['statuses']}")
     console.print(f"  by event: {summary['events']}")
@@ -267,14 +310,16 @@ def demo_command(flow_path: Path, home: Path, bookings: int) -> None:
         original, new_id, status = summary["replay"]
         console.print(f"  replayed {original} from 'route'")
         console.print(f"        as {new_id}: {status}")
-    console.print("next (the sandbox stopped with the demo; `relay sandbox` serves one to keep):")
+    if serving:
+        console.print("next (in another terminal, while the demo runs):")
+    else:
+        console.print(
+            "next (the sandbox stopped with the demo; `relay sandbox` serves one to keep):"
+        )
     relay = _relay_command()
     console.print(f"  RELAY_HOME={home} {relay} executions", soft_wrap=True)
     if summary["first"]:
         console.print(f"  RELAY_HOME={home} {relay} execution {summary['first']}", soft_wrap=True)
-    failed = summary["statuses"].get("failed", 0)
-    if failed or not summary["statuses"].get("completed"):
-        raise SystemExit(1)
 
 
 def _relay_command() -> str:

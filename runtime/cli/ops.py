@@ -175,7 +175,8 @@ def instances_command(ctx: click.Context, as_json: bool) -> None:
     "--api/--no-api",
     default=True,
     show_default=True,
-    help="Serve the management API under /api/v1 (API tokens: `relay tokens`).",
+    help="Serve the management API under /api/v1 and the dashboard under /dashboard (API "
+    "tokens: `relay tokens`).",
 )
 @handle_errors
 def serve_command(
@@ -230,6 +231,12 @@ def serve_command(
             out.print(
                 f"relay serving on http://{host}:{port} (store {relay.store.url})", markup=False
             )
+            if api:
+                out.print(
+                    f"dashboard http://{host}:{port}/dashboard/ (sign in with an API token: "
+                    "relay tokens create)",
+                    markup=False,
+                )
             freeze_startup_heap()
             await uvicorn.Server(config).serve(sockets=[sock])
 

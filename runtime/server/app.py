@@ -3,7 +3,8 @@
 ``POST /webhooks/{token}`` (``runtime.server.webhooks``): the raw body and headers go to the
 instance's trigger, which verifies them; an accepted delivery is committed to the store (with
 its pending execution) before the 202 is sent, then handed to the executor. ``GET /health``,
-``GET /metrics``, and the management API under ``/api/v1`` (``runtime.management``).
+``GET /metrics``, the management API under ``/api/v1`` (``runtime.management``) and the
+dashboard under ``/dashboard`` (``runtime.dashboard``).
 
 Nothing is acknowledged that the store may not hold: when the database fails (disk full,
 read-only) or its file is no longer the one opened (``RELAY_HOME`` moved or deleted), a delivery
@@ -26,7 +27,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from runtime.rejections import flush_forever
 from runtime.server._fast_webhooks import FastWebhookApp
@@ -110,9 +111,13 @@ def create_app(
     ]
     if api:
         # imported only when served: ``relay serve --no-api`` does not load FastAPI
+        from runtime.dashboard import PREFIX, create_dashboard, root_redirect
         from runtime.management import api_mount
 
         routes.append(api_mount(relay, executor))
+        # the dashboard, over the same service layer (its pages sign in with an API token)
+        routes.append(Mount(PREFIX, app=create_dashboard(relay, executor)))
+        routes.append(Route("/", root_redirect))
     if fast_webhooks:
         return FastWebhookApp(endpoint, routes=routes, lifespan=lifespan)
     return Starlette(routes=routes, lifespan=lifespan)

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from runtime.store.records import ExecutionRow, Holder
 
 #: Statuses of an execution not finished yet.
-UNFINISHED = ("pending", "running", "waiting")
+#: a held execution (its instance paused) is followed too: its resume starts it
+UNFINISHED = ("pending", "held", "running", "waiting")
 #: Ids per ``IN (...)`` list (far under either engine's parameter limit).
 _BATCH = 500
 

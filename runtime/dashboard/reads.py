@@ -1,0 +1,198 @@
+"""What each dashboard page shows, read through the same service and view functions the
+management API's handlers call (no HTTP loopback): secrets redacted the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from runtime.dashboard.shapes import chart, step_tree
+from runtime.errors import RelayError
+from runtime.management.connection_ops import connection_views
+from runtime.management.views import execution_summary, execution_view, redacted_config
+from runtime.store.execution_pages import ExecutionFilter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runtime.flows import Flow
+    from runtime.service import Service
+    from runtime.store import Instance
+    from runtime.store.records import ExecutionRow
+
+log = structlog.get_logger("relay.dashboard")
+
+#: The overview's window: 24 clock hours (the current one included).
+SPANS = 24
+SPAN = 3600.0
+#: Executions an instance page lists (the executions page finds the rest).
+RECENT = 20
+_UNFINISHED = ("pending", "held", "running", "waiting")
+
+
+def flow_of(relay: Service, instance: Instance) -> Flow | None:
+    """The instance's flow; ``None`` when it no longer loads (its component uninstalled)."""
+    try:
+        return relay.flow_of(instance)
+    except RelayError:
+        return None
+
+
+def _webhook_url(relay: Service, instance: Instance, flow: Flow | None) -> str | None:
+    if flow is not None and not flow.trigger.receives_webhooks:
+        return None
+    return relay.webhook_url(instance)
+
+
+class Activity:
+    """The overview's counts by clock hour: the current hour read at each look, the 23 closed
+    hours before it read once per hour and again in the background ``ttl`` seconds after the
+    last read (their counts change only as their last executions finish; a look meanwhile
+    gets the counts last read). A page refreshed while executions run reads an hour's rows,
+    not a day's."""
+
+    def __init__(self, ttl: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._monotonic = monotonic
+        self._closed: tuple[float, float, dict[str, dict[str, list[int]]]] | None = None
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def _read_closed(self, relay: Service, hour: float) -> None:
+        closed = await relay.store.execution_activity(hour - (SPANS - 1) * SPAN, SPAN, SPANS - 1)
+        self._closed = (hour, self._monotonic(), closed)
+
+    async def _read_again(self, relay: Service, hour: float) -> None:
+        try:
+            await self._read_closed(relay, hour)
+        except Exception:  # the counts last read stay; the next look tries again
+            log.warning("the overview's counts could not be read again", exc_info=True)
+
+    async def refreshed(self) -> None:
+        """Wait for a background read of the closed hours, if one is going on."""
+        if self._refresh is not None:
+            await asyncio.shield(self._refresh)
+
+    async def counts(self, relay: Service, now: float) -> dict[str, dict[str, list[int]]]:
+        """By instance and status, 24 counts: the 23 closed hours, then the current one."""
+        hour = math.floor(now / SPAN) * SPAN
+        if self._closed is None or self._closed[0] != hour:
+            await self._read_closed(relay, hour)
+        elif self._closed[1] + self.ttl < self._monotonic() and (
+            self._refresh is None or self._refresh.done()
+        ):
+            self._refresh = asyncio.create_task(self._read_again(relay, hour))
+        assert self._closed is not None
+        closed = self._closed[2]
+        current = await relay.store.execution_activity(hour, SPAN, 1)
+        merged: dict[str, dict[str, list[int]]] = {}
+        for name in closed.keys() | current.keys():
+            statuses = closed.get(name, {}), current.get(name, {})
+            merged[name] = {
+                status: [*statuses[0].get(status, [0] * (SPANS - 1)), *statuses[1].get(status, [0])]
+                for status in statuses[0].keys() | statuses[1].keys()
+            }
+        return merged
+
+
+async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
+    """Each instance with its status, last 24 hours and last execution; what needs attention."""
+    now = relay.runtime.clock.time()
+    instances = await relay.store.list_instances()
+    counts = await activity.counts(relay, now)
+    connections = await connection_views(relay)
+    registered = await relay.store.registered_webhook_urls()
+    broken = {c["name"] for c in connections if c["status"] == "reconnect_needed"}
+    rows, attention = [], []
+    for c in connections:
+        if c["status"] == "reconnect_needed":
+            attention.append({"kind": "connection", "name": c["name"], "reason": c["reason"]})
+    for instance in instances:
+        flow = flow_of(relay, instance)
+        last = await relay.store.page_executions(ExecutionFilter(instance=instance.name), 1)
+        drawn = chart(counts.get(instance.name, {}), SPANS)
+        uses = {v.get("use") for v in instance.config.values() if isinstance(v, dict)}
+        url = _webhook_url(relay, instance, flow)
+        status = "running"
+        if instance.status == "paused":
+            status = "paused"
+        elif uses & broken:
+            status = "reconnect needed"
+        elif last and last[0].status == "failed":
+            status = "failing"
+        if status == "failing":
+            failed = drawn["counts"].get("failed", 0)
+            attention.append(
+                {"kind": "failing", "name": instance.name, "reason": f"{failed} failed in 24 h"}
+            )
+        old = registered.get(instance.name)
+        if url is not None and old is not None and old != url:
+            attention.append({"kind": "moved", "name": instance.name, "reason": old})
+        rows.append(
+            {
+                "name": instance.name,
+                "flow": instance.flow_name,
+                "version": instance.flow_version,
+                "status": status,
+                "chart": drawn,
+                "last": execution_summary(last[0]) if last else None,
+                "loads": flow is not None,
+            }
+        )
+    return {"instances": rows, "attention": attention, "now": now}
+
+
+async def instance_page(relay: Service, instance: Instance) -> dict[str, Any]:
+    """One instance: flow, config (redacted), webhook URL, recent executions and versions."""
+    flow = flow_of(relay, instance)
+    recent = await relay.store.page_executions(ExecutionFilter(instance=instance.name), RECENT)
+    versions = await relay.flow_versions(instance.name)
+    users = [c for c in await connection_views(relay) if instance.name in c["used_by"]]
+    registered = (await relay.store.registered_webhook_urls()).get(instance.name)
+    url = _webhook_url(relay, instance, flow)
+    return {
+        "instance": instance,
+        "flow_text": instance.flow_text,
+        "loads": flow is not None,
+        "config": redacted_config(relay, instance, flow),
+        "webhook_url": url,
+        "registered_url": registered,
+        "moved": url is not None and registered is not None and registered != url,
+        "executions": [execution_summary(r) for r in recent],
+        "versions": [{"version": v.version, "created_at": v.created_at} for v in versions],
+        "connections": users,
+    }
+
+
+async def execution_page(relay: Service, row: ExecutionRow) -> dict[str, Any]:
+    """One execution: its document (redacted), step tree and timeline, replay choices."""
+    document = await execution_view(relay, row)
+    steps = document["steps"]
+    start = document.get("started_at") or document.get("created_at")
+    top = [
+        s["id"] for s in steps if "." not in str(s.get("path")) and "[" not in str(s.get("path"))
+    ]
+    return {
+        "execution": document,
+        "row": row,
+        "tree": step_tree(steps, start),
+        "top_steps": list(dict.fromkeys(top)),
+        "unfinished": row.status in _UNFINISHED,
+        "attempts": row.attempts,
+        "flow_version": row.flow_version,
+    }
+
+
+def list_filter(params: dict[str, Any]) -> ExecutionFilter:
+    """The executions page's search as the store's filter (``params`` already checked)."""
+    return ExecutionFilter(
+        instance=params.get("instance"),
+        status=params.get("status"),
+        created_after=params.get("since"),
+        created_before=params.get("until"),
+        error=params.get("error"),
+        flow_version=params.get("version"),
+    )
