@@ -87,7 +87,7 @@ def test_value_scrubs_exactly_what_the_walk_scrubs(value: Any) -> None:
 RANDOM_SECRETS = st.lists(st.text(min_size=4, max_size=10), max_size=8)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(RANDOM_SECRETS, st.data())
 def test_random_secrets_are_scrubbed_as_the_plain_walk_scrubs_them(
     secrets: list[str], data: st.DataObject

@@ -17,7 +17,7 @@ import attrs
 import httpx
 import pytest
 import pytest_asyncio
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from relay_service_support import CONFIG, FLOW, in_process_service, sign
 
@@ -218,6 +218,8 @@ async def _record_echo(home: Path, headers: dict[str, str]) -> dict[str, str]:
         return await setup.recorded_headers(response)
 
 
+# each example is a store and an app of its own: fewer than the profile's, for the suite's time
+@settings(max_examples=20)
 @given(st.dictionaries(_NAMES, _VALUES, max_size=8).map(_one_per_name))
 def test_a_record_keeps_exactly_the_kept_headers_of_any_delivery(headers: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory() as home:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
@@ -172,6 +172,8 @@ def test_relay_prune_counts_then_deletes(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.stdout.strip() == "deleted 0 executions (failed: 0, beyond keep=10: 0)"
 
 
+# each example is a store of its own: fewer than the profile's, for the suite's time
+@settings(max_examples=25)
 @given(
     st.lists(
         st.tuples(
