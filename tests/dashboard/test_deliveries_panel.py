@@ -73,7 +73,7 @@ async def test_the_panel_shows_accepted_duplicate_and_rejected_deliveries(api: A
     duplicate = next(r for r in rows(section) if "delivery-duplicate" in r)
     assert "2 times, last" in duplicate and "key:twice" in duplicate
     rejected = next(r for r in rows(section) if "delivery-rejected" in r)
-    assert "HTTP 401" in rejected and "bad signature" in rejected
+    assert "HTTP 401" in rejected and "bad signature" in rejected and "1 in this minute" in rejected
     assert "/executions/" not in rejected
     assert "do-not-show" not in page.text and "secret-body" not in page.text
     linked = set(re.findall(r'href="/dashboard/executions/([^"]+)"', section))
@@ -104,16 +104,19 @@ async def test_the_outcome_filter_is_a_plain_get_form(api: Api) -> None:
     assert await post(api, {"n": 2, "pause": 0}, "again") == 202
     assert await post(api, {"n": 2, "pause": 0}, "again") == 202
     assert await post(api, {"n": 3, "pause": 0}, forged=True) == 401
+    # an event the flow does not select is counted as ignored (a 2xx answer)
+    ignored = RejectionCount("hooks", 60.0, "event not selected", 200, 3, 61.0, 62.0)
+    await api.relay.store.record_rejections([ignored])
     board = await signed_in(api, "read")
     page = await board.get("/instances/hooks")
     form = re.search(r'<form method="get" action="([^"]+)"', panel(page.text))
     assert form is not None and form.group(1) == "/dashboard/instances/hooks/deliveries"
     expected = {
-        "": ["duplicate", "accepted", "rejected"],
+        "": ["duplicate", "accepted", "rejected", "ignored"],
         "accepted": ["duplicate", "accepted"],
         "duplicate": ["duplicate"],
         "rejected": ["rejected"],
-        "ignored": [],
+        "ignored": ["ignored"],
     }
     for outcome, shown in expected.items():
         answer = await board.get("/instances/hooks/deliveries", params={"outcome": outcome})
@@ -122,6 +125,9 @@ async def test_the_outcome_filter_is_a_plain_get_form(api: Api) -> None:
         assert sorted(outcomes(panel(answer.text))) == sorted(shown), outcome
         if outcome:
             assert f'<option value="{outcome}" selected>' in answer.text
+        if outcome == "ignored":
+            row = rows(panel(answer.text))[0]
+            assert "HTTP 200" in row and "event not selected" in row and "3 in this minute" in row
     bad = await board.get("/instances/hooks/deliveries", params={"outcome": "<b>all</b>"})
     assert bad.status_code == 422
     assert "one of accepted, duplicate, rejected, ignored" in bad.text
