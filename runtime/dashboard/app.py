@@ -4,7 +4,7 @@ sign-in form, and the live event stream the pages' script listens to."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from runtime.service import Service
+    from runtime.store.deliveries import Outcome
 
 #: Executions one page of the search lists.
 PAGE = 50
@@ -48,6 +49,7 @@ class PageRoutes:
             Route("/signin", self.signin, methods=["POST"]),
             Route("/signout", self.signout, methods=["POST"]),
             Route("/instances/{name}", self.instance),
+            Route("/instances/{name}/deliveries", self.deliveries),
             Route("/executions", self.executions),
             Route("/executions/{execution_id}", self.execution),
             Route("/connections", self.connections),
@@ -116,6 +118,48 @@ class PageRoutes:
             return self.pages.refused(request, session, 404, f"no instance named {name!r}")
         return self.pages.render(
             request, "instance.html", session, **await reads.instance_page(self.relay, found)
+        )
+
+    async def deliveries(self, request: Request) -> Response:
+        """One instance's deliveries, a page at a time, narrowed to an outcome."""
+        session = await self.sessions.current(request)
+        if session is None:
+            return self.pages.signin_redirect(request)
+        name = request.path_params["name"]
+        found = await self.relay.store.get_instance(name)
+        if found is None:
+            return self.pages.refused(request, session, 404, f"no instance named {name!r}")
+        problems: dict[str, str] = {}
+        outcome = request.query_params.get("outcome", "") or None
+        if outcome is not None and outcome not in reads.OUTCOMES:
+            problems["outcome"] = "one of " + ", ".join(reads.OUTCOMES)
+        cursor = request.query_params.get("cursor", "")
+        after = None
+        if cursor:
+            try:  # a cursor this dashboard links to is far shorter than 400 characters
+                after = decode_cursor(cursor) if len(cursor) <= 400 else None
+            except ApiProblem:
+                after = None
+            if after is None:
+                problems["cursor"] = "not a page this dashboard linked to"
+        shown: dict[str, Any] = {
+            "deliveries": [],
+            "deliveries_cursor": None,
+            "deliveries_outcome": None,
+            "outcomes": reads.OUTCOMES,
+        }
+        if not problems:
+            chosen = cast("Outcome | None", outcome)
+            shown = await reads.deliveries_panel(self.relay, name, chosen, after)
+        return self.pages.render(
+            request,
+            "deliveries.html",
+            session,
+            status=422 if problems else 200,
+            instance=found,
+            problems=problems,
+            paged=after is not None,
+            **shown,
         )
 
     async def executions(self, request: Request) -> Response:

@@ -6,14 +6,21 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import structlog
 
 from runtime.dashboard.shapes import chart, step_tree
 from runtime.errors import RelayError
 from runtime.management.connection_ops import connection_views
-from runtime.management.views import execution_summary, execution_view, redacted_config
+from runtime.management.views import (
+    delivery_item,
+    encode_key,
+    execution_summary,
+    execution_view,
+    redacted_config,
+)
+from runtime.store.deliveries import Outcome
 from runtime.store.execution_pages import ExecutionFilter
 
 if TYPE_CHECKING:
@@ -31,6 +38,10 @@ SPANS = 24
 SPAN = 3600.0
 #: Executions an instance page lists (the executions page finds the rest).
 RECENT = 20
+#: Deliveries the instance page's panel lists, and a page of its deliveries page.
+DELIVERIES_SHOWN = 20
+#: What the deliveries may be narrowed to (as the API takes it).
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 _UNFINISHED = ("pending", "held", "running", "waiting")
 
 
@@ -113,6 +124,7 @@ async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
     for instance in instances:
         flow = flow_of(relay, instance)
         last = await relay.store.page_executions(ExecutionFilter(instance=instance.name), 1)
+        delivered = await relay.deliveries(instance.name, None, 1)
         drawn = chart(counts.get(instance.name, {}), SPANS)
         uses = {v.get("use") for v in instance.config.values() if isinstance(v, dict)}
         url = _webhook_url(relay, instance, flow)
@@ -139,6 +151,7 @@ async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
                 "status": status,
                 "chart": drawn,
                 "last": execution_summary(last[0]) if last else None,
+                "delivery": delivery_item(delivered[0]) if delivered else None,
                 "loads": flow is not None,
             }
         )
@@ -146,7 +159,8 @@ async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
 
 
 async def instance_page(relay: Service, instance: Instance) -> dict[str, Any]:
-    """One instance: flow, config (redacted), webhook URL, recent executions and versions."""
+    """One instance: flow, config (redacted), webhook URL, newest deliveries, recent
+    executions and versions."""
     flow = flow_of(relay, instance)
     recent = await relay.store.page_executions(ExecutionFilter(instance=instance.name), RECENT)
     versions = await relay.flow_versions(instance.name)
@@ -164,6 +178,27 @@ async def instance_page(relay: Service, instance: Instance) -> dict[str, Any]:
         "executions": [execution_summary(r) for r in recent],
         "versions": [{"version": v.version, "created_at": v.created_at} for v in versions],
         "connections": users,
+        **await deliveries_panel(relay, instance.name),
+    }
+
+
+async def deliveries_panel(
+    relay: Service,
+    name: str,
+    outcome: Outcome | None = None,
+    after: tuple[float, str] | None = None,
+    limit: int = DELIVERIES_SHOWN,
+) -> dict[str, Any]:
+    """Up to ``limit`` of instance ``name``'s deliveries, newest first, after the keyset
+    position ``after``; the cursor of the next page (the API's encoding), if there is one."""
+    rows = await relay.deliveries(name, outcome, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "deliveries": [delivery_item(r) for r in rows],
+        "deliveries_cursor": encode_key(*rows[-1].key) if more else None,
+        "deliveries_outcome": outcome,
+        "outcomes": OUTCOMES,
     }
 
 

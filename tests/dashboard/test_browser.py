@@ -134,6 +134,11 @@ def test_a_booking_appears_and_completes_live_and_its_output_reads(walk: Walk) -
     expect(output).to_be_visible()
     assert booked["event"] in output.inner_text()
     walk.shot("execution-output")
+    # the instance page's deliveries panel shows the booking's delivery, accepted
+    execution = page.url.rsplit("/", 1)[-1]
+    walk.goto("/instances/watch")
+    delivery = page.locator("#deliveries tr.delivery", has=page.locator(f'a[href$="{execution}"]'))
+    expect(delivery.locator(".badge").first).to_have_text("accepted")
 
 
 def test_a_failure_is_replayed_from_its_failed_step(walk: Walk) -> None:

@@ -1,5 +1,5 @@
 """The dashboard's pages on PostgreSQL: the same reads as on SQLite (the overview's counts,
-the search with its error text and cursor, an execution's document)."""
+the search with its error text and cursor, an execution's document, the deliveries panel)."""
 
 from __future__ import annotations
 
@@ -45,5 +45,20 @@ async def test_every_page_renders_on_postgresql(tmp_path: Path) -> None:
             assert ids[1][:12] in found.text and ids[0][:12] not in found.text
             page = await board.get(f"/executions/{ids[0]}")
             assert page.status_code == 200 and 'data-path="answer"' in page.text
+            forged = await client.post(
+                "/webhooks/" + instance.webhook_token, content=b"{}", headers=sign(b"other")
+            )
+            assert forged.status_code == 401
             instance_page = await board.get("/instances/hooks")
             assert re.search(r"version 1 · <time>", instance_page.text)
+            # the deliveries panel and its filtered page read the same records on PostgreSQL
+            shown = re.findall(r'<tr class="delivery delivery-([a-z]+)">', instance_page.text)
+            assert sorted(shown) == ["accepted", "accepted", "rejected"]
+            rejected = await board.get(
+                "/instances/hooks/deliveries", params={"outcome": "rejected"}
+            )
+            assert rejected.status_code == 200
+            assert re.findall(r'<tr class="delivery delivery-([a-z]+)">', rejected.text) == [
+                "rejected"
+            ]
+            assert "bad signature" in rejected.text
