@@ -191,6 +191,8 @@ def run(quick: bool) -> Figure:
     rounds, count, connections, seconds = (1, 2000, 32, 10.0) if quick else (5, 8000, 64, 20.0)
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
         home, bare_home = Path(tmp) / "api", Path(tmp) / "no-api"
+        home.mkdir()
+        bare_home.mkdir()
         os.environ.pop("RELAY_DATABASE_URL", None)
         path = asyncio.run(deploy(home))
         no_api_path = asyncio.run(deploy(bare_home))
