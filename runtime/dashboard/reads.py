@@ -121,10 +121,12 @@ async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
     for c in connections:
         if c["status"] == "reconnect_needed":
             attention.append({"kind": "connection", "name": c["name"], "reason": c["reason"]})
+    # the rejections this process counted, written once for every instance's last delivery
+    await relay.intake.rejections.flush()
     for instance in instances:
         flow = flow_of(relay, instance)
         last = await relay.store.page_executions(ExecutionFilter(instance=instance.name), 1)
-        delivered = await relay.deliveries(instance.name, None, 1)
+        delivered = await relay.store.page_deliveries(instance.name, None, 1)
         drawn = chart(counts.get(instance.name, {}), SPANS)
         uses = {v.get("use") for v in instance.config.values() if isinstance(v, dict)}
         url = _webhook_url(relay, instance, flow)
