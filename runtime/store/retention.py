@@ -114,7 +114,7 @@ class RetentionQueries(StoreBase):
             cutoff = now - age
             # created before the cutoff (the index narrows by it) and finished before it too:
             # an execution that waited long is kept for the policy's time after it ended
-            where = [self._status_is(status), c.created_at < cutoff, c.finished_at < cutoff]
+            where = self.aged_where(status, cutoff)
             by_age[status] = await self._prune_where(where, dry_run, batch, between)
         beyond = 0
         if policy.keep is not None:
@@ -123,6 +123,20 @@ class RetentionQueries(StoreBase):
             for name in names:
                 beyond += await self._prune_beyond(name, policy.keep, dry_run, batch, between)
         return Pruned(by_age, beyond)
+
+    def aged_where(self, status: str, cutoff: float) -> list[Any]:
+        """The executions of ``status`` a policy's age deletes at ``cutoff``: created and
+        finished before it."""
+        c = executions.c
+        return [self._status_is(status), c.created_at < cutoff, c.finished_at < cutoff]
+
+    @staticmethod
+    def batch_query(where: list[Any], batch: int, since: float | None = None) -> Any:
+        """One pruning batch: the oldest ``batch`` executions ``where`` selects, from ``since``
+        on (ids and times)."""
+        c = executions.c
+        bounded = where if since is None else [*where, c.created_at >= since]
+        return select(c.id, c.created_at).where(*bounded).order_by(c.created_at).limit(batch)
 
     def _status_is(self, status: str) -> Any:
         """``status = :status`` for a pruning batch, which must walk the time index (oldest
@@ -142,7 +156,6 @@ class RetentionQueries(StoreBase):
         batch: int,
         between: Callable[[], Awaitable[None]] | None,
     ) -> int:
-        c = executions.c
         if dry_run:
             async with self.engine.connect() as conn:
                 return int((await conn.execute(select(func.count()).where(*where))).scalar_one())
@@ -151,9 +164,7 @@ class RetentionQueries(StoreBase):
         # lies before the last deleted row's time and is not read again
         since: float | None = None
         while True:
-            bounded = where if since is None else [*where, c.created_at >= since]
-            query = select(c.id, c.created_at).where(*bounded).order_by(c.created_at).limit(batch)
-            deleted, last = await self._delete_batch(query)
+            deleted, last = await self._delete_batch(self.batch_query(where, batch, since))
             total += deleted
             if deleted < batch:
                 return total

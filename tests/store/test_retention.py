@@ -205,3 +205,26 @@ def test_a_pass_in_small_batches_deletes_exactly_what_the_policy_does_not_keep(
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(check(Path(tmp)))
+
+
+@pytest.mark.asyncio
+async def test_a_pruning_batch_walks_the_time_index_on_sqlite(tmp_path: Path) -> None:
+    """A batch reads the oldest executions through ``executions(created_at)``: without
+    statistics (relay never runs ANALYZE) SQLite would otherwise take the status index and
+    sort every execution of that status for each batch. (PostgreSQL plans by the statistics
+    its autovacuum keeps.)"""
+    from sqlalchemy import text
+
+    store = await open_store(None, data_dir=tmp_path, keyring=Keyring.generate())
+    try:
+        where = store.aged_where("completed", NOW)
+        query = store.batch_query(where, 500, since=NOW - 30 * DAY)
+        dialect = store.engine.dialect
+        compiled = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(text("EXPLAIN QUERY PLAN " + compiled))
+            plan = " ".join(str(r[-1]) for r in rows)
+    finally:
+        await store.close()
+    assert "ix_executions_created_at" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
