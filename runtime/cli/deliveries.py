@@ -4,7 +4,7 @@ reason and minute. The answer to "why did nothing run?"."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -47,7 +47,7 @@ def deliveries_command(name: str, outcome: str | None, limit: int, as_json: bool
 
     entries = run_async(main())
     if as_json:
-        emit_json([_document(e) for e in entries])
+        emit_json([e.as_dict() for e in entries])
         return
     lines = rows_text(
         ("received", "outcome", "seen", "last seen", "execution", "status", "key or reason"),
@@ -66,18 +66,3 @@ def deliveries_command(name: str, outcome: str | None, limit: int, as_json: bool
     )
     for line in lines:
         out.print(line, markup=False)
-
-
-def _document(entry: DeliveryEntry) -> dict[str, Any]:
-    return {
-        "outcome": entry.outcome,
-        "received_at": entry.received_at,
-        "times_seen": entry.times_seen,
-        "last_seen_at": entry.last_seen_at,
-        "id": entry.id,
-        "execution_id": entry.execution_id,
-        "execution_status": entry.execution_status,
-        "dedupe_key": entry.dedupe_key,
-        "reason": entry.reason,
-        "status": entry.status,
-    }

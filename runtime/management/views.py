@@ -98,18 +98,7 @@ def encode_key(at: float, tiebreak: str) -> str:
 
 def delivery_item(entry: DeliveryEntry) -> dict[str, Any]:
     """A delivery as the listing shows it."""
-    return {
-        "outcome": entry.outcome,
-        "received_at": entry.received_at,
-        "times_seen": entry.times_seen,
-        "last_seen_at": entry.last_seen_at,
-        "id": entry.id,
-        "execution_id": entry.execution_id,
-        "execution_status": entry.execution_status,
-        "dedupe_key": entry.dedupe_key,
-        "reason": entry.reason,
-        "status": entry.status,
-    }
+    return entry.as_dict()
 
 
 def decode_cursor(cursor: str) -> tuple[float, str]:

@@ -60,6 +60,22 @@ class DeliveryEntry:
     reason: str | None = None
     status: int | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as the API, the dashboard and ``relay deliveries --json`` show it (its
+        keyset position left out)."""
+        return {
+            "outcome": self.outcome,
+            "received_at": self.received_at,
+            "times_seen": self.times_seen,
+            "last_seen_at": self.last_seen_at,
+            "id": self.id,
+            "execution_id": self.execution_id,
+            "execution_status": self.execution_status,
+            "dedupe_key": self.dedupe_key,
+            "reason": self.reason,
+            "status": self.status,
+        }
+
 
 @frozen
 class RejectionCount:
