@@ -39,7 +39,6 @@ class PageRoutes:
         self.relay = relay
         self.pages = pages
         self.sessions = self.pages.sessions
-        self.activity = reads.Activity()
 
     def routes(self) -> list[Route | Mount]:
         """The routes, for the dashboard's app."""
@@ -63,7 +62,7 @@ class PageRoutes:
         if session is None:
             return self.pages.signin_redirect(request)
         return self.pages.render(
-            request, "overview.html", session, **await reads.overview(self.relay, self.activity)
+            request, "overview.html", session, **await reads.overview(self.relay)
         )
 
     async def signin_form(self, request: Request) -> Response:

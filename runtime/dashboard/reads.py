@@ -3,12 +3,7 @@ management API's handlers call (no HTTP loopback): secrets redacted the same way
 
 from __future__ import annotations
 
-import asyncio
-import math
-import time
 from typing import TYPE_CHECKING, Any, get_args
-
-import structlog
 
 from runtime.dashboard.shapes import chart, step_tree
 from runtime.errors import RelayError
@@ -22,20 +17,17 @@ from runtime.management.views import (
 )
 from runtime.store.deliveries import Outcome
 from runtime.store.execution_pages import ExecutionFilter
+from runtime.store.tallies import hour_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from runtime.flows import Flow
     from runtime.service import Service
     from runtime.store import Instance
     from runtime.store.records import ExecutionRow
 
-log = structlog.get_logger("relay.dashboard")
 
 #: The overview's window: 24 clock hours (the current one included).
 SPANS = 24
-SPAN = 3600.0
 #: Executions an instance page lists (the executions page finds the rest).
 RECENT = 20
 #: Deliveries the instance page's panel lists, and a page of its deliveries page.
@@ -59,61 +51,11 @@ def _webhook_url(relay: Service, instance: Instance, flow: Flow | None) -> str |
     return relay.webhook_url(instance)
 
 
-class Activity:
-    """The overview's counts by clock hour: the current hour read at each look, the 23 closed
-    hours before it read once per hour and again in the background ``ttl`` seconds after the
-    last read (their counts change only as their last executions finish; a look meanwhile
-    gets the counts last read). A page refreshed while executions run reads an hour's rows,
-    not a day's."""
-
-    def __init__(self, ttl: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self._monotonic = monotonic
-        self._closed: tuple[float, float, dict[str, dict[str, list[int]]]] | None = None
-        self._refresh: asyncio.Task[None] | None = None
-
-    async def _read_closed(self, relay: Service, hour: float) -> None:
-        closed = await relay.store.execution_activity(hour - (SPANS - 1) * SPAN, SPAN, SPANS - 1)
-        self._closed = (hour, self._monotonic(), closed)
-
-    async def _read_again(self, relay: Service, hour: float) -> None:
-        try:
-            await self._read_closed(relay, hour)
-        except Exception:  # the counts last read stay; the next look tries again
-            log.warning("the overview's counts could not be read again", exc_info=True)
-
-    async def refreshed(self) -> None:
-        """Wait for a background read of the closed hours, if one is going on."""
-        if self._refresh is not None:
-            await asyncio.shield(self._refresh)
-
-    async def counts(self, relay: Service, now: float) -> dict[str, dict[str, list[int]]]:
-        """By instance and status, 24 counts: the 23 closed hours, then the current one."""
-        hour = math.floor(now / SPAN) * SPAN
-        if self._closed is None or self._closed[0] != hour:
-            await self._read_closed(relay, hour)
-        elif self._closed[1] + self.ttl < self._monotonic() and (
-            self._refresh is None or self._refresh.done()
-        ):
-            self._refresh = asyncio.create_task(self._read_again(relay, hour))
-        assert self._closed is not None
-        closed = self._closed[2]
-        current = await relay.store.execution_activity(hour, SPAN, 1)
-        merged: dict[str, dict[str, list[int]]] = {}
-        for name in closed.keys() | current.keys():
-            statuses = closed.get(name, {}), current.get(name, {})
-            merged[name] = {
-                status: [*statuses[0].get(status, [0] * (SPANS - 1)), *statuses[1].get(status, [0])]
-                for status in statuses[0].keys() | statuses[1].keys()
-            }
-        return merged
-
-
-async def overview(relay: Service, activity: Activity) -> dict[str, Any]:
+async def overview(relay: Service) -> dict[str, Any]:
     """Each instance with its status, last 24 hours and last execution; what needs attention."""
     now = relay.runtime.clock.time()
     instances = await relay.store.list_instances()
-    counts = await activity.counts(relay, now)
+    counts = await relay.store.execution_activity(hour_of(now) - (SPANS - 1), SPANS)
     connections = await connection_views(relay)
     registered = await relay.store.registered_webhook_urls()
     broken = {c["name"] for c in connections if c["status"] == "reconnect_needed"}

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from runtime.rejections import flush_forever
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
+from runtime.server.heap import frozen_heap
 from runtime.server.pruning import fold_forever, prune_forever
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
 
@@ -96,7 +97,8 @@ def create_app(
         ]
         log.info("server started")
         try:
-            yield {}
+            with frozen_heap():
+                yield {}
         finally:
             for chore in chores:
                 chore.cancel()

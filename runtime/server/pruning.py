@@ -59,7 +59,7 @@ async def fold_forever(relay: Service, interval: float = FOLD_INTERVAL) -> None:
     while True:
         try:
             began = clock()
-            while await relay.store.fold_tallies():
+            while await relay.store.fold_tallies(now=relay.runtime.clock.time()):
                 await asyncio.sleep(pause_after(clock() - began))
                 began = clock()
         except Exception as exc:  # the store is away: the next round tries again

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
-from sqlalchemy import JSON, Integer, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import JSON, and_, cast, func, or_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
 from runtime.store.base import StoreBase
@@ -90,29 +90,3 @@ class ExecutionPages(StoreBase):
             message = type_coerce(result, JSON)["error"]["message"].as_string()
         escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return func.lower(message).like(f"%{escaped}%", escape="\\")
-
-    async def execution_activity(
-        self, since: float, width: float, buckets: int
-    ) -> dict[str, dict[str, list[int]]]:
-        """Executions recorded from ``since`` on, by instance and status, counted in
-        ``buckets`` spans of ``width`` seconds each (oldest first; none after the last span):
-        what the dashboard's charts draw. The ``created_at`` index bounds the rows read to the
-        window."""
-        c = executions.c
-        slot = cast((c.created_at - since) / width, Integer).label("slot")
-        query = (
-            select(c.instance, c.status, slot, func.count())
-            .where(
-                c.created_at >= since,
-                c.created_at < since + width * buckets,
-                c.instance.is_not(None),
-            )
-            .group_by(c.instance, c.status, slot)
-        )
-        found: dict[str, dict[str, list[int]]] = {}
-        async with self.engine.connect() as conn:
-            for instance, status, at, count in await conn.execute(query):
-                series = found.setdefault(instance, {}).setdefault(status, [0] * buckets)
-                # PostgreSQL rounds where SQLite truncates: the edges fall in the nearest span
-                series[min(max(int(at), 0), buckets - 1)] += int(count)
-        return found

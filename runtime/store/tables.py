@@ -138,14 +138,28 @@ executions = Table(
     Index(None, "status", "wake_at"),
 )
 
-#: Signed counts of finished executions by instance and final status, appended by the
-#: database's triggers on ``executions`` (migration 0009) and folded by ``runtime.store.tallies``.
+#: Signed counts of finished executions by instance, final status and the clock hour they were
+#: created in (``floor(created_at / 3600)``), appended by the database's triggers on
+#: ``executions`` (migrations 0009, 0011) and folded into ``execution_tally_sums`` by
+#: ``runtime.store.tallies``.
 execution_tallies = Table(
     "execution_tallies",
     metadata,
     Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("instance", String(200), nullable=False),
     Column("status", String(20), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("hour", BigInteger, nullable=False, server_default="0"),
+)
+
+#: The folded tallies: one sum per instance, final status and hour (hour 0 holds the hours
+#: older than those the overview draws, together).
+execution_tally_sums = Table(
+    "execution_tally_sums",
+    metadata,
+    Column("instance", String(200), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
     Column("n", BigInteger, nullable=False),
 )
 

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from relay_backends import schema_url
+from relay_backends import store_url as backend_url
 from sqlalchemy import create_engine, inspect, text
 
 from runtime.errors import ConfigurationError
@@ -30,7 +31,7 @@ async def test_opening_twice_is_idempotent(db_url: str, tmp_path: Path, keyring:
     await first.close()
     second = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(second.engine) == head_revision() == "0010"
+        assert await current_revision(second.engine) == head_revision() == "0011"
         assert [i.name for i in await second.list_instances()] == ["acme"]
     finally:
         await second.close()
@@ -174,10 +175,67 @@ async def test_an_older_stores_deliveries_count_once_and_keep_their_keys(
     engine.dispose()
     store = await open_store(f"sqlite:///{path}", data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(store.engine) == "0010"
+        assert await current_revision(store.engine) == head_revision()
         again, new = await store.record_delivery("acme", "body:old", {}, b"\x00", 9.0)
         assert (again, new) == ("e1", False)
         [entry] = await store.page_deliveries("acme", None, 10)
         assert (entry.times_seen, entry.last_seen_at, entry.dedupe_key) == (2, 9.0, "body:old")
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_the_tallies_gain_their_hours_and_lose_them_again(
+    backend: str, tmp_path: Path
+) -> None:
+    """A 0010 database's finished executions are counted into the sums by hour on the way up
+    (the new triggers append the hour), and back into 0009's tallies on the way down."""
+    insert = (
+        "INSERT INTO executions (id, instance, flow_text, flow_version, payload, status,"
+        " created_at, attempts) VALUES (:id, :instance, 'x', 1, 'null', :status, :at, 1)"
+    )
+    seeded = [
+        ("e1", "acme", "completed", 7200.5),
+        ("e2", "acme", "completed", 7300.0),
+        ("e3", "acme", "failed", 10900.0),
+        ("e4", "beta", "running", 7200.0),  # unfinished: never tallied
+        ("e5", None, "completed", 7200.0),  # no instance: never tallied
+    ]
+    with backend_url(backend, tmp_path, sqlite="sqlite") as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                command.upgrade(alembic_config(conn), "0010")
+                for id_, instance, status, at in seeded:
+                    conn.execute(
+                        text(insert), {"id": id_, "instance": instance, "status": status, "at": at}
+                    )
+                command.upgrade(alembic_config(conn), "head")
+                sums = "SELECT instance, status, hour, n FROM execution_tally_sums"
+                assert sorted(conn.execute(text(sums)).all()) == [
+                    ("acme", "completed", 2, 2),
+                    ("acme", "failed", 3, 1),
+                ]
+                conn.execute(text("UPDATE executions SET status = 'failed' WHERE id = 'e2'"))
+                tallies = "SELECT instance, status, hour, n FROM execution_tallies"
+                assert sorted(conn.execute(text(tallies)).all()) == [
+                    ("acme", "completed", 2, -1),
+                    ("acme", "failed", 2, 1),
+                ]
+                command.downgrade(alembic_config(conn), "0010")
+                old = "SELECT instance, status, n FROM execution_tallies"
+                assert sorted(conn.execute(text(old)).all()) == [
+                    ("acme", "completed", 1),
+                    ("acme", "failed", 2),
+                ]
+                conn.execute(text("DELETE FROM executions WHERE id = 'e1'"))  # 0009's trigger
+                assert ("acme", "completed", -1) in conn.execute(text(old)).all()
+                command.upgrade(alembic_config(conn), "head")
+                assert sorted(conn.execute(text(sums)).all()) == [
+                    ("acme", "failed", 2, 1),
+                    ("acme", "failed", 3, 1),
+                ]
+        finally:
+            engine.dispose()
