@@ -91,17 +91,22 @@ class InProcessExecutor:
         self.swept = 0
 
     async def start(self) -> None:
-        """Start the lease heartbeat, adopt orphaned executions and queue every unfinished one."""
+        """Start the lease heartbeat, adopt orphaned executions and queue every unfinished one.
+        Starting a started executor starts no second set of chores (an app's lifespan may
+        start an executor its embedder started already)."""
         self._accepting = True
-        self._heartbeat = asyncio.create_task(self._renew_leases(), name="lease heartbeat")
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._renew_leases(), name="lease heartbeat")
         await self._adopt_orphans()
         unfinished = await self.relay.store.unfinished_executions()
         for row in unfinished:
             await self.submit(row.id, row.instance)
         if unfinished:
             log.info("resuming unfinished executions", count=len(unfinished))
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="execution sweep")
-        self._waking = asyncio.create_task(self.waker.run(), name="execution waker")
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="execution sweep")
+        if self._waking is None:
+            self._waking = asyncio.create_task(self.waker.run(), name="execution waker")
 
     async def sweep(self) -> int:
         """Take over what has been claimable for longer than a lease and is neither queued

@@ -109,3 +109,24 @@ async def test_a_running_executor_takes_over_what_another_process_left(
         assert await executor.sweep() == 0  # nothing left; its own work is never taken twice
     finally:
         await executor.shutdown(5)
+
+
+async def test_starting_a_started_executor_starts_no_second_set_of_chores(
+    service: LiveService,
+) -> None:
+    """An app's lifespan may start an executor its embedder started already: one heartbeat,
+    sweep and waker stay, and shutting down stops them all (none is left polling a store
+    that is about to close)."""
+    executor = InProcessExecutor(service.relay)
+
+    def chores() -> set[asyncio.Task[Any]]:
+        names = {"lease heartbeat", "execution sweep", "execution waker"}
+        return {t for t in asyncio.all_tasks() if t.get_name() in names and not t.done()}
+
+    before = chores()  # the fixture's own executor's
+    await executor.start()
+    started = chores() - before
+    await executor.start()
+    assert chores() - before == started and len(started) == 3
+    await executor.shutdown(5)
+    assert chores() - before == set()
