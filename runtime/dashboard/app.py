@@ -103,7 +103,7 @@ class PageRoutes:
         if not isinstance(checked, tuple):
             return checked
         answer = RedirectResponse(f"{self.pages.prefix}/signin?notice=signedout", status_code=303)
-        self.sessions.sign_out(answer)
+        await self.sessions.sign_out(checked[0], answer)
         return answer
 
     async def instance(self, request: Request) -> Response:

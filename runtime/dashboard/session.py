@@ -6,7 +6,9 @@ be read or forged without the keys, and every process sharing the store reads it
 looks the token up again, so a revoked token signs its sessions out at once and the token's
 scope (``read``, ``operate``, ``admin``, as in the management API) decides what a page shows
 and what a form may do. The cookie is ``HttpOnly``, ``SameSite=Strict``, limited to the
-dashboard's path, and ``Secure`` when the dashboard is reached over https.
+dashboard's path, and ``Secure`` when the dashboard is reached over https. Signing out ends
+every session of the token begun until then (``api_tokens.signed_out_at``), wherever its
+cookie is.
 
 Every form carries the session's CSRF token; a post without it (or with another) is refused.
 The sign-in form, before any session exists, is protected the same way by a random value in a
@@ -83,6 +85,8 @@ class Sessions:
         found = await self._token(request, secret.strip())
         csrf = secrets.token_urlsafe(24)
         now = self.relay.runtime.clock.time()
+        if found.signed_out_at is not None and now <= found.signed_out_at:
+            now = found.signed_out_at + 0.001  # begun after the sign-out, on any clock
         sealed = self.relay.store.keyring.encrypt_json({"t": secret.strip(), "c": csrf, "at": now})
         response.set_cookie(
             COOKIE,
@@ -105,17 +109,19 @@ class Sessions:
         opened = self._open(raw)
         if opened is None:
             return None
-        secret, csrf = opened
+        secret, csrf, at = opened
         # not counted as a failed attempt when revoked: a cookie the keys open is no guess
         found = await self.relay.store.api_token_for(secret)
         if found is None:
             return None
+        if found.signed_out_at is not None and at <= found.signed_out_at:
+            return None  # signed out since (a copy of the cookie opens nothing either)
         if found.id not in self._known:  # a secret of this process from now on
             self._known.add(found.id)
             self.relay.runtime.redactor.add([secret])
         return Session(found, csrf)
 
-    def _open(self, raw: str) -> tuple[str, str] | None:
+    def _open(self, raw: str) -> tuple[str, str, float] | None:
         try:
             value: Any = self.relay.store.keyring.decrypt_json(raw.encode("ascii"))
         except (DecryptionError, UnicodeEncodeError, ValueError):
@@ -127,10 +133,13 @@ class Sessions:
             return None
         if at + SESSION_TTL < self.relay.runtime.clock.time():
             return None
-        return secret, csrf
+        return secret, csrf, float(at)
 
-    def sign_out(self, response: Response) -> None:
-        """Forget the session on ``response``'s client."""
+    async def sign_out(self, session: Session, response: Response) -> None:
+        """End every session of ``session``'s token begun until now (in every process and
+        browser: a copied cookie opens nothing), and delete the cookie on ``response``."""
+        now = self.relay.runtime.clock.time()
+        await self.relay.store.sign_out_api_token(session.token.id, now)
         response.delete_cookie(COOKIE, path=self.prefix)
 
     def signin_csrf(self, request: Request, response: Response) -> str:

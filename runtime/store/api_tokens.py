@@ -52,6 +52,8 @@ class ApiToken:
     created_at: float
     last_used_at: float | None
     revoked_at: float | None
+    #: when the token last signed out of the dashboard (its sessions begun before are over)
+    signed_out_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ApiToken:
@@ -63,6 +65,7 @@ class ApiToken:
             created_at=row["created_at"],
             last_used_at=row["last_used_at"],
             revoked_at=row["revoked_at"],
+            signed_out_at=row.get("signed_out_at"),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,6 +135,13 @@ class ApiTokenQueries(StoreBase):
         if found is None:
             raise NotFound("API token", name_or_id)
         return ApiToken.from_row(found._mapping)
+
+    async def sign_out_api_token(self, token_id: str, at: float) -> None:
+        """End the dashboard sessions of token ``token_id`` begun at ``at`` or before."""
+        async with writer(self.engine).begin() as conn:
+            await conn.execute(
+                update(api_tokens).where(api_tokens.c.id == token_id).values(signed_out_at=at)
+            )
 
     async def api_token_for(self, secret: str) -> ApiToken | None:
         """The valid (not revoked) token whose secret is ``secret``, or ``None``; notes when

@@ -251,6 +251,8 @@ api_tokens = Table(
     Column("last_used_at", Double, nullable=True),
     # NULL while the token is valid
     Column("revoked_at", Double, nullable=True),
+    # the dashboard's sessions of this token begun before then are over (its sign-out)
+    Column("signed_out_at", Double, nullable=True),
 )
 
 

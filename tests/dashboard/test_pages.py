@@ -119,6 +119,23 @@ async def test_a_forged_or_revoked_session_is_signed_out(api: Api) -> None:
     assert (await board.get("/")).status_code == 303
 
 
+async def test_signing_out_ends_the_session_wherever_its_cookie_is(api: Api) -> None:
+    board = await signed_in(api, "read")
+    copied = api.client.cookies.get("relay_session", path="/dashboard")
+    assert copied
+    answer = await board.post("/signout")
+    assert answer.status_code == 303 and "notice=signedout" in answer.headers["location"]
+    assert (await board.get("/")).status_code == 303  # this browser's cookie is gone
+    # a copy of the cookie, taken before, opens nothing either
+    api.client.cookies.set("relay_session", copied, "relay.test", "/dashboard")
+    page = await api.client.get("/dashboard/")
+    assert page.status_code == 303 and page.headers["location"].startswith("/dashboard/signin")
+    # the token itself still works: signing in again begins a new session
+    api.client.cookies.clear()
+    again = await signed_in(api, "read")
+    assert (await again.get("/")).status_code == 200
+
+
 async def test_the_sign_in_form_needs_its_csrf_value_and_goes_back_only_inside(api: Api) -> None:
     await api.client.get("/dashboard/signin")
     stale = await api.client.post(

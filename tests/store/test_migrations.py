@@ -31,7 +31,7 @@ async def test_opening_twice_is_idempotent(db_url: str, tmp_path: Path, keyring:
     await first.close()
     second = await open_store(db_url, data_dir=tmp_path, keyring=keyring)
     try:
-        assert await current_revision(second.engine) == head_revision() == "0011"
+        assert await current_revision(second.engine) == head_revision() == "0012"
         assert [i.name for i in await second.list_instances()] == ["acme"]
     finally:
         await second.close()
