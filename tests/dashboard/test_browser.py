@@ -218,10 +218,18 @@ def test_a_paused_instance_holds_a_booking_until_it_resumes(walk: Walk) -> None:
     live.book()
     held = page.locator("#live-region tr[data-execution]").first
     expect(held.locator(".badge")).to_have_text("held")
+    # the deliveries panel is live too: the booking's delivery, accepted, names that execution
+    execution = held.get_attribute("data-execution")
+    delivered = page.locator("#deliveries tr.delivery").first
+    expect(delivered.locator(f'a[href$="/executions/{execution}"]')).to_have_count(1)
+    expect(delivered.locator(".badge").first).to_have_text("accepted")
     walk.shot("held")
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("h1 .badge")).to_have_text("running")
     expect(page.locator("#live-region tr[data-execution]").first.locator(".badge")).to_have_text(
+        "completed"
+    )
+    expect(page.locator("#deliveries tr.delivery").first.locator(".badge").last).to_have_text(
         "completed"
     )
     walk.shot("resumed")

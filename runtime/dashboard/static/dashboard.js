@@ -38,8 +38,9 @@
   if (body.dataset.renderedAt) query.set("since", body.dataset.renderedAt);
   const url = prefix + "/events?" + query.toString();
 
-  // the page's live region is fetched again and swapped in (at most one fetch at a time;
-  // events arriving meanwhile cause one more)
+  // the page's live parts (the live region, and the deliveries panel where there is one) are
+  // fetched again and swapped in (at most one fetch at a time; events arriving meanwhile
+  // cause one more); a part holding the keyboard's focus is left as it is
   let busy = false;
   let again = false;
   async function refresh() {
@@ -49,12 +50,16 @@
       const answer = await fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } });
       if (answer.ok) {
         const page = new DOMParser().parseFromString(await answer.text(), "text/html");
-        const fresh = page.getElementById("live-region");
-        const here = document.getElementById("live-region");
-        if (fresh && here && !here.contains(document.activeElement)) {
+        let swapped = false;
+        for (const fresh of page.querySelectorAll("[data-live-part][id]")) {
+          const here = document.getElementById(fresh.id);
+          if (!here || here.contains(document.activeElement)) continue;
           const open = new Set([...here.querySelectorAll("details[open]")].map(keyOf));
           here.replaceWith(document.adoptNode(fresh));
           for (const d of fresh.querySelectorAll("details")) if (open.has(keyOf(d))) d.open = true;
+          swapped = true;
+        }
+        if (swapped) {
           body.dataset.updated = String(Date.now());
           document.dispatchEvent(new CustomEvent("relay:updated"));
         }
