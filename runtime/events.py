@@ -204,12 +204,13 @@ class EventFeed:
         try:
             quiet_since = self._monotonic()
             while True:
+                seen = signal.generation  # before reading: a write meanwhile is not slept past
                 batch = await self.look()
                 if batch or self._monotonic() - quiet_since >= self._heartbeat:
                     quiet_since = self._monotonic()
                     yield batch
                 if not self._behind:
-                    await signal.wait(self._poll)
+                    await signal.wait(self._poll, seen)
         finally:
             signal.subscribers -= 1
 
@@ -232,7 +233,10 @@ class EventFeed:
         fresh: list[ExecutionEvent] = []
         for row in rows.values():
             seen = self._seen.setdefault(row.id, set())
-            for event in events_of(row, marks.get(row.id, ())):
+            # the steps are read after the row: a row read before its claim committed has
+            # its steps told at the next look, after the start they follow
+            steps = marks.get(row.id, ()) if row.started_at is not None else ()
+            for event in events_of(row, steps):
                 if (event.kind, event.detail) in seen:
                     continue
                 seen.add((event.kind, event.detail))

@@ -98,15 +98,22 @@ class FeedSignal:
         self._waiters: set[asyncio.Future[None]] = set()
         #: feeds reading this store now (what a test of a disconnect looks at)
         self.subscribers = 0
+        #: how many notifications there have been: a feed notes it before it reads, so a
+        #: write notified while it reads is not waited past
+        self.generation = 0
 
     def notify(self) -> None:
         """Wake every waiter."""
+        self.generation += 1
         for waiter in list(self._waiters):
             if not waiter.done():
                 waiter.get_loop().call_soon_threadsafe(_wake, waiter)
 
-    async def wait(self, timeout: float) -> None:  # noqa: ASYNC109 - a poll interval, not a cancel
-        """Until ``notify`` or ``timeout`` seconds, whichever comes first."""
+    async def wait(self, timeout: float, seen: int | None = None) -> None:  # noqa: ASYNC109 - a poll interval, not a cancel
+        """Until ``notify`` or ``timeout`` seconds, whichever comes first; at once when there
+        has been a notification since ``generation`` was ``seen``."""
+        if seen is not None and self.generation != seen:
+            return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.add(waiter)
         try:
