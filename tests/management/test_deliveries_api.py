@@ -15,12 +15,13 @@ import attrs
 import httpx
 import pytest
 import pytest_asyncio
+from calendly_hook import HOOK_FLOW, sandbox_connection
 from relay_service_support import sign
 from relay_uvicorn import serving
 
 from components.calendly.sandbox import Sandbox, SandboxConfig
 from components.calendly.signature import sign as calendly_sign
-from runtime import InProcessExecutor, ManualClock, Runtime, Service, Token, create_app, open_store
+from runtime import InProcessExecutor, ManualClock, Runtime, Service, create_app, open_store
 from runtime.management.views import encode_key
 from runtime.server.webhooks import MAX_BODY
 
@@ -50,24 +51,6 @@ steps:
   - id: answer
     action: relay.value
     inputs: {value: "${{ trigger.body }}"}
-"""
-CALENDLY = """\
-name: calendly hook
-config:
-  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
-  organization: {type: string}
-trigger:
-  component: calendly
-  trigger: calendlyTrigger
-  inputs:
-    connection: ${{ config.calendly }}
-    eventNamesInput: [invitee.created]
-    organization: ${{ config.organization }}
-    scope: organization
-steps:
-  - id: seen
-    action: relay.value
-    inputs: {value: "${{ trigger.body.event }}"}
 """
 
 
@@ -274,19 +257,8 @@ async def test_a_paused_instance_holds_its_deliveries_and_still_dedupes(served: 
 async def test_a_calendly_redelivery_is_the_same_event_whatever_its_bytes(
     served: Served,
 ) -> None:
-    fields = {
-        "clientId": "sandbox-client-id",
-        "clientSecret": "sandbox-client-secret",
-        "useLiveServer": False,
-        "sandboxUrl": "http://calendly.test",
-    }
-    store = served.relay.store
-    await store.save_connection("cal", "calendly", "calendlyOauth2Connection", fields)
-    await store.tokens.save(
-        "connection:cal", Token.from_response(served.sandbox.issue_token(), NOW)
-    )
-    config = {"calendly": {"use": "cal"}, "organization": served.sandbox.org_uri()}
-    instance = await served.deploy(CALENDLY, "cal", config)
+    config = await sandbox_connection(served.relay, served.sandbox, NOW)
+    instance = await served.deploy(HOOK_FLOW, "cal", config)
     key = instance.deploy_state["signingKey"]
     invitee = "https://api.calendly.com/scheduled_events/E1/invitees/I1"
     envelope: dict[str, Any] = {

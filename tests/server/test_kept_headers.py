@@ -17,6 +17,7 @@ import attrs
 import httpx
 import pytest
 import pytest_asyncio
+from calendly_hook import HOOK_FLOW, sandbox_connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from relay_service_support import CONFIG, FLOW, in_process_service, sign
@@ -29,7 +30,6 @@ from runtime import (
     ManualClock,
     Runtime,
     Service,
-    Token,
     Trigger,
     TriggerEvent,
     WebhookRequest,
@@ -37,24 +37,6 @@ from runtime import (
 from runtime.testing import ComponentPlugin
 
 NOW = 1_800_000_000.0
-CALENDLY_FLOW = """\
-name: calendly hook
-config:
-  calendly: {type: connection, component: calendly, connection: calendlyOauth2Connection}
-  organization: {type: string}
-trigger:
-  component: calendly
-  trigger: calendlyTrigger
-  inputs:
-    connection: ${{ config.calendly }}
-    eventNamesInput: [invitee.created]
-    organization: ${{ config.organization }}
-    scope: organization
-steps:
-  - id: seen
-    action: relay.value
-    inputs: {value: "${{ trigger.body.event }}"}
-"""
 ECHO_FLOW = """\
 name: echo hook
 trigger: {component: echo, trigger: hook}
@@ -125,17 +107,8 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
 @pytest.mark.asyncio
 async def test_a_calendly_delivery_keeps_the_calendly_signature(setup: Setup) -> None:
     assert setup.sandbox is not None
-    fields = {
-        "clientId": "sandbox-client-id",
-        "clientSecret": "sandbox-client-secret",
-        "useLiveServer": False,
-        "sandboxUrl": "http://calendly.test",
-    }
-    store = setup.relay.store
-    await store.save_connection("cal", "calendly", "calendlyOauth2Connection", fields)
-    await store.tokens.save("connection:cal", Token.from_response(setup.sandbox.issue_token(), NOW))
-    config = {"calendly": {"use": "cal"}, "organization": setup.sandbox.org_uri()}
-    instance = await setup.deploy(CALENDLY_FLOW, "cal-hook", config)
+    config = await sandbox_connection(setup.relay, setup.sandbox, NOW)
+    instance = await setup.deploy(HOOK_FLOW, "cal-hook", config)
     body = json.dumps({"event": "invitee.created", "payload": {"uri": "u"}}).encode()
     signature = calendly_sign(instance.deploy_state["signingKey"], int(NOW), body)
     headers = {"Content-Type": "application/json", "Calendly-Webhook-Signature": signature}
