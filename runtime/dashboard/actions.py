@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: Where a reconnect's browser comes back, under the dashboard.
 CALLBACK = "/oauth/callback"
+#: A posted form's fields, each name with its values.
+Fields = dict[str, list[Any]]
 
 
 class ActionRoutes:
@@ -44,7 +46,7 @@ class ActionRoutes:
 
     def routes(self) -> list[Route]:
         """The routes, for the dashboard's app."""
-        act = self.instance_action
+        act, posted = self.instance_action, self.pages.posted
         return [
             Route(
                 "/instances/{name}/pause", act("operate", "paused", self.pause), methods=["POST"]
@@ -58,12 +60,26 @@ class ActionRoutes:
                 act("admin", "undeployed", self.undeploy),
                 methods=["POST"],
             ),
-            Route("/instances/{name}/redeploy", self.redeploy, methods=["POST"]),
-            Route("/executions/replay", self.bulk, methods=["POST"]),
-            Route("/executions/{execution_id}/replay", self.replay, methods=["POST"]),
-            Route("/executions/{execution_id}/cancel", self.cancel, methods=["POST"]),
-            Route("/connections/{name}/test", self.test_connection, methods=["POST"]),
-            Route("/connections/{name}/reconnect", self.reconnect, methods=["POST"]),
+            Route("/instances/{name}/redeploy", posted("admin", self.redeploy), methods=["POST"]),
+            Route("/executions/replay", posted("operate", self.bulk), methods=["POST"]),
+            Route(
+                "/executions/{execution_id}/replay",
+                posted("operate", self.replay),
+                methods=["POST"],
+            ),
+            Route(
+                "/executions/{execution_id}/cancel",
+                posted("operate", self.cancel),
+                methods=["POST"],
+            ),
+            Route(
+                "/connections/{name}/test",
+                posted("operate", self.connection_test),
+                methods=["POST"],
+            ),
+            Route(
+                "/connections/{name}/reconnect", posted("admin", self.reconnect), methods=["POST"]
+            ),
             Route(CALLBACK, self.callback),
         ]
 
@@ -72,7 +88,8 @@ class ActionRoutes:
         return RedirectResponse(f"{self.prefix}{where}?notice={notice}", status_code=303)
 
     def failed(self, request: Request, session: Session, exc: RelayError) -> Response:
-        """To the page at ``where`` (under the dashboard), saying ``notice``."""
+        """The error page for what the service refused (404 for what does not exist, else
+        409), its message redacted."""
         status = 404 if isinstance(exc, NotFound) else 409
         return self.pages.refused(
             request, session, status, self.relay.runtime.redactor.text(str(exc))
@@ -81,11 +98,7 @@ class ActionRoutes:
     def instance_action(self, scope: str, notice: str, act: Any) -> Any:
         """A route for a button on an instance: ``act(name)`` behind ``scope``, then back."""
 
-        async def endpoint(request: Request) -> Response:
-            checked = await self.pages.checked_post(request, scope)
-            if not isinstance(checked, tuple):
-                return checked
-            session, _fields = checked
+        async def endpoint(request: Request, session: Session, _fields: Fields) -> Response:
             name = request.path_params["name"]
             try:
                 await act(name)
@@ -94,7 +107,7 @@ class ActionRoutes:
             where = "/" if notice == "undeployed" else f"/instances/{quote(name, safe='')}"
             return self.back(where, notice)
 
-        return endpoint
+        return self.pages.posted(scope, endpoint)
 
     async def pause(self, name: str) -> None:
         """Hold the instance's deliveries."""
@@ -115,12 +128,8 @@ class ActionRoutes:
         """Run the undeploy step and remove the instance."""
         await self.relay.undeploy(name)
 
-    async def redeploy(self, request: Request) -> Response:
+    async def redeploy(self, request: Request, session: Session, fields: Fields) -> Response:
         """A new flow version, validated first: its problems at their lines, or back."""
-        checked = await self.pages.checked_post(request, "admin")
-        if not isinstance(checked, tuple):
-            return checked
-        session, fields = checked
         name = request.path_params["name"]
         found = await self.relay.store.get_instance(name)
         if found is None:
@@ -146,12 +155,8 @@ class ActionRoutes:
             **context,
         )
 
-    async def replay(self, request: Request) -> Response:
+    async def replay(self, request: Request, session: Session, fields: Fields) -> Response:
         """Replay one execution (from a step, on the original or current version)."""
-        checked = await self.pages.checked_post(request, "operate")
-        if not isinstance(checked, tuple):
-            return checked
-        session, fields = checked
         execution_id = request.path_params["execution_id"]
         step, version, problem = forms.replay_choice(fields)
         original = await self.relay.store.get_execution(execution_id)
@@ -166,12 +171,8 @@ class ActionRoutes:
         await self.executor.submit(new_id, original.instance)
         return self.back(f"/executions/{quote(new_id, safe='')}", "replayed")
 
-    async def cancel(self, request: Request) -> Response:
+    async def cancel(self, request: Request, session: Session, _fields: Fields) -> Response:
         """Cancel a pending, held, waiting or running execution."""
-        checked = await self.pages.checked_post(request, "operate")
-        if not isinstance(checked, tuple):
-            return checked
-        session, _fields = checked
         execution_id = request.path_params["execution_id"]
         try:
             outcome = await self.relay.cancel(execution_id)
@@ -181,13 +182,9 @@ class ActionRoutes:
             return self.pages.refused(request, session, 409, "it has finished: nothing to cancel")
         return self.back(f"/executions/{quote(execution_id, safe='')}", "canceled")
 
-    async def bulk(self, request: Request) -> Response:
+    async def bulk(self, request: Request, session: Session, fields: Fields) -> Response:
         """Replay the ticked executions (or every one of an instance's with a status): their
         count first, then, once confirmed, each."""
-        checked = await self.pages.checked_post(request, "operate")
-        if not isinstance(checked, tuple):
-            return checked
-        session, fields = checked
         step, version, problem = forms.replay_choice(fields)
         ids, none_ticked = forms.selected(fields)
         matching = forms.first_value(fields, "instance")
@@ -234,12 +231,10 @@ class ActionRoutes:
             request, "replay_done.html", session, replays=done, refused=refused
         )
 
-    async def test_connection(self, request: Request) -> Response:
+    async def connection_test(
+        self, request: Request, session: Session, _fields: Fields
+    ) -> Response:
         """The connection's cheap test call."""
-        checked = await self.pages.checked_post(request, "operate")
-        if not isinstance(checked, tuple):
-            return checked
-        session, _fields = checked
         name = request.path_params["name"]
         try:
             outcome = await try_connection(self.relay, name)
@@ -247,12 +242,8 @@ class ActionRoutes:
             return self.failed(request, session, exc)
         return self.pages.render(request, "connection_test.html", session, outcome=outcome)
 
-    async def reconnect(self, request: Request) -> Response:
+    async def reconnect(self, request: Request, session: Session, _fields: Fields) -> Response:
         """Begin the OAuth authorization-code flow again (the browser goes on to consent)."""
-        checked = await self.pages.checked_post(request, "admin")
-        if not isinstance(checked, tuple):
-            return checked
-        session, _fields = checked
         name = request.path_params["name"]
         redirect_uri = f"{self.relay.base_url}{self.prefix}{CALLBACK}"
         try:

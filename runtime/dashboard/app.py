@@ -25,6 +25,7 @@ from runtime.management.views import decode_cursor, encode_cursor, execution_sum
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from runtime.dashboard.session import Session
     from runtime.service import Service
     from runtime.store.deliveries import Outcome
 
@@ -46,7 +47,7 @@ class PageRoutes:
             Route("/", self.overview),
             Route("/signin", self.signin_form, methods=["GET"]),
             Route("/signin", self.signin, methods=["POST"]),
-            Route("/signout", self.signout, methods=["POST"]),
+            Route("/signout", self.pages.posted("read", self.signout), methods=["POST"]),
             Route("/instances/{name}", self.instance),
             Route("/instances/{name}/deliveries", self.deliveries),
             Route("/executions", self.executions),
@@ -97,13 +98,10 @@ class PageRoutes:
             return _signin_error(request, self.pages, str(exc))
         return answer
 
-    async def signout(self, request: Request) -> Response:
+    async def signout(self, request: Request, session: Session, _fields: Any) -> Response:
         """Sign out."""
-        checked = await self.pages.checked_post(request, "read")
-        if not isinstance(checked, tuple):
-            return checked
         answer = RedirectResponse(f"{self.pages.prefix}/signin?notice=signedout", status_code=303)
-        await self.sessions.sign_out(checked[0], answer)
+        await self.sessions.sign_out(session, answer)
         return answer
 
     async def instance(self, request: Request) -> Response:

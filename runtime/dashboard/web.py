@@ -15,8 +15,14 @@ from runtime.dashboard.session import Session, Sessions, same
 from runtime.dashboard.shapes import safe_text, shown_json
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.requests import Request
+    from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    #: What a form's handler is given once its post is let through: the session and the form.
+    PostHandler = Callable[[Request, Session, dict[str, list[Any]]], Awaitable[Response]]
 
 HERE = Path(__file__).resolve().parent
 
@@ -181,6 +187,18 @@ class Pages:
                 f"this needs a token of scope {scope} or above; yours is {session.token.scope}",
             )
         return session, fields
+
+    def posted(self, scope: str, handler: PostHandler) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint for a form needing ``scope``: ``handler(request, session, fields)``
+        once ``checked_post`` lets the post through, else its refusal."""
+
+        async def endpoint(request: Request) -> Response:
+            checked = await self.checked_post(request, scope)
+            if not isinstance(checked, tuple):
+                return checked
+            return await handler(request, *checked)
+
+        return endpoint
 
 
 #: The largest form body read (a flow of the API's largest, with room for the form's fields).
