@@ -179,7 +179,7 @@ async def _sign_in(client: httpx.AsyncClient, token: str) -> None:
 
 async def measure(count: int, rounds: int) -> dict[str, Any]:
     from runtime import InProcessExecutor, Runtime, Service, create_app, open_store
-    from runtime.server.heap import frozen_heap
+    from runtime.heap import frozen_heap
 
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)

@@ -192,7 +192,6 @@ def serve_command(
     import uvicorn
 
     from runtime.executors import make_executor
-    from runtime.heap import freeze_startup_heap
     from runtime.logs import configure_from_env
     from runtime.server import create_app
     from runtime.server.listen import bind_socket, moved_webhook_urls
@@ -237,8 +236,7 @@ def serve_command(
                     "relay tokens create)",
                     markup=False,
                 )
-            freeze_startup_heap()
-            await uvicorn.Server(config).serve(sockets=[sock])
+            await uvicorn.Server(config).serve(sockets=[sock])  # its lifespan freezes the heap
 
     try:
         asyncio.run(main())

@@ -29,10 +29,10 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from runtime.heap import frozen_heap
 from runtime.rejections import flush_forever
 from runtime.server._fast_webhooks import FastWebhookApp
 from runtime.server.health import RETRY_AFTER, Metrics, StoreHealth
-from runtime.server.heap import frozen_heap
 from runtime.server.pruning import fold_forever, prune_forever
 from runtime.server.webhooks import BODY_TIMEOUT, WebhookEndpoint, webhook_routes
 

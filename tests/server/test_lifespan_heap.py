@@ -1,5 +1,5 @@
 """While ``relay serve``'s app runs, what its start left alive is frozen out of the collector's
-full passes (``runtime.server.heap``); once it stops, it is not."""
+full passes (``runtime.heap.frozen_heap``); once it stops, it is not."""
 
 from __future__ import annotations
 
