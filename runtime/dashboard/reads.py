@@ -17,6 +17,7 @@ from runtime.management.views import (
 )
 from runtime.store.deliveries import Outcome
 from runtime.store.execution_pages import ExecutionFilter
+from runtime.store.executions import UNFINISHED
 from runtime.store.tallies import hour_of
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ RECENT = 20
 DELIVERIES_SHOWN = 20
 #: What the deliveries may be narrowed to (as the API takes it).
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
-_UNFINISHED = ("pending", "held", "running", "waiting")
 
 
 def flow_of(relay: Service, instance: Instance) -> Flow | None:
@@ -159,7 +159,7 @@ async def execution_page(relay: Service, row: ExecutionRow) -> dict[str, Any]:
         "row": row,
         "tree": step_tree(steps, start),
         "top_steps": list(dict.fromkeys(top)),
-        "unfinished": row.status in _UNFINISHED,
+        "unfinished": row.status in UNFINISHED,
         "attempts": row.attempts,
         "flow_version": row.flow_version,
     }
