@@ -83,10 +83,11 @@ class Context:
     #: Where ``http`` keeps the clients it made, for reuse: the engine passes one dict to every
     #: step of an execution (a client holds no state of its own between requests).
     http_clients: dict[Any, HttpClient] = field(factory=dict, repr=False)
-    #: The same for every attempt and resume of this step in this execution: an action that
-    #: creates something can send it (e.g. as an ``Idempotency-Key`` header) or look for what
-    #: an earlier attempt made, so that repeating the step does not make it twice.
-    idempotency_key: str | None = None
+    #: Given as ``idempotency_key=``: the step's key (read it as ``ctx.idempotency_key``).
+    _idempotency_key: str | None = field(default=None, alias="idempotency_key", repr=False)
+    #: Whether ``idempotency_key`` is derived from ``execution_id`` and ``step`` when none is
+    #: given (the engine's steps): derived on first read, as most steps never read it.
+    keyed: bool = field(default=False, repr=False)
     #: Seconds of waiting above which ``wait`` suspends the execution instead of holding it
     #: (set when the execution runs on a store; ``None``: every wait is held in memory).
     suspend_after: float | None = None
@@ -142,6 +143,15 @@ class Context:
             credential=(connection.declaration.credential() if connection is not None else _BEARER),
         )
         return made
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The same for every attempt and resume of this step in this execution: an action
+        that creates something can send it (e.g. as an ``Idempotency-Key`` header) or look for
+        what an earlier attempt made, so that repeating the step does not make it twice."""
+        if self._idempotency_key is None and self.keyed:
+            self._idempotency_key = idempotency_key(self.execution_id, self.step)
+        return self._idempotency_key
 
     def now(self) -> float:
         """The execution's clock reading (an injected clock in tests)."""

@@ -19,7 +19,7 @@ from attrs import define, field, frozen
 
 from runtime import expression_budget
 from runtime.checkpoints import Canceled, Checkpoint, Suspend
-from runtime.context import Context, State, idempotency_key
+from runtime.context import Context, State
 from runtime.errors import (
     ExpressionError,
     InputValidationError,
@@ -395,7 +395,7 @@ class Execution:
                 loop=self._event_loop,
                 request_limiter=self.env.request_limiter,
                 http_clients=self._http_clients,
-                idempotency_key=idempotency_key(self.id, path),
+                keyed=True,
                 suspend_after=None if checkpoints is None else checkpoints.suspend_after,
             )
             if resume is not None and resume.status == "running" and not step.idempotent:

@@ -61,7 +61,12 @@ class CalendlyClient:
     def __init__(self, ctx: Context, connection: ConnectionHandle) -> None:
         self.base_url = connection.endpoints.api_base_url.rstrip("/")
         self.http: HttpClient = ctx.http(connection)
-        self.write_headers = write_headers(ctx)
+        self._ctx = ctx
+
+    @property
+    def write_headers(self) -> dict[str, str] | None:
+        """The headers of this client's writes (read when one is sent: a read needs no key)."""
+        return write_headers(self._ctx)
 
     def uri(self, collection: str, value: str) -> str:
         """A full resource URI (what Calendly's query filters take) from a URI or a UUID."""

@@ -237,3 +237,20 @@ async def test_a_long_run_of_steps_that_never_suspend_lets_the_event_loop_run(
     ticker.cancel()
     assert result.status == "completed" and result.outputs["each"]["count"] == 5000
     assert during > 0  # widgets.echo never suspends: without a turn given, this would be 0
+
+
+def test_a_step_context_derives_its_idempotency_key_on_first_read(rt: Runtime) -> None:
+    """The engine's contexts are ``keyed``: the key is the step's (the same as
+    ``idempotency_key(execution, step)``), worked out when read; a key given wins, and a
+    context that is neither has none."""
+    from runtime import Context, idempotency_key
+
+    def context(**extra: object) -> Context:
+        made = {"execution_id": "e1", "flow": "f", "step": "a.b", "logger": rt.logger}
+        return Context(**made, clock=rt.clock, http_client=None, **extra)  # type: ignore[arg-type]
+
+    keyed = context(keyed=True)
+    assert keyed.idempotency_key == idempotency_key("e1", "a.b")
+    assert keyed.idempotency_key != idempotency_key("e1", "a.c")
+    assert context(keyed=True, idempotency_key="given").idempotency_key == "given"
+    assert context().idempotency_key is None
