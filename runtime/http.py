@@ -140,6 +140,8 @@ class HttpClient:
         self._origin = origin_of(self.base_url)
         self._checked_credentials = False
         self._client = client
+        #: relay's pooled client's router: requests go to it directly (see ``_exchange``)
+        self._router: httpx.AsyncBaseTransport | None = getattr(client, "router", None)
         self._clock = clock
         #: Whose token the requests carry.
         self.auth = auth
@@ -208,8 +210,7 @@ class HttpClient:
             if self._before_request is not None:
                 await self._before_request()
             try:
-                # build + send is what ``AsyncClient.request`` does, one frame fewer to resume
-                raw = await self._client.send(
+                raw = await self._exchange(
                     self._client.build_request(
                         method,
                         url,
@@ -219,8 +220,7 @@ class HttpClient:
                         files=files,
                         headers=sent_headers,
                         timeout=send_timeout,
-                    ),
-                    follow_redirects=False,  # a redirect could lead the token away
+                    )
                 )
             except httpx.TransportError as exc:
                 if (idempotent or isinstance(exc, httpx.ConnectError)) and attempt <= budget:
@@ -232,7 +232,7 @@ class HttpClient:
                 ) from exc
             # httpx's headers are kept as they are (a case-insensitive mapping, decoded on
             # lookup): copying them into a dict decoded every header of every response
-            response = Response(raw.status_code, raw.headers, raw.content, raw.url)
+            response = Response(raw.status_code, raw.headers, raw.content, raw.request.url)
             if self._on_request is not None:
                 self._on_request(method, url, response.status)
             if (
@@ -254,6 +254,24 @@ class HttpClient:
                     error.retry_after = self._wait(response, attempt)
                 raise error
             return response
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read its whole body. On relay's pooled client the request goes
+        straight to the pool's router: what ``AsyncClient.send`` adds on the way (auth, cookies,
+        redirects, event hooks) the pooled client has none of, and its four frames would be
+        resumed again at every wait of every request. Any other client sends as usual."""
+        router = self._router
+        if router is None:
+            # never follow: a redirect could lead the token away
+            return await self._client.send(request, follow_redirects=False)
+        raw = await router.handle_async_request(request)
+        raw.request = request
+        try:
+            await raw.aread()
+        except BaseException:
+            await raw.aclose()
+            raise
+        return raw
 
     def _check_credentials_once(self) -> None:
         """Refuse (once per client) to send a token to a base URL that must not carry one."""

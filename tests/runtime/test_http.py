@@ -3,6 +3,7 @@ read case-insensitively, tokens kept to their host."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from runtime import ConfigurationError
+from runtime import ConfigurationError, RetriableApiError
 from runtime.clock import Clock
 from runtime.http import HttpClient
 from runtime.transport import HostRouter, shared_client
@@ -74,3 +75,58 @@ async def test_a_token_is_never_sent_to_another_host(api: str) -> None:
             await client.request("GET", "http://elsewhere.invalid/echo")
     finally:
         await pool.aclose()
+
+
+async def _peer(request: Request) -> JSONResponse:
+    assert request.client is not None
+    return JSONResponse({"port": request.client.port})
+
+
+async def _moved(request: Request) -> JSONResponse:
+    return JSONResponse({}, status_code=302, headers={"Location": "http://elsewhere.invalid/"})
+
+
+@pytest.mark.asyncio
+async def test_the_pooled_client_reuses_its_connections_and_never_follows_a_redirect() -> None:
+    """Requests on relay's pooled client go to its router directly: a connection goes back
+    to the pool after each response, and a redirect is an answer, not a request elsewhere."""
+    app = Starlette(routes=[Route("/peer", _peer), Route("/moved", _moved)])
+    pool: Any = shared_client(HostRouter())
+    try:
+        async with serving(app) as url:
+            client = HttpClient(url, client=pool, clock=Clock(), auth=StaticToken("alice"))
+            ports = {(await client.request("GET", "/peer")).json()["port"] for _ in range(30)}
+            assert len(ports) == 1  # one kept-alive connection served all thirty
+            moved = await client.request("GET", "/moved", raise_for_status=False)
+            assert moved.status == 302
+            assert moved.url == f"{url}/moved"
+            assert moved.headers["location"] == "http://elsewhere.invalid/"
+    finally:
+        await pool.aclose()
+
+
+async def _serve_cut_short(reader: Any, writer: Any) -> None:
+    """An HTTP answer that promises 100 bytes and closes after 10, or a whole one on /ok."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    if head.startswith(b"GET /ok "):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    else:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.asyncio
+async def test_a_body_cut_short_on_the_pooled_client_is_a_network_error() -> None:
+    server = await asyncio.start_server(_serve_cut_short, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool: Any = shared_client(HostRouter())
+    try:
+        client = HttpClient(f"http://127.0.0.1:{port}", client=pool, clock=Clock(), retries=0)
+        with pytest.raises(RetriableApiError, match="RemoteProtocolError calling GET"):
+            await client.request("GET", "/cut")
+        assert (await client.request("GET", "/ok")).json() == {}  # the pool is still usable
+    finally:
+        await pool.aclose()
+        server.close()
+        await server.wait_closed()
