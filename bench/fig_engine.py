@@ -30,14 +30,15 @@ STEPS = 10
 
 #: What limits this figure, as last profiled (recorded with each run).
 LIMITS = (
-    "relay's own code between one request and the next (~30 us per step as measured inside "
-    "the run: input validation, the HTTP wrapper, the step record, rendering), plus ~0.1 ms "
-    "per run for config resolution and set-up. In a hot loop the same code takes 2-8x less: "
-    "after each request it runs with cold caches, so the gap widens when the machine is busy "
+    "relay's own code between one request and the next (input rendering and validation, the "
+    "step's context and record, the action and its client), run with cold caches after each "
+    "network wait: 5-12x its cost in a hot loop, so the gap widens when the machine is busy "
     "or has been idle (1 ms of idle before each run costs relay 0.7-1.3 ms, the script less "
-    "than 0.3 ms). The flow's steps are reads: their checkpoints "
-    "are written behind (WRITE_BEHIND) and the run ends first, so none is committed (the "
-    "outcome records every step); a step that changes something waits for its commit."
+    "than 0.3 ms). relay sends on its pooled client's router directly, without "
+    "AsyncClient.send's four frames, so its own requests resume fewer frames than the "
+    "script's. The flow's steps are reads: their checkpoints are written behind "
+    "(WRITE_BEHIND) and the run ends first, so none is committed (the outcome records every "
+    "step); a step that changes something waits for its commit."
 )
 
 
