@@ -44,6 +44,22 @@ _CONNECTION_HINT = (
 )
 
 
+def authored_input_schema(spec: Input) -> dict[str, Any]:
+    """The JSON Schema of what a flow author writes for ``spec``: its value's schema, except
+    for a connection, which a flow names with an expression (the handle the action gets in
+    its place is relay's business, not the author's)."""
+    own = input_schema(spec)
+    if spec.type != "connection":
+        return own
+    words = own.get("description", "")
+    return {
+        # one expression, as the flow schema defines it
+        **load_schema("flow")["$defs"]["expression"],
+        "title": own.get("title", spec.label),
+        "description": f"{words}\n\n{_CONNECTION_HINT}".strip(),
+    }
+
+
 def editor_schema(registry: Registry) -> dict[str, Any]:
     """The flow schema with ``registry``'s actions and triggers and their inputs in it."""
     schema = copy.deepcopy(load_schema("flow"))

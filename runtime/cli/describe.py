@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from runtime.cli.common import emit_json, handle_errors, out
 from runtime.cli.state import new_runtime
+from runtime.editor_schema import authored_input_schema
 from runtime.errors import RelayError
-from runtime.inputs import input_schema
 
 
 @click.command("components")
@@ -54,6 +54,15 @@ def _component_summary(registered: Any) -> dict[str, Any]:
     }
 
 
+def _authored(schema: dict[str, Any], inputs: Any) -> dict[str, Any]:
+    """The inputs' schema as a flow author writes them (see ``authored_input_schema``)."""
+    properties = dict(schema.get("properties") or {})
+    for spec in inputs:
+        if spec.type == "connection" and spec.key in properties:
+            properties[spec.key] = authored_input_schema(spec)
+    return {**schema, "properties": properties}
+
+
 def _input_rows(inputs: Any) -> list[dict[str, Any]]:
     rows = []
     for spec in inputs:
@@ -69,7 +78,7 @@ def _input_rows(inputs: Any) -> list[dict[str, Any]]:
                 "data_source": spec.data_source,
                 "comments": spec.comments,
                 "choices": [{"value": c.value, "label": c.label} for c in spec.choices],
-                "schema": input_schema(spec),
+                "schema": authored_input_schema(spec),
             }
         )
     return rows
@@ -117,7 +126,7 @@ def describe_command(ref: str, as_json: bool) -> None:
         "label": item.label,
         "description": getattr(item, "description", ""),
         "inputs": _input_rows(item.inputs),
-        "schema": registered.schema(kind, key).schema,
+        "schema": _authored(registered.schema(kind, key).schema, item.inputs),
     }
     if kind == "action" and item.output_schema is not None:
         data["output_schema"] = item.output_schema

@@ -56,6 +56,27 @@ def test_describe_action_json_has_inputs_and_schema() -> None:
     assert count["default"] == 1
 
 
+def test_describe_shows_a_connection_input_as_a_flow_writes_it() -> None:
+    """A connection input is named with an expression; the marker relay puts in its place
+    while validating is not what an author writes, so describe never shows it."""
+    from jsonschema import Draft202012Validator
+
+    code, out, _ = invoke("describe", "widgets.whoami", "--json")
+    assert code == 0
+    assert "$connection" not in out
+    data = json.loads(out)
+    row = next(i for i in data["inputs"] if i["key"] == "connection")
+    for schema in (row["schema"], data["schema"]["properties"]["connection"]):
+        check = Draft202012Validator(schema)
+        assert check.is_valid("${{ config.widgets }}")
+        assert not check.is_valid("widgets")
+        assert not check.is_valid({"$connection": "widgets"})
+        assert "config variable of type connection" in schema["description"]
+    parallel = next(i for i in data["inputs"] if i["key"] == "parallel")
+    assert parallel["schema"]["type"] == "integer"  # other inputs keep their value's schema
+    assert data["schema"]["properties"]["parallel"]["type"] == "integer"
+
+
 def test_describe_unknown_is_one_line_error() -> None:
     code, _, err = invoke("describe", "widgets.nope")
     assert code == 1
