@@ -140,8 +140,8 @@ class HttpClient:
         self._origin = origin_of(self.base_url)
         self._checked_credentials = False
         self._client = client
-        #: relay's pooled client's router: requests go to it directly (see ``_exchange``)
-        self._router: httpx.AsyncBaseTransport | None = getattr(client, "router", None)
+        #: relay's pooled client's router, when requests may go to it directly (``_exchange``)
+        self._router: httpx.AsyncBaseTransport | None = getattr(client, "direct_router", None)
         self._clock = clock
         #: Whose token the requests carry.
         self.auth = auth
@@ -259,7 +259,8 @@ class HttpClient:
         """Send ``request`` and read its whole body. On relay's pooled client the request goes
         straight to the pool's router: what ``AsyncClient.send`` adds on the way (auth, cookies,
         redirects, event hooks) the pooled client has none of, and its four frames would be
-        resumed again at every wait of every request. Any other client sends as usual."""
+        resumed again at every wait of every request. Any other client, or the pooled one
+        when a proxy from the environment applies, sends as usual."""
         router = self._router
         if router is None:
             # never follow: a redirect could lead the token away

@@ -167,6 +167,13 @@ class PooledClient(httpx.AsyncClient):
     router: HostRouter | None = None
 
     @property
+    def direct_router(self) -> HostRouter | None:
+        """``router`` when every request goes to it (no proxy from the environment, nor any
+        other mount, takes some URLs elsewhere): a request may then be handed to it without
+        ``send``, which would add nothing this client uses."""
+        return self.router if not self._mounts else None
+
+    @property
     def cookies(self) -> httpx.Cookies:
         """The jar that keeps nothing, so no user's cookie reaches another user's request."""
         return _NO_COOKIES

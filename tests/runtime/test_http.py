@@ -4,9 +4,11 @@ read case-insensitively, tokens kept to their host."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from relay_tokens import StaticToken
@@ -19,7 +21,7 @@ from starlette.routing import Route
 from runtime import ConfigurationError, RetriableApiError
 from runtime.clock import Clock
 from runtime.http import HttpClient
-from runtime.transport import HostRouter, shared_client
+from runtime.transport import HostRouter, PooledClient, shared_client
 
 
 async def _set_cookie(request: Request) -> JSONResponse:
@@ -126,6 +128,38 @@ async def test_a_body_cut_short_on_the_pooled_client_is_a_network_error() -> Non
         with pytest.raises(RetriableApiError, match="RemoteProtocolError calling GET"):
             await client.request("GET", "/cut")
         assert (await client.request("GET", "/ok")).json() == {}  # the pool is still usable
+    finally:
+        await pool.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def _serve_as_proxy(reader: Any, writer: Any) -> None:
+    """A forward proxy that answers every request itself with the request line it got."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    line = head.split(b"\r\n", 1)[0].decode()
+    body = json.dumps({"proxied": line}).encode()
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.asyncio
+async def test_a_pooled_client_with_a_mount_sends_through_it() -> None:
+    """Requests skip ``AsyncClient.send`` only when the router is where they all go: a
+    mount (here a proxy for one host) keeps them on ``send``, which honours it."""
+    assert shared_client(HostRouter()).direct_router is not None  # type: ignore[attr-defined]
+    server = await asyncio.start_server(_serve_as_proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    router = HostRouter()
+    via_proxy = httpx.AsyncHTTPTransport(proxy=f"http://127.0.0.1:{port}")
+    pool: Any = PooledClient(transport=router, mounts={"http://api.example.test": via_proxy})
+    pool.router = router
+    try:
+        assert pool.direct_router is None
+        client = HttpClient("http://api.example.test", client=pool, clock=Clock(), retries=0)
+        answer = (await client.request("GET", "/thing")).json()
+        assert answer == {"proxied": "GET http://api.example.test/thing HTTP/1.1"}
     finally:
         await pool.aclose()
         server.close()
