@@ -48,13 +48,17 @@ def authored_input_schema(spec: Input) -> dict[str, Any]:
     """The JSON Schema of what a flow author writes for ``spec``: its value's schema, except
     for a connection, which a flow names with an expression (the handle the action gets in
     its place is relay's business, not the author's)."""
-    own = input_schema(spec)
     if spec.type != "connection":
-        return own
+        return input_schema(spec)
+    # one expression, as the flow schema defines it
+    return {**load_schema("flow")["$defs"]["expression"], **_connection_words(spec)}
+
+
+def _connection_words(spec: Input) -> dict[str, str]:
+    """A connection input's title and description, with the hint of how a flow names one."""
+    own = input_schema(spec)
     words = own.get("description", "")
     return {
-        # one expression, as the flow schema defines it
-        **load_schema("flow")["$defs"]["expression"],
         "title": own.get("title", spec.label),
         "description": f"{words}\n\n{_CONNECTION_HINT}".strip(),
     }
@@ -156,14 +160,12 @@ def _inputs(inputs: Iterable[Input], description: str) -> dict[str, Any]:
 
 
 def _input(spec: Input) -> dict[str, Any]:
+    if spec.type == "connection":
+        return {**_connection_words(spec), "$ref": "#/$defs/expression"}
     own = input_schema(spec)
     # what an editor shows on hover and completes with, at the property itself
     shown: dict[str, Any] = {"title": own.pop("title", spec.label)}
     words = own.pop("description", "")
-    if spec.type == "connection":
-        shown["description"] = f"{words}\n\n{_CONNECTION_HINT}".strip()
-        shown["$ref"] = "#/$defs/expression"
-        return shown
     if words:
         shown["description"] = words
     for key in ("default", "examples"):

@@ -260,7 +260,7 @@ class HttpClient:
         straight to the pool's router: what ``AsyncClient.send`` adds on the way (auth, cookies,
         redirects, event hooks) the pooled client has none of, and its four frames would be
         resumed again at every wait of every request. Any other client, or the pooled one
-        when a proxy from the environment applies, sends as usual."""
+        with a mount (a proxy for some URLs), sends as usual."""
         router = self._router
         if router is None:
             # never follow: a redirect could lead the token away

@@ -168,9 +168,10 @@ class PooledClient(httpx.AsyncClient):
 
     @property
     def direct_router(self) -> HostRouter | None:
-        """``router`` when every request goes to it (no proxy from the environment, nor any
-        other mount, takes some URLs elsewhere): a request may then be handed to it without
-        ``send``, which would add nothing this client uses."""
+        """``router`` when every request goes to it (no mount, such as a proxy, takes some
+        URLs elsewhere; httpx reads no proxy from the environment for a client given its own
+        transport): a request may then be handed to it without ``send``, which would add
+        nothing this client uses."""
         return self.router if not self._mounts else None
 
     @property
