@@ -75,7 +75,8 @@ async def test_sigkill_of_workers_mid_burst_repeats_no_completed_step(
     repeats, keyed = check_each_step_made_once(rows, made, CREATING)
     print(f"steps sent again (in flight at a kill): {dict(repeats)}; {keyed} keyed requests")
     # the claims after a kill went on from the step in flight, keeping what came before
-    assert any(claims_of(r) >= {1, 2} for r in rows)
+    # (claims 2 and 3 count too: an execution caught by both kills resumes twice)
+    assert any(len(claims_of(r)) >= 2 for r in rows)
 
 
 NAP = 3.0  # seconds each paused execution waits (held: RELAY_SUSPEND_AFTER is above it)
